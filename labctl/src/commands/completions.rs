@@ -1,0 +1,19 @@
+//! `labctl completions <shell>`: prints a completion script generated from the clap definition,
+//! so it can never drift from the real flags.
+
+use clap::CommandFactory;
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// Shell to generate the script for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+pub fn run(args: &CompletionsArgs) -> anyhow::Result<i32> {
+    let mut cmd = crate::cli::Cli::command();
+    let mut buf = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "labctl", &mut buf);
+    crate::render::write_stdout(&String::from_utf8_lossy(&buf))?;
+    Ok(crate::exit::OK)
+}

@@ -1,0 +1,151 @@
+//! The resolved context of one run: the lab description, output settings, deadlines and a
+//! lazily built Kubernetes client.
+//!
+//! Offline commands (`config`, `completions`, `predict`, `diagnose --snapshot`) never call
+//! [`Context::client`], so they work on a machine without any kubeconfig.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::cli::GlobalArgs;
+use crate::config::LabConfig;
+pub use crate::render::OutputFormat;
+
+/// Everything a command needs, validated once from the flags and `labctl.toml`.
+pub struct Context {
+    /// The effective lab description (defaults ← `labctl.toml` ← flags).
+    pub config: LabConfig,
+    /// Where the description came from (`None` = defaults only), shown by `labctl config`.
+    pub config_path: Option<PathBuf>,
+    pub output: OutputFormat,
+    /// Warnings fail the run.
+    pub strict: bool,
+    /// Time limit of each check / network step.
+    pub timeout: Duration,
+    /// Colour decided once: `--no-color`, `NO_COLOR` and non-TTY turn it off.
+    pub color: bool,
+    pub verbose: u8,
+    /// `--kubeconfig`.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--context` (the kubeconfig context, named like kubectl's flag).
+    pub kube_context: Option<String>,
+    client: tokio::sync::OnceCell<kube::Client>,
+}
+
+impl std::fmt::Debug for Context {
+    // kube::Client is not Debug; everything else is worth seeing with -vv.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("config", &self.config)
+            .field("config_path", &self.config_path)
+            .field("output", &self.output)
+            .field("strict", &self.strict)
+            .field("timeout", &self.timeout)
+            .field("color", &self.color)
+            .field("verbose", &self.verbose)
+            .field("kubeconfig", &self.kubeconfig)
+            .field("kube_context", &self.kube_context)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// A context with the given description and default settings (table, 10s, no colour).
+    pub fn new(config: LabConfig) -> Self {
+        Self {
+            config,
+            config_path: None,
+            output: OutputFormat::Table,
+            strict: false,
+            timeout: Duration::from_secs(10),
+            color: false,
+            verbose: 0,
+            kubeconfig: None,
+            kube_context: None,
+            client: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// Resolves the global flags: reads `--config` (or `./labctl.toml` if present), then applies
+    /// the flag overrides.
+    pub fn from_args(args: &GlobalArgs) -> anyhow::Result<Self> {
+        let (mut config, config_path) = LabConfig::load(args.config.as_deref())?;
+        if let Some(ns) = &args.namespace {
+            config.namespace.clone_from(ns);
+        }
+        if let Some(host) = &args.lab.host {
+            config.host.clone_from(host);
+        }
+        if let Some(dns) = args.lab.dns {
+            config.pihole_dns = Some(dns);
+        }
+        if let Some(addr) = args.lab.ingress_address {
+            config.ingress_address = Some(addr);
+        }
+        if let Some(port) = args.lab.port {
+            config.ingress_port = port;
+        }
+        let mut ctx = Self::new(config);
+        ctx.config_path = config_path;
+        ctx.output = args.output;
+        ctx.strict = args.strict;
+        ctx.timeout = args.timeout;
+        ctx.color = crate::render::use_color(args.no_color);
+        ctx.verbose = args.verbose;
+        ctx.kubeconfig.clone_from(&args.kubeconfig);
+        ctx.kube_context.clone_from(&args.context);
+        Ok(ctx)
+    }
+
+    /// Uses `client` instead of building one from a kubeconfig (tests: `tower-test` mocks).
+    pub fn with_client(self, client: kube::Client) -> Self {
+        // A fresh OnceCell set to the given client; cannot fail.
+        Self {
+            client: tokio::sync::OnceCell::new_with(Some(client)),
+            ..self
+        }
+    }
+
+    /// The Kubernetes client, built on first use from `--kubeconfig`/`--context` (or the
+    /// in-cluster / default kubeconfig, as kubectl does).
+    pub async fn client(&self) -> anyhow::Result<kube::Client> {
+        let client = self
+            .client
+            .get_or_try_init(|| async {
+                let config = self.kube_config().await?;
+                kube::Client::try_from(config).context("cannot build the Kubernetes client")
+            })
+            .await?;
+        Ok(client.clone())
+    }
+
+    async fn kube_config(&self) -> anyhow::Result<kube::Config> {
+        let options = kube::config::KubeConfigOptions {
+            context: self.kube_context.clone(),
+            cluster: None,
+            user: None,
+        };
+        let mut config = match (&self.kubeconfig, &self.kube_context) {
+            (Some(path), _) => {
+                let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                    .with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
+                kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                    .await
+                    .with_context(|| format!("cannot load kubeconfig {}", path.display()))?
+            }
+            (None, Some(name)) => kube::Config::from_kubeconfig(&options)
+                .await
+                .with_context(|| format!("cannot load kubeconfig context {name:?}"))?,
+            (None, None) => kube::Config::infer()
+                .await
+                .context("cannot find a kubeconfig (set --kubeconfig or $KUBECONFIG)")?,
+        };
+        // Bound every API call: a check must not hang past its own timeout because the
+        // connection did.
+        config.connect_timeout = Some(self.timeout);
+        config.read_timeout = Some(self.timeout);
+        Ok(config)
+    }
+}

@@ -1,0 +1,1 @@
+//! Renderers of check reports (table, short, json).

@@ -1,0 +1,112 @@
+//! Rendering: the only module that writes to stdout.
+//!
+//! Commands build documents (check reports, predictions, findings) and hand them here. Colour is
+//! decided once ([`use_color`]) and passed along, so renderers stay pure functions from a
+//! document to a `String` that golden tests can compare.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod checks;
+
+use std::io::{IsTerminal, Write};
+
+/// `-o/--output`: how results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// Human-readable, grouped by category (the default).
+    #[default]
+    Table,
+    /// One JSON document on stdout, stable and versioned (`"schema": 1`).
+    Json,
+    /// Only what is not OK, one line each.
+    Short,
+}
+
+/// Whether to colour output: never with `--no-color`, with `NO_COLOR` set (no-color.org), or
+/// when stdout is not a terminal (pipes, files, CI logs).
+pub fn use_color(no_color_flag: bool) -> bool {
+    let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    !no_color_flag && !no_color_env && std::io::stdout().is_terminal()
+}
+
+/// A small palette that is a no-op without colour, so renderers never branch on it.
+#[derive(Debug, Clone, Copy)]
+pub struct Palette {
+    pub color: bool,
+}
+
+impl Palette {
+    pub fn new(color: bool) -> Self {
+        Self { color }
+    }
+
+    fn paint(&self, text: &str, f: impl Fn(&str) -> colored::ColoredString) -> String {
+        if self.color {
+            // Force colour on: the `colored` crate otherwise re-checks the environment itself,
+            // and we already decided.
+            colored::control::set_override(true);
+            f(text).to_string()
+        } else {
+            text.to_owned()
+        }
+    }
+
+    pub fn green(&self, text: &str) -> String {
+        self.paint(text, |t| colored::Colorize::green(t))
+    }
+    pub fn yellow(&self, text: &str) -> String {
+        self.paint(text, |t| colored::Colorize::yellow(t))
+    }
+    pub fn red(&self, text: &str) -> String {
+        self.paint(text, |t| colored::Colorize::red(t))
+    }
+    pub fn dim(&self, text: &str) -> String {
+        self.paint(text, |t| colored::Colorize::dimmed(t))
+    }
+    pub fn bold(&self, text: &str) -> String {
+        self.paint(text, |t| colored::Colorize::bold(t))
+    }
+}
+
+/// Writes a whole document to stdout. A closed pipe (`labctl verify | head -1`) is success, as
+/// in ripgrep: the reader got what it wanted.
+pub fn write_stdout(document: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let result = out
+        .write_all(document.as_bytes())
+        .and_then(|()| out.flush());
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// Serialises `value` as pretty JSON with a trailing newline (one document per run).
+pub fn to_json_document<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
+    let mut s = serde_json::to_string_pretty(value)?;
+    s.push('\n');
+    Ok(s)
+}
+
+/// Progress and diagnostics go to stderr so stdout stays one clean document.
+pub fn note(message: &str) {
+    eprintln!("{message}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn palette_without_color_is_identity() {
+        let p = Palette::new(false);
+        assert_eq!(p.red("x"), "x");
+        assert_eq!(p.bold("y"), "y");
+    }
+
+    #[test]
+    fn palette_with_color_adds_escapes() {
+        let p = Palette::new(true);
+        assert!(p.red("x").contains("\u{1b}["));
+    }
+}
