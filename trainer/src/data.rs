@@ -215,7 +215,9 @@ pub fn synthetic_csv(seed: u64) -> String {
 mod tests {
     use super::*;
 
-    fn read(text: &str) -> Result<(Summary, Vec<(Vec<f64>, f64)>), DataError> {
+    type Rows = Vec<(Vec<f64>, f64)>;
+
+    fn read(text: &str) -> Result<(Summary, Rows), DataError> {
         let mut rows = Vec::new();
         let s = read_csv("data.csv", text.as_bytes(), |_, x, y| {
             rows.push((x.to_vec(), y))

@@ -6,6 +6,9 @@
 //! centred normal equations `Cxx·w = Cxy` by Cholesky; the same moments of the holdout rows
 //! give its error without keeping a single row.
 
+// Index loops read like the formulas they implement (L[i][k], Cxx[i][j]).
+#![allow(clippy::needless_range_loop)]
+
 /// Running first and second moments of (x, y).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Moments {
