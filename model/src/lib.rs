@@ -276,6 +276,9 @@ impl fmt::Display for Kind {
 pub(crate) mod tests {
     use super::*;
 
+    /// A change to a valid document and a fragment of the error it must cause.
+    pub type Mutation<T> = (fn(&mut T), &'static str);
+
     pub fn sample(version: &str) -> Model {
         Model {
             schema: SCHEMA_VERSION,
@@ -309,7 +312,7 @@ pub(crate) mod tests {
 
     #[test]
     fn validate_names_each_bad_field() {
-        let cases: Vec<(fn(&mut Model), &str)> = vec![
+        let cases: Vec<Mutation<Model>> = vec![
             (|m| m.schema = 2, "unsupported schema 2"),
             (|m| m.weights.clear(), "weights is empty"),
             (|m| m.weights = vec![1.0, f64::NAN], "weights[1] is NaN"),

@@ -112,7 +112,7 @@ pub fn clean_stale_temp_files(dir: &Path, older_than: Duration) -> io::Result<Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::sample;
+    use crate::tests::{Mutation, sample};
     use crate::{LoadError, load};
 
     #[test]
@@ -254,7 +254,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join(VERSION_FILE), "v1\n").unwrap();
         let good = serde_json::to_value(sample("v1")).unwrap();
-        let mutations: Vec<(fn(&mut serde_json::Value), &str)> = vec![
+        let mutations: Vec<Mutation<serde_json::Value>> = vec![
             (|v| v["extra"] = 1.into(), "unknown field `extra`"),
             (|v| v["schema"] = 7.into(), "unsupported schema 7"),
             (|v| v["kind"] = "tree".into(), "unknown variant `tree`"),
