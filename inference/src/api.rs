@@ -1,0 +1,386 @@
+//! HTTP routes.
+//!
+//! Probes: `/healthz` answers whenever the process does (liveness must not depend on the
+//! model); `/readyz` is 200 only with a valid model. `/predict?x=` is the simple API; `/v2/…`
+//! is the Open Inference Protocol v2 REST API that KServe, Triton and MLServer speak. Every
+//! error is a JSON `{"error": "…"}` with a status that says whose fault it is: 400 bad input,
+//! 404 unknown model or route, 413 body too large, 503 no model.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use model::Model;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::metrics::UNMATCHED;
+use crate::state::AppState;
+
+/// Largest accepted request body. 1 MiB holds a batch of about 50 000 FP64 inputs.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Every route, as the router matches it (also the metrics' route label).
+pub const ROUTES: &[&str] = &[
+    "/healthz",
+    "/readyz",
+    "/predict",
+    "/metrics",
+    "/v2",
+    "/v2/health/live",
+    "/v2/health/ready",
+    "/v2/models/{name}",
+    "/v2/models/{name}/ready",
+    "/v2/models/{name}/infer",
+];
+
+/// The `platform` reported in model metadata.
+const PLATFORM: &str = "mlops-lab-linear";
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({"live": true})) }))
+        .route("/readyz", get(readyz))
+        .route("/predict", get(predict))
+        .route("/metrics", get(metrics))
+        .route("/v2", get(server_metadata))
+        .route(
+            "/v2/health/live",
+            get(|| async { Json(json!({"live": true})) }),
+        )
+        .route("/v2/health/ready", get(v2_ready))
+        .route("/v2/models/{name}", get(model_metadata))
+        .route("/v2/models/{name}/ready", get(model_ready))
+        .route("/v2/models/{name}/infer", post(infer))
+        .fallback(|req: Request| async move {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("no route for {} {}", req.method(), req.uri().path()),
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .with_state(state)
+}
+
+/// Counts every answered request by route and status, and times it.
+async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    let route = route.as_deref().unwrap_or(UNMATCHED);
+    state
+        .metrics
+        .record(route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// A JSON error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+    fn unavailable(reason: String) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("model not ready: {reason}"),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({"error": self.message}))).into_response()
+    }
+}
+
+fn current(state: &AppState) -> Result<Arc<Model>, ApiError> {
+    state.model().map_err(ApiError::unavailable)
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    match state.model() {
+        Ok(m) => Json(json!({
+            "ready": true,
+            "model_version": m.version,
+            "trained_at": m.trained_at,
+            "r2": m.metrics.r2,
+        }))
+        .into_response(),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"ready": false, "error": reason})),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct PredictQuery {
+    x: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Prediction {
+    x: f64,
+    y: f64,
+    model_version: String,
+}
+
+/// Parses one finite number; `what` names it in the error.
+fn parse_finite(what: &str, raw: &str) -> Result<f64, ApiError> {
+    match raw.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err(ApiError::bad_request(format!(
+            "{what} must be a finite number, got {raw:?}"
+        ))),
+        Err(_) => Err(ApiError::bad_request(format!(
+            "{what} must be a number, got {raw:?}"
+        ))),
+    }
+}
+
+async fn predict(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<PredictQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Prediction>, ApiError> {
+    let Query(query) =
+        query.map_err(|e| ApiError::bad_request(format!("bad query string: {}", e.body_text())))?;
+    let raw = query
+        .x
+        .ok_or_else(|| ApiError::bad_request("missing query parameter x, e.g. /predict?x=4.2"))?;
+    let x = parse_finite("x", &raw)?;
+    let model = current(&state)?;
+    if model.n_features() != 1 {
+        return Err(ApiError::bad_request(format!(
+            "model {} takes {} features; /predict takes one: use POST /v2/models/{}/infer",
+            model.version,
+            model.n_features(),
+            state.model_name
+        )));
+    }
+    Ok(Json(Prediction {
+        x,
+        y: model.predict(&[x]),
+        model_version: model.version.clone(),
+    }))
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn server_metadata() -> Json<Value> {
+    Json(
+        json!({"name": "mlops-lab-inference", "version": env!("CARGO_PKG_VERSION"), "extensions": []}),
+    )
+}
+
+async fn v2_ready(State(state): State<Arc<AppState>>) -> Response {
+    match state.model() {
+        Ok(_) => Json(json!({"ready": true})).into_response(),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"ready": false, "error": reason})),
+        )
+            .into_response(),
+    }
+}
+
+/// 404 for a model name this server does not serve.
+fn check_name(state: &AppState, name: &str) -> Result<(), ApiError> {
+    if name == state.model_name {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "unknown model {name:?}; this server serves {:?}",
+                state.model_name
+            ),
+        ))
+    }
+}
+
+/// The input tensor shape the model accepts: a batch of scalars, or a batch of feature rows.
+fn input_shape(model: &Model) -> Vec<i64> {
+    if model.n_features() == 1 {
+        vec![-1]
+    } else {
+        vec![-1, model.n_features() as i64]
+    }
+}
+
+async fn model_metadata(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    check_name(&state, &name)?;
+    let model = current(&state)?;
+    Ok(Json(json!({
+        "name": state.model_name,
+        "versions": [model.version],
+        "platform": PLATFORM,
+        "inputs": [{"name": "x", "datatype": "FP64", "shape": input_shape(&model)}],
+        "outputs": [{"name": "y", "datatype": "FP64", "shape": [-1]}],
+    })))
+}
+
+async fn model_ready(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    check_name(&state, &name)?;
+    Ok(v2_ready(State(state)).await)
+}
+
+#[derive(Debug, Deserialize)]
+struct InferRequest {
+    id: Option<String>,
+    inputs: Vec<InferInput>,
+}
+
+#[derive(Debug, Deserialize)]
+struct InferInput {
+    name: String,
+    shape: Vec<i64>,
+    datatype: String,
+    data: Value,
+}
+
+async fn infer(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    check_name(&state, &name)?;
+    let body = body.map_err(|e| {
+        let status = e.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                status,
+                format!("request body larger than {MAX_BODY_BYTES} bytes"),
+            )
+        } else {
+            ApiError::new(status, e.body_text())
+        }
+    })?;
+    let request: InferRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid inference request: {e}")))?;
+    let model = current(&state)?;
+    let rows = validate_input(&request.inputs, model.n_features())?;
+    let y: Vec<f64> = rows
+        .chunks_exact(model.n_features())
+        .map(|x| model.predict(x))
+        .collect();
+    let mut answer = json!({
+        "model_name": state.model_name,
+        "model_version": model.version,
+        "outputs": [{"name": "y", "shape": [y.len()], "datatype": "FP64", "data": y}],
+    });
+    if let Some(id) = request.id {
+        answer["id"] = Value::String(id);
+    }
+    Ok(Json(answer))
+}
+
+/// Checks the one input tensor and returns its values row-major.
+fn validate_input(inputs: &[InferInput], features: usize) -> Result<Vec<f64>, ApiError> {
+    let [input] = inputs else {
+        return Err(ApiError::bad_request(format!(
+            "expected exactly one input tensor \"x\", got {}",
+            inputs.len()
+        )));
+    };
+    if input.name != "x" {
+        return Err(ApiError::bad_request(format!(
+            "unknown input {:?}; the model's input is \"x\"",
+            input.name
+        )));
+    }
+    if input.datatype != "FP64" {
+        return Err(ApiError::bad_request(format!(
+            "input x has datatype {:?}; the model takes FP64",
+            input.datatype
+        )));
+    }
+    let batch = match input.shape.as_slice() {
+        [n] if features == 1 => *n,
+        [n, f] if *f == features as i64 => *n,
+        other => {
+            let want = if features == 1 {
+                "[n] or [n, 1]".to_owned()
+            } else {
+                format!("[n, {features}]")
+            };
+            return Err(ApiError::bad_request(format!(
+                "input x has shape {other:?}; the model takes {want}"
+            )));
+        }
+    };
+    if batch < 0 {
+        return Err(ApiError::bad_request(format!(
+            "input x has a negative dimension: {:?}",
+            input.shape
+        )));
+    }
+    let mut values = Vec::new();
+    flatten(&input.data, &mut values)?;
+    let expected = batch as usize * features;
+    if values.len() != expected {
+        return Err(ApiError::bad_request(format!(
+            "input x has {} values but shape {:?} needs {expected}",
+            values.len(),
+            input.shape
+        )));
+    }
+    Ok(values)
+}
+
+/// OIP allows the data flat or nested by row; both are read row-major.
+fn flatten(data: &Value, out: &mut Vec<f64>) -> Result<(), ApiError> {
+    match data {
+        Value::Array(items) => items.iter().try_for_each(|v| flatten(v, out)),
+        Value::Number(n) => match n.as_f64() {
+            Some(v) if v.is_finite() => {
+                out.push(v);
+                Ok(())
+            }
+            _ => Err(ApiError::bad_request(format!(
+                "input x holds {n}, not a finite FP64"
+            ))),
+        },
+        other => Err(ApiError::bad_request(format!(
+            "input x holds {other}, not a number"
+        ))),
+    }
+}

@@ -1,0 +1,226 @@
+//! Request and reload metrics, rendered in the Prometheus text format.
+//!
+//! Everything on the request path is a relaxed atomic add: no locks, no allocation. Routes are
+//! the fixed set the router matches (`MatchedPath`), so labels cannot explode with user input.
+
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// Route label for requests that matched no route.
+pub const UNMATCHED: &str = "unmatched";
+
+/// Upper bounds of the latency histogram, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0,
+];
+
+/// HTTP status codes are 100..=599.
+const STATUS_MIN: u16 = 100;
+const STATUS_SLOTS: usize = 500;
+
+#[derive(Debug)]
+struct RouteMetrics {
+    route: &'static str,
+    by_status: Box<[AtomicU64]>,
+    buckets: [AtomicU64; BUCKETS.len()],
+    sum_nanos: AtomicU64,
+    count: AtomicU64,
+}
+
+impl RouteMetrics {
+    fn new(route: &'static str) -> Self {
+        Self {
+            route,
+            by_status: (0..STATUS_SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            sum_nanos: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+}
+
+/// All counters of one server.
+#[derive(Debug)]
+pub struct Metrics {
+    routes: Vec<RouteMetrics>,
+    reloads: AtomicU64,
+    reload_failures: AtomicU64,
+    model_version: Mutex<Option<String>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut routes: Vec<RouteMetrics> = crate::api::ROUTES
+            .iter()
+            .map(|r| RouteMetrics::new(r))
+            .collect();
+        routes.push(RouteMetrics::new(UNMATCHED));
+        Self {
+            routes,
+            reloads: AtomicU64::new(0),
+            reload_failures: AtomicU64::new(0),
+            model_version: Mutex::new(None),
+        }
+    }
+
+    /// Counts one answered request.
+    pub fn record(&self, route: &str, status: u16, elapsed: Duration) {
+        let m = self
+            .routes
+            .iter()
+            .find(|m| m.route == route)
+            .unwrap_or_else(|| {
+                self.routes
+                    .last()
+                    .expect("the unmatched route is always there")
+            });
+        let slot = usize::from(status.saturating_sub(STATUS_MIN)).min(STATUS_SLOTS - 1);
+        m.by_status[slot].fetch_add(1, Relaxed);
+        let secs = elapsed.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|le| secs <= *le) {
+            m.buckets[i].fetch_add(1, Relaxed);
+        }
+        m.sum_nanos.fetch_add(
+            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
+        m.count.fetch_add(1, Relaxed);
+    }
+
+    pub fn reload_succeeded(&self) {
+        self.reloads.fetch_add(1, Relaxed);
+    }
+
+    pub fn reload_failed(&self) {
+        self.reload_failures.fetch_add(1, Relaxed);
+    }
+
+    pub fn set_model_version(&self, version: &str) {
+        *self.model_version.lock().unwrap_or_else(|p| p.into_inner()) = Some(version.to_owned());
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        out.push_str(
+            "# HELP inference_requests_total HTTP requests answered, by route and status.\n",
+        );
+        out.push_str("# TYPE inference_requests_total counter\n");
+        for m in &self.routes {
+            for (i, n) in m.by_status.iter().enumerate() {
+                let n = n.load(Relaxed);
+                if n > 0 {
+                    let status = i + usize::from(STATUS_MIN);
+                    let _ = writeln!(
+                        out,
+                        "inference_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
+                        m.route
+                    );
+                }
+            }
+        }
+        out.push_str(
+            "# HELP inference_request_duration_seconds Time to answer a request, by route.\n",
+        );
+        out.push_str("# TYPE inference_request_duration_seconds histogram\n");
+        for m in self.routes.iter().filter(|m| m.count.load(Relaxed) > 0) {
+            let mut cumulative = 0;
+            for (le, n) in BUCKETS.iter().zip(&m.buckets) {
+                cumulative += n.load(Relaxed);
+                let _ = writeln!(
+                    out,
+                    "inference_request_duration_seconds_bucket{{route=\"{}\",le=\"{le}\"}} {cumulative}",
+                    m.route
+                );
+            }
+            let count = m.count.load(Relaxed);
+            let sum = m.sum_nanos.load(Relaxed) as f64 / 1e9;
+            let r = m.route;
+            let _ = writeln!(
+                out,
+                "inference_request_duration_seconds_bucket{{route=\"{r}\",le=\"+Inf\"}} {count}"
+            );
+            let _ = writeln!(
+                out,
+                "inference_request_duration_seconds_sum{{route=\"{r}\"}} {sum}"
+            );
+            let _ = writeln!(
+                out,
+                "inference_request_duration_seconds_count{{route=\"{r}\"}} {count}"
+            );
+        }
+        out.push_str(
+            "# HELP model_info The model version being served.\n# TYPE model_info gauge\n",
+        );
+        if let Some(v) = self
+            .model_version
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_deref()
+        {
+            // Versions are validated to [A-Za-z0-9-_.:+]: nothing to escape.
+            let _ = writeln!(out, "model_info{{version=\"{v}\"}} 1");
+        }
+        out.push_str("# HELP model_reloads_total New models loaded and swapped in.\n# TYPE model_reloads_total counter\n");
+        let _ = writeln!(out, "model_reloads_total {}", self.reloads.load(Relaxed));
+        out.push_str(
+            "# HELP model_reload_failures_total New artifacts refused (invalid or unreadable).\n\
+             # TYPE model_reload_failures_total counter\n",
+        );
+        let _ = writeln!(
+            out,
+            "model_reload_failures_total {}",
+            self.reload_failures.load(Relaxed)
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_histogram_and_model_info() {
+        let m = Metrics::new();
+        m.record("/predict", 200, Duration::from_micros(300));
+        m.record("/predict", 200, Duration::from_millis(2));
+        m.record("/predict", 400, Duration::from_micros(50));
+        m.record("/nope", 404, Duration::from_micros(50));
+        m.reload_succeeded();
+        m.reload_failed();
+        m.reload_failed();
+        m.set_model_version("v1");
+        let text = m.render();
+        for line in [
+            "inference_requests_total{route=\"/predict\",status=\"200\"} 2",
+            "inference_requests_total{route=\"/predict\",status=\"400\"} 1",
+            "inference_requests_total{route=\"unmatched\",status=\"404\"} 1",
+            "inference_request_duration_seconds_bucket{route=\"/predict\",le=\"0.0001\"} 1",
+            "inference_request_duration_seconds_bucket{route=\"/predict\",le=\"0.0005\"} 2",
+            "inference_request_duration_seconds_bucket{route=\"/predict\",le=\"0.0025\"} 3",
+            "inference_request_duration_seconds_bucket{route=\"/predict\",le=\"+Inf\"} 3",
+            "inference_request_duration_seconds_count{route=\"/predict\"} 3",
+            "model_info{version=\"v1\"} 1",
+            "model_reloads_total 1",
+            "model_reload_failures_total 2",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+        assert!(
+            !text.contains("route=\"/healthz\""),
+            "idle routes have no series"
+        );
+    }
+}

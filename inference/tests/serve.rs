@@ -1,0 +1,446 @@
+//! The inference binary against real published artifacts, over real HTTP.
+//!
+//! Every test starts its own server on a free loopback port and stops it by pid (Drop).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use model::{Kind, Metrics, Model, SCHEMA_VERSION};
+use serde_json::{Value, json};
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    fn start(dir: &Path, reload_interval: &str) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_inference"))
+            .args([
+                "--model-dir",
+                dir.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .args(["--reload-interval", reload_interval])
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start inference");
+        let stderr = child.stderr.take().unwrap();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let sink = Arc::clone(&logs);
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line.split("addr=").nth(1) {
+                    let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_owned());
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("server logs its address")
+            .parse()
+            .unwrap();
+        Server { child, addr, logs }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        let r = reqwest::blocking::get(self.url(path)).unwrap();
+        (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+    }
+
+    fn post(&self, path: &str, body: impl Into<reqwest::blocking::Body>) -> (u16, Value) {
+        let r = reqwest::blocking::Client::new()
+            .post(self.url(path))
+            .body(body)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+    }
+
+    fn terminate(&mut self) -> Option<i32> {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A model whose bias encodes its number, so an answer proves which model computed it.
+fn model(n: u64) -> Model {
+    Model {
+        schema: SCHEMA_VERSION,
+        kind: Kind::Linear,
+        weights: vec![3.0],
+        bias: n as f64,
+        version: format!("v{n:05}"),
+        trained_at: "2026-11-28T08:30:00Z".into(),
+        metrics: Metrics {
+            r2: 0.99,
+            rmse: 0.1,
+            n_train: 80,
+            n_test: 20,
+        },
+        data_sha256: "0".repeat(64),
+    }
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn serves_what_the_real_trainer_publishes() {
+    let dir = tempfile::tempdir().unwrap();
+    // The trainer's own code (its library), publishing exactly as the CronJob does.
+    let options = trainer::train::Options {
+        out: dir.path().to_owned(),
+        data: None,
+        seed: 5,
+        holdout: 0.2,
+        min_r2: None,
+        force: false,
+        tolerance: 0.01,
+        now: std::time::SystemTime::now(),
+    };
+    trainer::train::run(&options).expect("trainer publishes");
+    let published = model::load(dir.path()).unwrap();
+    let server = Server::start(dir.path(), "1s");
+    let (status, body) = server.get("/predict?x=4.2");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["x"], 4.2);
+    assert_eq!(body["y"].as_f64().unwrap(), published.predict(&[4.2]));
+    assert_eq!(body["model_version"], published.version);
+    let (status, ready) = server.get("/readyz");
+    assert_eq!(
+        (status, &ready["model_version"]),
+        (200, &json!(published.version))
+    );
+}
+
+#[test]
+fn starts_without_a_model_and_becomes_ready_when_one_is_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "100ms");
+    assert_eq!(
+        server.get("/healthz").0,
+        200,
+        "liveness never depends on the model"
+    );
+    let (status, body) = server.get("/readyz");
+    assert_eq!(status, 503);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("no model published yet"),
+        "{body}"
+    );
+    let (status, body) = server.get("/predict?x=1");
+    assert_eq!(status, 503);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("model not ready"),
+        "{body}"
+    );
+    assert_eq!(server.get("/v2/health/ready").0, 503);
+    assert_eq!(server.get("/v2/health/live").0, 200);
+
+    model::publish(dir.path(), &model(1)).unwrap();
+    wait_for("ready", Duration::from_secs(5), || {
+        server.get("/readyz").0 == 200
+    });
+    assert_eq!(server.get("/predict?x=1").1["y"], 4.0);
+}
+
+#[test]
+fn second_publish_is_served_within_two_reload_intervals() {
+    let dir = tempfile::tempdir().unwrap();
+    model::publish(dir.path(), &model(1)).unwrap();
+    let server = Server::start(dir.path(), "1s");
+    assert_eq!(server.get("/predict?x=0").1["model_version"], "v00001");
+    model::publish(dir.path(), &model(2)).unwrap();
+    let published = Instant::now();
+    wait_for("v00002", Duration::from_secs(2), || {
+        server.get("/predict?x=0").1["model_version"] == "v00002"
+    });
+    assert!(published.elapsed() <= Duration::from_secs(2));
+    let (_, metrics) = (
+        0,
+        reqwest::blocking::get(server.url("/metrics"))
+            .unwrap()
+            .text()
+            .unwrap(),
+    );
+    assert!(
+        metrics.contains("model_info{version=\"v00002\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("model_reloads_total 2"), "{metrics}");
+}
+
+#[test]
+fn corrupt_model_behind_a_new_version_is_refused_and_the_old_one_keeps_answering() {
+    let dir = tempfile::tempdir().unwrap();
+    model::publish(dir.path(), &model(1)).unwrap();
+    let server = Server::start(dir.path(), "100ms");
+    std::fs::write(
+        dir.path().join("model.json"),
+        r#"{"schema": 1, "kind": "linear", "weights": ["#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("version.txt"), "v00002\n").unwrap();
+    wait_for("the refusal", Duration::from_secs(5), || {
+        server
+            .logs
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("refused new model"))
+    });
+    let (status, body) = server.get("/predict?x=1");
+    assert_eq!((status, &body["model_version"]), (200, &json!("v00001")));
+    assert_eq!(server.get("/readyz").1["model_version"], "v00001");
+    let metrics = reqwest::blocking::get(server.url("/metrics"))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains("model_reload_failures_total 1\n"),
+        "{metrics}"
+    );
+    let logs = server.logs.lock().unwrap().join("\n");
+    assert!(
+        logs.contains("refused=v00002") && logs.contains("serving=v00001"),
+        "{logs}"
+    );
+}
+
+#[test]
+fn readers_never_see_an_error_or_a_torn_model_during_500_publishes() {
+    let dir = tempfile::tempdir().unwrap();
+    model::publish(dir.path(), &model(0)).unwrap();
+    let server = Server::start(dir.path(), "5ms");
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicU64::new(0));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (stop, answered, url) = (
+                Arc::clone(&stop),
+                Arc::clone(&answered),
+                server.url("/predict?x=2"),
+            );
+            std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::new();
+                let mut seen = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let r = client.get(&url).send().unwrap();
+                    assert_eq!(r.status(), 200);
+                    let body: Value = r.json().unwrap();
+                    let n: u64 = body["model_version"].as_str().unwrap()[1..]
+                        .parse()
+                        .unwrap();
+                    // y = 3·2 + n: the answer and the version come from one and the same model.
+                    assert_eq!(body["y"].as_f64().unwrap(), 6.0 + n as f64, "torn: {body}");
+                    seen.push(n);
+                    answered.fetch_add(1, Ordering::Relaxed);
+                }
+                seen
+            })
+        })
+        .collect();
+    for n in 1..=500 {
+        model::publish(dir.path(), &model(n)).unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    wait_for("the last model", Duration::from_secs(5), || {
+        server.get("/predict?x=2").1["model_version"] == "v00500"
+    });
+    stop.store(true, Ordering::Relaxed);
+    for reader in readers {
+        let seen = reader
+            .join()
+            .expect("a reader saw an error or a torn model");
+        assert!(
+            seen.windows(2).all(|w| w[0] <= w[1]),
+            "a reader went back in time"
+        );
+    }
+    assert!(answered.load(Ordering::Relaxed) > 100, "readers really ran");
+    let metrics = reqwest::blocking::get(server.url("/metrics"))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains("model_reload_failures_total 0\n"),
+        "races are retried, not failures:\n{metrics}"
+    );
+}
+
+#[test]
+fn bad_input_gets_its_status_and_message() {
+    let dir = tempfile::tempdir().unwrap();
+    model::publish(dir.path(), &model(1)).unwrap();
+    let server = Server::start(dir.path(), "1s");
+    let infer = |input: Value| json!({"inputs": [input]}).to_string();
+    let gets = [
+        ("/predict", 400, "missing query parameter x"),
+        ("/predict?x=", 400, "x must be a number, got \"\""),
+        ("/predict?x=four", 400, "x must be a number, got \"four\""),
+        ("/predict?x=NaN", 400, "x must be a finite number"),
+        ("/predict?x=inf", 400, "x must be a finite number"),
+        ("/predict?x=-1e999", 400, "x must be a finite number"),
+        (
+            "/v2/models/other",
+            404,
+            "unknown model \"other\"; this server serves \"linear\"",
+        ),
+        ("/v2/models/other/ready", 404, "unknown model"),
+        ("/nope", 404, "no route for GET /nope"),
+    ];
+    for (path, status, message) in gets {
+        let (got, body) = server.get(path);
+        assert_eq!(got, status, "{path}: {body}");
+        assert!(
+            body["error"].as_str().unwrap_or("").contains(message),
+            "{path}: {body}"
+        );
+    }
+    let posts = [
+        ("not json".to_owned(), 400, "invalid inference request"),
+        (
+            json!({"inputs": []}).to_string(),
+            400,
+            "expected exactly one input tensor",
+        ),
+        (
+            infer(json!({"name": "z", "shape": [1], "datatype": "FP64", "data": [1]})),
+            400,
+            "unknown input \"z\"",
+        ),
+        (
+            infer(json!({"name": "x", "shape": [1], "datatype": "INT8", "data": [1]})),
+            400,
+            "datatype \"INT8\"",
+        ),
+        (
+            infer(json!({"name": "x", "shape": [1, 2], "datatype": "FP64", "data": [1, 2]})),
+            400,
+            "shape [1, 2]",
+        ),
+        (
+            infer(json!({"name": "x", "shape": [3], "datatype": "FP64", "data": [1, 2]})),
+            400,
+            "has 2 values but shape [3] needs 3",
+        ),
+        (
+            infer(json!({"name": "x", "shape": [1], "datatype": "FP64", "data": ["1"]})),
+            400,
+            "not a number",
+        ),
+        (
+            infer(json!({"name": "x", "shape": [-1], "datatype": "FP64", "data": []})),
+            400,
+            "negative dimension",
+        ),
+        (
+            r#"{"inputs":[{"name":"x","shape":[1],"datatype":"FP64","data":[1e999]}]}"#.to_owned(),
+            400,
+            "invalid inference request",
+        ),
+        ("[".repeat(2 * 1024 * 1024), 413, "request body larger than"),
+    ];
+    for (body, status, message) in posts {
+        let (got, answer) = server.post("/v2/models/linear/infer", body);
+        assert_eq!(got, status, "{answer}");
+        assert!(
+            answer["error"].as_str().unwrap_or("").contains(message),
+            "{message}: {answer}"
+        );
+    }
+    let (status, ok) = server.post(
+        "/v2/models/linear/infer",
+        json!({"id": "42", "inputs": [{"name": "x", "shape": [2, 1], "datatype": "FP64", "data": [[1.0], [2.0]]}]})
+            .to_string(),
+    );
+    assert_eq!(status, 200, "{ok}");
+    assert_eq!(ok["id"], "42");
+    assert_eq!(ok["outputs"][0]["data"], json!([4.0, 7.0]));
+    assert_eq!(ok["outputs"][0]["shape"], json!([2]));
+}
+
+#[test]
+fn sigterm_finishes_in_flight_requests_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    model::publish(dir.path(), &model(1)).unwrap();
+    let mut server = Server::start(dir.path(), "1s");
+    // A request whose body is still arriving when SIGTERM comes: truly in flight.
+    let body = json!({"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [2.0]}]})
+        .to_string();
+    let (head, tail) = body.split_at(body.len() / 2);
+    let mut conn = TcpStream::connect(server.addr).unwrap();
+    write!(
+        conn,
+        "POST /v2/models/linear/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}",
+        body.len()
+    )
+    .unwrap();
+    conn.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let pid = server.child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    wait_for("the drain to start", Duration::from_secs(5), || {
+        server
+            .logs
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("shutting down"))
+    });
+    assert!(
+        TcpStream::connect(server.addr).is_err(),
+        "no new connections once draining"
+    );
+    conn.write_all(tail.as_bytes()).unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.ends_with(r#""outputs":[{"data":[7.0],"datatype":"FP64","name":"y","shape":[1]}]}"#),
+        "{answer}"
+    );
+    assert_eq!(server.terminate(), Some(0));
+}
