@@ -9,8 +9,10 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod context;
+pub mod diagnose;
 pub mod exit;
 pub mod render;
+pub mod snapshot;
 
 /// A closed stdout (`labctl verify | head -1`) is success, not an error (as in ripgrep).
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -18,5 +20,8 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
         cause
             .downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+::BrokenPipe)
     })
 }

@@ -1,6 +1,7 @@
 //! One module per command; each is thin: resolve what it needs from the [`Context`], call the
 //! engine, hand the result to `render`, return an exit code.
 
+pub mod checks_common;
 pub mod completions;
 pub mod config;
 pub mod diagnose;

@@ -1,10 +1,13 @@
-//! `labctl preflight`.
+//! `labctl preflight`: is the cluster ready for the lab? (before deploying)
 
 use crate::context::Context;
 
 #[derive(Debug, clap::Args)]
-pub struct PreflightArgs {}
+pub struct PreflightArgs {
+    #[command(flatten)]
+    pub checks: super::checks_common::CheckArgs,
+}
 
-pub async fn run(_ctx: &Context, _args: &PreflightArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("preflight is not implemented yet")
+pub async fn run(ctx: &Context, args: &PreflightArgs) -> anyhow::Result<i32> {
+    super::checks_common::run(ctx, &args.checks, crate::checks::preflight::catalogue()).await
 }

@@ -1,10 +1,13 @@
-//! `labctl verify`.
+//! `labctl verify`: does the deployed lab work end to end? (after deploying)
 
 use crate::context::Context;
 
 #[derive(Debug, clap::Args)]
-pub struct VerifyArgs {}
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub checks: super::checks_common::CheckArgs,
+}
 
-pub async fn run(_ctx: &Context, _args: &VerifyArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("verify is not implemented yet")
+pub async fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
+    super::checks_common::run(ctx, &args.checks, crate::checks::verify::catalogue()).await
 }

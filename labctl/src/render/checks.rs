@@ -1,1 +1,235 @@
-//! Renderers of check reports (table, short, json).
+//! Renderers of check reports: `table` (linkerd-style: category headers, one symbol line per
+//! check, indented detail and `see <hint>` when not OK, a final status line), `short` (only
+//! what is not OK) and `json` (one stable, versioned document).
+
+use crate::checks::Status;
+use crate::render::{OutputFormat, Palette};
+use crate::runner::{Report, Summary};
+
+/// Version of the JSON document; bumped only on incompatible changes.
+pub const SCHEMA: u32 = 1;
+
+/// Renders `report` in the requested format (`strict` only changes the final verdict).
+pub fn render(report: &Report, format: OutputFormat, palette: Palette, strict: bool) -> String {
+    match format {
+        OutputFormat::Table => table(report, palette, strict),
+        OutputFormat::Short => short(report, palette),
+        OutputFormat::Json => json(report),
+    }
+}
+
+fn symbol(status: Status, p: Palette) -> String {
+    match status {
+        Status::Pass => p.green("✔"),
+        Status::Warn => p.yellow("‼"),
+        Status::Fail => p.red("✖"),
+        Status::Skip => p.dim("○"),
+    }
+}
+
+/// The linkerd-style report.
+pub fn table(report: &Report, p: Palette, strict: bool) -> String {
+    let mut out = String::new();
+    let mut category: Option<&str> = None;
+    for c in &report.checks {
+        if category != Some(c.category.as_str()) {
+            if category.is_some() {
+                out.push('\n');
+            }
+            out.push_str(&p.bold(&c.category));
+            out.push('\n');
+            out.push_str(&"-".repeat(c.category.chars().count()));
+            out.push('\n');
+            category = Some(&c.category);
+        }
+        out.push_str(&format!("{} {}", symbol(c.status, p), c.title));
+        if c.status == Status::Pass {
+            if !c.message.is_empty() {
+                out.push_str(&p.dim(&format!(" ({})", c.message)));
+            }
+            out.push('\n');
+            continue;
+        }
+        out.push('\n');
+        out.push_str(&format!("    {}\n", c.message));
+        for line in &c.evidence {
+            out.push_str(&format!("    {}\n", p.dim(line)));
+        }
+        if c.status != Status::Skip {
+            out.push_str(&format!("    see {}\n", c.hint));
+        }
+    }
+    out.push('\n');
+    out.push_str(&status_line(report.summary(), p, strict));
+    out.push('\n');
+    out
+}
+
+fn status_line(s: Summary, p: Palette, strict: bool) -> String {
+    let verdict = if s.fail > 0 || (strict && s.warn > 0) {
+        symbol(Status::Fail, p)
+    } else if s.warn > 0 {
+        symbol(Status::Warn, p)
+    } else {
+        symbol(Status::Pass, p)
+    };
+    format!(
+        "Status check results are {verdict} ({} passed, {} warnings, {} failed, {} skipped)",
+        s.pass, s.warn, s.fail, s.skip
+    )
+}
+
+/// Only what is not OK, one line per check (nothing at all when everything passed).
+pub fn short(report: &Report, p: Palette) -> String {
+    let mut out = String::new();
+    for c in report.checks.iter().filter(|c| c.status != Status::Pass) {
+        out.push_str(&format!("{} {}: {}", symbol(c.status, p), c.id, c.message));
+        if c.status != Status::Skip {
+            out.push_str(&format!(" (see {})", c.hint));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `--list`: the catalogue itself (id, category, title, hint).
+pub fn list(catalogue: &[crate::checks::Check], format: OutputFormat) -> String {
+    #[derive(serde::Serialize)]
+    struct Entry<'a> {
+        id: &'a str,
+        category: &'a str,
+        title: &'a str,
+        hint: String,
+    }
+    let entries: Vec<Entry<'_>> = catalogue
+        .iter()
+        .map(|c| Entry {
+            id: c.id,
+            category: c.category,
+            title: c.title,
+            hint: c.hint(),
+        })
+        .collect();
+    match format {
+        OutputFormat::Json => crate::render::to_json_document(&entries)
+            .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}\n")),
+        _ => {
+            let width = entries.iter().map(|e| e.id.len()).max().unwrap_or(0);
+            entries
+                .iter()
+                .map(|e| format!("{:width$}  {:16}  {}\n", e.id, e.category, e.title))
+                .collect()
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct JsonReport<'a> {
+    schema: u32,
+    checks: &'a [crate::runner::CheckResult],
+    summary: Summary,
+}
+
+/// `{"schema": 1, "checks": [...], "summary": {...}}`.
+pub fn json(report: &Report) -> String {
+    let doc = JsonReport {
+        schema: SCHEMA,
+        checks: &report.checks,
+        summary: report.summary(),
+    };
+    // Serialising plain strings and numbers cannot fail.
+    crate::render::to_json_document(&doc).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::CheckResult;
+    use std::time::Duration;
+
+    fn r(
+        id: &str,
+        category: &str,
+        status: Status,
+        message: &str,
+        evidence: &[&str],
+    ) -> CheckResult {
+        CheckResult {
+            id: id.into(),
+            category: category.into(),
+            title: format!("{id} title"),
+            status,
+            message: message.into(),
+            evidence: evidence.iter().map(|s| s.to_string()).collect(),
+            hint: format!("runbooks/verification.md#{id}"),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    fn sample() -> Report {
+        Report {
+            checks: vec![
+                r(
+                    "api-reachable",
+                    "kubernetes-api",
+                    Status::Pass,
+                    "v1.33.2",
+                    &[],
+                ),
+                r(
+                    "pvc-bound",
+                    "storage",
+                    Status::Fail,
+                    "PVC models is Pending",
+                    &["event: x"],
+                ),
+                r(
+                    "pv-node-affinity",
+                    "storage",
+                    Status::Warn,
+                    "no PV yet",
+                    &[],
+                ),
+                r(
+                    "argocd-app-healthy",
+                    "argocd",
+                    Status::Skip,
+                    "cannot get applications",
+                    &[],
+                ),
+            ],
+        }
+    }
+
+    #[test]
+    fn table_golden() {
+        insta::assert_snapshot!(table(&sample(), Palette::new(false), false));
+    }
+
+    #[test]
+    fn short_golden() {
+        insta::assert_snapshot!(short(&sample(), Palette::new(false)));
+    }
+
+    #[test]
+    fn json_golden() {
+        insta::assert_snapshot!(json(&sample()));
+    }
+
+    #[test]
+    fn short_is_empty_when_all_pass() {
+        let report = Report {
+            checks: vec![r("a", "c", Status::Pass, "", &[])],
+        };
+        assert_eq!(short(&report, Palette::new(false)), "");
+    }
+
+    #[test]
+    fn strict_turns_warnings_into_a_failed_verdict() {
+        let report = Report {
+            checks: vec![r("a", "c", Status::Warn, "meh", &[])],
+        };
+        assert!(table(&report, Palette::new(false), false).contains("results are ‼"));
+        assert!(table(&report, Palette::new(false), true).contains("results are ✖"));
+    }
+}

@@ -1,0 +1,410 @@
+//! Data-plane checks: what a LAN client sees. DNS through Pi-hole, then HTTP through the
+//! ingress with the lab's Host header. They need the Kubernetes API only to learn the ingress
+//! address when the lab description does not give it.
+
+use std::net::{IpAddr, SocketAddr};
+
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::Ingress;
+
+use super::{CheckError, Outcome, fetch};
+use crate::context::Context;
+use crate::dns::{Answer, DnsError};
+use crate::http::{HopError, Response};
+
+/// The first address published in a load-balancer status (IP, or a hostname we cannot use).
+fn lb_ip(status: Option<&k8s_openapi::api::core::v1::LoadBalancerStatus>) -> Option<IpAddr> {
+    status?
+        .ingress
+        .as_ref()?
+        .iter()
+        .find_map(|i| i.ip.as_deref()?.parse().ok())
+}
+
+/// The ingress address: the Ingress status first (what ingress-nginx publishes), then the
+/// controller Service (load-balancer IP, then externalIPs).
+pub fn ingress_address_from(
+    ingress: Option<&Ingress>,
+    controller: Option<&Service>,
+) -> Option<IpAddr> {
+    let from_ingress = ingress.and_then(|i| {
+        let lb = i.status.as_ref()?.load_balancer.as_ref()?;
+        lb.ingress
+            .as_ref()?
+            .iter()
+            .find_map(|x| x.ip.as_deref()?.parse().ok())
+    });
+    from_ingress.or_else(|| {
+        let svc = controller?;
+        lb_ip(svc.status.as_ref().and_then(|s| s.load_balancer.as_ref())).or_else(|| {
+            svc.spec
+                .as_ref()?
+                .external_ips
+                .as_ref()?
+                .iter()
+                .find_map(|ip| ip.parse().ok())
+        })
+    })
+}
+
+/// The address of the ingress: `ingress_address` from the description, else read from the
+/// cluster. `Ok(None)` = the cluster publishes none.
+pub async fn ingress_address(ctx: &Context) -> Result<Option<IpAddr>, CheckError> {
+    if let Some(ip) = ctx.config.ingress_address {
+        return Ok(Some(ip));
+    }
+    let client = fetch::client(ctx).await?;
+    let c = &ctx.config;
+    let (ingress, controller) = futures::try_join!(
+        fetch::get_namespaced::<Ingress>(&client, &c.namespace, &c.ingress),
+        fetch::get_namespaced::<Service>(
+            &client,
+            &c.ingress_controller.namespace,
+            &c.ingress_controller.name
+        ),
+    )?;
+    Ok(ingress_address_from(ingress.as_ref(), controller.as_ref()))
+}
+
+async fn ingress_socket(ctx: &Context) -> Result<Result<SocketAddr, Outcome>, CheckError> {
+    Ok(match ingress_address(ctx).await? {
+        Some(ip) => Ok(SocketAddr::new(ip, ctx.config.ingress_port)),
+        None => Err(Outcome::fail(
+            "no ingress address: the Ingress status and the controller Service publish none",
+        )
+        .with("set ingress_address in labctl.toml or pass --ingress-address to test anyway")),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// dns-resolves-host (verify) and pihole-dns-record (preflight)
+
+/// verify: Pi-hole resolves the host to the ingress address.
+pub fn evaluate_dns_resolves(
+    answer: &Result<Answer, DnsError>,
+    expected: Option<IpAddr>,
+) -> Outcome {
+    match answer {
+        Err(e) => Outcome::fail(e.to_string()),
+        Ok(a) => {
+            let got = join(&a.addresses);
+            let server = format!("answered by {}", a.server);
+            match expected {
+                Some(ip) if a.addresses.contains(&ip) => {
+                    Outcome::pass(format!("{} → {got}, {server}", a.host))
+                }
+                Some(ip) => Outcome::fail(format!(
+                    "{} resolves to {got}, not to the ingress address {ip}",
+                    a.host
+                ))
+                .with(server),
+                None => Outcome::warn(format!(
+                    "{} → {got}, {server}; the ingress address is unknown, so it was not compared",
+                    a.host
+                )),
+            }
+        }
+    }
+}
+
+/// preflight: Pi-hole answers and has a record for the host (a missing record is a warning with
+/// the exact record to add).
+pub fn evaluate_pihole_record(
+    answer: &Result<Answer, DnsError>,
+    ingress: Option<IpAddr>,
+) -> Outcome {
+    match answer {
+        Ok(a) => Outcome::pass(format!(
+            "{} → {}, answered by {}",
+            a.host,
+            join(&a.addresses),
+            a.server
+        )),
+        Err(DnsError::NoRecord { host, server }) => Outcome::warn(format!(
+            "Pi-hole at {server} answers but has no record for {host}"
+        ))
+        .with_all(crate::dns::pihole_record_hint(host, ingress)),
+        Err(e @ DnsError::NoAnswer { .. }) => Outcome::fail(e.to_string()),
+    }
+}
+
+fn join(addresses: &[IpAddr]) -> String {
+    addresses
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn no_pihole() -> Outcome {
+    Outcome::fail("no Pi-hole DNS server configured")
+        .with("set pihole_dns = \"IP[:PORT]\" in labctl.toml or pass --dns")
+}
+
+pub async fn dns_resolves_host(ctx: &Context) -> Result<Outcome, CheckError> {
+    let Some(server) = ctx.config.pihole_dns else {
+        return Ok(no_pihole());
+    };
+    let answer = crate::dns::resolve(server, &ctx.config.host, ctx.timeout).await;
+    let expected = ingress_address(ctx).await?;
+    Ok(evaluate_dns_resolves(&answer, expected))
+}
+
+pub async fn pihole_dns_record(ctx: &Context) -> Result<Outcome, CheckError> {
+    let Some(server) = ctx.config.pihole_dns else {
+        return Ok(no_pihole());
+    };
+    let answer = crate::dns::resolve(server, &ctx.config.host, ctx.timeout).await;
+    // The address only improves the hint; do not fail the check when it cannot be read.
+    let ingress = ingress_address(ctx).await.ok().flatten();
+    Ok(evaluate_pihole_record(&answer, ingress))
+}
+
+// ---------------------------------------------------------------------------------------------
+// http-healthz and model-ready (verify)
+
+pub fn evaluate_healthz(
+    result: &Result<Response, HopError>,
+    host: &str,
+    address: SocketAddr,
+) -> Outcome {
+    match result {
+        Ok(r) => Outcome::pass(format!(
+            "GET http://{host}/healthz via {address}: {} in {:.1} ms",
+            r.status,
+            r.latency.as_secs_f64() * 1000.0
+        )),
+        Err(e) => Outcome::fail(format!("GET http://{host}/healthz via {address}: {e}")),
+    }
+}
+
+pub fn evaluate_readyz(
+    result: &Result<Response, HopError>,
+    host: &str,
+    address: SocketAddr,
+) -> Outcome {
+    match result {
+        Ok(r) => {
+            let v: serde_json::Value = serde_json::from_str(&r.body).unwrap_or_default();
+            match v.get("model_version").and_then(|m| m.as_str()) {
+                Some(version) if !version.is_empty() => {
+                    Outcome::pass(format!("model {version} is loaded"))
+                }
+                _ => Outcome::fail(format!(
+                    "GET http://{host}/readyz via {address} answered {} without a model_version",
+                    r.status
+                ))
+                .with(format!("body: {}", r.body.trim())),
+            }
+        }
+        Err(e) => Outcome::fail(format!("GET http://{host}/readyz via {address}: {e}")),
+    }
+}
+
+pub async fn http_healthz(ctx: &Context) -> Result<Outcome, CheckError> {
+    let address = match ingress_socket(ctx).await? {
+        Ok(a) => a,
+        Err(outcome) => return Ok(outcome),
+    };
+    let result = crate::http::get(address, &ctx.config.host, "/healthz", ctx.timeout).await;
+    Ok(evaluate_healthz(&result, &ctx.config.host, address))
+}
+
+pub async fn model_ready(ctx: &Context) -> Result<Outcome, CheckError> {
+    let address = match ingress_socket(ctx).await? {
+        Ok(a) => a,
+        Err(outcome) => return Ok(outcome),
+    };
+    let result = crate::http::get(address, &ctx.config.host, "/readyz", ctx.timeout).await;
+    Ok(evaluate_readyz(&result, &ctx.config.host, address))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Hop;
+    use k8s_openapi::api::core::v1::{
+        LoadBalancerIngress, LoadBalancerStatus, ServiceSpec, ServiceStatus,
+    };
+    use k8s_openapi::api::networking::v1::{
+        IngressLoadBalancerIngress, IngressLoadBalancerStatus, IngressStatus,
+    };
+    use std::time::Duration;
+
+    fn server() -> SocketAddr {
+        "192.168.1.2:53".parse().unwrap()
+    }
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+    fn answer(addrs: &[&str]) -> Result<Answer, DnsError> {
+        Ok(Answer {
+            host: "model.homelab".into(),
+            addresses: addrs.iter().map(|a| ip(a)).collect(),
+            server: server(),
+        })
+    }
+
+    #[test]
+    fn dns_resolves_to_ingress_passes() {
+        let o = evaluate_dns_resolves(&answer(&["192.168.1.50"]), Some(ip("192.168.1.50")));
+        assert_eq!(o.status, super::super::Status::Pass);
+        assert!(
+            o.message.contains("answered by 192.168.1.2:53"),
+            "{}",
+            o.message
+        );
+    }
+
+    #[test]
+    fn dns_resolving_elsewhere_fails() {
+        let o = evaluate_dns_resolves(&answer(&["192.168.1.99"]), Some(ip("192.168.1.50")));
+        assert_eq!(o.status, super::super::Status::Fail);
+        assert!(
+            o.message
+                .contains("not to the ingress address 192.168.1.50")
+        );
+        let o = evaluate_dns_resolves(
+            &Err(DnsError::NoAnswer {
+                host: "model.homelab".into(),
+                server: server(),
+                cause: "timeout".into(),
+            }),
+            Some(ip("192.168.1.50")),
+        );
+        assert_eq!(o.status, super::super::Status::Fail);
+        assert!(o.message.contains("192.168.1.2:53"));
+    }
+
+    #[test]
+    fn pihole_record_present_passes() {
+        assert_eq!(
+            evaluate_pihole_record(&answer(&["192.168.1.50"]), None).status,
+            super::super::Status::Pass
+        );
+    }
+
+    #[test]
+    fn pihole_record_missing_warns_with_the_record_to_add() {
+        let o = evaluate_pihole_record(
+            &Err(DnsError::NoRecord {
+                host: "model.homelab".into(),
+                server: server(),
+            }),
+            Some(ip("192.168.1.50")),
+        );
+        assert_eq!(o.status, super::super::Status::Warn);
+        assert!(
+            o.evidence
+                .iter()
+                .any(|l| l.contains("\"192.168.1.50 model.homelab\""))
+        );
+        let o = evaluate_pihole_record(
+            &Err(DnsError::NoAnswer {
+                host: "h".into(),
+                server: server(),
+                cause: "refused".into(),
+            }),
+            None,
+        );
+        assert_eq!(o.status, super::super::Status::Fail);
+    }
+
+    fn ok(status: u16, body: &str) -> Result<Response, HopError> {
+        Ok(Response {
+            status,
+            body: body.into(),
+            latency: Duration::from_millis(2),
+        })
+    }
+    fn addr() -> SocketAddr {
+        "192.168.1.50:80".parse().unwrap()
+    }
+
+    #[test]
+    fn healthz_200_passes_and_routing_failure_fails() {
+        assert_eq!(
+            evaluate_healthz(&ok(200, "ok"), "model.homelab", addr()).status,
+            super::super::Status::Pass
+        );
+        let o = evaluate_healthz(
+            &Err(HopError::new(Hop::IngressRouting, "not routed")),
+            "model.homelab",
+            addr(),
+        );
+        assert_eq!(o.status, super::super::Status::Fail);
+        assert!(
+            o.message.contains("ingress routing failed"),
+            "{}",
+            o.message
+        );
+    }
+
+    #[test]
+    fn readyz_needs_a_model_version() {
+        let o = evaluate_readyz(
+            &ok(200, r#"{"ready":true,"model_version":"v1"}"#),
+            "h",
+            addr(),
+        );
+        assert_eq!(o.status, super::super::Status::Pass);
+        assert!(o.message.contains("v1"));
+        assert_eq!(
+            evaluate_readyz(&ok(200, r#"{"ready":true}"#), "h", addr()).status,
+            super::super::Status::Fail
+        );
+        let o = evaluate_readyz(
+            &Err(HopError::new(Hop::ModelNotReady, "no model")),
+            "h",
+            addr(),
+        );
+        assert_eq!(o.status, super::super::Status::Fail);
+    }
+
+    #[test]
+    fn ingress_address_prefers_ingress_status_then_controller_service() {
+        let ingress = Ingress {
+            status: Some(IngressStatus {
+                load_balancer: Some(IngressLoadBalancerStatus {
+                    ingress: Some(vec![IngressLoadBalancerIngress {
+                        ip: Some("192.168.1.50".into()),
+                        ..Default::default()
+                    }]),
+                }),
+            }),
+            ..Default::default()
+        };
+        let svc = Service {
+            status: Some(ServiceStatus {
+                load_balancer: Some(LoadBalancerStatus {
+                    ingress: Some(vec![LoadBalancerIngress {
+                        ip: Some("192.168.1.60".into()),
+                        ..Default::default()
+                    }]),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            ingress_address_from(Some(&ingress), Some(&svc)),
+            Some(ip("192.168.1.50"))
+        );
+        assert_eq!(
+            ingress_address_from(Some(&Ingress::default()), Some(&svc)),
+            Some(ip("192.168.1.60"))
+        );
+        let external = Service {
+            spec: Some(ServiceSpec {
+                external_ips: Some(vec!["192.168.1.70".into()]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            ingress_address_from(None, Some(&external)),
+            Some(ip("192.168.1.70"))
+        );
+        assert_eq!(ingress_address_from(None, None), None);
+    }
+}

@@ -1,0 +1,112 @@
+//! Fetching for checks: thin wrappers over `kube::Api` that turn a 403 into
+//! [`CheckError::Forbidden`] naming the permission in kubectl's words
+//! (`cannot list events in mlops-lab`) and every other error into one that says what was tried.
+
+use std::fmt::Debug;
+
+use k8s_openapi::NamespaceResourceScope;
+use kube::api::{Api, ListParams};
+use kube::{Client, Resource};
+use serde::de::DeserializeOwned;
+
+use super::CheckError;
+
+/// `deployments`, `ingresses.networking.k8s.io`: the resource as `kubectl auth can-i` names it.
+pub fn resource_name<K: Resource<DynamicType = ()>>() -> String {
+    let plural = K::plural(&());
+    let group = K::group(&());
+    if group.is_empty() {
+        plural.into_owned()
+    } else {
+        format!("{plural}.{group}")
+    }
+}
+
+/// What was attempted, e.g. `list events in mlops-lab` or `list nodes`.
+pub fn action(verb: &str, resource: &str, namespace: Option<&str>) -> String {
+    match namespace {
+        Some(ns) => format!("{verb} {resource} in {ns}"),
+        None => format!("{verb} {resource}"),
+    }
+}
+
+/// Maps a kube error for `verb resource [in ns]`.
+pub fn classify(err: kube::Error, verb: &str, resource: &str, ns: Option<&str>) -> CheckError {
+    let action = action(verb, resource, ns);
+    match &err {
+        kube::Error::Api(status) if status.code == 403 => CheckError::Forbidden {
+            permission: format!("cannot {action}"),
+        },
+        _ => CheckError::Api {
+            action,
+            source: err,
+        },
+    }
+}
+
+/// GET a namespaced object; `None` when it does not exist.
+pub async fn get_namespaced<K>(
+    client: &Client,
+    ns: &str,
+    name: &str,
+) -> Result<Option<K>, CheckError>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug,
+{
+    Api::<K>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await
+        .map_err(|e| classify(e, "get", &resource_name::<K>(), Some(ns)))
+}
+
+/// GET a cluster-scoped object; `None` when it does not exist.
+pub async fn get_cluster<K>(client: &Client, name: &str) -> Result<Option<K>, CheckError>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+{
+    Api::<K>::all(client.clone())
+        .get_opt(name)
+        .await
+        .map_err(|e| classify(e, "get", &resource_name::<K>(), None))
+}
+
+/// LIST namespaced objects (optionally by label selector).
+pub async fn list_namespaced<K>(
+    client: &Client,
+    ns: &str,
+    params: &ListParams,
+) -> Result<Vec<K>, CheckError>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug,
+{
+    Api::<K>::namespaced(client.clone(), ns)
+        .list(params)
+        .await
+        .map(|l| l.items)
+        .map_err(|e| classify(e, "list", &resource_name::<K>(), Some(ns)))
+}
+
+/// LIST cluster-scoped objects.
+pub async fn list_cluster<K>(client: &Client, params: &ListParams) -> Result<Vec<K>, CheckError>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+{
+    Api::<K>::all(client.clone())
+        .list(params)
+        .await
+        .map(|l| l.items)
+        .map_err(|e| classify(e, "list", &resource_name::<K>(), None))
+}
+
+/// The client of the context, or a check error saying why there is none.
+pub async fn client(ctx: &crate::context::Context) -> Result<Client, CheckError> {
+    ctx.client()
+        .await
+        .map_err(|e| CheckError::Other(format!("{e:#}")))
+}

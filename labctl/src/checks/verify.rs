@@ -1,0 +1,898 @@
+//! `labctl verify`: does the deployed lab work end to end? Argo CD state, storage, training,
+//! serving, networking, then what a LAN client sees (DNS, HTTP).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod, PodSpec, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+
+use super::preflight::{check, evaluate_deployment_available, gates};
+use super::{Check, CheckError, Outcome, Severity, VERIFICATION, fetch};
+use crate::config::LabConfig;
+use crate::context::Context;
+
+macro_rules! vcheck {
+    ($id:literal, $cat:literal, $title:literal, $sev:expr, $api:expr, $f:path) => {{
+        let mut c = check!($id, $cat, $title, false, $sev, $api, $f);
+        c.runbook = VERIFICATION;
+        c
+    }};
+}
+
+/// The verify catalogue, in output order.
+pub fn catalogue() -> Vec<Check> {
+    let mut checks = gates(VERIFICATION).to_vec();
+    checks.extend([
+        vcheck!(
+            "argocd-app-healthy",
+            "argocd",
+            "Argo CD Application is Synced and Healthy",
+            Severity::Error,
+            true,
+            argocd_app_healthy
+        ),
+        vcheck!(
+            "pvc-bound",
+            "storage",
+            "model PVC is Bound",
+            Severity::Error,
+            true,
+            pvc_bound
+        ),
+        vcheck!(
+            "pv-node-affinity",
+            "storage",
+            "the volume's node is the node both workloads are pinned to",
+            Severity::Error,
+            true,
+            pv_node_affinity
+        ),
+        vcheck!(
+            "trainer-cronjob-active",
+            "training",
+            "trainer CronJob exists and is not suspended",
+            Severity::Error,
+            true,
+            trainer_cronjob_active
+        ),
+        vcheck!(
+            "trainer-last-job-succeeded",
+            "training",
+            "the last training Job succeeded recently",
+            Severity::Error,
+            true,
+            trainer_last_job_succeeded
+        ),
+        vcheck!(
+            "inference-available",
+            "serving",
+            "inference Deployment is available",
+            Severity::Error,
+            true,
+            inference_available
+        ),
+        vcheck!(
+            "inference-pods-pinned",
+            "serving",
+            "inference pods run on the pinned node without restarting",
+            Severity::Error,
+            true,
+            inference_pods_pinned
+        ),
+        vcheck!(
+            "service-selects-pods",
+            "networking",
+            "Service selects the inference pods and its target port exists",
+            Severity::Error,
+            true,
+            service_selects_pods
+        ),
+        vcheck!(
+            "endpoints-ready",
+            "networking",
+            "the Service has ready endpoints",
+            Severity::Error,
+            true,
+            endpoints_ready
+        ),
+        vcheck!(
+            "ingress-routes-host",
+            "networking",
+            "Ingress routes the host to the Service and has an address",
+            Severity::Error,
+            true,
+            ingress_routes_host
+        ),
+        vcheck!(
+            "dns-resolves-host",
+            "data-plane",
+            "Pi-hole resolves the host to the ingress address",
+            Severity::Error,
+            false,
+            super::dataplane::dns_resolves_host
+        ),
+        vcheck!(
+            "http-healthz",
+            "data-plane",
+            "GET /healthz through the ingress answers 200",
+            Severity::Error,
+            false,
+            super::dataplane::http_healthz
+        ),
+        vcheck!(
+            "model-ready",
+            "data-plane",
+            "the model server reports a loaded model version",
+            Severity::Error,
+            false,
+            super::dataplane::model_ready
+        ),
+    ]);
+    checks
+}
+
+// ---------------------------------------------------------------------------------------------
+// argocd-app-healthy
+
+/// The part of an Argo CD Application's status we judge (argoproj.io/v1alpha1).
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationStatus {
+    #[serde(default)]
+    pub sync: Option<AppStatusField>,
+    #[serde(default)]
+    pub health: Option<AppStatusField>,
+    #[serde(default)]
+    pub conditions: Vec<AppCondition>,
+    #[serde(default)]
+    pub resources: Vec<AppResource>,
+    #[serde(default)]
+    pub operation_state: Option<OperationState>,
+}
+
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct AppStatusField {
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct AppCondition {
+    #[serde(rename = "type")]
+    pub type_: String,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct AppResource {
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub health: Option<AppStatusField>,
+}
+
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct OperationState {
+    #[serde(default)]
+    pub phase: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+pub fn evaluate_application(app: Option<&ApplicationStatus>, name: &str) -> Outcome {
+    let Some(app) = app else {
+        return Outcome::fail(format!("Application {name} not found"));
+    };
+    let field = |f: &Option<AppStatusField>| {
+        f.as_ref()
+            .and_then(|s| s.status.clone())
+            .unwrap_or_else(|| "Unknown".into())
+    };
+    let (sync, health) = (field(&app.sync), field(&app.health));
+    if sync == "Synced" && health == "Healthy" {
+        return Outcome::pass(format!("{name}: Synced, Healthy"));
+    }
+    let mut evidence = Vec::new();
+    for r in &app.resources {
+        let h = r.health.as_ref().and_then(|h| h.status.as_deref());
+        let s = r.status.as_deref();
+        let unhealthy = h.is_some_and(|h| h != "Healthy");
+        let unsynced = s.is_some_and(|s| s != "Synced");
+        if unhealthy || unsynced {
+            let msg = r
+                .health
+                .as_ref()
+                .and_then(|h| h.message.as_deref())
+                .unwrap_or("");
+            evidence.push(
+                format!(
+                    "{}/{}: {} {} {msg}",
+                    r.kind,
+                    r.name,
+                    s.unwrap_or("-"),
+                    h.unwrap_or("-")
+                )
+                .trim_end()
+                .to_owned(),
+            );
+        }
+    }
+    for c in &app.conditions {
+        evidence.push(format!(
+            "condition {}: {}",
+            c.type_,
+            c.message.as_deref().unwrap_or("")
+        ));
+    }
+    if let Some(op) = &app.operation_state
+        && matches!(op.phase.as_deref(), Some("Failed" | "Error"))
+    {
+        evidence.push(format!(
+            "last sync {}: {}",
+            op.phase.as_deref().unwrap_or(""),
+            op.message.as_deref().unwrap_or("")
+        ));
+    }
+    Outcome::fail(format!("{name}: {sync}, {health}")).with_all(evidence)
+}
+
+fn application_resource() -> ApiResource {
+    ApiResource {
+        group: "argoproj.io".into(),
+        version: "v1alpha1".into(),
+        api_version: "argoproj.io/v1alpha1".into(),
+        kind: "Application".into(),
+        plural: "applications".into(),
+    }
+}
+
+async fn argocd_app_healthy(ctx: &Context) -> Result<Outcome, CheckError> {
+    let client = fetch::client(ctx).await?;
+    let c = &ctx.config;
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client, &c.argocd_namespace, &application_resource());
+    let app = api.get_opt(&c.argocd_app).await.map_err(|e| {
+        fetch::classify(
+            e,
+            "get",
+            "applications.argoproj.io",
+            Some(&c.argocd_namespace),
+        )
+    })?;
+    let status = app.map(|a| {
+        a.data
+            .get("status")
+            .cloned()
+            .and_then(|s| serde_json::from_value::<ApplicationStatus>(s).ok())
+            .unwrap_or_default()
+    });
+    Ok(evaluate_application(status.as_ref(), &c.argocd_app))
+}
+
+// ---------------------------------------------------------------------------------------------
+// pvc-bound, pv-node-affinity
+
+pub fn evaluate_pvc(pvc: Option<&PersistentVolumeClaim>, name: &str) -> Outcome {
+    let Some(pvc) = pvc else {
+        return Outcome::fail(format!("PVC {name} not found"));
+    };
+    let phase = pvc
+        .status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("Unknown");
+    let volume = pvc.spec.as_ref().and_then(|s| s.volume_name.as_deref());
+    let selected = pvc
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("volume.kubernetes.io/selected-node"));
+    match (phase, volume) {
+        ("Bound", Some(v)) => Outcome::pass(format!("{name} bound to {v}")),
+        _ => {
+            let mut o = Outcome::fail(format!("PVC {name} is {phase}"));
+            o = match selected {
+                Some(node) => o.with(format!("selected node {node}: the provisioner has not created the volume")),
+                None => o.with("no consumer scheduled yet (WaitForFirstConsumer): is the trainer or inference pod Pending?"),
+            };
+            o
+        }
+    }
+}
+
+async fn pvc_bound(ctx: &Context) -> Result<Outcome, CheckError> {
+    let client = fetch::client(ctx).await?;
+    let c = &ctx.config;
+    let pvc: Option<PersistentVolumeClaim> =
+        fetch::get_namespaced(&client, &c.namespace, &c.pvc).await?;
+    Ok(evaluate_pvc(pvc.as_ref(), &c.pvc))
+}
+
+/// Nodes a PV is restricted to by `kubernetes.io/hostname In [...]`.
+pub fn pv_nodes(pv: &PersistentVolume) -> Vec<String> {
+    pv.spec
+        .as_ref()
+        .and_then(|s| s.node_affinity.as_ref())
+        .and_then(|a| a.required.as_ref())
+        .map(|r| {
+            r.node_selector_terms
+                .iter()
+                .flat_map(|t| t.match_expressions.iter().flatten())
+                .filter(|e| e.key == "kubernetes.io/hostname" && e.operator == "In")
+                .flat_map(|e| e.values.iter().flatten().cloned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn pin_of(spec: Option<&PodSpec>, key: &str) -> Option<String> {
+    spec?.node_selector.as_ref()?.get(key).cloned()
+}
+
+pub fn deployment_pin(d: &Deployment, key: &str) -> Option<String> {
+    pin_of(d.spec.as_ref().and_then(|s| s.template.spec.as_ref()), key)
+}
+
+pub fn cronjob_pin(cj: &CronJob, key: &str) -> Option<String> {
+    let job = cj.spec.as_ref().and_then(|s| s.job_template.spec.as_ref());
+    pin_of(job.and_then(|j| j.template.spec.as_ref()), key)
+}
+
+pub fn evaluate_pv_affinity(
+    pv: Option<&PersistentVolume>,
+    deployment_pin: Option<&str>,
+    cronjob_pin: Option<&str>,
+    key: &str,
+) -> Outcome {
+    let Some(pv) = pv else {
+        return Outcome::fail("the PVC has no PersistentVolume yet");
+    };
+    let pv_name = pv.metadata.name.as_deref().unwrap_or("<pv>");
+    let nodes = pv_nodes(pv);
+    let [node] = nodes.as_slice() else {
+        return Outcome::fail(format!(
+            "PV {pv_name} is not restricted to exactly one node ({nodes:?})"
+        ));
+    };
+    let mut problems = Vec::new();
+    for (what, pin) in [("Deployment", deployment_pin), ("CronJob", cronjob_pin)] {
+        match pin {
+            None => problems.push(format!("{what} has no nodeSelector {key}")),
+            // Only the hostname label can be compared with the PV's hostname affinity.
+            Some(p) if key == "kubernetes.io/hostname" && p != node => {
+                problems.push(format!("{what} is pinned to {p}, the volume is on {node}"))
+            }
+            Some(_) => {}
+        }
+    }
+    if problems.is_empty() {
+        Outcome::pass(format!(
+            "PV {pv_name} and both workloads are on node {node}"
+        ))
+    } else {
+        Outcome::fail(format!(
+            "PV {pv_name} is on node {node} but the workloads are not pinned there"
+        ))
+        .with_all(problems)
+    }
+}
+
+async fn pv_node_affinity(ctx: &Context) -> Result<Outcome, CheckError> {
+    let client = fetch::client(ctx).await?;
+    let c = &ctx.config;
+    let (pvc, deploy, cj) = futures::try_join!(
+        fetch::get_namespaced::<PersistentVolumeClaim>(&client, &c.namespace, &c.pvc),
+        fetch::get_namespaced::<Deployment>(&client, &c.namespace, &c.deployment),
+        fetch::get_namespaced::<CronJob>(&client, &c.namespace, &c.cronjob),
+    )?;
+    let volume = pvc
+        .as_ref()
+        .and_then(|p| p.spec.as_ref())
+        .and_then(|s| s.volume_name.clone());
+    let pv: Option<PersistentVolume> = match volume {
+        Some(v) => fetch::get_cluster(&client, &v).await?,
+        None => None,
+    };
+    let key = &c.pin_label_key;
+    Ok(evaluate_pv_affinity(
+        pv.as_ref(),
+        deploy
+            .as_ref()
+            .and_then(|d| deployment_pin(d, key))
+            .as_deref(),
+        cj.as_ref().and_then(|j| cronjob_pin(j, key)).as_deref(),
+        key,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// trainer-cronjob-active, trainer-last-job-succeeded
+
+pub fn evaluate_cronjob(cj: Option<&CronJob>, name: &str) -> Outcome {
+    let Some(cj) = cj else {
+        return Outcome::fail(format!("CronJob {name} not found"));
+    };
+    let spec = cj.spec.as_ref();
+    let schedule = spec.map(|s| s.schedule.as_str()).unwrap_or("");
+    if spec.and_then(|s| s.suspend).unwrap_or(false) {
+        Outcome::fail(format!("CronJob {name} is suspended")).with(format!("schedule {schedule}"))
+    } else {
+        Outcome::pass(format!("{name} scheduled {schedule:?}"))
+    }
+}
+
+async fn trainer_cronjob_active(ctx: &Context) -> Result<Outcome, CheckError> {
+    let client = fetch::client(ctx).await?;
+    let c = &ctx.config;
+    let cj: Option<CronJob> = fetch::get_namespaced(&client, &c.namespace, &c.cronjob).await?;
+    Ok(evaluate_cronjob(cj.as_ref(), &c.cronjob))
+}
+
+/// Seconds between runs for the common schedule shapes (`@hourly`, `*/15 * * * *`,
+/// `0 3 * * *`, `0 */6 * * *`); `None` for anything fancier.
+pub fn schedule_period(schedule: &str) -> Option<i64> {
+    let s = schedule.trim();
+    match s {
+        "@hourly" => return Some(3600),
+        "@daily" | "@midnight" => return Some(86_400),
+        "@weekly" => return Some(7 * 86_400),
+        _ => {}
+    }
+    let f: Vec<&str> = s.split_whitespace().collect();
+    let [min, hour, dom, mon, dow] = f.as_slice() else {
+        return None;
+    };
+    if (*dom, *mon, *dow) != ("*", "*", "*") {
+        return None;
+    }
+    let step = |x: &str| x.strip_prefix("*/").and_then(|n| n.parse::<i64>().ok());
+    let num = |x: &str| x.parse::<i64>().is_ok();
+    match (*min, *hour) {
+        ("*", "*") => Some(60),
+        (m, "*") if step(m).is_some() => step(m).map(|n| n * 60),
+        (m, "*") if num(m) => Some(3600),
+        (m, h) if num(m) && step(h).is_some() => step(h).map(|n| n * 3600),
+        (m, h) if num(m) && num(h) => Some(86_400),
+        _ => None,
+    }
+}
+
+fn job_time(job: &Job) -> i64 {
+    job.metadata
+        .creation_timestamp
+        .as_ref()
+        .map_or(0, |t| t.0.as_second())
+}
+
+fn owned_by(job: &Job, cronjob: &str) -> bool {
+    job.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.kind == "CronJob" && o.name == cronjob)
+}
+
+fn job_condition<'a>(
+    job: &'a Job,
+    type_: &str,
+) -> Option<&'a k8s_openapi::api::batch::v1::JobCondition> {
+    job.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == "True")
+}
+
+pub fn evaluate_last_job(
+    cj: Option<&CronJob>,
+    jobs: &[Job],
+    name: &str,
+    now: Timestamp,
+) -> Outcome {
+    let Some(cj) = cj else {
+        return Outcome::fail(format!("CronJob {name} not found"));
+    };
+    let mut own: Vec<&Job> = jobs.iter().filter(|j| owned_by(j, name)).collect();
+    own.sort_by_key(|j| job_time(j));
+    let Some(last) = own.last() else {
+        return Outcome::warn(format!("CronJob {name} has not run a Job yet")).with(format!(
+            "trigger one: kubectl -n <ns> create job --from=cronjob/{name} {name}-manual"
+        ));
+    };
+    let job_name = last.metadata.name.as_deref().unwrap_or("<job>");
+    if let Some(c) = job_condition(last, "Failed") {
+        return Outcome::fail(format!("the last Job {job_name} failed")).with(format!(
+            "{}: {}",
+            c.reason.as_deref().unwrap_or("Failed"),
+            c.message.as_deref().unwrap_or("")
+        ));
+    }
+    let succeeded = job_condition(last, "Complete").is_some();
+    let last_success = cj
+        .status
+        .as_ref()
+        .and_then(|s| s.last_successful_time.as_ref())
+        .map(|t| t.0.as_second());
+    let schedule = cj.spec.as_ref().map(|s| s.schedule.as_str()).unwrap_or("");
+    // Two missed runs is a problem; one late run is just a slow cluster.
+    if let (Some(at), Some(period)) = (last_success, schedule_period(schedule)) {
+        let age = now.as_second() - at;
+        if age > 2 * period {
+            return Outcome::fail(format!(
+                "the last successful training was {} ago, schedule {schedule:?} expects one every {}",
+                humantime::format_duration(std::time::Duration::from_secs(age.max(0) as u64)),
+                humantime::format_duration(std::time::Duration::from_secs(period as u64)),
+            ));
+        }
+    }
+    if succeeded {
+        Outcome::pass(format!("Job {job_name} succeeded"))
+    } else if last_success.is_some() {
+        Outcome::pass(format!(
+            "Job {job_name} is running; an earlier one succeeded"
+        ))
+    } else {
+        Outcome::warn(format!(
+            "Job {job_name} is still running; no training has succeeded yet"
+        ))
+    }
+}
+
+async fn trainer_last_job_succeeded(ctx: &Context) -> Result<Outcome, CheckError> {
+    let client = fetch::client(ctx).await?;
+    let c = &ctx.config;
+    let lp = ListParams::default();
+    let (cj, jobs) = futures::try_join!(
+        fetch::get_namespaced::<CronJob>(&client, &c.namespace, &c.cronjob),
+        fetch::list_namespaced::<Job>(&client, &c.namespace, &lp),
+    )?;
+    Ok(evaluate_last_job(
+        cj.as_ref(),
+        &jobs,
+        &c.cronjob,
+        Timestamp::now(),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// inference-available, inference-pods-pinned
+
+async fn inference_available(ctx: &Context) -> Result<Outcome, CheckError> {
+    let client = fetch::client(ctx).await?;
+    let c = &ctx.config;
+    let d: Option<Deployment> = fetch::get_namespaced(&client, &c.namespace, &c.deployment).await?;
+    Ok(evaluate_deployment_available(
+        d.as_ref(),
+        &format!("Deployment {}", c.deployment),
+    ))
+}
+
+/// Restarts above this count mean the container is not stable.
+pub const MAX_RESTARTS: i32 = 3;
+
+pub fn evaluate_pods(pods: &[Pod], pinned_node: Option<&str>) -> Outcome {
+    if pods.is_empty() {
+        return Outcome::fail("no inference pods");
+    }
+    let mut problems = Vec::new();
+    for pod in pods {
+        let name = pod.metadata.name.as_deref().unwrap_or("<pod>");
+        let status = pod.status.as_ref();
+        let phase = status.and_then(|s| s.phase.as_deref()).unwrap_or("Unknown");
+        let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
+        if phase != "Running" {
+            problems.push(format!("pod {name} is {phase}"));
+        }
+        if let (Some(want), Some(got)) = (pinned_node, node)
+            && want != got
+        {
+            problems.push(format!(
+                "pod {name} runs on {got}, not on the pinned node {want}"
+            ));
+        }
+        for cs in status
+            .and_then(|s| s.container_statuses.as_ref())
+            .into_iter()
+            .flatten()
+        {
+            let waiting = cs
+                .state
+                .as_ref()
+                .and_then(|s| s.waiting.as_ref())
+                .and_then(|w| w.reason.as_deref());
+            if waiting == Some("CrashLoopBackOff") || cs.restart_count > MAX_RESTARTS {
+                problems.push(format!(
+                    "pod {name} container {} restarted {} times{}",
+                    cs.name,
+                    cs.restart_count,
+                    waiting.map(|w| format!(" ({w})")).unwrap_or_default()
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        let on = pinned_node.map(|n| format!(" on {n}")).unwrap_or_default();
+        Outcome::pass(format!("{} pod(s) Running{on}", pods.len()))
+    } else {
+        Outcome::fail(format!(
+            "{} problem(s) with {} inference pod(s)",
+            problems.len(),
+            pods.len()
+        ))
+        .with_all(problems)
+    }
+}
+
+/// `matchLabels` as a label selector string (`app=inference,tier=serving`).
+fn selector_string(labels: &BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+async fn inference_pods_pinned(ctx: &Context) -> Result<Outcome, CheckError> {
+    let client = fetch::client(ctx).await?;
+    let c = &ctx.config;
+    let Some(d) = fetch::get_namespaced::<Deployment>(&client, &c.namespace, &c.deployment).await?
+    else {
+        return Ok(Outcome::fail(format!(
+            "Deployment {} not found",
+            c.deployment
+        )));
+    };
+    let labels = d
+        .spec
+        .as_ref()
+        .and_then(|s| s.selector.match_labels.clone())
+        .unwrap_or_default();
+    let pods: Vec<Pod> = fetch::list_namespaced(
+        &client,
+        &c.namespace,
+        &ListParams::default().labels(&selector_string(&labels)),
+    )
+    .await?;
+    // The pin: what the lab description says, else the Deployment's own nodeSelector.
+    let pinned = c
+        .pin_label_value
+        .clone()
+        .or_else(|| deployment_pin(&d, &c.pin_label_key));
+    let comparable = c.pin_label_key == "kubernetes.io/hostname";
+    Ok(evaluate_pods(
+        &pods,
+        pinned.as_deref().filter(|_| comparable),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// service-selects-pods, endpoints-ready
+
+pub fn evaluate_service(svc: Option<&Service>, d: Option<&Deployment>, name: &str) -> Outcome {
+    let Some(svc) = svc else {
+        return Outcome::fail(format!("Service {name} not found"));
+    };
+    let Some(d) = d else {
+        return Outcome::fail("the inference Deployment is not found");
+    };
+    let spec = svc.spec.clone().unwrap_or_default();
+    let template = d.spec.as_ref().map(|s| &s.template);
+    let labels = template
+        .and_then(|t| t.metadata.as_ref())
+        .and_then(|m| m.labels.clone())
+        .unwrap_or_default();
+    let selector = spec.selector.clone().unwrap_or_default();
+    let mut problems = Vec::new();
+    if selector.is_empty() {
+        problems.push("the Service has no selector".to_owned());
+    }
+    for (k, v) in &selector {
+        if labels.get(k) != Some(v) {
+            problems.push(format!(
+                "selector {k}={v} does not match the pod template labels {}",
+                selector_string(&labels)
+            ));
+        }
+    }
+    let containers = template
+        .and_then(|t| t.spec.as_ref())
+        .map(|s| s.containers.clone())
+        .unwrap_or_default();
+    let ports: Vec<_> = containers
+        .iter()
+        .flat_map(|c| c.ports.iter().flatten())
+        .collect();
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    for sp in spec.ports.iter().flatten() {
+        let found = match &sp.target_port {
+            None => ports.iter().any(|p| p.container_port == sp.port),
+            Some(IntOrString::Int(n)) => ports.iter().any(|p| p.container_port == *n),
+            Some(IntOrString::String(s)) => ports.iter().any(|p| p.name.as_deref() == Some(s)),
+        };
+        if !found {
+            let target = match &sp.target_port {
+                None => sp.port.to_string(),
+                Some(IntOrString::Int(n)) => n.to_string(),
+                Some(IntOrString::String(s)) => s.clone(),
+            };
+            problems.push(format!(
+                "targetPort {target} of port {} is not a container port of the pods",
+                sp.port
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Outcome::pass(format!(
+            "selector {} matches; target ports exist",
+            selector_string(&selector)
+        ))
+    } else {
+        Outcome::fail(format!("Service {name} does not reach the inference pods"))
+            .with_all(problems)
+    }
+}
+
+async fn service_selects_pods(ctx: &Context) -> Result<Outcome, CheckError> {
+    let client = fetch::client(ctx).await?;
+    let c = &ctx.config;
+    let (svc, d) = futures::try_join!(
+        fetch::get_namespaced::<Service>(&client, &c.namespace, &c.service),
+        fetch::get_namespaced::<Deployment>(&client, &c.namespace, &c.deployment),
+    )?;
+    Ok(evaluate_service(svc.as_ref(), d.as_ref(), &c.service))
+}
+
+pub fn evaluate_endpoints(slices: &[EndpointSlice], service: &str) -> Outcome {
+    let (mut ready, mut total) = (0, 0);
+    for s in slices {
+        for e in &s.endpoints {
+            total += 1;
+            // An unset `ready` means ready (discovery.k8s.io/v1 API docs).
+            if e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true) {
+                ready += 1;
+            }
+        }
+    }
+    if ready > 0 {
+        Outcome::pass(format!("{ready} of {total} endpoints ready"))
+    } else {
+        Outcome::fail(format!(
+            "Service {service} has no ready endpoints ({total} not ready)"
+        ))
+        .with("the ingress answers 503 for the host until a pod is Ready")
+    }
+}
+
+async fn endpoints_ready(ctx: &Context) -> Result<Outcome, CheckError> {
+    let client = fetch::client(ctx).await?;
+    let c = &ctx.config;
+    let lp = ListParams::default().labels(&format!("kubernetes.io/service-name={}", c.service));
+    let slices: Vec<EndpointSlice> = fetch::list_namespaced(&client, &c.namespace, &lp).await?;
+    Ok(evaluate_endpoints(&slices, &c.service))
+}
+
+// ---------------------------------------------------------------------------------------------
+// ingress-routes-host
+
+pub fn evaluate_ingress(
+    ingress: Option<&Ingress>,
+    svc: Option<&Service>,
+    config: &LabConfig,
+) -> Outcome {
+    let name = &config.ingress;
+    let Some(ing) = ingress else {
+        return Outcome::fail(format!("Ingress {name} not found"));
+    };
+    let spec = ing.spec.clone().unwrap_or_default();
+    let mut problems = Vec::new();
+    let class = spec.ingress_class_name.clone().or_else(|| {
+        ing.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("kubernetes.io/ingress.class").cloned())
+    });
+    if class.as_deref() != Some(config.ingress_class.as_str()) {
+        problems.push(format!(
+            "ingressClassName is {class:?}, not {:?}",
+            config.ingress_class
+        ));
+    }
+    let service_ports: Vec<(i32, Option<String>)> = svc
+        .and_then(|s| s.spec.as_ref())
+        .map(|s| {
+            s.ports
+                .iter()
+                .flatten()
+                .map(|p| (p.port, p.name.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let rules: Vec<_> = spec
+        .rules
+        .iter()
+        .flatten()
+        .filter(|r| r.host.as_deref() == Some(config.host.as_str()))
+        .collect();
+    if rules.is_empty() {
+        problems.push(format!("no rule for host {}", config.host));
+    }
+    let backends: Vec<_> = rules
+        .iter()
+        .flat_map(|r| r.http.iter().flat_map(|h| h.paths.iter()))
+        .filter_map(|p| p.backend.service.as_ref())
+        .collect();
+    if !rules.is_empty() {
+        let ok = backends.iter().any(|b| {
+            b.name == config.service
+                && b.port.as_ref().is_some_and(|port| {
+                    service_ports.iter().any(|(n, pname)| {
+                        port.number == Some(*n) || (port.name.is_some() && port.name == *pname)
+                    })
+                })
+        });
+        if !ok {
+            let seen: Vec<String> = backends
+                .iter()
+                .map(|b| {
+                    let port = b.port.as_ref();
+                    let p = port.and_then(|p| p.number.map(|n| n.to_string()).or(p.name.clone()));
+                    format!("{}:{}", b.name, p.unwrap_or_default())
+                })
+                .collect();
+            problems.push(format!(
+                "host {} is not routed to a port of Service {} (backends: {})",
+                config.host,
+                config.service,
+                if seen.is_empty() {
+                    "none".to_owned()
+                } else {
+                    seen.join(", ")
+                }
+            ));
+        }
+    }
+    let address = super::dataplane::ingress_address_from(Some(ing), None);
+    if address.is_none() {
+        problems.push(
+            "status.loadBalancer is empty: no address published (Argo CD keeps it Progressing)"
+                .to_owned(),
+        );
+    }
+    if problems.is_empty() {
+        Outcome::pass(format!(
+            "{} → {}, address {}",
+            config.host,
+            config.service,
+            address.map(|a| a.to_string()).unwrap_or_default()
+        ))
+    } else {
+        Outcome::fail(format!(
+            "Ingress {name} does not route {} correctly",
+            config.host
+        ))
+        .with_all(problems)
+    }
+}
+
+async fn ingress_routes_host(ctx: &Context) -> Result<Outcome, CheckError> {
+    let client = fetch::client(ctx).await?;
+    let c = &ctx.config;
+    let (ing, svc) = futures::try_join!(
+        fetch::get_namespaced::<Ingress>(&client, &c.namespace, &c.ingress),
+        fetch::get_namespaced::<Service>(&client, &c.namespace, &c.service),
+    )?;
+    Ok(evaluate_ingress(ing.as_ref(), svc.as_ref(), c))
+}

@@ -1,0 +1,234 @@
+//! The findings catalogue as data: every id the engine can report, with its severity, a title
+//! and the runbook anchor. Ids and severities are a public contract (issue 4): scripts match
+//! on them, and `runbooks/failure-modes.md` has one section per id.
+
+use serde::Serialize;
+
+/// How bad a finding is. Exit code 1 on any `Error`; `Warning` only with `--strict`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Warning => "warning",
+            Self::Info => "info",
+        }
+    }
+}
+
+/// The runbook every hint points into.
+pub const RUNBOOK: &str = "runbooks/failure-modes.md";
+
+/// A finding id. The order is the catalogue order (used to sort output).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FindingId {
+    PvcWaitingForConsumer,
+    PvNodeAffinityConflict,
+    ConsumersPinnedToDifferentNodes,
+    PvNodeMissing,
+    PvNodeUnavailable,
+    SelectedNodeStale,
+    ProvisioningFailed,
+    NodeSelectorMatchesNoNode,
+    StorageclassMissing,
+    ProvisionerNotRunning,
+    AccessModeUnsupported,
+    PvcTerminatingInUse,
+    PvReleasedNotRebound,
+    PvcLost,
+    SyncWaveDeadlock,
+}
+
+/// One catalogue entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FindingKind {
+    pub id: FindingId,
+    /// Stable kebab-case id, also the runbook anchor.
+    pub name: &'static str,
+    pub severity: Severity,
+    /// What the finding means, in a few words.
+    pub title: &'static str,
+}
+
+impl FindingKind {
+    /// `runbooks/failure-modes.md#<id>`.
+    pub fn hint(&self) -> String {
+        format!("{RUNBOOK}#{}", self.name)
+    }
+}
+
+const fn entry(
+    id: FindingId,
+    name: &'static str,
+    severity: Severity,
+    title: &'static str,
+) -> FindingKind {
+    FindingKind {
+        id,
+        name,
+        severity,
+        title,
+    }
+}
+
+/// Every finding, in catalogue order.
+pub const CATALOGUE: [FindingKind; 15] = [
+    entry(
+        FindingId::PvcWaitingForConsumer,
+        "pvc-waiting-for-consumer",
+        Severity::Info,
+        "WaitForFirstConsumer claim has no scheduled consumer yet",
+    ),
+    entry(
+        FindingId::PvNodeAffinityConflict,
+        "pv-node-affinity-conflict",
+        Severity::Error,
+        "consumer is pinned to another node than its node-local volume",
+    ),
+    entry(
+        FindingId::ConsumersPinnedToDifferentNodes,
+        "consumers-pinned-to-different-nodes",
+        Severity::Error,
+        "consumers of one node-local claim are pinned to different nodes",
+    ),
+    entry(
+        FindingId::PvNodeMissing,
+        "pv-node-missing",
+        Severity::Error,
+        "the node that holds the volume does not exist",
+    ),
+    entry(
+        FindingId::PvNodeUnavailable,
+        "pv-node-unavailable",
+        Severity::Error,
+        "the node that holds the volume cannot run the consumers",
+    ),
+    entry(
+        FindingId::SelectedNodeStale,
+        "selected-node-stale",
+        Severity::Error,
+        "the claim's selected node does not exist",
+    ),
+    entry(
+        FindingId::ProvisioningFailed,
+        "provisioning-failed",
+        Severity::Error,
+        "the provisioner failed to create the volume",
+    ),
+    entry(
+        FindingId::NodeSelectorMatchesNoNode,
+        "node-selector-matches-no-node",
+        Severity::Error,
+        "a consumer's node selector matches no node",
+    ),
+    entry(
+        FindingId::StorageclassMissing,
+        "storageclass-missing",
+        Severity::Error,
+        "the claim's StorageClass does not exist",
+    ),
+    entry(
+        FindingId::ProvisionerNotRunning,
+        "provisioner-not-running",
+        Severity::Error,
+        "the storage provisioner is not running",
+    ),
+    entry(
+        FindingId::AccessModeUnsupported,
+        "access-mode-unsupported",
+        Severity::Error,
+        "access mode not supported for this claim",
+    ),
+    entry(
+        FindingId::PvcTerminatingInUse,
+        "pvc-terminating-in-use",
+        Severity::Warning,
+        "claim is being deleted while pods use it",
+    ),
+    entry(
+        FindingId::PvReleasedNotRebound,
+        "pv-released-not-rebound",
+        Severity::Warning,
+        "a retained volume with the old data was not re-bound to the recreated claim",
+    ),
+    entry(
+        FindingId::PvcLost,
+        "pvc-lost",
+        Severity::Error,
+        "the claim lost its PersistentVolume",
+    ),
+    entry(
+        FindingId::SyncWaveDeadlock,
+        "sync-wave-deadlock",
+        Severity::Error,
+        "Argo CD waits for a WaitForFirstConsumer claim before applying its consumers",
+    ),
+];
+
+impl FindingId {
+    /// The catalogue entry of this id.
+    pub fn kind(self) -> &'static FindingKind {
+        // CATALOGUE is in enum order (checked by a test), so the discriminant is the index.
+        &CATALOGUE[self as usize]
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.kind().name
+    }
+
+    pub fn severity(self) -> Severity {
+        self.kind().severity
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_is_in_enum_order_with_kebab_ids() {
+        for (i, k) in CATALOGUE.iter().enumerate() {
+            assert_eq!(k.id as usize, i, "{}", k.name);
+            assert!(
+                k.name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+                "{}",
+                k.name
+            );
+        }
+    }
+
+    #[test]
+    fn ids_and_severities_are_the_contract() {
+        let got: Vec<(&str, &str)> = CATALOGUE
+            .iter()
+            .map(|k| (k.name, k.severity.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("pvc-waiting-for-consumer", "info"),
+                ("pv-node-affinity-conflict", "error"),
+                ("consumers-pinned-to-different-nodes", "error"),
+                ("pv-node-missing", "error"),
+                ("pv-node-unavailable", "error"),
+                ("selected-node-stale", "error"),
+                ("provisioning-failed", "error"),
+                ("node-selector-matches-no-node", "error"),
+                ("storageclass-missing", "error"),
+                ("provisioner-not-running", "error"),
+                ("access-mode-unsupported", "error"),
+                ("pvc-terminating-in-use", "warning"),
+                ("pv-released-not-rebound", "warning"),
+                ("pvc-lost", "error"),
+                ("sync-wave-deadlock", "error"),
+            ]
+        );
+    }
+}

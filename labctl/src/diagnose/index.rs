@@ -1,0 +1,520 @@
+//! Indexes over a [`ClusterSnapshot`], built once in linear time, so that every join the
+//! engine makes (claim → volume, pod → owner → workload, object → events, pods → Services) is
+//! a hash lookup rather than a scan: 20k claims must not cost 20k² comparisons.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{
+    Node, PersistentVolume, PersistentVolumeClaim, Pod, PodSpec, Service,
+};
+use k8s_openapi::api::storage::v1::StorageClass;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::jiff::Timestamp;
+use kube::core::DynamicObject;
+
+use super::scheduler::strip_combined_prefix;
+use crate::snapshot::ClusterSnapshot;
+
+/// `(namespace, name)`.
+pub type Key<'a> = (&'a str, &'a str);
+
+fn ns(meta: &ObjectMeta) -> &str {
+    meta.namespace.as_deref().unwrap_or("")
+}
+
+fn name(meta: &ObjectMeta) -> &str {
+    meta.name.as_deref().unwrap_or("")
+}
+
+fn key(meta: &ObjectMeta) -> Key<'_> {
+    (ns(meta), name(meta))
+}
+
+/// An Event from either API, reduced to what the engine reads.
+#[derive(Debug, Clone)]
+pub struct EventRecord<'a> {
+    /// Kind of the object the event is about (`regarding` / `involvedObject`).
+    pub object_kind: &'a str,
+    pub object_name: &'a str,
+    pub reason: &'a str,
+    /// Note/message without the aggregator's `(combined from similar events): ` prefix.
+    pub message: &'a str,
+    /// `Normal` or `Warning`.
+    pub type_: &'a str,
+    /// How often it happened (`count`, `series.count`, `deprecatedCount`; at least 1).
+    pub count: i32,
+    /// `reportingController` / `source.component`.
+    pub source: &'a str,
+    pub last_seen: Option<Timestamp>,
+}
+
+/// A workload whose pod template (or a bare pod) mounts claims.
+#[derive(Debug, Clone)]
+pub struct Workload<'a> {
+    /// `Deployment`, `StatefulSet`, `CronJob`, `Job`, `ReplicaSet` or `Pod`.
+    pub kind: &'static str,
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub meta: &'a ObjectMeta,
+    pub spec: &'a PodSpec,
+    /// Labels of the pods it creates.
+    pub pod_labels: Option<&'a BTreeMap<String, String>>,
+    /// Why it creates no pods now (`suspended`, `scaled to 0`), if so.
+    pub idle: Option<&'static str>,
+    /// A CronJob that has never been scheduled.
+    pub never_ran: bool,
+}
+
+/// Every index the engine uses. Lifetimes borrow from the snapshot: nothing is copied.
+pub struct Index<'a> {
+    pub snapshot: &'a ClusterSnapshot,
+    pub pvc_by_key: HashMap<Key<'a>, &'a PersistentVolumeClaim>,
+    pub pv_by_name: HashMap<&'a str, &'a PersistentVolume>,
+    pub class_by_name: HashMap<&'a str, &'a StorageClass>,
+    pub default_class: Option<&'a StorageClass>,
+    pub nodes: Vec<&'a Node>,
+    pub node_by_name: HashMap<&'a str, &'a Node>,
+    /// Claim `(namespace, claimName)` → pods that mount it.
+    pub pods_by_claim: HashMap<Key<'a>, Vec<&'a Pod>>,
+    /// Claim → workloads whose templates mount it (bare pods included).
+    pub workloads_by_claim: HashMap<Key<'a>, Vec<Workload<'a>>>,
+    /// uid → (kind, meta) of every owner object (ReplicaSet, Deployment, Job, CronJob, StatefulSet).
+    pub owner_by_uid: HashMap<&'a str, (&'static str, &'a ObjectMeta)>,
+    /// Object uid → its events, oldest first.
+    pub events_by_uid: HashMap<&'a str, Vec<EventRecord<'a>>>,
+    /// `(kind, namespace, name)` → events whose reference has no uid.
+    pub events_by_name: HashMap<(&'a str, &'a str, &'a str), Vec<EventRecord<'a>>>,
+    pub services_by_namespace: HashMap<&'a str, Vec<&'a Service>>,
+    /// Service `(namespace, name)` → ready endpoints over all its EndpointSlices.
+    pub ready_endpoints: HashMap<Key<'a>, usize>,
+    pub deployment_by_key: HashMap<Key<'a>, &'a Deployment>,
+    pub applications: Vec<&'a DynamicObject>,
+}
+
+fn claims_of(spec: &PodSpec) -> impl Iterator<Item = &str> {
+    spec.volumes.iter().flatten().filter_map(|v| {
+        v.persistent_volume_claim
+            .as_ref()
+            .map(|c| c.claim_name.as_str())
+    })
+}
+
+fn controller(meta: &ObjectMeta) -> Option<&OwnerReference> {
+    let refs = meta.owner_references.as_deref()?;
+    refs.iter()
+        .find(|r| r.controller == Some(true))
+        .or(refs.first())
+}
+
+impl<'a> Index<'a> {
+    pub fn new(s: &'a ClusterSnapshot) -> Self {
+        let pvc_by_key = s
+            .persistent_volume_claims
+            .iter()
+            .map(|p| (key(&p.metadata), p))
+            .collect();
+        let pv_by_name = s
+            .persistent_volumes
+            .iter()
+            .map(|p| (name(&p.metadata), p))
+            .collect();
+        let class_by_name: HashMap<_, _> = s
+            .storage_classes
+            .iter()
+            .map(|c| (name(&c.metadata), c))
+            .collect();
+        // Several defaults: Kubernetes (1.26+) uses the newest one.
+        let default_class = s
+            .storage_classes
+            .iter()
+            .filter(|c| {
+                let a = c.metadata.annotations.as_ref();
+                [
+                    "storageclass.kubernetes.io/is-default-class",
+                    "storageclass.beta.kubernetes.io/is-default-class",
+                ]
+                .iter()
+                .any(|k| a.and_then(|a| a.get(*k)).is_some_and(|v| v == "true"))
+            })
+            .max_by_key(|c| c.metadata.creation_timestamp.as_ref().map(|t| t.0));
+        let nodes: Vec<&Node> = s.nodes.iter().collect();
+        let node_by_name = s.nodes.iter().map(|n| (name(&n.metadata), n)).collect();
+
+        let mut owner_by_uid: HashMap<&str, (&'static str, &ObjectMeta)> = HashMap::new();
+        let mut add_owner = |kind: &'static str, meta: &'a ObjectMeta| {
+            if let Some(uid) = meta.uid.as_deref() {
+                owner_by_uid.insert(uid, (kind, meta));
+            }
+        };
+        s.replica_sets
+            .iter()
+            .for_each(|o| add_owner("ReplicaSet", &o.metadata));
+        s.deployments
+            .iter()
+            .for_each(|o| add_owner("Deployment", &o.metadata));
+        s.jobs.iter().for_each(|o| add_owner("Job", &o.metadata));
+        s.cron_jobs
+            .iter()
+            .for_each(|o| add_owner("CronJob", &o.metadata));
+        s.stateful_sets
+            .iter()
+            .for_each(|o| add_owner("StatefulSet", &o.metadata));
+
+        let mut pods_by_claim: HashMap<Key, Vec<&Pod>> = HashMap::new();
+        let mut workloads_by_claim: HashMap<Key, Vec<Workload>> = HashMap::new();
+        for pod in &s.pods {
+            let Some(spec) = &pod.spec else { continue };
+            let mut seen = HashSet::new();
+            for claim in claims_of(spec) {
+                if seen.insert(claim) {
+                    pods_by_claim
+                        .entry((ns(&pod.metadata), claim))
+                        .or_default()
+                        .push(pod);
+                    // A pod whose owner is not in the snapshot stands for itself.
+                    let owned = controller(&pod.metadata)
+                        .is_some_and(|o| owner_by_uid.contains_key(o.uid.as_str()));
+                    if !owned {
+                        workloads_by_claim
+                            .entry((ns(&pod.metadata), claim))
+                            .or_default()
+                            .push(Workload {
+                                kind: "Pod",
+                                namespace: ns(&pod.metadata),
+                                name: name(&pod.metadata),
+                                meta: &pod.metadata,
+                                spec,
+                                pod_labels: pod.metadata.labels.as_ref(),
+                                idle: None,
+                                never_ran: false,
+                            });
+                    }
+                }
+            }
+        }
+        let mut add_workload = |w: Workload<'a>| {
+            let mut seen = HashSet::new();
+            for claim in claims_of(w.spec) {
+                if seen.insert(claim) {
+                    workloads_by_claim
+                        .entry((w.namespace, claim))
+                        .or_default()
+                        .push(w.clone());
+                }
+            }
+        };
+        for d in &s.deployments {
+            let Some(spec) = d.spec.as_ref() else {
+                continue;
+            };
+            let Some(pod_spec) = spec.template.spec.as_ref() else {
+                continue;
+            };
+            add_workload(Workload {
+                kind: "Deployment",
+                namespace: ns(&d.metadata),
+                name: name(&d.metadata),
+                meta: &d.metadata,
+                spec: pod_spec,
+                pod_labels: spec
+                    .template
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.labels.as_ref()),
+                idle: (spec.replicas == Some(0)).then_some("scaled to 0"),
+                never_ran: false,
+            });
+        }
+        for d in &s.stateful_sets {
+            let Some(spec) = d.spec.as_ref() else {
+                continue;
+            };
+            let Some(pod_spec) = spec.template.spec.as_ref() else {
+                continue;
+            };
+            add_workload(Workload {
+                kind: "StatefulSet",
+                namespace: ns(&d.metadata),
+                name: name(&d.metadata),
+                meta: &d.metadata,
+                spec: pod_spec,
+                pod_labels: spec
+                    .template
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.labels.as_ref()),
+                idle: (spec.replicas == Some(0)).then_some("scaled to 0"),
+                never_ran: false,
+            });
+        }
+        for c in &s.cron_jobs {
+            let Some(spec) = c.spec.as_ref() else {
+                continue;
+            };
+            let Some(template) = spec.job_template.spec.as_ref().map(|j| &j.template) else {
+                continue;
+            };
+            let Some(pod_spec) = template.spec.as_ref() else {
+                continue;
+            };
+            let status = c.status.as_ref();
+            let never_ran = status.is_none_or(|st| {
+                st.last_schedule_time.is_none() && st.active.as_ref().is_none_or(Vec::is_empty)
+            });
+            add_workload(Workload {
+                kind: "CronJob",
+                namespace: ns(&c.metadata),
+                name: name(&c.metadata),
+                meta: &c.metadata,
+                spec: pod_spec,
+                pod_labels: template.metadata.as_ref().and_then(|m| m.labels.as_ref()),
+                idle: (spec.suspend == Some(true)).then_some("suspended"),
+                never_ran,
+            });
+        }
+        for j in &s.jobs {
+            // Jobs of a CronJob are represented by the CronJob.
+            let by_cron = controller(&j.metadata).is_some_and(|o| o.kind == "CronJob");
+            if by_cron {
+                continue;
+            }
+            let Some(spec) = j.spec.as_ref() else {
+                continue;
+            };
+            let Some(pod_spec) = spec.template.spec.as_ref() else {
+                continue;
+            };
+            add_workload(Workload {
+                kind: "Job",
+                namespace: ns(&j.metadata),
+                name: name(&j.metadata),
+                meta: &j.metadata,
+                spec: pod_spec,
+                pod_labels: spec
+                    .template
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.labels.as_ref()),
+                idle: (spec.suspend == Some(true)).then_some("suspended"),
+                never_ran: false,
+            });
+        }
+
+        // Events: both APIs, de-duplicated by uid (one store, two views).
+        let mut events_by_uid: HashMap<&str, Vec<EventRecord>> = HashMap::new();
+        let mut events_by_name: HashMap<(&str, &str, &str), Vec<EventRecord>> = HashMap::new();
+        let mut seen_events: HashSet<&str> =
+            HashSet::with_capacity(s.events.len() + s.events_v1.len());
+        let mut add_event = |uid: Option<&'a str>,
+                             obj: Option<&'a k8s_openapi::api::core::v1::ObjectReference>,
+                             rec: EventRecord<'a>| {
+            if let Some(uid) = uid.filter(|u| !u.is_empty())
+                && !seen_events.insert(uid)
+            {
+                return;
+            }
+            let Some(obj) = obj else { return };
+            match obj.uid.as_deref().filter(|u| !u.is_empty()) {
+                Some(u) => events_by_uid.entry(u).or_default().push(rec),
+                None => events_by_name
+                    .entry((
+                        obj.kind.as_deref().unwrap_or(""),
+                        obj.namespace.as_deref().unwrap_or(""),
+                        obj.name.as_deref().unwrap_or(""),
+                    ))
+                    .or_default()
+                    .push(rec),
+            }
+        };
+        for e in &s.events {
+            let obj = &e.involved_object;
+            let count = e
+                .count
+                .or(e.series.as_ref().and_then(|s| s.count))
+                .unwrap_or(1)
+                .max(1);
+            let last_seen = e
+                .series
+                .as_ref()
+                .and_then(|s| s.last_observed_time.as_ref().map(|t| t.0))
+                .or(e.last_timestamp.as_ref().map(|t| t.0))
+                .or(e.event_time.as_ref().map(|t| t.0))
+                .or(e.first_timestamp.as_ref().map(|t| t.0));
+            let rec = EventRecord {
+                object_kind: obj.kind.as_deref().unwrap_or(""),
+                object_name: obj.name.as_deref().unwrap_or(""),
+                reason: e.reason.as_deref().unwrap_or(""),
+                message: strip_combined_prefix(e.message.as_deref().unwrap_or("")),
+                type_: e.type_.as_deref().unwrap_or(""),
+                count,
+                source: e
+                    .reporting_component
+                    .as_deref()
+                    .filter(|c| !c.is_empty())
+                    .or(e.source.as_ref().and_then(|s| s.component.as_deref()))
+                    .unwrap_or(""),
+                last_seen,
+            };
+            add_event(e.metadata.uid.as_deref(), Some(obj), rec);
+        }
+        for e in &s.events_v1 {
+            let obj = e.regarding.as_ref();
+            let count = e
+                .series
+                .as_ref()
+                .map(|s| s.count)
+                .or(e.deprecated_count)
+                .unwrap_or(1)
+                .max(1);
+            let last_seen = e
+                .series
+                .as_ref()
+                .map(|s| s.last_observed_time.0)
+                .or(e.deprecated_last_timestamp.as_ref().map(|t| t.0))
+                .or(e.event_time.as_ref().map(|t| t.0))
+                .or(e.deprecated_first_timestamp.as_ref().map(|t| t.0));
+            let rec = EventRecord {
+                object_kind: obj.and_then(|o| o.kind.as_deref()).unwrap_or(""),
+                object_name: obj.and_then(|o| o.name.as_deref()).unwrap_or(""),
+                reason: e.reason.as_deref().unwrap_or(""),
+                message: strip_combined_prefix(e.note.as_deref().unwrap_or("")),
+                type_: e.type_.as_deref().unwrap_or(""),
+                count,
+                source: e
+                    .reporting_controller
+                    .as_deref()
+                    .filter(|c| !c.is_empty())
+                    .or(e
+                        .deprecated_source
+                        .as_ref()
+                        .and_then(|s| s.component.as_deref()))
+                    .unwrap_or(""),
+                last_seen,
+            };
+            add_event(e.metadata.uid.as_deref(), obj, rec);
+        }
+        for list in events_by_uid
+            .values_mut()
+            .chain(events_by_name.values_mut())
+        {
+            list.sort_by_key(|e| e.last_seen);
+        }
+
+        let mut services_by_namespace: HashMap<&str, Vec<&Service>> = HashMap::new();
+        for svc in &s.services {
+            services_by_namespace
+                .entry(ns(&svc.metadata))
+                .or_default()
+                .push(svc);
+        }
+        let mut ready_endpoints: HashMap<Key, usize> = HashMap::new();
+        for slice in &s.endpoint_slices {
+            let Some(svc) = slice
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("kubernetes.io/service-name"))
+            else {
+                continue;
+            };
+            // `ready` unset means ready (discovery.k8s.io/v1 EndpointConditions).
+            let ready = slice
+                .endpoints
+                .iter()
+                .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true))
+                .count();
+            *ready_endpoints
+                .entry((ns(&slice.metadata), svc.as_str()))
+                .or_default() += ready;
+        }
+        let deployment_by_key = s
+            .deployments
+            .iter()
+            .map(|d| (key(&d.metadata), d))
+            .collect();
+
+        Self {
+            snapshot: s,
+            pvc_by_key,
+            pv_by_name,
+            class_by_name,
+            default_class,
+            nodes,
+            node_by_name,
+            pods_by_claim,
+            workloads_by_claim,
+            owner_by_uid,
+            events_by_uid,
+            events_by_name,
+            services_by_namespace,
+            ready_endpoints,
+            deployment_by_key,
+            applications: s.applications.iter().collect(),
+        }
+    }
+
+    /// Events about an object: by uid, else by kind/namespace/name.
+    pub fn events_for<'s>(
+        &'s self,
+        kind: &'s str,
+        meta: &'s ObjectMeta,
+    ) -> impl Iterator<Item = &'s EventRecord<'a>> + use<'s, 'a> {
+        let by_uid = meta.uid.as_deref().and_then(|u| self.events_by_uid.get(u));
+        let by_name = self.events_by_name.get(&(kind, ns(meta), name(meta)));
+        by_uid
+            .into_iter()
+            .flatten()
+            .chain(by_name.into_iter().flatten())
+    }
+
+    /// The top-level workload of a pod: ReplicaSet → Deployment, Job → CronJob.
+    pub fn top_owner(&self, meta: &'a ObjectMeta) -> Option<(&'static str, &'a ObjectMeta)> {
+        let mut current = self
+            .owner_by_uid
+            .get(controller(meta)?.uid.as_str())
+            .copied()?;
+        // Ownership chains are at most two deep here; the bound guards against cycles.
+        for _ in 0..4 {
+            let Some(next) = controller(current.1)
+                .and_then(|o| self.owner_by_uid.get(o.uid.as_str()))
+                .copied()
+            else {
+                break;
+            };
+            current = next;
+        }
+        Some(current)
+    }
+
+    /// The claim's StorageClass: by name, or the default class when the name is unset.
+    pub fn class_of(&self, pvc: &'a PersistentVolumeClaim) -> ClassLookup<'a> {
+        match pvc
+            .spec
+            .as_ref()
+            .and_then(|s| s.storage_class_name.as_deref())
+        {
+            Some("") => ClassLookup::NoClass,
+            Some(n) => match self.class_by_name.get(n) {
+                Some(c) => ClassLookup::Found(c),
+                None => ClassLookup::Missing(n),
+            },
+            None => match self.default_class {
+                Some(c) => ClassLookup::Found(c),
+                None => ClassLookup::NoDefault,
+            },
+        }
+    }
+}
+
+/// Result of [`Index::class_of`].
+#[derive(Debug, Clone, Copy)]
+pub enum ClassLookup<'a> {
+    Found(&'a StorageClass),
+    /// `storageClassName` names a class that does not exist.
+    Missing(&'a str),
+    /// `storageClassName: ""`: static binding only, on purpose.
+    NoClass,
+    /// No class set and no default class.
+    NoDefault,
+}

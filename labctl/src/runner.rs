@@ -1,0 +1,293 @@
+//! Runs a catalogue of checks: gate checks first, one after another (if one fails the rest
+//! cannot say anything useful), then all others concurrently, each bounded by its own timeout.
+//! Results come back in catalogue order whatever order they finish in. The runner knows nothing
+//! about output: it returns a [`Report`] (and tells a callback as results arrive).
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
+
+use crate::checks::{Check, CheckError, Outcome, Severity, Status};
+use crate::context::Context;
+
+/// The result of one check, ready to render.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CheckResult {
+    pub id: String,
+    pub category: String,
+    pub title: String,
+    pub status: Status,
+    pub message: String,
+    pub evidence: Vec<String>,
+    pub hint: String,
+    /// Wall time of the check (not serialised: it would make output unstable).
+    #[serde(skip)]
+    pub elapsed: Duration,
+}
+
+/// Counts per status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub pass: usize,
+    pub warn: usize,
+    pub fail: usize,
+    pub skip: usize,
+}
+
+/// All results of a run, in catalogue order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Report {
+    pub checks: Vec<CheckResult>,
+}
+
+impl Report {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.checks {
+            match c.status {
+                Status::Pass => s.pass += 1,
+                Status::Warn => s.warn += 1,
+                Status::Fail => s.fail += 1,
+                Status::Skip => s.skip += 1,
+            }
+        }
+        s
+    }
+
+    /// `exit::PROBLEM` if a check failed (or warned, with `--strict`), else `exit::OK`.
+    pub fn exit_code(&self, strict: bool) -> i32 {
+        let s = self.summary();
+        if s.fail > 0 || (strict && s.warn > 0) {
+            crate::exit::PROBLEM
+        } else {
+            crate::exit::OK
+        }
+    }
+}
+
+/// Runs `checks` (already filtered) and returns the report; `on_result` sees each result in
+/// catalogue order as soon as it and all before it are done.
+pub async fn run(
+    ctx: &Context,
+    checks: &[Check],
+    mut on_result: impl FnMut(&CheckResult),
+) -> Report {
+    let needs_api = checks.iter().any(|c| !c.fatal && c.needs_api);
+    let (gates, rest): (Vec<&Check>, Vec<&Check>) = checks.iter().partition(|c| c.fatal);
+    let mut results: Vec<CheckResult> = Vec::with_capacity(checks.len());
+
+    // Gates run only when something after them needs the API (`verify --check dns-…` runs
+    // without a cluster), or when they were asked for alone.
+    let run_gates = needs_api || rest.is_empty();
+    let mut blocked_by: Option<&str> = None;
+    for gate in gates.iter().filter(|_| run_gates) {
+        let result = match blocked_by {
+            Some(id) => not_run(gate, id),
+            None => run_one(ctx, gate).await,
+        };
+        if result.status == Status::Fail && blocked_by.is_none() {
+            blocked_by = Some(gate.id);
+        }
+        on_result(&result);
+        results.push(result);
+    }
+
+    match blocked_by {
+        Some(id) => {
+            for check in rest {
+                let result = not_run(check, id);
+                on_result(&result);
+                results.push(result);
+            }
+        }
+        None => {
+            let mut pending: FuturesOrdered<_> = rest.iter().map(|c| run_one(ctx, c)).collect();
+            while let Some(result) = pending.next().await {
+                on_result(&result);
+                results.push(result);
+            }
+        }
+    }
+
+    // Gates were run first but belong where the catalogue puts them.
+    let order = |id: &str| checks.iter().position(|c| c.id == id).unwrap_or(usize::MAX);
+    results.sort_by_key(|r| order(&r.id));
+    Report { checks: results }
+}
+
+/// Runs one check under the per-check timeout and applies its severity.
+async fn run_one(ctx: &Context, check: &Check) -> CheckResult {
+    let started = Instant::now();
+    let outcome = match tokio::time::timeout(ctx.timeout, (check.run)(ctx)).await {
+        Ok(Ok(outcome)) => apply_severity(outcome, check.severity),
+        Ok(Err(CheckError::Forbidden { permission })) => Outcome::skip(format!(
+            "{permission} (forbidden): grant it, see manifests/rbac/"
+        )),
+        Ok(Err(err)) => apply_severity(Outcome::fail(err.to_string()), check.severity),
+        Err(_) => apply_severity(
+            Outcome::fail(format!(
+                "timed out after {}",
+                humantime::format_duration(ctx.timeout)
+            )),
+            check.severity,
+        ),
+    };
+    result(check, outcome, started.elapsed())
+}
+
+/// A warning-only check reports its failures as warnings.
+fn apply_severity(mut outcome: Outcome, severity: Severity) -> Outcome {
+    if severity == Severity::Warning && outcome.status == Status::Fail {
+        outcome.status = Status::Warn;
+    }
+    outcome
+}
+
+fn not_run(check: &Check, gate: &str) -> CheckResult {
+    result(
+        check,
+        Outcome::skip(format!("not run: {gate} failed")),
+        Duration::ZERO,
+    )
+}
+
+fn result(check: &Check, outcome: Outcome, elapsed: Duration) -> CheckResult {
+    CheckResult {
+        id: check.id.to_owned(),
+        category: check.category.to_owned(),
+        title: check.title.to_owned(),
+        status: outcome.status,
+        message: outcome.message,
+        evidence: outcome.evidence,
+        hint: check.hint(),
+        elapsed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::LabConfig;
+    use futures::FutureExt;
+
+    fn check(
+        id: &'static str,
+        fatal: bool,
+        severity: Severity,
+        run: crate::checks::RunFn,
+    ) -> Check {
+        Check {
+            id,
+            category: "test",
+            title: "a test check",
+            runbook: "verification.md",
+            fatal,
+            severity,
+            needs_api: true,
+            run,
+        }
+    }
+
+    async fn passes(_: &Context) -> Result<Outcome, CheckError> {
+        Ok(Outcome::pass("fine"))
+    }
+    async fn fails(_: &Context) -> Result<Outcome, CheckError> {
+        Ok(Outcome::fail("broken").with("evidence line"))
+    }
+    async fn forbidden(_: &Context) -> Result<Outcome, CheckError> {
+        Err(CheckError::Forbidden {
+            permission: "cannot list events in mlops-lab".into(),
+        })
+    }
+    async fn hangs(_: &Context) -> Result<Outcome, CheckError> {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        Ok(Outcome::pass("never"))
+    }
+    async fn slow_pass(_: &Context) -> Result<Outcome, CheckError> {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Ok(Outcome::pass("slow"))
+    }
+
+    fn ctx() -> Context {
+        let mut ctx = Context::new(LabConfig::default());
+        ctx.timeout = Duration::from_millis(500);
+        ctx
+    }
+
+    #[tokio::test]
+    async fn failed_gate_skips_the_rest() {
+        let checks = [
+            check("gate", true, Severity::Error, |c| fails(c).boxed()),
+            check("other", false, Severity::Error, |c| passes(c).boxed()),
+        ];
+        let report = run(&ctx(), &checks, |_| {}).await;
+        assert_eq!(report.checks[0].status, Status::Fail);
+        assert_eq!(report.checks[1].status, Status::Skip);
+        assert_eq!(report.checks[1].message, "not run: gate failed");
+        assert_eq!(report.exit_code(false), crate::exit::PROBLEM);
+    }
+
+    #[tokio::test]
+    async fn forbidden_is_a_skip_naming_the_permission() {
+        let checks = [check("events", false, Severity::Error, |c| {
+            forbidden(c).boxed()
+        })];
+        let report = run(&ctx(), &checks, |_| {}).await;
+        assert_eq!(report.checks[0].status, Status::Skip);
+        assert!(
+            report.checks[0]
+                .message
+                .contains("cannot list events in mlops-lab")
+        );
+        assert_eq!(report.exit_code(true), crate::exit::OK);
+    }
+
+    #[tokio::test]
+    async fn timeout_fails_only_that_check_and_others_run_concurrently() {
+        let checks = [
+            check("hangs", false, Severity::Error, |c| hangs(c).boxed()),
+            check("slow1", false, Severity::Error, |c| slow_pass(c).boxed()),
+            check("slow2", false, Severity::Error, |c| slow_pass(c).boxed()),
+            check("slow3", false, Severity::Error, |c| slow_pass(c).boxed()),
+        ];
+        let started = Instant::now();
+        let mut seen = Vec::new();
+        let report = run(&ctx(), &checks, |r| seen.push(r.id.clone())).await;
+        // Sequentially this would take 500ms + 3 × 200ms.
+        assert!(
+            started.elapsed() < Duration::from_millis(1000),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(report.checks[0].status, Status::Fail);
+        assert!(report.checks[0].message.contains("timed out after 500ms"));
+        let ids: Vec<_> = report.checks.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["hangs", "slow1", "slow2", "slow3"]);
+        assert_eq!(seen, ids);
+    }
+
+    #[tokio::test]
+    async fn warning_severity_downgrades_failure_and_strict_counts_it() {
+        let checks = [check("soft", false, Severity::Warning, |c| {
+            fails(c).boxed()
+        })];
+        let report = run(&ctx(), &checks, |_| {}).await;
+        assert_eq!(report.checks[0].status, Status::Warn);
+        assert_eq!(report.exit_code(false), crate::exit::OK);
+        assert_eq!(report.exit_code(true), crate::exit::PROBLEM);
+    }
+
+    #[tokio::test]
+    async fn gates_are_not_run_when_nothing_needs_the_api() {
+        let mut offline = check("dns", false, Severity::Error, |c| passes(c).boxed());
+        offline.needs_api = false;
+        let checks = [
+            check("gate", true, Severity::Error, |c| fails(c).boxed()),
+            offline,
+        ];
+        let report = run(&ctx(), &checks, |_| {}).await;
+        assert_eq!(report.checks.len(), 1);
+        assert_eq!(report.checks[0].status, Status::Pass);
+    }
+}

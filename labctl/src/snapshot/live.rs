@@ -1,0 +1,163 @@
+//! Loading a snapshot from the API server: concurrent list calls, namespace-scoped where the
+//! scope allows it, cluster-scoped for PersistentVolumes, Nodes and StorageClasses.
+//!
+//! Read-only: only `list` and `get`, the verbs the labctl RBAC grants.
+
+use anyhow::Context as _;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{
+    Event as CoreEvent, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
+};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::events::v1::Event as EventsV1Event;
+use k8s_openapi::api::storage::v1::StorageClass;
+use kube::api::{Api, ListParams};
+use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
+use serde::de::DeserializeOwned;
+
+use super::ClusterSnapshot;
+use crate::config::{LabConfig, ObjectRef};
+
+/// Which namespaces the live snapshot covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Namespaces {
+    One(String),
+    All,
+}
+
+/// Lists `K` in `ns` (or everywhere), with the kind named in the error.
+async fn list<K>(client: &kube::Client, ns: &Namespaces) -> anyhow::Result<Vec<K>>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = match ns {
+        Namespaces::One(n) => Api::namespaced(client.clone(), n),
+        Namespaces::All => Api::all(client.clone()),
+    };
+    let list = api.list(&ListParams::default()).await.with_context(|| {
+        let where_ = match ns {
+            Namespaces::One(n) => format!("in namespace {n}"),
+            Namespaces::All => "in all namespaces".into(),
+        };
+        format!("cannot list {} {where_}", K::kind(&()))
+    })?;
+    Ok(list.items)
+}
+
+async fn list_cluster<K>(client: &kube::Client) -> anyhow::Result<Vec<K>>
+where
+    K: kube::Resource<Scope = k8s_openapi::ClusterResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::all(client.clone());
+    let list = api
+        .list(&ListParams::default())
+        .await
+        .with_context(|| format!("cannot list {}", K::kind(&())))?;
+    Ok(list.items)
+}
+
+/// The provisioner Deployments named in the lab description (absent ones are skipped: which of
+/// the candidate locations exists depends on the distribution).
+async fn provisioners(
+    client: &kube::Client,
+    candidates: &[ObjectRef],
+) -> anyhow::Result<Vec<Deployment>> {
+    let mut found = Vec::new();
+    for c in candidates {
+        let api: Api<Deployment> = Api::namespaced(client.clone(), &c.namespace);
+        match api.get_opt(&c.name).await {
+            Ok(Some(d)) => found.push(d),
+            Ok(None) => {}
+            // Not allowed to read kube-system: judge from events instead of failing the run.
+            Err(kube::Error::Api(s)) if s.code == 403 => {}
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("cannot read Deployment {}/{}", c.namespace, c.name));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Argo CD Applications in `namespace`; none when the CRD is not installed (404) or not
+/// readable (403).
+async fn applications(
+    client: &kube::Client,
+    namespace: &str,
+) -> anyhow::Result<Vec<DynamicObject>> {
+    let gvk = GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Application");
+    let resource = ApiResource::from_gvk_with_plural(&gvk, "applications");
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+    match api.list(&ListParams::default()).await {
+        Ok(list) => Ok(list.items),
+        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 403 => Ok(Vec::new()),
+        Err(e) => Err(e).context("cannot list Argo CD Applications"),
+    }
+}
+
+/// Reads everything the engine needs, with all list calls in flight at once.
+pub async fn load(
+    client: &kube::Client,
+    namespaces: &Namespaces,
+    config: &LabConfig,
+) -> anyhow::Result<ClusterSnapshot> {
+    let c = client;
+    let ns = namespaces;
+    let (pvcs, pvs, classes, nodes, pods, jobs, cron_jobs) = futures::try_join!(
+        list::<PersistentVolumeClaim>(c, ns),
+        list_cluster::<PersistentVolume>(c),
+        list_cluster::<StorageClass>(c),
+        list_cluster::<Node>(c),
+        list::<Pod>(c, ns),
+        list::<Job>(c, ns),
+        list::<CronJob>(c, ns),
+    )?;
+    let (replica_sets, deployments, stateful_sets, services, endpoint_slices) = futures::try_join!(
+        list::<ReplicaSet>(c, ns),
+        list::<Deployment>(c, ns),
+        list::<StatefulSet>(c, ns),
+        list::<Service>(c, ns),
+        list::<EndpointSlice>(c, ns),
+    )?;
+    // Both event APIs: the scheduler writes events.k8s.io/v1, the PV controller and the
+    // provisioner core/v1. They are one store seen twice; the engine de-duplicates by uid.
+    let (events, events_v1, provisioner_deployments, apps) = futures::try_join!(
+        list::<CoreEvent>(c, ns),
+        list::<EventsV1Event>(c, ns),
+        provisioners(c, &config.provisioner_deployments),
+        applications(c, &config.argocd_namespace),
+    )?;
+    let mut deployments = deployments;
+    for d in provisioner_deployments {
+        let already = deployments.iter().any(|x| {
+            x.metadata.namespace == d.metadata.namespace && x.metadata.name == d.metadata.name
+        });
+        if !already {
+            deployments.push(d);
+        }
+    }
+    Ok(ClusterSnapshot {
+        persistent_volume_claims: pvcs,
+        persistent_volumes: pvs,
+        storage_classes: classes,
+        nodes,
+        pods,
+        jobs,
+        cron_jobs,
+        replica_sets,
+        deployments,
+        stateful_sets,
+        services,
+        endpoint_slices,
+        events,
+        events_v1,
+        applications: apps,
+    })
+}
