@@ -5,13 +5,17 @@
 // Output goes through `render` only (STYLE.md): printing anywhere else is a lint warning.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod context;
 pub mod diagnose;
+pub mod dns;
 pub mod exit;
+pub mod http;
 pub mod render;
+pub mod runner;
 pub mod snapshot;
 
 /// A closed stdout (`labctl verify | head -1`) is success, not an error (as in ripgrep).
@@ -20,8 +24,5 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
         cause
             .downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-    })
-}
-::BrokenPipe)
     })
 }
