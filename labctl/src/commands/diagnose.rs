@@ -1,10 +1,91 @@
-//! `labctl diagnose`: stub of the CLI contract; issue 4 implements it.
+//! `labctl diagnose pvc`: say why a PersistentVolumeClaim or its consumers are stuck, live or
+//! from a snapshot file (`--snapshot`). Thin: build the snapshot, run the pure engine, render.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
 
 use crate::context::Context;
+use crate::diagnose::Scope;
+use crate::render::Palette;
+use crate::snapshot::live::Namespaces;
+
+// The findings renderer lives with the other renderers (render/findings.rs); it is reached from
+// here until `render/mod.rs` declares it.
+#[path = "../render/findings.rs"]
+pub mod findings;
 
 #[derive(Debug, clap::Args)]
-pub struct DiagnoseArgs {}
+pub struct DiagnoseArgs {
+    #[command(subcommand)]
+    pub target: DiagnoseTarget,
+}
 
-pub async fn run(_ctx: &Context, _args: &DiagnoseArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("diagnose is not implemented yet")
+#[derive(Debug, clap::Subcommand)]
+pub enum DiagnoseTarget {
+    /// Why PersistentVolumeClaims (and the pods, workloads and Services that use them) are stuck.
+    #[command(
+        after_help = "Exit codes: 0 nothing wrong (info findings only), 1 an error finding \
+                            (or a warning with --strict), 2 labctl could not do its job."
+    )]
+    Pvc(PvcArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct PvcArgs {
+    /// Only this claim (and what it affects).
+    #[arg(long, value_name = "NAME")]
+    pub pvc: Option<String>,
+    /// Every namespace instead of the lab's (`-n`).
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// Read the cluster state from a file or directory written by `labctl snapshot` or
+    /// `kubectl get … -o json|yaml` instead of the API server.
+    #[arg(long, value_name = "PATH")]
+    pub snapshot: Option<PathBuf>,
+}
+
+impl PvcArgs {
+    fn scope(&self, ctx: &Context) -> Scope {
+        Scope {
+            namespace: (!self.all_namespaces).then(|| ctx.config.namespace.clone()),
+            pvc: self.pvc.clone(),
+        }
+    }
+}
+
+pub async fn run(ctx: &Context, args: &DiagnoseArgs) -> anyhow::Result<i32> {
+    match &args.target {
+        DiagnoseTarget::Pvc(pvc) => run_pvc(ctx, pvc).await,
+    }
+}
+
+async fn run_pvc(ctx: &Context, args: &PvcArgs) -> anyhow::Result<i32> {
+    let scope = args.scope(ctx);
+    let snapshot = match &args.snapshot {
+        Some(path) => crate::snapshot::load_path(path)?,
+        None => {
+            let client = ctx.client().await?;
+            let namespaces = match &scope.namespace {
+                Some(ns) => Namespaces::One(ns.clone()),
+                None => Namespaces::All,
+            };
+            tokio::time::timeout(
+                ctx.timeout,
+                crate::snapshot::live::load(&client, &namespaces, &ctx.config),
+            )
+            .await
+            .with_context(|| format!("reading the cluster took longer than {:?}", ctx.timeout))??
+        }
+    };
+    if ctx.verbose > 0 {
+        crate::render::note(&format!(
+            "labctl: snapshot holds {} objects",
+            snapshot.len()
+        ));
+    }
+    let diagnosis = crate::diagnose::diagnose(&snapshot, &ctx.config, &scope);
+    let document = findings::render(&diagnosis, ctx.output, Palette::new(ctx.color), ctx.strict)?;
+    crate::render::write_stdout(&document)?;
+    Ok(diagnosis.exit_code(ctx.strict))
 }

@@ -1,0 +1,174 @@
+//! Renderers of a [`Diagnosis`]: `table` (one block per finding: severity, id, subject, summary,
+//! evidence, affected objects, remediation, runbook hint; a closing count line), `short` (one
+//! line per finding) and `json` (ARCHITECTURE.md "Diagnosis JSON", `"schema": 1`).
+//!
+//! Pure functions from a document to a `String`, so golden tests can compare them.
+
+use crate::diagnose::{Diagnosis, Finding, Severity};
+use crate::render::{OutputFormat, Palette};
+
+/// Renders `diagnosis` in `format`. `strict` only changes the closing verdict.
+pub fn render(
+    diagnosis: &Diagnosis,
+    format: OutputFormat,
+    palette: Palette,
+    strict: bool,
+) -> anyhow::Result<String> {
+    Ok(match format {
+        OutputFormat::Table => table(diagnosis, palette, strict),
+        OutputFormat::Short => short(diagnosis, palette),
+        OutputFormat::Json => crate::render::to_json_document(diagnosis)?,
+    })
+}
+
+fn severity_label(s: Severity, p: Palette) -> String {
+    match s {
+        Severity::Error => p.red("ERROR"),
+        Severity::Warning => p.yellow("WARNING"),
+        Severity::Info => p.dim("INFO"),
+    }
+}
+
+fn block(f: &Finding, p: Palette, out: &mut String) {
+    out.push_str(&format!(
+        "{} {} {}\n",
+        severity_label(f.severity, p),
+        p.bold(f.id),
+        f.subject
+    ));
+    out.push_str(&format!("  {}\n", f.summary));
+    if !f.evidence.is_empty() {
+        out.push_str("  evidence:\n");
+        for e in &f.evidence {
+            out.push_str(&format!("    - {e}\n"));
+        }
+    }
+    if !f.affected.is_empty() {
+        out.push_str("  affects:\n");
+        for a in &f.affected {
+            match &a.state {
+                Some(s) => out.push_str(&format!("    - {} ({s})\n", a.object)),
+                None => out.push_str(&format!("    - {}\n", a.object)),
+            }
+        }
+    }
+    out.push_str("  fix:\n");
+    for line in f.remediation.lines() {
+        out.push_str(&format!("    {line}\n"));
+    }
+    out.push_str(&format!("  see {}\n", f.hint));
+}
+
+fn counts(d: &Diagnosis) -> String {
+    let s = d.summary;
+    format!(
+        "{} error(s), {} warning(s), {} info",
+        s.error, s.warning, s.info
+    )
+}
+
+/// One block per finding, then a closing line.
+pub fn table(d: &Diagnosis, p: Palette, strict: bool) -> String {
+    let mut out = String::new();
+    for (i, f) in d.findings.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        block(f, p, &mut out);
+    }
+    if !d.findings.is_empty() {
+        out.push('\n');
+    }
+    let verdict = if d.exit_code(strict) == crate::exit::OK {
+        p.green("no storage problem found")
+    } else {
+        p.red("storage problems found")
+    };
+    out.push_str(&format!("Diagnosis: {verdict} ({})\n", counts(d)));
+    out
+}
+
+/// `severity id subject: summary`, one line per finding.
+pub fn short(d: &Diagnosis, p: Palette) -> String {
+    let mut out = String::new();
+    for f in &d.findings {
+        out.push_str(&format!(
+            "{} {} {}: {}\n",
+            severity_label(f.severity, p),
+            f.id,
+            f.subject,
+            f.summary
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::{Affected, ObjectRef, Summary};
+
+    fn sample() -> Diagnosis {
+        Diagnosis {
+            schema: 1,
+            findings: vec![Finding {
+                id: "pv-node-affinity-conflict",
+                severity: Severity::Error,
+                subject: ObjectRef::namespaced("PersistentVolumeClaim", "mlops-lab", "models"),
+                summary: "Deployment inference is pinned away from its volume".into(),
+                evidence: vec!["PersistentVolumeClaim mlops-lab/models: Bound".into()],
+                affected: vec![Affected {
+                    object: ObjectRef::namespaced("Service", "mlops-lab", "inference"),
+                    state: Some("no ready endpoints".into()),
+                }],
+                remediation: "kubectl uncordon lab-node-1".into(),
+                hint: "runbooks/failure-modes.md#pv-node-affinity-conflict".into(),
+            }],
+            summary: Summary {
+                error: 1,
+                warning: 0,
+                info: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn table_lists_every_part() {
+        let t = table(&sample(), Palette::new(false), false);
+        for part in [
+            "ERROR pv-node-affinity-conflict PersistentVolumeClaim mlops-lab/models",
+            "    - Service mlops-lab/inference (no ready endpoints)",
+            "    kubectl uncordon lab-node-1",
+            "  see runbooks/failure-modes.md#pv-node-affinity-conflict",
+            "Diagnosis: storage problems found (1 error(s), 0 warning(s), 0 info)",
+        ] {
+            assert!(t.contains(part), "{part}\n{t}");
+        }
+    }
+
+    #[test]
+    fn json_has_the_documented_shape() {
+        let v: serde_json::Value = serde_json::from_str(
+            &render(&sample(), OutputFormat::Json, Palette::new(false), false).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(v["schema"], 1);
+        assert_eq!(
+            v["summary"],
+            serde_json::json!({"error": 1, "warning": 0, "info": 0})
+        );
+        let f = &v["findings"][0];
+        assert_eq!(
+            f["subject"],
+            serde_json::json!({"kind": "PersistentVolumeClaim", "namespace": "mlops-lab", "name": "models"})
+        );
+        assert_eq!(f["severity"], "error");
+        assert_eq!(
+            f["hint"],
+            "runbooks/failure-modes.md#pv-node-affinity-conflict"
+        );
+        assert!(
+            f["evidence"].is_array() && f["remediation"].is_string() && f["summary"].is_string()
+        );
+    }
+}
