@@ -896,3 +896,552 @@ async fn ingress_routes_host(ctx: &Context) -> Result<Outcome, CheckError> {
     )?;
     Ok(evaluate_ingress(ing.as_ref(), svc.as_ref(), c))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Status;
+    use k8s_openapi::api::apps::v1::DeploymentSpec;
+    use k8s_openapi::api::batch::v1::{
+        CronJobSpec, CronJobStatus, JobCondition, JobSpec, JobStatus, JobTemplateSpec,
+    };
+    use k8s_openapi::api::core::v1::{
+        Container, ContainerPort, ContainerState, ContainerStateWaiting, ContainerStatus,
+        NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PersistentVolumeClaimSpec,
+        PersistentVolumeClaimStatus, PersistentVolumeSpec, PodStatus, PodTemplateSpec, ServicePort,
+        ServiceSpec, VolumeNodeAffinity,
+    };
+    use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions};
+    use k8s_openapi::api::networking::v1::{
+        HTTPIngressPath, HTTPIngressRuleValue, IngressBackend, IngressLoadBalancerIngress,
+        IngressLoadBalancerStatus, IngressRule, IngressServiceBackend, IngressSpec, IngressStatus,
+        ServiceBackendPort,
+    };
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+        LabelSelector, ObjectMeta, OwnerReference, Time,
+    };
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+    fn meta(name: &str) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        }
+    }
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+    const HOST: &str = "kubernetes.io/hostname";
+
+    fn app(sync: &str, health: &str) -> ApplicationStatus {
+        serde_json::from_value(serde_json::json!({
+            "sync": {"status": sync},
+            "health": {"status": health},
+            "resources": [
+                {"kind": "PersistentVolumeClaim", "name": "models", "status": "Synced",
+                 "health": {"status": "Progressing", "message": "waiting for first consumer"}},
+                {"kind": "Service", "name": "inference", "status": "Synced", "health": {"status": "Healthy"}}
+            ],
+            "conditions": [{"type": "SyncError", "message": "one or more objects failed to apply"}]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn synced_healthy_application_passes() {
+        assert_eq!(
+            evaluate_application(Some(&app("Synced", "Healthy")), "mlops-lab").status,
+            Status::Pass
+        );
+    }
+
+    #[test]
+    fn unhealthy_application_fails_naming_resource_and_condition() {
+        let o = evaluate_application(Some(&app("Synced", "Progressing")), "mlops-lab");
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(o.message, "mlops-lab: Synced, Progressing");
+        assert!(
+            o.evidence
+                .iter()
+                .any(|e| e.contains("PersistentVolumeClaim/models")
+                    && e.contains("waiting for first consumer"))
+        );
+        assert!(!o.evidence.iter().any(|e| e.contains("Service/inference")));
+        assert!(o.evidence.iter().any(|e| e.contains("SyncError")));
+        assert_eq!(evaluate_application(None, "mlops-lab").status, Status::Fail);
+    }
+
+    fn pvc(phase: &str, volume: Option<&str>) -> PersistentVolumeClaim {
+        PersistentVolumeClaim {
+            metadata: meta("models"),
+            spec: Some(PersistentVolumeClaimSpec {
+                volume_name: volume.map(Into::into),
+                ..Default::default()
+            }),
+            status: Some(PersistentVolumeClaimStatus {
+                phase: Some(phase.into()),
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn bound_pvc_passes() {
+        assert_eq!(
+            evaluate_pvc(Some(&pvc("Bound", Some("pvc-1"))), "models").status,
+            Status::Pass
+        );
+    }
+
+    #[test]
+    fn pending_or_missing_pvc_fails() {
+        let o = evaluate_pvc(Some(&pvc("Pending", None)), "models");
+        assert_eq!(o.status, Status::Fail);
+        assert!(o.evidence[0].contains("WaitForFirstConsumer"));
+        assert_eq!(evaluate_pvc(None, "models").status, Status::Fail);
+    }
+
+    fn pv(node: &str) -> PersistentVolume {
+        PersistentVolume {
+            metadata: meta("pvc-1"),
+            spec: Some(PersistentVolumeSpec {
+                node_affinity: Some(VolumeNodeAffinity {
+                    required: Some(NodeSelector {
+                        node_selector_terms: vec![NodeSelectorTerm {
+                            match_expressions: Some(vec![NodeSelectorRequirement {
+                                key: HOST.into(),
+                                operator: "In".into(),
+                                values: Some(vec![node.into()]),
+                            }]),
+                            ..Default::default()
+                        }],
+                    }),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn pv_on_the_pinned_node_passes() {
+        assert_eq!(
+            evaluate_pv_affinity(Some(&pv("n1")), Some("n1"), Some("n1"), HOST).status,
+            Status::Pass
+        );
+    }
+
+    #[test]
+    fn pv_elsewhere_or_unpinned_workload_fails() {
+        let o = evaluate_pv_affinity(Some(&pv("n1")), Some("n2"), Some("n1"), HOST);
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(
+            o.evidence,
+            ["Deployment is pinned to n2, the volume is on n1"]
+        );
+        let o = evaluate_pv_affinity(Some(&pv("n1")), Some("n1"), None, HOST);
+        assert!(o.evidence[0].contains("CronJob has no nodeSelector"));
+        assert_eq!(
+            evaluate_pv_affinity(None, Some("n1"), Some("n1"), HOST).status,
+            Status::Fail
+        );
+    }
+
+    fn cronjob(schedule: &str, suspend: bool, last_success: Option<Timestamp>) -> CronJob {
+        CronJob {
+            metadata: meta("trainer"),
+            spec: Some(CronJobSpec {
+                schedule: schedule.into(),
+                suspend: Some(suspend),
+                job_template: JobTemplateSpec {
+                    spec: Some(JobSpec {
+                        template: PodTemplateSpec {
+                            spec: Some(PodSpec {
+                                node_selector: Some(labels(&[(HOST, "n1")])),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        },
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }),
+            status: Some(CronJobStatus {
+                last_successful_time: last_success.map(Time),
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn active_cronjob_passes_and_suspended_fails() {
+        assert_eq!(
+            evaluate_cronjob(Some(&cronjob("0 * * * *", false, None)), "trainer").status,
+            Status::Pass
+        );
+        assert_eq!(
+            evaluate_cronjob(Some(&cronjob("0 * * * *", true, None)), "trainer").status,
+            Status::Fail
+        );
+        assert_eq!(evaluate_cronjob(None, "trainer").status, Status::Fail);
+        assert_eq!(
+            cronjob_pin(&cronjob("@hourly", false, None), HOST).as_deref(),
+            Some("n1")
+        );
+    }
+
+    #[test]
+    fn schedule_periods_of_common_shapes() {
+        assert_eq!(schedule_period("@hourly"), Some(3600));
+        assert_eq!(schedule_period("*/15 * * * *"), Some(900));
+        assert_eq!(schedule_period("0 * * * *"), Some(3600));
+        assert_eq!(schedule_period("0 */6 * * *"), Some(6 * 3600));
+        assert_eq!(schedule_period("30 3 * * *"), Some(86_400));
+        assert_eq!(schedule_period("0 3 * * 1"), None);
+    }
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn job(name: &str, created: &str, condition: &str) -> Job {
+        Job {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                creation_timestamp: Some(Time(ts(created))),
+                owner_references: Some(vec![OwnerReference {
+                    kind: "CronJob".into(),
+                    name: "trainer".into(),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            },
+            status: Some(JobStatus {
+                conditions: Some(vec![JobCondition {
+                    type_: condition.into(),
+                    status: "True".into(),
+                    reason: Some(
+                        if condition == "Failed" {
+                            "BackoffLimitExceeded"
+                        } else {
+                            "Completed"
+                        }
+                        .into(),
+                    ),
+                    message: Some("Job has reached the specified backoff limit".into()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn recent_successful_job_passes() {
+        let now = ts("2026-11-28T10:30:00Z");
+        let cj = cronjob("0 * * * *", false, Some(ts("2026-11-28T10:01:00Z")));
+        let jobs = [
+            job("trainer-1", "2026-11-28T09:00:00Z", "Failed"),
+            job("trainer-2", "2026-11-28T10:00:00Z", "Complete"),
+        ];
+        let o = evaluate_last_job(Some(&cj), &jobs, "trainer", now);
+        assert_eq!(o.status, Status::Pass, "{o:?}");
+        assert!(o.message.contains("trainer-2"));
+    }
+
+    #[test]
+    fn failed_last_job_or_stale_success_fails() {
+        let now = ts("2026-11-28T10:30:00Z");
+        let cj = cronjob("0 * * * *", false, Some(ts("2026-11-28T09:01:00Z")));
+        let jobs = [
+            job("trainer-1", "2026-11-28T09:00:00Z", "Complete"),
+            job("trainer-2", "2026-11-28T10:00:00Z", "Failed"),
+        ];
+        let o = evaluate_last_job(Some(&cj), &jobs, "trainer", now);
+        assert_eq!(o.status, Status::Fail);
+        assert!(o.evidence[0].contains("BackoffLimitExceeded"));
+        let stale = cronjob("0 * * * *", false, Some(ts("2026-11-28T05:00:00Z")));
+        let o = evaluate_last_job(Some(&stale), &jobs[..1], "trainer", now);
+        assert_eq!(o.status, Status::Fail);
+        assert!(o.message.contains("5h 30m"), "{}", o.message);
+        assert_eq!(
+            evaluate_last_job(Some(&cj), &[], "trainer", now).status,
+            Status::Warn
+        );
+    }
+
+    fn pod(name: &str, phase: &str, node: &str, restarts: i32, waiting: Option<&str>) -> Pod {
+        Pod {
+            metadata: meta(name),
+            spec: Some(PodSpec {
+                node_name: Some(node.into()),
+                ..Default::default()
+            }),
+            status: Some(PodStatus {
+                phase: Some(phase.into()),
+                container_statuses: Some(vec![ContainerStatus {
+                    name: "inference".into(),
+                    restart_count: restarts,
+                    state: waiting.map(|w| ContainerState {
+                        waiting: Some(ContainerStateWaiting {
+                            reason: Some(w.into()),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn running_pods_on_the_pinned_node_pass() {
+        assert_eq!(
+            evaluate_pods(&[pod("p1", "Running", "n1", 1, None)], Some("n1")).status,
+            Status::Pass
+        );
+    }
+
+    #[test]
+    fn misplaced_crashing_or_missing_pods_fail() {
+        let o = evaluate_pods(&[pod("p1", "Running", "n2", 0, None)], Some("n1"));
+        assert_eq!(o.evidence, ["pod p1 runs on n2, not on the pinned node n1"]);
+        let o = evaluate_pods(
+            &[pod("p1", "Running", "n1", 7, Some("CrashLoopBackOff"))],
+            Some("n1"),
+        );
+        assert_eq!(o.status, Status::Fail);
+        assert!(o.evidence[0].contains("restarted 7 times (CrashLoopBackOff)"));
+        assert_eq!(
+            evaluate_pods(&[pod("p1", "Pending", "n1", 0, None)], None).status,
+            Status::Fail
+        );
+        assert_eq!(evaluate_pods(&[], None).status, Status::Fail);
+    }
+
+    fn inference_deployment(pod_labels: &[(&str, &str)], port_name: &str, port: i32) -> Deployment {
+        Deployment {
+            metadata: meta("inference"),
+            spec: Some(DeploymentSpec {
+                selector: LabelSelector {
+                    match_labels: Some(labels(pod_labels)),
+                    ..Default::default()
+                },
+                template: PodTemplateSpec {
+                    metadata: Some(ObjectMeta {
+                        labels: Some(labels(pod_labels)),
+                        ..Default::default()
+                    }),
+                    spec: Some(PodSpec {
+                        node_selector: Some(labels(&[(HOST, "n1")])),
+                        containers: vec![Container {
+                            name: "inference".into(),
+                            ports: Some(vec![ContainerPort {
+                                name: Some(port_name.into()),
+                                container_port: port,
+                                ..Default::default()
+                            }]),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }),
+                },
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn service(selector: &[(&str, &str)], target: IntOrString) -> Service {
+        Service {
+            metadata: meta("inference"),
+            spec: Some(ServiceSpec {
+                selector: Some(labels(selector)),
+                ports: Some(vec![ServicePort {
+                    name: Some("http".into()),
+                    port: 80,
+                    target_port: Some(target),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn matching_selector_and_target_port_pass() {
+        let d = inference_deployment(&[("app", "inference")], "http", 8080);
+        assert_eq!(deployment_pin(&d, HOST).as_deref(), Some("n1"));
+        let by_name = service(&[("app", "inference")], IntOrString::String("http".into()));
+        assert_eq!(
+            evaluate_service(Some(&by_name), Some(&d), "inference").status,
+            Status::Pass
+        );
+        let by_number = service(&[("app", "inference")], IntOrString::Int(8080));
+        assert_eq!(
+            evaluate_service(Some(&by_number), Some(&d), "inference").status,
+            Status::Pass
+        );
+    }
+
+    #[test]
+    fn wrong_selector_or_target_port_fails() {
+        let d = inference_deployment(&[("app", "inference")], "http", 8080);
+        let o = evaluate_service(
+            Some(&service(&[("app", "inferense")], IntOrString::Int(8080))),
+            Some(&d),
+            "inference",
+        );
+        assert_eq!(o.status, Status::Fail);
+        assert!(o.evidence[0].contains("selector app=inferense"));
+        let o = evaluate_service(
+            Some(&service(&[("app", "inference")], IntOrString::Int(9090))),
+            Some(&d),
+            "inference",
+        );
+        assert!(o.evidence[0].contains("targetPort 9090"));
+        assert_eq!(
+            evaluate_service(None, Some(&d), "inference").status,
+            Status::Fail
+        );
+    }
+
+    fn slice(ready: &[Option<bool>]) -> EndpointSlice {
+        EndpointSlice {
+            endpoints: ready
+                .iter()
+                .map(|r| Endpoint {
+                    addresses: vec!["10.42.0.7".into()],
+                    conditions: Some(EndpointConditions {
+                        ready: *r,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn ready_endpoints_pass() {
+        assert_eq!(
+            evaluate_endpoints(&[slice(&[Some(true), Some(false)])], "inference").status,
+            Status::Pass
+        );
+        // Unset `ready` counts as ready.
+        assert_eq!(
+            evaluate_endpoints(&[slice(&[None])], "inference").status,
+            Status::Pass
+        );
+    }
+
+    #[test]
+    fn no_ready_endpoints_fail() {
+        assert_eq!(
+            evaluate_endpoints(&[slice(&[Some(false)])], "inference").status,
+            Status::Fail
+        );
+        assert_eq!(evaluate_endpoints(&[], "inference").status, Status::Fail);
+    }
+
+    fn ingress(class: &str, host: &str, port: i32, address: Option<&str>) -> Ingress {
+        Ingress {
+            metadata: meta("inference"),
+            spec: Some(IngressSpec {
+                ingress_class_name: Some(class.into()),
+                rules: Some(vec![IngressRule {
+                    host: Some(host.into()),
+                    http: Some(HTTPIngressRuleValue {
+                        paths: vec![HTTPIngressPath {
+                            path: Some("/".into()),
+                            path_type: "Prefix".into(),
+                            backend: IngressBackend {
+                                service: Some(IngressServiceBackend {
+                                    name: "inference".into(),
+                                    port: Some(ServiceBackendPort {
+                                        number: Some(port),
+                                        ..Default::default()
+                                    }),
+                                }),
+                                ..Default::default()
+                            },
+                        }],
+                    }),
+                }]),
+                ..Default::default()
+            }),
+            status: Some(IngressStatus {
+                load_balancer: Some(IngressLoadBalancerStatus {
+                    ingress: address.map(|a| {
+                        vec![IngressLoadBalancerIngress {
+                            ip: Some(a.into()),
+                            ..Default::default()
+                        }]
+                    }),
+                }),
+            }),
+        }
+    }
+
+    #[test]
+    fn routed_ingress_with_address_passes() {
+        let svc = service(&[("app", "inference")], IntOrString::Int(8080));
+        let o = evaluate_ingress(
+            Some(&ingress("nginx", "model.homelab", 80, Some("192.168.1.50"))),
+            Some(&svc),
+            &LabConfig::default(),
+        );
+        assert_eq!(o.status, Status::Pass, "{o:?}");
+    }
+
+    #[test]
+    fn wrong_class_host_port_or_no_address_fails() {
+        let svc = service(&[("app", "inference")], IntOrString::Int(8080));
+        let config = LabConfig::default();
+        let o = evaluate_ingress(
+            Some(&ingress(
+                "traefik",
+                "model.homelab",
+                80,
+                Some("192.168.1.50"),
+            )),
+            Some(&svc),
+            &config,
+        );
+        assert!(o.evidence[0].contains("ingressClassName"));
+        let o = evaluate_ingress(
+            Some(&ingress("nginx", "model.lan", 80, Some("192.168.1.50"))),
+            Some(&svc),
+            &config,
+        );
+        assert!(o.evidence[0].contains("no rule for host model.homelab"));
+        let o = evaluate_ingress(
+            Some(&ingress(
+                "nginx",
+                "model.homelab",
+                8080,
+                Some("192.168.1.50"),
+            )),
+            Some(&svc),
+            &config,
+        );
+        assert!(o.evidence[0].contains("inference:8080"), "{o:?}");
+        let o = evaluate_ingress(
+            Some(&ingress("nginx", "model.homelab", 80, None)),
+            Some(&svc),
+            &config,
+        );
+        assert_eq!(o.status, Status::Fail);
+        assert!(o.evidence[0].contains("no address"));
+    }
+}
