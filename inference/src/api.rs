@@ -6,12 +6,13 @@
 //! error is a JSON `{"error": "…"}` with a status that says whose fault it is: 400 bad input,
 //! 404 unknown model or route, 413 body too large, 503 no model.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, RawQuery, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -137,11 +138,6 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct PredictQuery {
-    x: Option<String>,
-}
-
 #[derive(Debug, Serialize)]
 struct Prediction {
     x: f64,
@@ -164,12 +160,11 @@ fn parse_finite(what: &str, raw: &str) -> Result<f64, ApiError> {
 
 async fn predict(
     State(state): State<Arc<AppState>>,
-    query: Result<Query<PredictQuery>, axum::extract::rejection::QueryRejection>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Prediction>, ApiError> {
-    let Query(query) =
-        query.map_err(|e| ApiError::bad_request(format!("bad query string: {}", e.body_text())))?;
     let raw = query
-        .x
+        .as_deref()
+        .and_then(|q| query_param(q, "x"))
         .ok_or_else(|| ApiError::bad_request("missing query parameter x, e.g. /predict?x=4.2"))?;
     let x = parse_finite("x", &raw)?;
     let model = current(&state)?;
@@ -186,6 +181,45 @@ async fn predict(
         y: model.predict(&[x]),
         model_version: model.version.clone(),
     }))
+}
+
+/// The first value of `name` in a query string, percent-decoded. Hand-rolled because this is
+/// the hot path: the usual serde route allocates a map per request.
+fn query_param<'q>(query: &'q str, name: &str) -> Option<Cow<'q, str>> {
+    let value = query
+        .split('&')
+        .find_map(|pair| match pair.split_once('=') {
+            Some((k, v)) if k == name => Some(v),
+            None if pair == name => Some(""),
+            _ => None,
+        })?;
+    if !value.contains(['%', '+']) {
+        return Some(Cow::Borrowed(value));
+    }
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                match (
+                    bytes.get(i + 1).and_then(|b| hex(*b)),
+                    bytes.get(i + 2).and_then(|b| hex(*b)),
+                ) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    Some(Cow::Owned(String::from_utf8_lossy(&out).into_owned()))
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
@@ -382,5 +416,27 @@ fn flatten(data: &Value, out: &mut Vec<f64>) -> Result<(), ApiError> {
         other => Err(ApiError::bad_request(format!(
             "input x holds {other}, not a number"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_param_finds_and_decodes() {
+        let cases = [
+            ("x=4.2", Some("4.2")),
+            ("a=1&x=-3e2&x=9", Some("-3e2")),
+            ("x", Some("")),
+            ("xx=1", None),
+            ("", None),
+            ("x=%2B4.5", Some("+4.5")),
+            ("x=1+2", Some("1 2")),
+            ("x=%zz%4", Some("%zz%4")),
+        ];
+        for (query, expected) in cases {
+            assert_eq!(query_param(query, "x").as_deref(), expected, "{query}");
+        }
     }
 }

@@ -6,22 +6,37 @@
 //! refused, logged and counted once, and the last good model keeps serving.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use model::LoadError;
 
 use crate::state::AppState;
 
-/// How often a load that raced a publish (version.txt and model.json disagree) is retried
-/// before it counts as a failure, and how long to wait between tries.
-const RACE_RETRIES: u32 = 5;
-const RACE_BACKOFF: Duration = Duration::from_millis(20);
+/// How long `version.txt` and `model.json` may disagree before the pair counts as corrupt.
+/// A publish renames model.json first and version.txt last, with fsyncs in between that can
+/// take a while on a busy disk; a trainer that died between the two renames leaves the
+/// mismatch for good.
+const MISMATCH_GRACE: Duration = Duration::from_secs(5);
 
 /// What the reloader remembers between polls.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Reloader {
+    /// See [`MISMATCH_GRACE`]; a field so tests need not wait for it.
+    grace: Duration,
     /// The version refused last, so a bad artifact is reported once, not every poll.
     refused: Option<String>,
+    /// Since when `version.txt` has named this version without a matching model.json.
+    mismatch_since: Option<(String, Instant)>,
+}
+
+impl Default for Reloader {
+    fn default() -> Self {
+        Self {
+            grace: MISMATCH_GRACE,
+            refused: None,
+            mismatch_since: None,
+        }
+    }
 }
 
 impl Reloader {
@@ -41,7 +56,24 @@ impl Reloader {
         {
             return;
         }
-        match load_settled(state) {
+        let loaded = model::load(&state.model_dir);
+        if let Err(e) = &loaded
+            && e.is_transient()
+        {
+            let since = match &self.mismatch_since {
+                Some((v, since)) if *v == version => *since,
+                _ => {
+                    self.mismatch_since = Some((version.clone(), Instant::now()));
+                    Instant::now()
+                }
+            };
+            if since.elapsed() < self.grace {
+                tracing::debug!(%version, "publish in progress; trying again next poll");
+                return;
+            }
+        }
+        self.mismatch_since = None;
+        match loaded {
             Ok(model) => {
                 tracing::info!(version = %model.version, r2 = model.metrics.r2, "serving new model");
                 self.refused = None;
@@ -61,20 +93,6 @@ impl Reloader {
                 }
                 self.refused = Some(version);
             }
-        }
-    }
-}
-
-/// Loads, retrying briefly while a concurrent publish leaves the pair inconsistent.
-fn load_settled(state: &AppState) -> Result<model::Model, LoadError> {
-    let mut tries = 0;
-    loop {
-        match model::load(&state.model_dir) {
-            Err(e) if e.is_transient() && tries < RACE_RETRIES => {
-                tries += 1;
-                std::thread::sleep(RACE_BACKOFF);
-            }
-            result => return result,
         }
     }
 }
@@ -168,6 +186,34 @@ mod tests {
         r.poll(&state);
         assert_eq!(state.model().unwrap().bias, 5.0);
         assert!(state.metrics.render().contains("model_reloads_total 2\n"));
+    }
+
+    #[test]
+    fn a_publish_in_progress_is_not_a_failure_but_a_lasting_mismatch_is() {
+        let dir = tempfile::tempdir().unwrap();
+        model::publish(dir.path(), &model("v1", 2.0)).unwrap();
+        let state = AppState::new("linear".into(), dir.path().to_owned());
+        let mut r = Reloader::default();
+        r.poll(&state);
+        // version.txt names v2 but model.json still holds v1: the rename of model.json is
+        // still to come (or the trainer died in between).
+        std::fs::write(dir.path().join("version.txt"), "v2\n").unwrap();
+        r.poll(&state);
+        assert!(
+            state
+                .metrics
+                .render()
+                .contains("model_reload_failures_total 0\n")
+        );
+        r.grace = Duration::ZERO;
+        r.poll(&state);
+        assert!(
+            state
+                .metrics
+                .render()
+                .contains("model_reload_failures_total 1\n")
+        );
+        assert_eq!(state.version().as_deref(), Some("v1"));
     }
 
     #[test]
