@@ -131,6 +131,7 @@ fn serves_what_the_real_trainer_publishes() {
         holdout: 0.2,
         min_r2: None,
         force: false,
+        if_missing: false,
         tolerance: 0.01,
         now: std::time::SystemTime::now(),
     };

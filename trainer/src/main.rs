@@ -37,8 +37,11 @@ struct Args {
     #[arg(long, default_value_t = 0.01)]
     tolerance: f64,
     /// Publish even if the published model scores better on the new holdout.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "if_missing")]
     force: bool,
+    /// Do nothing if a valid model is already published (for a first-install hook Job).
+    #[arg(long)]
+    if_missing: bool,
 }
 
 fn parse_holdout(s: &str) -> Result<f64, String> {
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         holdout: args.holdout,
         min_r2: args.min_r2,
         force: args.force,
+        if_missing: args.if_missing,
         tolerance: args.tolerance,
         now: SystemTime::now(),
     };
@@ -90,6 +94,13 @@ fn main() -> ExitCode {
                 "kept published model {}: the new model's holdout r2 {:.4} is worse than its {:.4} \
                  (tolerance {}); use --force to publish anyway",
                 kept.version, rejected_score.r2, kept_score.r2, options.tolerance
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(Outcome::AlreadyPublished { model }) => {
+            println!(
+                "model {} is already published; nothing to do (--if-missing)",
+                model.version
             );
             ExitCode::SUCCESS
         }

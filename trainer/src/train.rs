@@ -25,6 +25,8 @@ pub struct Options {
     pub min_r2: Option<f64>,
     /// Publish even when the new model is worse than the published one.
     pub force: bool,
+    /// Do nothing when a valid model is already published (first-sync hook: idempotent).
+    pub if_missing: bool,
     /// How much worse (in r²) the new model may be before the gate keeps the old one.
     pub tolerance: f64,
     /// The clock, injected so that tests can pin versions.
@@ -45,6 +47,8 @@ pub enum Outcome {
         kept_score: Score,
         rejected_score: Score,
     },
+    /// `--if-missing` and a valid model is already published: nothing was read or written.
+    AlreadyPublished { model: Model },
 }
 
 /// Why a run failed; nothing was published.
@@ -83,6 +87,11 @@ impl TrainError {
 
 /// Train, gate and publish as `options` say.
 pub fn run(options: &Options) -> Result<Outcome, TrainError> {
+    if options.if_missing
+        && let Ok(model) = model::load(&options.out)
+    {
+        return Ok(Outcome::AlreadyPublished { model });
+    }
     let (source_name, input): (String, Box<dyn Read>) = match &options.data {
         Some(path) => {
             let file = File::open(path)
@@ -237,6 +246,7 @@ mod tests {
             holdout: 0.2,
             min_r2: None,
             force: false,
+            if_missing: false,
             tolerance: 0.01,
             now: humantime::parse_rfc3339("2026-11-28T08:30:00Z").unwrap(),
         }
@@ -337,6 +347,29 @@ mod tests {
             panic!("forced publish")
         };
         assert_eq!(replaced.as_deref(), Some(good.version.as_str()));
+    }
+
+    #[test]
+    fn if_missing_publishes_only_into_an_empty_or_broken_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = options(dir.path());
+        o.if_missing = true;
+        let Outcome::Published { model: first, .. } = run(&o).unwrap() else {
+            panic!("first run publishes")
+        };
+        o.now += Duration::from_secs(60);
+        o.seed = 2;
+        assert_eq!(
+            run(&o).unwrap(),
+            Outcome::AlreadyPublished {
+                model: first.clone()
+            }
+        );
+        std::fs::write(dir.path().join(model::MODEL_FILE), "{").unwrap();
+        assert!(
+            matches!(run(&o).unwrap(), Outcome::Published { .. }),
+            "a broken model is replaced"
+        );
     }
 
     #[test]
