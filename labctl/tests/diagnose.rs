@@ -1,0 +1,506 @@
+//! `labctl diagnose pvc` on recorded snapshot fixtures (tests/fixtures, written by
+//! `tests/fixtures/generate.py` the way a cluster writes them): every finding id fires on its
+//! scenario and stays silent on its near miss; output snapshots and exit codes through the real
+//! binary; the runbook has a section per id.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use labctl::config::LabConfig;
+use labctl::diagnose::{CATALOGUE, Diagnosis, Scope, Severity, diagnose};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn run_fixture(name: &str) -> Diagnosis {
+    let snapshot = labctl::snapshot::load_path(&fixture(name)).expect(name);
+    diagnose(
+        &snapshot,
+        &LabConfig::default(),
+        &Scope::namespace("mlops-lab"),
+    )
+}
+
+/// `(id, severity)` of every finding, in output order.
+fn ids(d: &Diagnosis) -> Vec<(&'static str, Severity)> {
+    d.findings.iter().map(|f| (f.id, f.severity)).collect()
+}
+
+mod engine {
+    use super::*;
+    use Severity::{Error, Info, Warning};
+
+    /// Fixture → the findings it must produce, exactly.
+    const CASES: &[(&str, &[(&str, Severity)])] = &[
+        ("healthy.json", &[]),
+        (
+            "waiting-cronjob-not-run.yaml",
+            &[("pvc-waiting-for-consumer", Info)],
+        ),
+        (
+            "waiting-cronjob-suspended.json",
+            &[("pvc-waiting-for-consumer", Info)],
+        ),
+        (
+            "pv-node-affinity-conflict.json",
+            &[("pv-node-affinity-conflict", Error)],
+        ),
+        (
+            "pv-node-affinity-conflict-events-only.yaml",
+            &[("pv-node-affinity-conflict", Error)],
+        ),
+        (
+            "consumers-pinned-apart.json",
+            &[("consumers-pinned-to-different-nodes", Error)],
+        ),
+        ("rwo-shared-one-node.yaml", &[]),
+        ("pv-node-missing.json", &[("pv-node-missing", Error)]),
+        ("pv-node-relabelled.yaml", &[("pv-node-missing", Error)]),
+        ("pv-node-notready.json", &[("pv-node-unavailable", Error)]),
+        ("pv-node-cordoned.yaml", &[("pv-node-unavailable", Error)]),
+        ("pv-node-taint-tolerated.json", &[]),
+        (
+            "selected-node-stale.yaml",
+            &[("selected-node-stale", Error)],
+        ),
+        ("provisioning-in-progress.json", &[]),
+        (
+            "provisioning-failed.json",
+            &[("provisioning-failed", Error)],
+        ),
+        (
+            "provisioning-failed-no-events.yaml",
+            &[("provisioning-failed", Error)],
+        ),
+        (
+            "node-selector-matches-no-node.json",
+            &[("node-selector-matches-no-node", Error)],
+        ),
+        ("pinned-by-affinity.yaml", &[]),
+        (
+            "storageclass-missing.json",
+            &[("storageclass-missing", Error)],
+        ),
+        ("default-storageclass.yaml", &[]),
+        (
+            "provisioner-not-running.json",
+            &[("provisioner-not-running", Error)],
+        ),
+        (
+            "provisioner-missing.yaml",
+            &[("provisioner-not-running", Error)],
+        ),
+        (
+            "access-mode-rwx.json",
+            &[("access-mode-unsupported", Error)],
+        ),
+        (
+            "access-mode-rwop-shared.yaml",
+            &[("access-mode-unsupported", Error)],
+        ),
+        ("rwop-single-consumer.json", &[]),
+        (
+            "pvc-terminating-in-use.yaml",
+            &[("pvc-terminating-in-use", Warning)],
+        ),
+        ("pvc-terminating-unused.json", &[]),
+        (
+            "pv-released-not-rebound.json",
+            &[("pv-released-not-rebound", Warning)],
+        ),
+        ("pv-released-orphan.yaml", &[]),
+        ("pvc-lost.json", &[("pvc-lost", Error)]),
+        ("sync-wave-deadlock.json", &[("sync-wave-deadlock", Error)]),
+        (
+            "sync-wave-annotations.yaml",
+            &[("sync-wave-deadlock", Error)],
+        ),
+        ("sync-wave-same.json", &[("pvc-waiting-for-consumer", Info)]),
+    ];
+
+    #[test]
+    fn every_fixture_yields_exactly_its_findings() {
+        let mut failures = Vec::new();
+        for (name, expected) in CASES {
+            let got = ids(&run_fixture(name));
+            if got != *expected {
+                failures.push(format!("{name}: expected {expected:?}, got {got:?}"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn every_finding_id_has_a_triggering_fixture() {
+        for kind in CATALOGUE {
+            assert!(
+                CASES
+                    .iter()
+                    .any(|(_, f)| f.iter().any(|(id, _)| *id == kind.name)),
+                "no fixture triggers {}",
+                kind.name
+            );
+        }
+    }
+
+    #[test]
+    fn healthy_namespace_has_no_error_or_warning() {
+        for name in [
+            "healthy.json",
+            "rwo-shared-one-node.yaml",
+            "pv-node-taint-tolerated.json",
+        ] {
+            let d = run_fixture(name);
+            assert_eq!((d.summary.error, d.summary.warning), (0, 0), "{name}");
+            assert_eq!(d.exit_code(true), 0, "{name}");
+        }
+    }
+
+    #[test]
+    fn one_finding_lists_the_whole_chain() {
+        let d = run_fixture("pv-node-affinity-conflict.json");
+        let f = &d.findings[0];
+        let kinds: Vec<&str> = f.affected.iter().map(|a| a.object.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "PersistentVolumeClaim",
+                "PersistentVolume",
+                "Pod",
+                "Deployment",
+                "CronJob",
+                "Service"
+            ]
+        );
+        let svc = f.affected.last().unwrap();
+        assert_eq!(svc.state.as_deref(), Some("no ready endpoints"));
+        // The remediation names the real node and objects.
+        assert!(
+            f.remediation
+                .contains("kubectl -n mlops-lab patch deployment inference"),
+            "{}",
+            f.remediation
+        );
+        assert!(
+            f.remediation
+                .contains("\"kubernetes.io/hostname\":\"lab-node-1\""),
+            "{}",
+            f.remediation
+        );
+        // State first: the PodScheduled condition is quoted, and the event as well.
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.contains("PodScheduled=False Unschedulable"))
+        );
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.starts_with("Event Warning FailedScheduling") && e.contains("x17"))
+        );
+    }
+
+    #[test]
+    fn the_same_event_through_both_apis_is_quoted_once() {
+        let d = run_fixture("pv-node-affinity-conflict.json");
+        let events = d.findings[0]
+            .evidence
+            .iter()
+            .filter(|e| e.starts_with("Event "))
+            .count();
+        assert_eq!(events, 1, "{:#?}", d.findings[0].evidence);
+    }
+
+    #[test]
+    fn combined_prefix_is_stripped_from_evidence() {
+        let d = run_fixture("provisioner-missing.yaml");
+        let ev = d.findings[0].evidence.join("\n");
+        assert!(
+            ev.contains("waiting for a volume to be created, either by external provisioner"),
+            "{ev}"
+        );
+        assert!(!ev.contains("(combined from similar events)"), "{ev}");
+    }
+
+    #[test]
+    fn remediations_fill_in_real_names() {
+        let cordoned = &run_fixture("pv-node-cordoned.yaml").findings[0];
+        assert!(
+            cordoned.remediation.contains("kubectl uncordon lab-node-1"),
+            "{}",
+            cordoned.remediation
+        );
+        let stale = &run_fixture("selected-node-stale.yaml").findings[0];
+        assert!(stale.remediation.contains(
+            "kubectl -n mlops-lab annotate pvc models volume.kubernetes.io/selected-node-"
+        ));
+        let relabelled = &run_fixture("pv-node-relabelled.yaml").findings[0];
+        assert!(relabelled.remediation.contains(
+            "kubectl label node lab-node-1 kubernetes.io/hostname=lab-node-1 --overwrite"
+        ));
+        let prov = &run_fixture("provisioner-not-running.json").findings[0];
+        assert!(prov.remediation.contains(
+            "kubectl -n kube-system scale deployment/local-path-provisioner --replicas=1"
+        ));
+        let waiting = &run_fixture("waiting-cronjob-suspended.json").findings[0];
+        assert!(
+            waiting.remediation.contains(
+                "kubectl -n mlops-lab create job --from=cronjob/trainer trainer-first-run"
+            )
+        );
+        assert!(waiting.remediation.contains("suspend"));
+    }
+
+    #[test]
+    fn grouped_root_cause_is_one_finding() {
+        // Two claims whose volumes live on the same NotReady node: one finding, both claims listed.
+        let mut snap = labctl::snapshot::load_path(&fixture("pv-node-notready.json")).unwrap();
+        let mut pvc = snap.persistent_volume_claims[0].clone();
+        let mut pv = snap.persistent_volumes[0].clone();
+        pvc.metadata.name = Some("datasets".into());
+        pvc.metadata.uid = Some("uid-datasets".into());
+        pv.metadata.name = Some("pvc-datasets".into());
+        pvc.spec.as_mut().unwrap().volume_name = Some("pvc-datasets".into());
+        let claim_ref = pv.spec.as_mut().unwrap().claim_ref.as_mut().unwrap();
+        claim_ref.name = Some("datasets".into());
+        claim_ref.uid = Some("uid-datasets".into());
+        let mut pod = snap.pods[0].clone();
+        pod.metadata.name = Some("reader".into());
+        pod.metadata.owner_references = None;
+        let spec = pod.spec.as_mut().unwrap();
+        spec.volumes.as_mut().unwrap()[0]
+            .persistent_volume_claim
+            .as_mut()
+            .unwrap()
+            .claim_name = "datasets".into();
+        snap.persistent_volume_claims.push(pvc);
+        snap.persistent_volumes.push(pv);
+        snap.pods.push(pod);
+        let d = diagnose(&snap, &LabConfig::default(), &Scope::namespace("mlops-lab"));
+        assert_eq!(ids(&d), [("pv-node-unavailable", Error)]);
+        let f = &d.findings[0];
+        assert_eq!(f.subject.to_string(), "Node lab-node-1");
+        assert!(f.summary.contains("2 claims"), "{}", f.summary);
+        let claims: Vec<&str> = f
+            .affected
+            .iter()
+            .filter(|a| a.object.kind == "PersistentVolumeClaim")
+            .map(|a| a.object.name.as_str())
+            .collect();
+        assert_eq!(claims, ["models", "datasets"]);
+    }
+
+    #[test]
+    fn scope_filters_namespace_and_claim() {
+        let snap = labctl::snapshot::load_path(&fixture("pvc-lost.json")).unwrap();
+        let cfg = LabConfig::default();
+        assert!(
+            diagnose(&snap, &cfg, &Scope::namespace("other"))
+                .findings
+                .is_empty()
+        );
+        assert_eq!(
+            diagnose(&snap, &cfg, &Scope::all_namespaces())
+                .findings
+                .len(),
+            1
+        );
+        let only = |pvc: &str| Scope {
+            namespace: Some("mlops-lab".into()),
+            pvc: Some(pvc.into()),
+        };
+        assert!(diagnose(&snap, &cfg, &only("datasets")).findings.is_empty());
+        assert_eq!(diagnose(&snap, &cfg, &only("models")).findings.len(), 1);
+    }
+
+    #[test]
+    fn snapshot_round_trips_through_one_list() {
+        for (name, _) in CASES {
+            let snap = labctl::snapshot::load_path(&fixture(name)).unwrap();
+            let text = serde_json::to_string(&snap.to_list().unwrap()).unwrap();
+            let again = labctl::snapshot::parse_str(&text, Path::new("roundtrip.json")).unwrap();
+            assert_eq!(again.len(), snap.len(), "{name}");
+            let cfg = LabConfig::default();
+            let scope = Scope::namespace("mlops-lab");
+            assert_eq!(
+                diagnose(&again, &cfg, &scope),
+                diagnose(&snap, &cfg, &scope),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_directory_of_files_is_one_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string(fixture("pv-node-affinity-conflict.json")).unwrap();
+        let list: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let items = list["items"].as_array().unwrap();
+        let (a, b) = items.split_at(items.len() / 2);
+        std::fs::write(
+            dir.path().join("a.json"),
+            serde_json::json!({"kind": "List", "apiVersion": "v1", "items": a}).to_string(),
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("more")).unwrap();
+        let yaml: String = b
+            .iter()
+            .map(|o| format!("---\n{}\n", serde_yaml_ng::to_string(o).unwrap()))
+            .collect();
+        std::fs::write(dir.path().join("more/b.yaml"), yaml).unwrap();
+        std::fs::write(dir.path().join("README.txt"), "ignored").unwrap();
+        let snap = labctl::snapshot::load_path(dir.path()).unwrap();
+        let d = diagnose(&snap, &LabConfig::default(), &Scope::namespace("mlops-lab"));
+        assert_eq!(ids(&d), [("pv-node-affinity-conflict", Error)]);
+    }
+}
+
+mod cli {
+    use super::*;
+
+    fn labctl(args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_labctl"))
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run labctl");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn diagnose_file(name: &str, extra: &[&str]) -> (i32, String, String) {
+        let path = fixture(name);
+        let mut args = vec!["diagnose", "pvc", "--snapshot", path.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        labctl(&args)
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(diagnose_file("healthy.json", &[]).0, 0);
+        assert_eq!(
+            diagnose_file("waiting-cronjob-not-run.yaml", &["--strict"]).0,
+            0,
+            "info never fails"
+        );
+        assert_eq!(diagnose_file("pv-node-missing.json", &[]).0, 1);
+        assert_eq!(
+            diagnose_file("pvc-terminating-in-use.yaml", &[]).0,
+            0,
+            "warnings pass without --strict"
+        );
+        assert_eq!(
+            diagnose_file("pvc-terminating-in-use.yaml", &["--strict"]).0,
+            1
+        );
+        assert_eq!(
+            diagnose_file("pv-node-missing.json", &["--pvc", "other"]).0,
+            0
+        );
+        assert_eq!(diagnose_file("pv-node-missing.json", &["-n", "other"]).0, 0);
+        assert_eq!(
+            diagnose_file("pv-node-missing.json", &["-n", "other", "-A"]).0,
+            1
+        );
+    }
+
+    #[test]
+    fn malformed_snapshot_is_exit_2_with_file_and_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("broken.json");
+        std::fs::write(&bad, "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n  {\"apiVersion\": \"v1\", \"kind\": \"Pod\",\n").unwrap();
+        let (code, stdout, stderr) =
+            labctl(&["diagnose", "pvc", "--snapshot", bad.to_str().unwrap()]);
+        assert_eq!(code, 2);
+        assert!(stdout.is_empty());
+        assert!(stderr.starts_with("labctl: invalid snapshot "), "{stderr}");
+        assert!(stderr.contains("broken.json:3:"), "{stderr}");
+
+        let wrong_type = dir.path().join("wrong.yaml");
+        std::fs::write(&wrong_type, "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: models\nspec:\n  accessModes: ReadWriteOnce\n").unwrap();
+        let (code, _, stderr) = labctl(&[
+            "diagnose",
+            "pvc",
+            "--snapshot",
+            wrong_type.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 2);
+        assert!(
+            stderr.contains("wrong.yaml") && stderr.contains("PersistentVolumeClaim \"models\""),
+            "{stderr}"
+        );
+
+        let (code, _, stderr) =
+            labctl(&["diagnose", "pvc", "--snapshot", "/nonexistent/snap.json"]);
+        assert_eq!(code, 2);
+        assert!(
+            stderr.contains("cannot read snapshot /nonexistent/snap.json"),
+            "{stderr}"
+        );
+    }
+
+    #[test]
+    fn table_output() {
+        let (code, stdout, _) = diagnose_file("pv-node-affinity-conflict.json", &[]);
+        assert_eq!(code, 1);
+        insta::assert_snapshot!("table_pv_node_affinity_conflict", stdout);
+        let (_, stdout, _) = diagnose_file("waiting-cronjob-suspended.json", &[]);
+        insta::assert_snapshot!("table_waiting_for_consumer", stdout);
+        let (_, stdout, _) = diagnose_file("healthy.json", &[]);
+        insta::assert_snapshot!("table_healthy", stdout);
+    }
+
+    #[test]
+    fn json_output() {
+        let (code, stdout, _) = diagnose_file("pv-node-notready.json", &["-o", "json"]);
+        assert_eq!(code, 1);
+        let v: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
+        assert_eq!(v["schema"], 1);
+        insta::assert_snapshot!("json_pv_node_unavailable", stdout);
+        let (_, stdout, _) = diagnose_file("healthy.json", &["-o", "json"]);
+        insta::assert_snapshot!("json_healthy", stdout);
+    }
+
+    #[test]
+    fn short_output() {
+        let (_, stdout, _) = diagnose_file("pv-released-not-rebound.json", &["-o", "short"]);
+        insta::assert_snapshot!("short_pv_released", stdout);
+    }
+}
+
+mod runbook {
+    use super::*;
+
+    #[test]
+    fn every_hint_anchor_has_a_complete_section() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runbooks/failure-modes.md");
+        let text = std::fs::read_to_string(&path).expect("runbooks/failure-modes.md");
+        for kind in CATALOGUE {
+            let hint = kind.hint();
+            let anchor = hint.split('#').nth(1).unwrap();
+            assert_eq!(hint, format!("runbooks/failure-modes.md#{anchor}"));
+            let heading = format!("## {anchor}\n");
+            let start = text
+                .find(&heading)
+                .unwrap_or_else(|| panic!("no section `## {anchor}`"));
+            let rest = &text[start + heading.len()..];
+            let section = &rest[..rest.find("\n## ").unwrap_or(rest.len())];
+            for part in [
+                "**Symptoms**",
+                "**What labctl prints**",
+                "**Confirm by hand**",
+                "**Remediation**",
+                "**Prevention**",
+            ] {
+                assert!(section.contains(part), "section {anchor} lacks {part}");
+            }
+        }
+    }
+}
