@@ -47,7 +47,8 @@ pub async fn resolve(
     let config = ResolverConfig::from_parts(None, vec![], vec![name_server]);
     let mut builder = Resolver::builder_with_config(config, TokioRuntimeProvider::default());
     let opts = builder.options_mut();
-    opts.timeout = timeout;
+    // Half the budget per query, so UDP then TCP both fit within `timeout`.
+    opts.timeout = timeout / 2;
     opts.attempts = 1;
     opts.cache_size = 0;
     opts.use_hosts_file = ResolveHosts::Never;
@@ -63,8 +64,9 @@ pub async fn resolve(
     } else {
         format!("{host}.")
     };
-    // hickory has its own timeout; this one bounds everything else (both families, TCP retry).
-    let lookup = tokio::time::timeout(timeout * 2, resolver.lookup_ip(fqdn.as_str())).await;
+    // hickory has its own per-query timeout; this one bounds the whole lookup (both address
+    // families, the TCP retry).
+    let lookup = tokio::time::timeout(timeout, resolver.lookup_ip(fqdn.as_str())).await;
     match lookup {
         Err(_) => Err(no_answer(format!(
             "timed out after {}",

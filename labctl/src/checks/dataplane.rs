@@ -136,6 +136,12 @@ fn join(addresses: &[IpAddr]) -> String {
         .join(", ")
 }
 
+/// DNS gets most of the check's time, so its own, more precise error (naming the server) wins
+/// over the runner's generic timeout.
+fn dns_budget(ctx: &Context) -> std::time::Duration {
+    ctx.timeout * 3 / 4
+}
+
 fn no_pihole() -> Outcome {
     Outcome::fail("no Pi-hole DNS server configured")
         .with("set pihole_dns = \"IP[:PORT]\" in labctl.toml or pass --dns")
@@ -145,7 +151,7 @@ pub async fn dns_resolves_host(ctx: &Context) -> Result<Outcome, CheckError> {
     let Some(server) = ctx.config.pihole_dns else {
         return Ok(no_pihole());
     };
-    let answer = crate::dns::resolve(server, &ctx.config.host, ctx.timeout).await;
+    let answer = crate::dns::resolve(server, &ctx.config.host, dns_budget(ctx)).await;
     let expected = ingress_address(ctx).await?;
     Ok(evaluate_dns_resolves(&answer, expected))
 }
@@ -154,7 +160,7 @@ pub async fn pihole_dns_record(ctx: &Context) -> Result<Outcome, CheckError> {
     let Some(server) = ctx.config.pihole_dns else {
         return Ok(no_pihole());
     };
-    let answer = crate::dns::resolve(server, &ctx.config.host, ctx.timeout).await;
+    let answer = crate::dns::resolve(server, &ctx.config.host, dns_budget(ctx)).await;
     // The address only improves the hint; do not fail the check when it cannot be read.
     let ingress = ingress_address(ctx).await.ok().flatten();
     Ok(evaluate_pihole_record(&answer, ingress))

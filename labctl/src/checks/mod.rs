@@ -140,7 +140,8 @@ impl std::fmt::Debug for Check {
 pub const PREREQUISITES: &str = "prerequisites.md";
 pub const VERIFICATION: &str = "verification.md";
 
-/// Finds checks by id in a catalogue; an unknown id is an error listing the valid ones.
+/// Finds checks by id in a catalogue; an unknown id is an error listing the valid ones. The
+/// gate checks always stay in: the runner runs them only if a selected check needs the API.
 pub fn select(catalogue: &[Check], ids: &[String]) -> anyhow::Result<Vec<Check>> {
     if ids.is_empty() {
         return Ok(catalogue.to_vec());
@@ -153,7 +154,7 @@ pub fn select(catalogue: &[Check], ids: &[String]) -> anyhow::Result<Vec<Check>>
     }
     Ok(catalogue
         .iter()
-        .filter(|c| ids.iter().any(|id| id == c.id))
+        .filter(|c| c.fatal || ids.iter().any(|id| id == c.id))
         .copied()
         .collect())
 }

@@ -1,0 +1,14 @@
+//! labctl's integration tests, compiled as one binary (one link, shared helpers).
+//!
+//! - `mock_api`: request shapes and 403 handling against `tower-test` mock API servers.
+//! - `cli`: the real binary: help, bad flags, exit codes, output snapshots.
+//! - `data_plane`: real trainer → inference → nginx → dnsmasq → `labctl predict`/`verify`.
+//! - `runbooks`: every check's hint anchor exists.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cli;
+mod data_plane;
+mod mock_api;
+mod runbooks;

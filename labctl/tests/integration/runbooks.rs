@@ -1,0 +1,53 @@
+//! Every check's hint points at a runbook section that exists (anchor = check id).
+
+use std::path::Path;
+
+fn anchors(markdown: &str) -> Vec<String> {
+    // Sections are `## <id>` headings; GitHub makes the anchor from the heading text, and ids
+    // are already kebab-case, so the heading text is the anchor.
+    markdown
+        .lines()
+        .filter_map(|l| l.strip_prefix("## "))
+        .map(|h| h.trim().trim_matches('`').to_owned())
+        .collect()
+}
+
+#[test]
+fn every_check_hint_has_a_runbook_section() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut missing = Vec::new();
+    let catalogues = [
+        labctl::checks::preflight::catalogue(),
+        labctl::checks::verify::catalogue(),
+    ];
+    for check in catalogues.iter().flatten() {
+        let hint = check.hint();
+        let (file, anchor) = hint.split_once('#').unwrap();
+        let text = std::fs::read_to_string(root.join(file)).unwrap_or_default();
+        if !anchors(&text).iter().any(|a| a == anchor) {
+            missing.push(hint);
+        }
+    }
+    assert!(missing.is_empty(), "runbook sections missing: {missing:#?}");
+}
+
+#[test]
+fn check_ids_are_unique_kebab_case() {
+    for catalogue in [
+        labctl::checks::preflight::catalogue(),
+        labctl::checks::verify::catalogue(),
+    ] {
+        let mut ids: Vec<_> = catalogue.iter().map(|c| c.id).collect();
+        for id in &ids {
+            assert!(
+                id.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{id}"
+            );
+        }
+        let n = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "duplicate check id");
+    }
+}
