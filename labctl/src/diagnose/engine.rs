@@ -562,47 +562,42 @@ impl<'i, 'a> Engine<'i, 'a> {
                 );
             }
         }
-        for svc in self
-            .ix
-            .services_by_namespace
-            .get(c.ns)
-            .into_iter()
-            .flatten()
-        {
-            let Some(sel) = svc.spec.as_ref().and_then(|s| s.selector.as_ref()) else {
-                continue;
-            };
-            if sel.is_empty() {
-                continue;
+        // Services that select a consumer's pods: the ones left without endpoints.
+        let mut services: Vec<&k8s_openapi::api::core::v1::Service> = Vec::new();
+        for con in &c.consumers {
+            let labels = con
+                .workload
+                .pod_labels
+                .into_iter()
+                .chain(con.pods.iter().filter_map(|p| p.metadata.labels.as_ref()));
+            for l in labels {
+                for svc in self.ix.services_selecting(c.ns, l) {
+                    if !services.iter().any(|s| std::ptr::eq(*s, svc)) {
+                        services.push(svc);
+                    }
+                }
             }
-            let selects = |labels: Option<&std::collections::BTreeMap<String, String>>| {
-                labels.is_some_and(|l| sel.iter().all(|(k, v)| l.get(k) == Some(v)))
+        }
+        for svc in services {
+            let svc_name = meta_name(&svc.metadata);
+            let ready = self
+                .ix
+                .ready_endpoints
+                .get(&(c.ns, svc_name))
+                .copied()
+                .unwrap_or(0);
+            let state = if ready == 0 {
+                "no ready endpoints".to_owned()
+            } else {
+                format!("{ready} ready endpoints")
             };
-            let hit = c.consumers.iter().any(|con| {
-                selects(con.workload.pod_labels)
-                    || con.pods.iter().any(|p| selects(p.metadata.labels.as_ref()))
-            });
-            if hit {
-                let svc_name = meta_name(&svc.metadata);
-                let ready = self
-                    .ix
-                    .ready_endpoints
-                    .get(&(c.ns, svc_name))
-                    .copied()
-                    .unwrap_or(0);
-                let state = if ready == 0 {
-                    "no ready endpoints".to_owned()
-                } else {
-                    format!("{ready} ready endpoints")
-                };
-                push_unique(
-                    &mut out,
-                    Affected {
-                        object: ObjectRef::namespaced("Service", c.ns, svc_name),
-                        state: Some(state),
-                    },
-                );
-            }
+            push_unique(
+                &mut out,
+                Affected {
+                    object: ObjectRef::namespaced("Service", c.ns, svc_name),
+                    state: Some(state),
+                },
+            );
         }
         out
     }
@@ -982,10 +977,17 @@ impl<'i, 'a> Engine<'i, 'a> {
         }
         if modes.iter().any(|m| m == "ReadWriteOncePod") {
             let replicas = |w: &Workload<'_>| -> i32 {
-                if w.kind == "Deployment" || w.kind == "StatefulSet" {
+                if w.kind == "Deployment" {
+                    self.ix
+                        .deployment_by_key
+                        .get(&(w.namespace, w.name))
+                        .and_then(|d| d.spec.as_ref()?.replicas)
+                        .unwrap_or(1)
+                } else if w.kind == "StatefulSet" {
+                    // Rare with a ReadWriteOncePod claim: a scan is fine.
                     self.ix
                         .snapshot
-                        .deployments
+                        .stateful_sets
                         .iter()
                         .find(|d| d.metadata.uid == w.meta.uid)
                         .and_then(|d| d.spec.as_ref()?.replicas)

@@ -85,7 +85,9 @@ pub struct Index<'a> {
     pub events_by_uid: HashMap<&'a str, Vec<EventRecord<'a>>>,
     /// `(kind, namespace, name)` → events whose reference has no uid.
     pub events_by_name: HashMap<(&'a str, &'a str, &'a str), Vec<EventRecord<'a>>>,
-    pub services_by_namespace: HashMap<&'a str, Vec<&'a Service>>,
+    /// Services by `(namespace, key, value)` of the first pair of their selector: a pod finds
+    /// the Services that may select it through its own labels, without scanning them all.
+    pub services_by_selector: HashMap<(&'a str, &'a str, &'a str), Vec<&'a Service>>,
     /// Service `(namespace, name)` → ready endpoints over all its EndpointSlices.
     pub ready_endpoints: HashMap<Key<'a>, usize>,
     pub deployment_by_key: HashMap<Key<'a>, &'a Deployment>,
@@ -401,12 +403,20 @@ impl<'a> Index<'a> {
             list.sort_by_key(|e| e.last_seen);
         }
 
-        let mut services_by_namespace: HashMap<&str, Vec<&Service>> = HashMap::new();
+        let mut services_by_selector: HashMap<(&str, &str, &str), Vec<&Service>> = HashMap::new();
         for svc in &s.services {
-            services_by_namespace
-                .entry(ns(&svc.metadata))
-                .or_default()
-                .push(svc);
+            // A Service without selector has hand-made endpoints: it selects no pod.
+            let first = svc
+                .spec
+                .as_ref()
+                .and_then(|sp| sp.selector.as_ref())
+                .and_then(|sel| sel.iter().next());
+            if let Some((k, v)) = first {
+                services_by_selector
+                    .entry((ns(&svc.metadata), k.as_str(), v.as_str()))
+                    .or_default()
+                    .push(svc);
+            }
         }
         let mut ready_endpoints: HashMap<Key, usize> = HashMap::new();
         for slice in &s.endpoint_slices {
@@ -447,7 +457,7 @@ impl<'a> Index<'a> {
             owner_by_uid,
             events_by_uid,
             events_by_name,
-            services_by_namespace,
+            services_by_selector,
             ready_endpoints,
             deployment_by_key,
             applications: s.applications.iter().collect(),
@@ -466,6 +476,31 @@ impl<'a> Index<'a> {
             .into_iter()
             .flatten()
             .chain(by_name.into_iter().flatten())
+    }
+
+    /// Services in `namespace` whose selector matches `labels`.
+    pub fn services_selecting(
+        &self,
+        namespace: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Vec<&'a Service> {
+        let mut out: Vec<&'a Service> = Vec::new();
+        for (k, v) in labels {
+            for svc in self
+                .services_by_selector
+                .get(&(namespace, k.as_str(), v.as_str()))
+                .into_iter()
+                .flatten()
+            {
+                let selector = svc.spec.as_ref().and_then(|s| s.selector.as_ref());
+                let all =
+                    selector.is_some_and(|sel| sel.iter().all(|(k, v)| labels.get(k) == Some(v)));
+                if all && !out.iter().any(|o| std::ptr::eq(*o, *svc)) {
+                    out.push(svc);
+                }
+            }
+        }
+        out
     }
 
     /// The top-level workload of a pod: ReplicaSet → Deployment, Job → CronJob.
