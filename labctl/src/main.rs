@@ -23,7 +23,7 @@ async fn main() -> ExitCode {
         Err(err) if labctl::is_broken_pipe(&err) => code(labctl::exit::OK),
         Err(err) => {
             // The whole cause chain once, ripgrep style: "labctl: cannot …: cause".
-            eprintln!("labctl: {err:#}");
+            eprintln!("labctl: {}", labctl::error_chain(&err));
             code(labctl::exit::INTERNAL_ERROR)
         }
     }

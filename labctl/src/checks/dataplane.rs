@@ -176,11 +176,13 @@ pub fn evaluate_healthz(
 ) -> Outcome {
     match result {
         Ok(r) => Outcome::pass(format!(
-            "GET http://{host}/healthz via {address}: {} in {:.1} ms",
+            "{} in {:.1} ms via {address}",
             r.status,
             r.latency.as_secs_f64() * 1000.0
         )),
-        Err(e) => Outcome::fail(format!("GET http://{host}/healthz via {address}: {e}")),
+        Err(e) => {
+            Outcome::fail(e.to_string()).with(format!("GET http://{host}/healthz via {address}"))
+        }
     }
 }
 
@@ -203,7 +205,9 @@ pub fn evaluate_readyz(
                 .with(format!("body: {}", r.body.trim())),
             }
         }
-        Err(e) => Outcome::fail(format!("GET http://{host}/readyz via {address}: {e}")),
+        Err(e) => {
+            Outcome::fail(e.to_string()).with(format!("GET http://{host}/readyz via {address}"))
+        }
     }
 }
 

@@ -108,5 +108,5 @@ where
 pub async fn client(ctx: &crate::context::Context) -> Result<Client, CheckError> {
     ctx.client()
         .await
-        .map_err(|e| CheckError::Other(format!("{e:#}")))
+        .map_err(|e| CheckError::Other(crate::error_chain(&e)))
 }

@@ -1,1 +1,218 @@
-//! CLI tests (filled below).
+//! The real `labctl` binary: help, bad flags, exit codes, and table/short/JSON output
+//! (insta snapshots, with filters for ports, versions and latencies).
+
+use std::path::Path;
+use std::process::Output;
+
+use labctl::exit;
+
+use crate::support::DataPlane;
+
+fn labctl_in(dir: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_labctl"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("KUBECONFIG")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run labctl")
+}
+
+fn labctl(args: &[&str]) -> Output {
+    labctl_in(&tempfile::tempdir().unwrap().keep(), args)
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Things that vary between runs.
+fn filters() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+        (r"\d+\.\d+ ms", "[LATENCY] ms"),
+        (
+            r"model [0-9A-Za-z._:-]+ is loaded",
+            "model [VERSION] is loaded",
+        ),
+    ]
+}
+
+#[test]
+fn help_lists_commands_and_global_flags() {
+    let o = labctl(&["--help"]);
+    assert_eq!(o.status.code(), Some(exit::OK));
+    insta::assert_snapshot!("help", out(&o));
+}
+
+#[test]
+fn verify_help_lists_its_flags() {
+    let o = labctl(&["verify", "--help"]);
+    assert_eq!(o.status.code(), Some(exit::OK));
+    insta::assert_snapshot!("verify_help", out(&o));
+}
+
+#[test]
+fn bad_flag_is_exit_2_with_usage() {
+    let o = labctl(&["verify", "--bogus"]);
+    assert_eq!(o.status.code(), Some(exit::INTERNAL_ERROR));
+    assert!(
+        err(&o).contains("unexpected argument '--bogus'"),
+        "{}",
+        err(&o)
+    );
+    let o = labctl(&["-o", "yaml", "verify"]);
+    assert_eq!(o.status.code(), Some(exit::INTERNAL_ERROR));
+    let o = labctl(&["--timeout", "0s", "verify"]);
+    assert_eq!(o.status.code(), Some(exit::INTERNAL_ERROR));
+    assert!(err(&o).contains("must be greater than zero"));
+}
+
+#[test]
+fn non_numeric_x_is_refused_before_any_network() {
+    // A DNS server that would hang if asked: the refusal must come first.
+    let o = labctl(&["predict", "four", "--dns", "192.0.2.1"]);
+    assert_eq!(o.status.code(), Some(exit::INTERNAL_ERROR));
+    insta::assert_snapshot!("predict_bad_x", err(&o));
+}
+
+#[test]
+fn predict_without_dns_server_says_how_to_give_one() {
+    let o = labctl(&["predict", "4.2"]);
+    assert_eq!(o.status.code(), Some(exit::INTERNAL_ERROR));
+    assert!(
+        err(&o).starts_with("labctl: cannot resolve model.homelab: no Pi-hole DNS server"),
+        "{}",
+        err(&o)
+    );
+}
+
+#[test]
+fn unknown_check_id_is_exit_2() {
+    let o = labctl(&["verify", "--check", "pvc-bund"]);
+    assert_eq!(o.status.code(), Some(exit::INTERNAL_ERROR));
+    assert!(
+        err(&o).contains("unknown check \"pvc-bund\""),
+        "{}",
+        err(&o)
+    );
+}
+
+#[test]
+fn check_lists_are_stable() {
+    insta::assert_snapshot!("preflight_list", out(&labctl(&["preflight", "--list"])));
+    insta::assert_snapshot!("verify_list", out(&labctl(&["verify", "--list"])));
+}
+
+#[test]
+fn config_prints_defaults_file_and_flag_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = labctl_in(dir.path(), &["config"]);
+    assert_eq!(o.status.code(), Some(exit::OK));
+    insta::assert_snapshot!("config_defaults", out(&o));
+
+    std::fs::write(
+        dir.path().join("labctl.toml"),
+        "host = \"ml.lan\"\npihole_dns = \"192.168.1.2\"\n",
+    )
+    .unwrap();
+    let o = labctl_in(dir.path(), &["config", "-n", "lab2", "-o", "json"]);
+    assert_eq!(o.status.code(), Some(exit::OK));
+    let v: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+    assert_eq!(v["host"], "ml.lan");
+    assert_eq!(v["pihole_dns"], "192.168.1.2:53");
+    assert_eq!(v["namespace"], "lab2");
+    // Flags beat the file.
+    let o = labctl_in(dir.path(), &["config", "--host", "other.lan", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+    assert_eq!(v["host"], "other.lan");
+}
+
+#[test]
+fn config_with_unknown_key_is_exit_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("labctl.toml"),
+        "namespace = \"x\"\npihole = \"1.2.3.4\"\n",
+    )
+    .unwrap();
+    let o = labctl_in(dir.path(), &["config"]);
+    assert_eq!(o.status.code(), Some(exit::INTERNAL_ERROR));
+    let e = err(&o);
+    assert!(
+        e.starts_with("labctl: invalid lab description labctl.toml")
+            && e.contains("unknown field `pihole`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn completions_are_generated() {
+    let o = labctl(&["completions", "bash"]);
+    assert_eq!(o.status.code(), Some(exit::OK));
+    assert!(out(&o).contains("labctl") && out(&o).contains("--kubeconfig"));
+}
+
+#[test]
+fn unreadable_kubeconfig_fails_the_gate_and_skips_the_rest() {
+    let o = labctl(&[
+        "verify",
+        "--kubeconfig",
+        "/nonexistent/kubeconfig",
+        "--check",
+        "pvc-bound",
+    ]);
+    assert_eq!(o.status.code(), Some(exit::PROBLEM));
+    insta::assert_snapshot!("verify_no_cluster_table", out(&o));
+}
+
+fn data_plane_verify(plane: &DataPlane, format: &str) -> Output {
+    let port = plane.nginx.addr.port().to_string();
+    let dns = plane.dns.addr.to_string();
+    labctl(&[
+        "verify",
+        "-o",
+        format,
+        "--timeout",
+        "3s",
+        "--check",
+        "dns-resolves-host",
+        "--check",
+        "http-healthz",
+        "--check",
+        "model-ready",
+        "--dns",
+        &dns,
+        "--ingress-address",
+        "127.0.0.1",
+        "--port",
+        &port,
+    ])
+}
+
+#[test]
+fn verify_output_formats_on_a_healthy_and_a_broken_data_plane() {
+    let mut plane = DataPlane::start();
+    insta::with_settings!({filters => filters()}, {
+        let o = data_plane_verify(&plane, "table");
+        assert_eq!(o.status.code(), Some(exit::OK));
+        insta::assert_snapshot!("verify_healthy_table", out(&o));
+        let o = data_plane_verify(&plane, "short");
+        assert_eq!(o.status.code(), Some(exit::OK));
+        assert_eq!(out(&o), "", "short prints only what is not OK");
+
+        plane.inference.guard.stop();
+        let o = data_plane_verify(&plane, "table");
+        assert_eq!(o.status.code(), Some(exit::PROBLEM));
+        insta::assert_snapshot!("verify_backend_down_table", out(&o));
+        let o = data_plane_verify(&plane, "short");
+        assert_eq!(o.status.code(), Some(exit::PROBLEM));
+        insta::assert_snapshot!("verify_backend_down_short", out(&o));
+        let o = data_plane_verify(&plane, "json");
+        assert_eq!(o.status.code(), Some(exit::PROBLEM));
+        insta::assert_snapshot!("verify_backend_down_json", out(&o));
+    });
+}
