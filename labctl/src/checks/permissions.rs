@@ -2,27 +2,39 @@
 //! check (SelfSubjectAccessReview per row) and `manifests/rbac/clusterrole.yaml` (a test keeps
 //! the manifest equal to [`cluster_role_yaml`]), so the two cannot drift.
 
+/// Where labctl uses a permission (the ClusterRole grants it everywhere; the review asks where
+/// it matters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// A cluster-scoped resource.
+    Cluster,
+    /// In the lab namespace (and, for Deployments, the ingress and provisioner namespaces).
+    Lab,
+    /// In the Argo CD namespace.
+    ArgoCd,
+}
+
 /// One RBAC rule row: `verbs` on `group/resource`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Permission {
     pub group: &'static str,
     pub resource: &'static str,
     pub verbs: &'static [&'static str],
-    /// Namespaced resources are reviewed in the lab namespace; cluster-scoped ones cluster-wide.
-    pub namespaced: bool,
+    /// Where the permission is reviewed.
+    pub scope: Scope,
 }
 
 const fn p(
     group: &'static str,
     resource: &'static str,
     verbs: &'static [&'static str],
-    namespaced: bool,
+    scope: Scope,
 ) -> Permission {
     Permission {
         group,
         resource,
         verbs,
-        namespaced,
+        scope,
     }
 }
 
@@ -30,30 +42,51 @@ const fn p(
 /// Only `get` and `list`: labctl never mutates the cluster (the two `create`s are reviews of
 /// the caller itself and store nothing).
 pub const PERMISSIONS: &[Permission] = &[
-    p("", "events", &["list"], true),
-    p("", "namespaces", &["get"], false),
-    p("", "nodes", &["list"], false),
-    p("", "persistentvolumeclaims", &["get", "list"], true),
-    p("", "persistentvolumes", &["get", "list"], false),
-    p("", "pods", &["list"], true),
-    p("", "services", &["get", "list"], true),
+    p("", "events", &["list"], Scope::Lab),
+    p("", "namespaces", &["get"], Scope::Cluster),
+    p("", "nodes", &["list"], Scope::Cluster),
+    p("", "persistentvolumeclaims", &["get", "list"], Scope::Lab),
+    p("", "persistentvolumes", &["get", "list"], Scope::Cluster),
+    p("", "pods", &["list"], Scope::Lab),
+    p("", "services", &["get", "list"], Scope::Lab),
     p(
         "apiextensions.k8s.io",
         "customresourcedefinitions",
         &["get"],
-        false,
+        Scope::Cluster,
     ),
-    p("apps", "daemonsets", &["list"], true),
-    p("apps", "deployments", &["get", "list"], true),
-    p("apps", "statefulsets", &["get", "list"], true),
-    p("argoproj.io", "applications", &["get"], true),
-    p("batch", "cronjobs", &["get", "list"], true),
-    p("batch", "jobs", &["list"], true),
-    p("discovery.k8s.io", "endpointslices", &["list"], true),
-    p("events.k8s.io", "events", &["list"], true),
-    p("networking.k8s.io", "ingressclasses", &["get"], false),
-    p("networking.k8s.io", "ingresses", &["get", "list"], true),
-    p("storage.k8s.io", "storageclasses", &["get", "list"], false),
+    p("apps", "daemonsets", &["list"], Scope::Lab),
+    p("apps", "deployments", &["get", "list"], Scope::Lab),
+    p("apps", "replicasets", &["list"], Scope::Lab),
+    p("apps", "statefulsets", &["get", "list"], Scope::Lab),
+    p(
+        "argoproj.io",
+        "applications",
+        &["get", "list"],
+        Scope::ArgoCd,
+    ),
+    p("batch", "cronjobs", &["get", "list"], Scope::Lab),
+    p("batch", "jobs", &["list"], Scope::Lab),
+    p("discovery.k8s.io", "endpointslices", &["list"], Scope::Lab),
+    p("events.k8s.io", "events", &["list"], Scope::Lab),
+    p(
+        "networking.k8s.io",
+        "ingressclasses",
+        &["get"],
+        Scope::Cluster,
+    ),
+    p(
+        "networking.k8s.io",
+        "ingresses",
+        &["get", "list"],
+        Scope::Lab,
+    ),
+    p(
+        "storage.k8s.io",
+        "storageclasses",
+        &["get", "list"],
+        Scope::Cluster,
+    ),
 ];
 
 /// Reviews of the caller itself (granted to every authenticated user by `system:basic-user`,
@@ -63,13 +96,13 @@ pub const SELF_REVIEWS: &[Permission] = &[
         "authentication.k8s.io",
         "selfsubjectreviews",
         &["create"],
-        false,
+        Scope::Cluster,
     ),
     p(
         "authorization.k8s.io",
         "selfsubjectaccessreviews",
         &["create"],
-        false,
+        Scope::Cluster,
     ),
 ];
 

@@ -15,7 +15,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use k8s_openapi::apimachinery::pkg::version::Info;
 use kube::api::{Api, ListParams, PostParams};
 
-use super::permissions::{PERMISSIONS, Permission};
+use super::permissions::{PERMISSIONS, Permission, Scope};
 use super::{Check, CheckError, Outcome, PREREQUISITES, Severity, fetch};
 use crate::config::LabConfig;
 use crate::context::Context;
@@ -259,8 +259,16 @@ pub fn evaluate_permissions(reviews: &[(String, bool)]) -> Outcome {
     }
 }
 
-fn review_for(perm: &Permission, verb: &str, ns: &str) -> (String, SelfSubjectAccessReview) {
-    let namespace = perm.namespaced.then(|| ns.to_owned());
+fn review_for(
+    perm: &Permission,
+    verb: &str,
+    config: &LabConfig,
+) -> (String, SelfSubjectAccessReview) {
+    let namespace = match perm.scope {
+        Scope::Cluster => None,
+        Scope::Lab => Some(config.namespace.clone()),
+        Scope::ArgoCd => Some(config.argocd_namespace.clone()),
+    };
     let what = format!(
         "cannot {}",
         fetch::action(verb, &perm.resource_name(), namespace.as_deref())
@@ -286,11 +294,7 @@ async fn permissions(ctx: &Context) -> Result<Outcome, CheckError> {
     let api: Api<SelfSubjectAccessReview> = Api::all(client);
     let reviews: Vec<_> = PERMISSIONS
         .iter()
-        .flat_map(|p| {
-            p.verbs
-                .iter()
-                .map(move |v| review_for(p, v, &ctx.config.namespace))
-        })
+        .flat_map(|p| p.verbs.iter().map(move |v| review_for(p, v, &ctx.config)))
         .collect();
     let answers = futures::future::join_all(reviews.iter().map(|(what, review)| {
         let api = api.clone();
@@ -864,14 +868,14 @@ mod tests {
 
     #[test]
     fn review_names_namespace_only_for_namespaced_resources() {
-        let (what, r) = review_for(&PERMISSIONS[0], "list", "mlops-lab");
+        let (what, r) = review_for(&PERMISSIONS[0], "list", &LabConfig::default());
         assert_eq!(what, "cannot list events in mlops-lab");
         assert_eq!(
             r.spec.resource_attributes.unwrap().namespace.as_deref(),
             Some("mlops-lab")
         );
         let nodes = PERMISSIONS.iter().find(|p| p.resource == "nodes").unwrap();
-        let (what, r) = review_for(nodes, "list", "mlops-lab");
+        let (what, r) = review_for(nodes, "list", &LabConfig::default());
         assert_eq!(what, "cannot list nodes");
         assert_eq!(r.spec.resource_attributes.unwrap().namespace, None);
     }
