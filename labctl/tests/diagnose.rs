@@ -118,6 +118,7 @@ mod engine {
             "sync-wave-annotations.yaml",
             &[("sync-wave-deadlock", Error)],
         ),
+        ("sync-wave-bound.yaml", &[]),
         ("sync-wave-same.json", &[("pvc-waiting-for-consumer", Info)]),
     ];
 

@@ -1155,7 +1155,10 @@ impl<'i, 'a> Engine<'i, 'a> {
     /// Argo CD applies the WFFC claim in an earlier wave than all its consumers and waits for it
     /// to be Healthy, which it only becomes once a consumer exists (argo-cd#12840).
     fn sync_wave(&mut self, c: &Claim<'a>) -> bool {
-        if !c.wait_for_first_consumer() {
+        // A Bound claim is Healthy for Argo CD: whatever the waves say, the sync got past it
+        // (often thanks to a Sync hook consumer in its wave that is deleted afterwards and so
+        // invisible here). Judging it anyway would flag the healthy lab.
+        if !c.wait_for_first_consumer() || c.phase == "Bound" {
             return false;
         }
         let mut pvc_wave = sync_wave(&c.pvc.metadata);
