@@ -1,0 +1,102 @@
+//! Keys and certificates for the lab's control plane, made with openssl.
+//!
+//! One CA signs the API server's serving certificate and the client certificates: `lab-admin`
+//! (group `system:masters`, used by the lab itself and the controllers) and `labctl` (no
+//! group: it gets only what the shipped read-only ClusterRole grants, so the lab proves that
+//! RBAC is enough).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::Result;
+
+use crate::process::run;
+
+#[derive(Debug, Clone)]
+pub struct Certs {
+    pub dir: PathBuf,
+}
+
+impl Certs {
+    pub fn ca(&self) -> PathBuf {
+        self.dir.join("ca.crt")
+    }
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Creates every key and certificate in `dir` (once: kept across restarts of the lab).
+    pub fn create(dir: &Path) -> Result<Certs> {
+        std::fs::create_dir_all(dir)?;
+        let certs = Certs {
+            dir: dir.to_owned(),
+        };
+        if certs.file("labctl.crt").exists() {
+            return Ok(certs);
+        }
+        let f = |name: &str| certs.file(name).to_string_lossy().into_owned();
+        run(Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
+            ])
+            .args([
+                "-keyout",
+                &f("ca.key"),
+                "-out",
+                &f("ca.crt"),
+                "-subj",
+                "/CN=mlops-lab-ca",
+            ]))?;
+        let sign = |name: &str, subject: &str, ext: &str| -> Result<()> {
+            let ext_file = certs.file(&format!("{name}.ext"));
+            std::fs::write(&ext_file, ext)?;
+            run(Command::new("openssl")
+                .args(["req", "-newkey", "rsa:2048", "-nodes"])
+                .args([
+                    "-keyout",
+                    &f(&format!("{name}.key")),
+                    "-out",
+                    &f(&format!("{name}.csr")),
+                    "-subj",
+                    subject,
+                ]))?;
+            run(Command::new("openssl")
+                .args(["x509", "-req", "-days", "3650", "-CAcreateserial"])
+                .args([
+                    "-in",
+                    &f(&format!("{name}.csr")),
+                    "-CA",
+                    &f("ca.crt"),
+                    "-CAkey",
+                    &f("ca.key"),
+                    "-out",
+                    &f(&format!("{name}.crt")),
+                    "-extfile",
+                    &ext_file.to_string_lossy(),
+                ]))?;
+            Ok(())
+        };
+        sign(
+            "apiserver",
+            "/CN=kube-apiserver",
+            "subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\n\
+             extendedKeyUsage=serverAuth\n",
+        )?;
+        sign(
+            "admin",
+            "/O=system:masters/CN=lab-admin",
+            "extendedKeyUsage=clientAuth\n",
+        )?;
+        sign("labctl", "/CN=labctl", "extendedKeyUsage=clientAuth\n")?;
+        run(Command::new("openssl").args(["genrsa", "-out", &f("sa.key"), "2048"]))?;
+        run(Command::new("openssl").args([
+            "rsa",
+            "-in",
+            &f("sa.key"),
+            "-pubout",
+            "-out",
+            &f("sa.pub"),
+        ]))?;
+        Ok(certs)
+    }
+}

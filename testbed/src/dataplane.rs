@@ -1,0 +1,301 @@
+//! The data plane as real processes on loopback: the real `trainer` and `inference`,
+//! Debian's nginx as the ingress (`server_name <host>` → inference; any other Host → 404 like
+//! ingress-nginx's default backend) and Debian's dnsmasq as Pi-hole (`host-record`s only, no
+//! upstream, no /etc/hosts). Shared by the lab and by labctl's data-plane tests.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use crate::process::{ProcessGuard, free_port, run};
+
+/// How long a process may take to start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+/// The lab's host name.
+pub const HOST: &str = "model.homelab";
+
+/// The path of a system tool, or an error that says how to install it.
+pub fn require_tool(name: &str) -> Result<PathBuf> {
+    let dirs = std::env::var("PATH").unwrap_or_default();
+    let candidates = dirs
+        .split(':')
+        .map(PathBuf::from)
+        .chain(["/usr/sbin".into(), "/sbin".into()]);
+    for dir in candidates {
+        let path = dir.join(name);
+        if path.is_file() {
+            return Ok(path);
+        }
+    }
+    bail!(
+        "{name} is not installed: run scripts/install-deps (apt-get install -y nginx dnsmasq-base)"
+    )
+}
+
+/// The workspace root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("testbed is a workspace member")
+        .to_owned()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+}
+
+/// A workspace binary (`trainer`, `inference`, `labctl`), built once per process with cargo
+/// (a no-op when up to date).
+pub fn workspace_bin(name: &str) -> Result<PathBuf> {
+    static BUILT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "trainer",
+                "-p",
+                "inference",
+                "-p",
+                "labctl",
+            ])
+            .current_dir(repo_root())
+            .output()
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    });
+    let path = target_dir().join("debug").join(name);
+    match built {
+        Ok(()) if path.is_file() => Ok(path),
+        Ok(()) => bail!("{} not found after cargo build", path.display()),
+        Err(e) => bail!("cannot build the workspace binaries: {e}"),
+    }
+}
+
+/// Runs the real trainer on the built-in synthetic data; returns the published version.
+pub fn train(model_dir: &Path, seed: u64) -> Result<String> {
+    run(Command::new(workspace_bin("trainer")?)
+        .arg("--out")
+        .arg(model_dir)
+        .args(["--seed", &seed.to_string()]))?;
+    Ok(model::read_version(model_dir)?)
+}
+
+/// Waits until something accepts TCP connections on `addr`.
+fn wait_for_tcp(addr: SocketAddr, guard: &mut ProcessGuard) -> Result<()> {
+    let deadline = Instant::now() + START_TIMEOUT;
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        guard.check_alive()?;
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    bail!(
+        "{} did not listen on {addr} within {START_TIMEOUT:?}",
+        guard.name
+    )
+}
+
+/// The real inference server on a free loopback port.
+#[derive(Debug)]
+pub struct Inference {
+    pub addr: SocketAddr,
+    pub guard: ProcessGuard,
+}
+
+impl Inference {
+    /// Starts it on `model_dir`, logging to `log`.
+    pub fn start(model_dir: &Path, log: &Path) -> Result<Self> {
+        let mut command = Command::new(workspace_bin("inference")?);
+        command.arg("--model-dir").arg(model_dir).args([
+            "--listen",
+            "127.0.0.1:0",
+            "--reload-interval",
+            "200ms",
+        ]);
+        let mut guard = ProcessGuard::spawn("inference", command, log)?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            if let Some(addr) = text
+                .lines()
+                .rev()
+                .find_map(|l| l.split("listening addr=").nth(1))
+            {
+                let addr = addr
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .trim_matches('"');
+                let addr = addr
+                    .parse()
+                    .map_err(|_| anyhow!("bad listen address {addr:?} in {}", log.display()))?;
+                return Ok(Self { addr, guard });
+            }
+            guard.check_alive()?;
+            if Instant::now() > deadline {
+                bail!("inference did not log its address within {START_TIMEOUT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+/// nginx as the ingress: `host` → `upstream`, anything else → 404.
+#[derive(Debug)]
+pub struct Nginx {
+    pub addr: SocketAddr,
+    pub guard: ProcessGuard,
+}
+
+impl Nginx {
+    /// Starts nginx with its files (config, pid, temp paths, logs) in `dir`.
+    pub fn start(dir: &Path, host: &str, upstream: SocketAddr) -> Result<Self> {
+        let nginx = require_tool("nginx")?;
+        std::fs::create_dir_all(dir)?;
+        let port = free_port()?;
+        let d = dir.display();
+        let conf = format!(
+            r#"daemon off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/client_body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    # ingress-nginx's default backend: unknown Host -> 404.
+    server {{
+        listen 127.0.0.1:{port} default_server;
+        server_name _;
+        return 404;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        server_name {host};
+        location / {{
+            proxy_pass http://{upstream};
+            proxy_connect_timeout 2s;
+            proxy_read_timeout 5s;
+        }}
+    }}
+}}
+"#
+        );
+        let conf_path = dir.join("nginx.conf");
+        std::fs::write(&conf_path, conf)?;
+        let mut command = Command::new(nginx);
+        command
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(&conf_path)
+            .arg("-e")
+            .arg(dir.join("error.log"));
+        let mut guard = ProcessGuard::spawn("nginx", command, &dir.join("nginx.out"))?;
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        wait_for_tcp(addr, &mut guard)?;
+        Ok(Self { addr, guard })
+    }
+}
+
+/// dnsmasq as Pi-hole: answers only its host records.
+#[derive(Debug)]
+pub struct Dnsmasq {
+    pub addr: SocketAddr,
+    pub guard: ProcessGuard,
+}
+
+impl Dnsmasq {
+    /// Starts dnsmasq with `records` (host, ip); pid file and log in `dir`.
+    pub fn start(dir: &Path, records: &[(&str, &str)]) -> Result<Self> {
+        let dnsmasq = require_tool("dnsmasq")?;
+        std::fs::create_dir_all(dir)?;
+        let port = free_port()?;
+        let mut command = Command::new(dnsmasq);
+        command
+            .args([
+                "--keep-in-foreground",
+                "--conf-file=/dev/null",
+                "--no-resolv",
+                "--no-hosts",
+            ])
+            .args([
+                "--listen-address=127.0.0.1",
+                "--bind-interfaces",
+                "--log-facility=-",
+                "--log-queries",
+            ])
+            .arg(format!("--port={port}"))
+            .arg(format!("--pid-file={}", dir.join("dnsmasq.pid").display()))
+            // As root dnsmasq would drop to `nobody`; it needs nothing of root here either way.
+            .arg(format!("--user={}", whoami()));
+        for (host, ip) in records {
+            command.arg(format!("--host-record={host},{ip}"));
+        }
+        let mut guard = ProcessGuard::spawn("dnsmasq", command, &dir.join("dnsmasq.log"))?;
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        // dnsmasq serves TCP on the same port; once it accepts, UDP is bound too.
+        wait_for_tcp(addr, &mut guard)?;
+        Ok(Self { addr, guard })
+    }
+}
+
+fn whoami() -> String {
+    Command::new("id")
+        .arg("-un")
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "root".into())
+}
+
+/// Reads the model version a directory serves, if any (for messages).
+pub fn served_version(model_dir: &Path) -> Option<String> {
+    model::read_version(model_dir).ok()
+}
+
+/// Reads a line-oriented log and returns lines containing `needle` (for diagnostics).
+pub fn grep(path: &Path, needle: &str) -> Vec<String> {
+    std::fs::File::open(path)
+        .map(|f| {
+            BufReader::new(f)
+                .lines()
+                .map_while(Result::ok)
+                .filter(|l| l.contains(needle))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Inference {
+    /// Where the log is, for messages.
+    pub fn log(&self) -> &Path {
+        &self.guard.log
+    }
+}
+
+/// Context for errors from a data-plane step.
+pub fn step<T>(what: &str, result: Result<T>) -> Result<T> {
+    result.with_context(|| format!("data plane: {what}"))
+}

@@ -1,0 +1,320 @@
+//! The whole lab: control plane, add-ons, the deployed pipeline and the data plane behind it.
+//!
+//! `Lab::up` brings everything up in `.lab/` and waits until the pipeline is healthy; dropping
+//! the `Lab` stops every process it started. `Lab::keep` leaves them running and records their
+//! pids in `.lab/state.json` for `cargo lab down` and `cargo lab drill`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde_json::json;
+
+use crate::cluster::{self, LOAD_BALANCER_IP, NODES};
+use crate::controlplane::{Binaries, ControlPlane};
+use crate::dataplane::{self, Dnsmasq, HOST, Inference, Nginx};
+use crate::process::{ProcessGuard, alive, terminate};
+
+/// The node the lab's overlay pins the pipeline to.
+pub const PIN_NODE: &str = NODES[0];
+pub const NAMESPACE: &str = "mlops-lab";
+
+/// A running lab. Fields drop in order: the data plane first, the control plane last.
+#[derive(Debug)]
+pub struct Lab {
+    pub dns: Option<Dnsmasq>,
+    pub nginx: Nginx,
+    pub inference: Inference,
+    pub provisioner: Option<ProcessGuard>,
+    pub cp: ControlPlane,
+    pub bins: Binaries,
+    pub repo: PathBuf,
+    pub dir: PathBuf,
+    pub model_dir: PathBuf,
+    /// labctl's lab description (`--config`).
+    pub labctl_config: PathBuf,
+}
+
+/// Where a kept lab's processes and addresses are recorded.
+fn state_file(dir: &Path) -> PathBuf {
+    dir.join("state.json")
+}
+
+/// Pids of a kept lab that are still alive.
+pub fn kept_pids(dir: &Path) -> Vec<u32> {
+    let Ok(text) = std::fs::read_to_string(state_file(dir)) else {
+        return Vec::new();
+    };
+    let state: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    state["pids"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.as_u64())
+        .map(|p| p as u32)
+        .filter(|p| alive(*p))
+        .collect()
+}
+
+/// Stops a kept lab: every recorded pid, newest first.
+pub fn down(dir: &Path) -> Result<usize> {
+    let pids = kept_pids(dir);
+    for pid in pids.iter().rev() {
+        terminate(*pid);
+    }
+    for _ in 0..50 {
+        if pids.iter().all(|p| !alive(*p)) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = std::fs::remove_file(state_file(dir));
+    Ok(pids.len())
+}
+
+impl Lab {
+    /// Brings the lab up in `dir` (normally `<repo>/.lab`).
+    pub fn up(repo: &Path, dir: &Path) -> Result<Lab> {
+        if !kept_pids(dir).is_empty() {
+            bail!(
+                "a lab is already running from {} (stop it with `cargo lab down`)",
+                dir.display()
+            );
+        }
+        std::fs::create_dir_all(dir)?;
+        let dir = dir.canonicalize()?;
+        let bins = Binaries::build(repo)?;
+        let stages = [repo.join("testbed/kwok/stages/local-path-helper.yaml")];
+        let mut cp = ControlPlane::start(&dir, &bins, &stages)?;
+        cluster::install(&mut cp, repo)?;
+        let provisioner = cluster::start_provisioner(&cp, &bins.local_path_provisioner)?;
+
+        eprintln!("lab: labctl's read-only RBAC for user `labctl`");
+        cp.kubectl(&[
+            "apply",
+            "-f",
+            &repo.join("manifests/rbac").display().to_string(),
+        ])?;
+        cp.apply(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: labctl-read-only-lab\n\
+             roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: labctl-read-only\n\
+             subjects:\n- apiGroup: rbac.authorization.k8s.io\n  kind: User\n  name: labctl\n",
+        )?;
+
+        eprintln!("lab: data plane (trainer, inference, nginx as ingress, dnsmasq as Pi-hole)");
+        let model_dir = dir.join("models");
+        let _ = std::fs::remove_dir_all(&model_dir);
+        let version = dataplane::train(&model_dir, 1)?;
+        let inference = Inference::start(&model_dir, &dir.join("logs/inference.log"))?;
+        let nginx = Nginx::start(&dir.join("nginx"), HOST, inference.addr)?;
+        let dns = Dnsmasq::start(&dir.join("dnsmasq"), &[(HOST, LOAD_BALANCER_IP)])?;
+        eprintln!(
+            "lab: model {version} served at {}, ingress {}, Pi-hole {}",
+            inference.addr, nginx.addr, dns.addr
+        );
+
+        let labctl_config = dir.join("labctl.toml");
+        std::fs::write(
+            &labctl_config,
+            format!(
+                "# The local lab (written by `cargo lab up`).\npihole_dns = \"{}\"\ningress_address = \"{LOAD_BALANCER_IP}\"\n\
+                 ingress_port = {}\npin_label_value = \"{PIN_NODE}\"\n",
+                dns.addr,
+                nginx.addr.port()
+            ),
+        )?;
+        let lab = Lab {
+            dns: Some(dns),
+            nginx,
+            inference,
+            provisioner: Some(provisioner),
+            cp,
+            bins,
+            repo: repo.to_owned(),
+            dir: dir.clone(),
+            model_dir,
+            labctl_config,
+        };
+        lab.deploy()?;
+        Ok(lab)
+    }
+
+    /// Applies `manifests/overlays/lab` and the Argo CD objects, waits for the pipeline, and
+    /// publishes the load-balancer address into the Ingress status.
+    pub fn deploy(&self) -> Result<()> {
+        eprintln!("lab: deploying manifests/overlays/lab");
+        let overlay = self.repo.join("manifests/overlays/lab");
+        self.cp.kubectl(&[
+            "apply",
+            "--server-side",
+            "-k",
+            &overlay.display().to_string(),
+        ])?;
+        self.wait_healthy(Duration::from_secs(120))?;
+        self.publish_ingress_address()?;
+        for file in ["appproject.yaml", "application.yaml"] {
+            self.cp.kubectl(&[
+                "apply",
+                "--server-side",
+                "-f",
+                &self.repo.join("argocd").join(file).display().to_string(),
+            ])?;
+        }
+        self.write_app_status("Synced", "Healthy", None)
+    }
+
+    /// Waits until the claim is Bound and the Deployment available.
+    pub fn wait_healthy(&self, timeout: Duration) -> Result<()> {
+        let t = format!("--timeout={}s", timeout.as_secs());
+        self.cp
+            .kubectl(&[
+                "-n",
+                NAMESPACE,
+                "wait",
+                "--for=jsonpath={.status.phase}=Bound",
+                "pvc/models",
+                &t,
+            ])
+            .context("the model PVC did not bind")?;
+        self.cp
+            .kubectl(&[
+                "-n",
+                NAMESPACE,
+                "wait",
+                "--for=condition=Available",
+                "deployment/inference",
+                &t,
+            ])
+            .context("the inference Deployment did not become available")?;
+        Ok(())
+    }
+
+    /// As ingress-nginx with `--publish-service` would: the LB address in the Ingress status.
+    pub fn publish_ingress_address(&self) -> Result<()> {
+        let status = format!(
+            r#"{{"status":{{"loadBalancer":{{"ingress":[{{"ip":"{LOAD_BALANCER_IP}"}}]}}}}}}"#
+        );
+        self.cp.kubectl(&[
+            "-n",
+            NAMESPACE,
+            "patch",
+            "ingress",
+            "inference",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &status,
+        ])?;
+        Ok(())
+    }
+
+    /// Writes the Application's status the way Argo CD's controller does (sync, health,
+    /// operation state, conditions). Argo CD itself does not run in the lab.
+    pub fn write_app_status(
+        &self,
+        sync: &str,
+        health: &str,
+        problem: Option<(&str, &str)>,
+    ) -> Result<()> {
+        let now = humantime_now();
+        let revision = Command::new("git")
+            .args(["-C", &self.repo.display().to_string(), "rev-parse", "HEAD"])
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default();
+        let (phase, message) = match (health, problem) {
+            ("Progressing", Some((_, msg))) => ("Running", msg.to_owned()),
+            (_, Some((_, msg))) => ("Failed", msg.to_owned()),
+            _ => (
+                "Succeeded",
+                "successfully synced (all tasks run)".to_owned(),
+            ),
+        };
+        let mut status = json!({
+            "sync": {"status": sync, "revision": revision, "comparedTo": {
+                "source": {"repoURL": "https://github.com/example/mlops-lab.git", "path": "manifests/overlays/homelab", "targetRevision": "main"},
+                "destination": {"server": "https://kubernetes.default.svc", "namespace": NAMESPACE}}},
+            "health": {"status": health, "lastTransitionTime": now},
+            "operationState": {"phase": phase, "message": message, "startedAt": now, "finishedAt": now,
+                "operation": {"sync": {"revision": revision}, "initiatedBy": {"automated": true}}},
+            "reconciledAt": now,
+            "sourceType": "Kustomize",
+        });
+        if let Some((condition, msg)) = problem {
+            status["conditions"] =
+                json!([{"type": condition, "message": msg, "lastTransitionTime": now}]);
+        }
+        let patch = json!({"status": status}).to_string();
+        // The Application CRD has no status subresource: Argo CD writes status with the object.
+        self.cp.kubectl(&[
+            "-n",
+            "argocd",
+            "patch",
+            "application",
+            "mlops-lab",
+            "--type=merge",
+            "-p",
+            &patch,
+        ])?;
+        Ok(())
+    }
+
+    /// Runs the lab's kubectl as lab-admin.
+    pub fn kubectl(&self, args: &[&str]) -> Result<String> {
+        self.cp.kubectl(args)
+    }
+
+    /// Runs labctl against the lab as the `labctl` user; returns (exit code, stdout, stderr).
+    pub fn labctl(&self, args: &[&str]) -> Result<(i32, String, String)> {
+        let out = Command::new(dataplane::workspace_bin("labctl")?)
+            .arg("--kubeconfig")
+            .arg(&self.cp.labctl_kubeconfig)
+            .arg("--config")
+            .arg(&self.labctl_config)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()?;
+        Ok((
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
+    }
+
+    /// Leaves every process running and records the pids for `cargo lab down`.
+    pub fn keep(self) -> Result<()> {
+        let Lab {
+            dns,
+            nginx,
+            inference,
+            provisioner,
+            mut cp,
+            dir,
+            labctl_config,
+            ..
+        } = self;
+        let mut pids: Vec<u32> = cp.processes.drain(..).map(ProcessGuard::detach).collect();
+        pids.extend(provisioner.map(ProcessGuard::detach));
+        let state = json!({
+            "kubeconfig": cp.labctl_kubeconfig,
+            "admin_kubeconfig": cp.admin_kubeconfig,
+            "kubectl": cp.kubectl_bin,
+            "labctl_config": labctl_config,
+            "inference": inference.addr.to_string(),
+            "ingress": nginx.addr.to_string(),
+            "dns": dns.as_ref().map(|d| d.addr.to_string()),
+            "pids": pids.iter().copied()
+                .chain([inference.guard.detach(), nginx.guard.detach()])
+                .chain(dns.map(|d| d.guard.detach()))
+                .collect::<Vec<_>>(),
+        });
+        std::fs::write(state_file(&dir), serde_json::to_string_pretty(&state)?)?;
+        Ok(())
+    }
+}
+
+fn humantime_now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}

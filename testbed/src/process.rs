@@ -1,0 +1,188 @@
+//! Processes the lab starts: each one is stopped by its pid when its guard drops.
+
+use std::fs::File;
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// Pids of every process started and not yet stopped or detached, so that an interrupt can
+/// stop them all (see [`stop_all_on_interrupt`]).
+static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+fn running() -> std::sync::MutexGuard<'static, Vec<u32>> {
+    RUNNING.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// On Ctrl-C or SIGTERM, stop every process this program started (newest first) and exit
+/// 130: destructors do not run on a signal, so the guards alone would leave them running.
+pub fn stop_all_on_interrupt() -> Result<()> {
+    ctrlc::set_handler(|| {
+        eprintln!("\nlab: interrupted; stopping every process it started");
+        for pid in running().iter().rev() {
+            terminate(*pid);
+        }
+        std::process::exit(130);
+    })?;
+    Ok(())
+}
+
+/// A started process; dropping the guard stops it (SIGTERM, then SIGKILL after 5 s).
+#[derive(Debug)]
+pub struct ProcessGuard {
+    pub name: String,
+    pub log: PathBuf,
+    child: Option<Child>,
+}
+
+impl ProcessGuard {
+    /// Starts `command` with stdout and stderr appended to `log`.
+    pub fn spawn(name: &str, mut command: Command, log: &Path) -> Result<Self> {
+        let out = File::options()
+            .create(true)
+            .append(true)
+            .open(log)
+            .with_context(|| format!("open {}", log.display()))?;
+        let err = out.try_clone()?;
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .with_context(|| format!("start {name} ({:?})", command.get_program()))?;
+        running().push(child.id());
+        Ok(Self {
+            name: name.to_owned(),
+            log: log.to_owned(),
+            child: Some(child),
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Fails with the end of the log if the process has exited.
+    pub fn check_alive(&mut self) -> Result<()> {
+        if let Some(child) = self.child.as_mut()
+            && let Some(status) = child.try_wait()?
+        {
+            bail!(
+                "{} exited ({status}); last lines of {}:\n{}",
+                self.name,
+                self.log.display(),
+                tail(&self.log, 15)
+            );
+        }
+        Ok(())
+    }
+
+    /// Stops the process now, as dropping does.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        running().retain(|p| *p != child.id());
+        terminate(child.id());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Lets the process outlive this program (`lab up --keep`); returns its pid.
+    pub fn detach(mut self) -> u32 {
+        let pid = self.pid();
+        running().retain(|p| *p != pid);
+        self.child = None;
+        pid
+    }
+}
+
+impl Drop for ProcessGuard {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Sends SIGTERM to `pid` (no libc: `kill` is everywhere and keeps this crate safe code).
+pub fn terminate(pid: u32) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// True while `pid` exists.
+pub fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// A loopback port free for TCP and UDP at the time of the call.
+pub fn free_port() -> Result<u16> {
+    for _ in 0..50 {
+        let tcp = TcpListener::bind("127.0.0.1:0")?;
+        let port = tcp.local_addr()?.port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    bail!("no free loopback port found")
+}
+
+/// Polls `ready` every 100 ms until it returns true, `timeout` passes (error naming `what`),
+/// or one of `guards` dies (error with its log).
+pub fn wait_until(
+    what: &str,
+    timeout: Duration,
+    guards: &mut [&mut ProcessGuard],
+    mut ready: impl FnMut() -> bool,
+) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if ready() {
+            return Ok(());
+        }
+        for g in guards.iter_mut() {
+            g.check_alive()?;
+        }
+        if Instant::now() > deadline {
+            bail!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The last `n` lines of a log file.
+pub fn tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Runs a command to completion; fails with its stderr.
+pub fn run(command: &mut Command) -> Result<String> {
+    let out = command
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("run {:?}", command.get_program()))?;
+    if !out.status.success() {
+        bail!(
+            "{:?} {:?} failed ({}): {}",
+            command.get_program(),
+            command.get_args().collect::<Vec<_>>(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
