@@ -49,7 +49,11 @@ pub async fn run(ctx: &Context, args: &PredictArgs) -> anyhow::Result<i32> {
             Ok(crate::exit::OK)
         }
         Err(err) => {
-            crate::render::note(&format!("labctl: predict failed at the {err}"));
+            // Name the hop first: it is what the operator acts on.
+            crate::render::note(&format!(
+                "labctl: predict failed at {}: {}",
+                err.hop, err.message
+            ));
             Ok(crate::exit::PROBLEM)
         }
     }

@@ -87,7 +87,8 @@ fn wrong_host_is_reported_as_not_routed() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
-        err.contains("ingress routing failed") && err.contains("not routed"),
+        err.contains("labctl: predict failed at ingress routing: host other.homelab is not routed")
+            && err.contains("not routed"),
         "{err}"
     );
     assert!(stdout(&out).is_empty());
@@ -101,7 +102,7 @@ fn stopped_inference_is_a_backend_failure() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
-        err.contains("backend failed") && err.contains("502"),
+        err.contains("labctl: predict failed at backend:") && err.contains("502"),
         "{err}"
     );
 }
@@ -114,7 +115,8 @@ fn stopped_dnsmasq_is_a_dns_failure_naming_the_server() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
-        err.contains("DNS failed") && err.contains(&plane.dns.addr.to_string()),
+        err.contains("labctl: predict failed at DNS: DNS server")
+            && err.contains(&plane.dns.addr.to_string()),
         "{err}"
     );
 }
@@ -125,7 +127,10 @@ fn empty_model_dir_is_model_not_ready() {
     let out = labctl(&args(&plane, &["predict", "4.2"]));
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("model not ready failed"), "{err}");
+    assert!(
+        err.contains("labctl: predict failed at model not ready: the model server is not ready"),
+        "{err}"
+    );
 }
 
 const DATA_PLANE_CHECKS: [&str; 6] = [

@@ -287,3 +287,116 @@ async fn permissions_are_reviewed_per_verb_and_missing_ones_named() {
     assert_eq!(r.status, Status::Fail);
     assert_eq!(r.evidence[0], "cannot list events in mlops-lab");
 }
+
+fn list(items: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": "1"}, "items": items})
+}
+
+/// A healthy lab as the API server would describe it.
+fn healthy_lab(method: &str, uri: &str, _: &Value) -> Option<(u16, Value)> {
+    if method != "GET" {
+        return None;
+    }
+    let pin = json!({"kubernetes.io/hostname": "node-1"});
+    let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+    let answer = match path {
+        "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/mlops-lab" => json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": "mlops-lab", "namespace": "argocd"},
+            "status": {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}}}),
+        "/api/v1/namespaces/mlops-lab/persistentvolumeclaims/models" => json!({
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "models"},
+            "spec": {"volumeName": "pvc-0001"}, "status": {"phase": "Bound"}}),
+        "/api/v1/persistentvolumes/pvc-0001" => json!({
+            "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pvc-0001"},
+            "spec": {"nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                {"key": "kubernetes.io/hostname", "operator": "In", "values": ["node-1"]}]}]}}}}),
+        "/apis/apps/v1/namespaces/mlops-lab/deployments/inference" => json!({
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "inference"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "inference"}},
+                     "template": {"metadata": {"labels": {"app": "inference"}},
+                                  "spec": {"nodeSelector": pin, "containers": [{"name": "inference",
+                                           "ports": [{"name": "http", "containerPort": 8080}]}]}}},
+            "status": {"readyReplicas": 1, "conditions": [{"type": "Available", "status": "True"}]}}),
+        "/apis/batch/v1/namespaces/mlops-lab/cronjobs/trainer" => json!({
+            "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "trainer"},
+            "spec": {"schedule": "0 3 * * 1", "suspend": false, "jobTemplate": {"spec": {"template": {
+                "spec": {"nodeSelector": pin, "containers": [{"name": "trainer"}]}}}}}}),
+        "/apis/batch/v1/namespaces/mlops-lab/jobs" => list(json!([{
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "trainer-29000000", "creationTimestamp": "2026-11-23T03:00:00Z",
+                         "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "trainer", "uid": "u1"}]},
+            "spec": {"template": {"spec": {"containers": [{"name": "trainer"}]}}},
+            "status": {"conditions": [{"type": "Complete", "status": "True"}]}}])),
+        "/api/v1/namespaces/mlops-lab/pods" if query.contains("labelSelector=app%3Dinference") => {
+            list(json!([{
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "inference-abc"},
+            "spec": {"nodeName": "node-1", "containers": [{"name": "inference"}]},
+            "status": {"phase": "Running", "containerStatuses": [{"name": "inference", "ready": true,
+                       "restartCount": 0, "image": "i", "imageID": "", "state": {"running": {}}}]}}]))
+        }
+        "/api/v1/namespaces/mlops-lab/services/inference" => json!({
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "inference"},
+            "spec": {"selector": {"app": "inference"}, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}),
+        "/apis/discovery.k8s.io/v1/namespaces/mlops-lab/endpointslices" => list(json!([{
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": {"name": "inference-x"},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": ["10.42.0.7"], "conditions": {"ready": true}}]}])),
+        "/apis/networking.k8s.io/v1/namespaces/mlops-lab/ingresses/inference" => json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "inference"},
+            "spec": {"ingressClassName": "nginx", "rules": [{"host": "model.homelab", "http": {"paths": [
+                {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "inference", "port": {"number": 80}}}}]}}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "192.168.1.50"}]}}}),
+        _ => return None,
+    };
+    Some((200, answer))
+}
+
+#[tokio::test]
+async fn every_cluster_check_of_verify_passes_on_a_healthy_lab() {
+    let cluster_checks: Vec<&str> = verify::catalogue()
+        .iter()
+        .filter(|c| c.needs_api && !c.fatal)
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(cluster_checks.len(), 10);
+    let (report, seen) = run(healthy_lab, &cluster_checks, verify::catalogue()).await;
+    for c in &report.checks {
+        assert_eq!(
+            c.status,
+            Status::Pass,
+            "{}: {} {:?}\nrequests: {seen:#?}",
+            c.id,
+            c.message,
+            c.evidence
+        );
+    }
+    assert_eq!(report.checks.len(), 12);
+    // The pods are found by the Deployment's selector, the EndpointSlices by the Service name.
+    assert!(
+        seen.iter()
+            .any(|s| s.contains("/pods?") && s.contains("labelSelector=app%3Dinference"))
+    );
+    assert!(seen.iter().any(|s| s.contains("/endpointslices?")
+        && s.contains("kubernetes.io%2Fservice-name%3Dinference")));
+}
+
+#[tokio::test]
+async fn a_broken_piece_fails_only_its_check() {
+    // Same lab, but the Service selects the wrong label.
+    let (report, _) = run(
+        |m, uri, b| {
+            if uri == "/api/v1/namespaces/mlops-lab/services/inference" {
+                return Some((200, json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "inference"},
+                    "spec": {"selector": {"app": "inferense"}, "ports": [{"port": 80, "targetPort": "http"}]}})));
+            }
+            healthy_lab(m, uri, b)
+        },
+        &["service-selects-pods", "endpoints-ready", "ingress-routes-host"],
+        verify::catalogue(),
+    )
+    .await;
+    assert_eq!(result(&report, "service-selects-pods").status, Status::Fail);
+    assert_eq!(result(&report, "endpoints-ready").status, Status::Pass);
+    assert_eq!(result(&report, "ingress-routes-host").status, Status::Pass);
+}
