@@ -86,6 +86,8 @@ pub enum Command {
     Diagnose(crate::commands::diagnose::DiagnoseArgs),
     /// Save what the live commands read, for offline diagnosis and bug reports.
     Snapshot(crate::commands::snapshot::SnapshotArgs),
+    /// Check the manifests before deploying (renders them with `kubectl kustomize`).
+    Lint(crate::commands::lint::LintArgs),
     /// Print the effective lab description (defaults, labctl.toml, flags).
     Config(crate::commands::config::ConfigArgs),
     /// Print a shell completion script.

@@ -5,6 +5,7 @@ pub mod checks_common;
 pub mod completions;
 pub mod config;
 pub mod diagnose;
+pub mod lint;
 pub mod predict;
 pub mod preflight;
 pub mod snapshot;
@@ -26,6 +27,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Predict(args) => predict::run(&ctx, args).await,
         Command::Diagnose(args) => diagnose::run(&ctx, args).await,
         Command::Snapshot(args) => snapshot::run(&ctx, args).await,
+        Command::Lint(args) => lint::run(&ctx, args).await,
         Command::Config(args) => config::run(&ctx, args),
         Command::Completions(args) => completions::run(args),
     }

@@ -1,0 +1,78 @@
+//! `labctl lint [PATH]`: render the manifests and run the static checks before deploying.
+//! Thin: read and lint ([`crate::lint`]), render the findings, return the exit code.
+
+use std::path::PathBuf;
+
+use crate::context::{Context, OutputFormat};
+use crate::render::Palette;
+
+/// Static checks on the manifests, before anything is deployed.
+///
+/// PATH is a kustomization directory (rendered with `kubectl kustomize PATH`: kubectl must be
+/// installed, or LABCTL_KUBECTL set to its path), a directory of plain YAML/JSON files, a
+/// file, or `-` for stdin (`kustomize build overlays/x | labctl lint -`).
+#[derive(Debug, Clone, clap::Args)]
+#[command(
+    after_help = "Runs without a cluster. Objects without a namespace are linted in the lab's \
+                  namespace (-n). The claim's StorageClass, when not in the manifests, is assumed \
+                  to be k3s's local-path (WaitForFirstConsumer).\n\n\
+                  Exit codes: 0 no problem found, 1 a problem was found (warnings only with \
+                  --strict), 2 the manifests could not be read or rendered."
+)]
+pub struct LintArgs {
+    /// Kustomization directory, directory of manifests, file, or `-` (stdin).
+    #[arg(value_name = "PATH", default_value = crate::lint::DEFAULT_PATH)]
+    pub path: PathBuf,
+}
+
+pub async fn run(ctx: &Context, args: &LintArgs) -> anyhow::Result<i32> {
+    let report = crate::lint::run(&args.path, &ctx.config)?;
+    if ctx.verbose > 0 {
+        crate::render::note(&format!(
+            "labctl: linted {} objects from {}",
+            report.objects, report.source
+        ));
+    }
+    let document = match ctx.output {
+        OutputFormat::Json => crate::render::to_json_document(&report)?,
+        format => {
+            let mut text = crate::commands::diagnose::findings::render(
+                &report.diagnosis,
+                format,
+                Palette::new(ctx.color),
+                ctx.strict,
+            )?;
+            if format == OutputFormat::Table {
+                text = with_verdict(&text, &report, Palette::new(ctx.color), ctx.strict);
+            }
+            text
+        }
+    };
+    crate::render::write_stdout(&document)?;
+    Ok(report.diagnosis.exit_code(ctx.strict))
+}
+
+/// The findings table ends with the diagnosis verdict line; lint states its own, with what was
+/// linted.
+fn with_verdict(table: &str, report: &crate::lint::LintReport, p: Palette, strict: bool) -> String {
+    let body = table
+        .trim_end_matches('\n')
+        .rsplit_once('\n')
+        .map_or("", |(body, _verdict)| body);
+    let s = report.diagnosis.summary;
+    let verdict = if report.diagnosis.exit_code(strict) == crate::exit::OK {
+        p.green("no problem found")
+    } else {
+        p.red("problems found")
+    };
+    let mut out = String::new();
+    if !body.is_empty() {
+        out.push_str(body);
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "Lint: {verdict} in {} objects from {} ({} error(s), {} warning(s), {} info)\n",
+        report.objects, report.source, s.error, s.warning, s.info
+    ));
+    out
+}

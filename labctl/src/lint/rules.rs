@@ -1,0 +1,650 @@
+//! The lint rules: pure functions over the parsed manifests, one per id of
+//! [`super::CATALOGUE`] that is not the diagnosis engine's. Each returns findings with the
+//! objects involved, the evidence from the manifests and the fix.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Container, PodSpec, SecurityContext, Service};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::source::{Manifests, labels_match};
+use crate::config::LabConfig;
+use crate::diagnose::{Finding, ObjectRef};
+
+/// A pod template (or a bare pod) and the workload that owns it.
+pub struct Template<'a> {
+    pub workload: ObjectRef,
+    /// Deployment, StatefulSet, DaemonSet, bare Pod: serves traffic, needs probes. Jobs and
+    /// CronJobs run to completion.
+    pub long_running: bool,
+    pub labels: Option<&'a BTreeMap<String, String>>,
+    pub spec: &'a PodSpec,
+}
+
+fn reference(
+    kind: &str,
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> ObjectRef {
+    ObjectRef {
+        kind: kind.to_owned(),
+        namespace: meta.namespace.clone(),
+        name: meta.name.clone().unwrap_or_default(),
+    }
+}
+
+/// Every pod template of the manifests, in a stable order.
+pub fn templates(m: &Manifests) -> Vec<Template<'_>> {
+    let mut out = Vec::new();
+    for d in &m.deployments {
+        if let Some(spec) = d.spec.as_ref()
+            && let Some(pod) = spec.template.spec.as_ref()
+        {
+            out.push(Template {
+                workload: reference("Deployment", &d.metadata),
+                long_running: true,
+                labels: spec
+                    .template
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.labels.as_ref()),
+                spec: pod,
+            });
+        }
+    }
+    for d in &m.stateful_sets {
+        if let Some(spec) = d.spec.as_ref()
+            && let Some(pod) = spec.template.spec.as_ref()
+        {
+            out.push(Template {
+                workload: reference("StatefulSet", &d.metadata),
+                long_running: true,
+                labels: spec
+                    .template
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.labels.as_ref()),
+                spec: pod,
+            });
+        }
+    }
+    for d in &m.daemon_sets {
+        if let Some(spec) = d.spec.as_ref()
+            && let Some(pod) = spec.template.spec.as_ref()
+        {
+            out.push(Template {
+                workload: reference("DaemonSet", &d.metadata),
+                long_running: true,
+                labels: spec
+                    .template
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.labels.as_ref()),
+                spec: pod,
+            });
+        }
+    }
+    for j in &m.jobs {
+        if let Some(spec) = j.spec.as_ref()
+            && let Some(pod) = spec.template.spec.as_ref()
+        {
+            out.push(Template {
+                workload: reference("Job", &j.metadata),
+                long_running: false,
+                labels: spec
+                    .template
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.labels.as_ref()),
+                spec: pod,
+            });
+        }
+    }
+    for c in &m.cron_jobs {
+        if let Some(tpl) = c
+            .spec
+            .as_ref()
+            .and_then(|s| s.job_template.spec.as_ref())
+            .map(|j| &j.template)
+            && let Some(pod) = tpl.spec.as_ref()
+        {
+            out.push(Template {
+                workload: reference("CronJob", &c.metadata),
+                long_running: false,
+                labels: tpl.metadata.as_ref().and_then(|m| m.labels.as_ref()),
+                spec: pod,
+            });
+        }
+    }
+    for p in &m.pods {
+        if let Some(spec) = p.spec.as_ref() {
+            out.push(Template {
+                workload: reference("Pod", &p.metadata),
+                long_running: spec.restart_policy.as_deref().is_none_or(|r| r == "Always"),
+                labels: p.metadata.labels.as_ref(),
+                spec,
+            });
+        }
+    }
+    out
+}
+
+fn all_containers(spec: &PodSpec) -> impl Iterator<Item = &Container> {
+    spec.init_containers
+        .iter()
+        .flatten()
+        .chain(spec.containers.iter())
+}
+
+fn finding(
+    id: &'static str,
+    subject: ObjectRef,
+    summary: String,
+    evidence: Vec<String>,
+    remediation: String,
+) -> Finding {
+    let rule = super::rule(id).expect("every lint id is in the catalogue");
+    Finding {
+        id,
+        severity: rule.severity,
+        // The subject is the only object a static finding is about.
+        affected: Vec::new(),
+        subject,
+        summary,
+        evidence,
+        remediation,
+        hint: rule.hint(),
+    }
+}
+
+/// Runs every lint rule.
+pub fn run(m: &Manifests, config: &LabConfig) -> Vec<Finding> {
+    let templates = templates(m);
+    let mut out = Vec::new();
+    out.extend(unknown_fields(m));
+    out.extend(services(m, &templates));
+    out.extend(ingress_backends(m));
+    out.extend(probes(&templates));
+    out.extend(resources(&templates));
+    out.extend(security(&templates));
+    out.extend(model_mount(&templates, config));
+    out
+}
+
+/// `unknown-field`: fields the k8s-openapi types (the Kubernetes API of v1.33) do not know.
+pub fn unknown_fields(m: &Manifests) -> Vec<Finding> {
+    m.unknown_fields
+        .iter()
+        .map(|(object, paths)| {
+            finding(
+                super::UNKNOWN_FIELD,
+                object.clone(),
+                format!(
+                    "{object} has {} field(s) the Kubernetes API does not know: {}",
+                    paths.len(),
+                    paths.join(", ")
+                ),
+                paths.iter().map(|p| format!("{object}: {p}")).collect(),
+                "Fix the spelling or the indentation (field names are case-sensitive camelCase; \
+                 compare with `kubectl explain <kind>.<path>`). The API server rejects unknown \
+                 fields with strict validation, or drops them with a warning."
+                    .to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn selected<'t, 'a>(svc: &Service, templates: &'t [Template<'a>]) -> Vec<&'t Template<'a>> {
+    let Some(selector) = svc
+        .spec
+        .as_ref()
+        .and_then(|s| s.selector.as_ref())
+        .filter(|s| !s.is_empty())
+    else {
+        return Vec::new();
+    };
+    templates
+        .iter()
+        .filter(|t| t.workload.namespace == svc.metadata.namespace)
+        .filter(|t| labels_match(selector, t.labels))
+        .collect()
+}
+
+fn labels_text(labels: &BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `service-selector-matches-no-pod` and `service-target-port-missing`.
+pub fn services(m: &Manifests, templates: &[Template<'_>]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for svc in &m.services {
+        let subject = reference("Service", &svc.metadata);
+        let Some(selector) = svc
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.as_ref())
+            .filter(|s| !s.is_empty())
+        else {
+            // No selector: endpoints are managed by hand (or ExternalName); nothing to match.
+            continue;
+        };
+        let matched = selected(svc, templates);
+        if matched.is_empty() {
+            let mut evidence = vec![format!("{subject}: selector {}", labels_text(selector))];
+            evidence.extend(
+                templates
+                    .iter()
+                    .filter(|t| t.workload.namespace == svc.metadata.namespace)
+                    .map(|t| {
+                        format!(
+                            "{}: pod template labels {}",
+                            t.workload,
+                            t.labels.map(labels_text).unwrap_or_else(|| "(none)".into())
+                        )
+                    }),
+            );
+            out.push(finding(
+                super::SERVICE_SELECTOR,
+                subject.clone(),
+                format!(
+                    "{subject} selects {} but no pod template in the namespace has these labels: it will have no endpoints (the ingress answers 503)",
+                    labels_text(selector)
+                ),
+                evidence,
+                "Make spec.selector of the Service equal to labels of the pod template it fronts \
+                 (spec.template.metadata.labels of the Deployment), e.g. app.kubernetes.io/name: inference."
+                    .to_owned(),
+            ));
+            continue;
+        }
+        let containers: Vec<&Container> = matched
+            .iter()
+            .flat_map(|t| t.spec.containers.iter())
+            .collect();
+        let declared: Vec<(Option<&str>, i32)> = containers
+            .iter()
+            .flat_map(|c| c.ports.iter().flatten())
+            .map(|p| (p.name.as_deref(), p.container_port))
+            .collect();
+        for port in svc
+            .spec
+            .as_ref()
+            .and_then(|s| s.ports.as_ref())
+            .into_iter()
+            .flatten()
+        {
+            let target = port
+                .target_port
+                .clone()
+                .unwrap_or(IntOrString::Int(port.port));
+            let (found, what) = match &target {
+                IntOrString::String(name) => (
+                    declared.iter().any(|(n, _)| *n == Some(name.as_str())),
+                    format!("named port {name:?}"),
+                ),
+                // A numeric target port need not be declared; only judge it when the containers
+                // declare ports and none of them is this one (a mismatch, not an omission).
+                IntOrString::Int(n) => (
+                    declared.is_empty() || declared.iter().any(|(_, p)| p == n),
+                    format!("port {n}"),
+                ),
+            };
+            if found {
+                continue;
+            }
+            let declared_text = if declared.is_empty() {
+                "none".to_owned()
+            } else {
+                declared
+                    .iter()
+                    .map(|(n, p)| match n {
+                        Some(n) => format!("{n}={p}"),
+                        None => p.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            out.push(finding(
+                super::SERVICE_TARGET_PORT,
+                subject.clone(),
+                format!(
+                    "{subject} port {} targets {what}, which no selected container declares: connections are refused (the ingress answers 502)",
+                    port.name.as_deref().unwrap_or("(unnamed)")
+                ),
+                vec![
+                    format!(
+                        "{subject}: port {} ({}) → targetPort {}",
+                        port.name.as_deref().unwrap_or("(unnamed)"),
+                        port.port,
+                        match &target {
+                            IntOrString::Int(n) => n.to_string(),
+                            IntOrString::String(s) => s.clone(),
+                        }
+                    ),
+                    format!(
+                        "container ports of {}: {declared_text}",
+                        matched
+                            .iter()
+                            .map(|t| t.workload.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ],
+                "Point targetPort at a port the container declares, by name (targetPort: http with \
+                 ports: [{name: http, containerPort: 8080}] in the Deployment) so that a port change \
+                 in one place cannot break the Service."
+                    .to_owned(),
+            ));
+        }
+    }
+    out
+}
+
+/// `ingress-backend-missing`: every backend names a Service of the manifests and one of its ports.
+pub fn ingress_backends(m: &Manifests) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for ing in &m.ingresses {
+        let subject = reference("Ingress", &ing.metadata);
+        let Some(spec) = ing.spec.as_ref() else {
+            continue;
+        };
+        let mut backends = Vec::new();
+        if let Some(b) = spec
+            .default_backend
+            .as_ref()
+            .and_then(|b| b.service.as_ref())
+        {
+            backends.push(("defaultBackend".to_owned(), b));
+        }
+        for rule in spec.rules.iter().flatten() {
+            for path in rule.http.iter().flat_map(|h| h.paths.iter()) {
+                if let Some(b) = path.backend.service.as_ref() {
+                    backends.push((
+                        format!(
+                            "host {} path {}",
+                            rule.host.as_deref().unwrap_or("*"),
+                            path.path.as_deref().unwrap_or("/")
+                        ),
+                        b,
+                    ));
+                }
+            }
+        }
+        for (route, backend) in backends {
+            let svc = m.services.iter().find(|s| {
+                s.metadata.name.as_deref() == Some(backend.name.as_str())
+                    && s.metadata.namespace == ing.metadata.namespace
+            });
+            let wanted = match backend.port.as_ref() {
+                Some(p) => match (&p.name, p.number) {
+                    (Some(n), _) => format!("port {n:?}"),
+                    (None, Some(n)) => format!("port {n}"),
+                    (None, None) => "no port".to_owned(),
+                },
+                None => "no port".to_owned(),
+            };
+            let problem = match svc {
+                None => Some(format!(
+                    "Service {} does not exist in the manifests",
+                    backend.name
+                )),
+                Some(svc) => {
+                    let ports: Vec<_> = svc
+                        .spec
+                        .as_ref()
+                        .and_then(|s| s.ports.as_ref())
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                    let ok = backend.port.as_ref().is_some_and(|p| {
+                        ports.iter().any(|sp| match (&p.name, p.number) {
+                            (Some(n), _) => sp.name.as_deref() == Some(n.as_str()),
+                            (None, Some(n)) => sp.port == n,
+                            (None, None) => false,
+                        })
+                    });
+                    (!ok).then(|| {
+                        format!(
+                            "Service {} has no {wanted} (it has {})",
+                            backend.name,
+                            ports
+                                .iter()
+                                .map(|p| match &p.name {
+                                    Some(n) => format!("{n}={}", p.port),
+                                    None => p.port.to_string(),
+                                })
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    })
+                }
+            };
+            if let Some(problem) = problem {
+                out.push(finding(
+                    super::INGRESS_BACKEND,
+                    subject.clone(),
+                    format!(
+                        "{subject} {route} routes to Service {} {wanted}: {problem}",
+                        backend.name
+                    ),
+                    vec![
+                        format!("{subject}: {route} → service {} {wanted}", backend.name),
+                        problem,
+                    ],
+                    "Make the backend name the Service (metadata.name) and one of its ports \
+                     (spec.ports[].name, or the number): ingress-nginx answers 503 for a backend \
+                     without endpoints."
+                        .to_owned(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// `probes-missing`: every container of a long-running workload has readiness and liveness.
+pub fn probes(templates: &[Template<'_>]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for t in templates.iter().filter(|t| t.long_running) {
+        let mut missing = Vec::new();
+        for c in &t.spec.containers {
+            if c.readiness_probe.is_none() {
+                missing.push(format!("container {}: no readinessProbe", c.name));
+            }
+            if c.liveness_probe.is_none() {
+                missing.push(format!("container {}: no livenessProbe", c.name));
+            }
+        }
+        if missing.is_empty() {
+            continue;
+        }
+        out.push(finding(
+            super::PROBES,
+            t.workload.clone(),
+            format!("{} lacks probes: {}", t.workload, missing.join("; ")),
+            missing,
+            "Add a readinessProbe (for inference: httpGet /readyz, 503 until a model is loaded, so \
+             no traffic reaches a pod without a model) and a livenessProbe that does not depend on \
+             the model (httpGet /healthz); a startupProbe on /readyz gives the first load time."
+                .to_owned(),
+        ));
+    }
+    out
+}
+
+/// `resources-missing`: every container (init containers too) requests CPU and memory and has a
+/// memory limit.
+pub fn resources(templates: &[Template<'_>]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for t in templates {
+        let mut missing = Vec::new();
+        for c in all_containers(t.spec) {
+            let r = c.resources.as_ref();
+            let has = |which: Option<&BTreeMap<_, _>>, key: &str| {
+                which.is_some_and(|m: &BTreeMap<String, _>| m.contains_key(key))
+            };
+            let requests = r.and_then(|r| r.requests.as_ref());
+            let limits = r.and_then(|r| r.limits.as_ref());
+            let mut lacks = Vec::new();
+            if !has(requests, "cpu") {
+                lacks.push("requests.cpu");
+            }
+            if !has(requests, "memory") {
+                lacks.push("requests.memory");
+            }
+            if !has(limits, "memory") {
+                lacks.push("limits.memory");
+            }
+            if !lacks.is_empty() {
+                missing.push(format!("container {}: no {}", c.name, lacks.join(", ")));
+            }
+        }
+        if missing.is_empty() {
+            continue;
+        }
+        out.push(finding(
+            super::RESOURCES,
+            t.workload.clone(),
+            format!("{} lacks resources: {}", t.workload, missing.join("; ")),
+            missing,
+            "Set resources.requests.cpu, resources.requests.memory and resources.limits.memory on \
+             every container: the pinned node is the only place these pods can run, so the \
+             scheduler must know what they need, and a leak must not take the node down."
+                .to_owned(),
+        ));
+    }
+    out
+}
+
+/// `security-settings-missing`: the restricted Pod Security settings the lab promises.
+pub fn security(templates: &[Template<'_>]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for t in templates {
+        let pod = t.spec.security_context.as_ref();
+        let mut missing = Vec::new();
+        if t.spec.automount_service_account_token != Some(false) {
+            missing.push("pod: automountServiceAccountToken is not false".to_owned());
+        }
+        for c in all_containers(t.spec) {
+            let sc: Option<&SecurityContext> = c.security_context.as_ref();
+            let mut lacks = Vec::new();
+            let non_root = sc
+                .and_then(|s| s.run_as_non_root)
+                .or(pod.and_then(|p| p.run_as_non_root));
+            if non_root != Some(true) {
+                lacks.push("runAsNonRoot: true".to_owned());
+            }
+            let uid = sc
+                .and_then(|s| s.run_as_user)
+                .or(pod.and_then(|p| p.run_as_user));
+            if uid == Some(0) {
+                lacks.push("a non-zero runAsUser".to_owned());
+            }
+            if sc.and_then(|s| s.allow_privilege_escalation) != Some(false) {
+                lacks.push("allowPrivilegeEscalation: false".to_owned());
+            }
+            if sc.and_then(|s| s.read_only_root_filesystem) != Some(true) {
+                lacks.push("readOnlyRootFilesystem: true".to_owned());
+            }
+            if sc.and_then(|s| s.privileged) == Some(true) {
+                lacks.push("privileged: false".to_owned());
+            }
+            let drops_all = sc
+                .and_then(|s| s.capabilities.as_ref())
+                .and_then(|c| c.drop.as_ref())
+                .is_some_and(|d| d.iter().any(|x| x == "ALL"));
+            if !drops_all {
+                lacks.push("capabilities.drop: [ALL]".to_owned());
+            }
+            let seccomp = sc
+                .and_then(|s| s.seccomp_profile.as_ref())
+                .or(pod.and_then(|p| p.seccomp_profile.as_ref()))
+                .map(|p| p.type_.as_str());
+            if !matches!(seccomp, Some("RuntimeDefault" | "Localhost")) {
+                lacks.push("seccompProfile.type: RuntimeDefault".to_owned());
+            }
+            if !lacks.is_empty() {
+                missing.push(format!("container {}: needs {}", c.name, lacks.join(", ")));
+            }
+        }
+        if missing.is_empty() {
+            continue;
+        }
+        out.push(finding(
+            super::SECURITY,
+            t.workload.clone(),
+            format!(
+                "{} runs without the lab's security settings: {}",
+                t.workload,
+                missing.join("; ")
+            ),
+            missing,
+            "Every pod of the lab: securityContext {runAsNonRoot: true, runAsUser: 65532, \
+             seccompProfile: {type: RuntimeDefault}}, every container securityContext \
+             {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: \
+             {drop: [ALL]}}, and automountServiceAccountToken: false (the images need no API \
+             access). Namespace mlops-lab enforces the restricted Pod Security Standard, so such \
+             a pod is also refused at admission."
+                .to_owned(),
+        ));
+    }
+    out
+}
+
+/// `model-mount-writable`: long-running workloads (inference) mount the model claim read-only;
+/// only the trainer (a Job or CronJob) writes it.
+pub fn model_mount(templates: &[Template<'_>], config: &LabConfig) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for t in templates.iter().filter(|t| t.long_running) {
+        let volumes: Vec<(&str, bool)> = t
+            .spec
+            .volumes
+            .iter()
+            .flatten()
+            .filter_map(|v| {
+                let pvc = v.persistent_volume_claim.as_ref()?;
+                (pvc.claim_name == config.pvc)
+                    .then_some((v.name.as_str(), pvc.read_only == Some(true)))
+            })
+            .collect();
+        if volumes.is_empty() {
+            continue;
+        }
+        let mut writable = Vec::new();
+        for c in all_containers(t.spec) {
+            for mount in c.volume_mounts.iter().flatten() {
+                let Some((_, source_ro)) = volumes.iter().find(|(n, _)| *n == mount.name) else {
+                    continue;
+                };
+                if mount.read_only != Some(true) && !source_ro {
+                    writable.push(format!(
+                        "container {}: volumeMount {} at {} is read-write (claim {})",
+                        c.name, mount.name, mount.mount_path, config.pvc
+                    ));
+                }
+            }
+        }
+        if writable.is_empty() {
+            continue;
+        }
+        out.push(finding(
+            super::MODEL_MOUNT,
+            t.workload.clone(),
+            format!(
+                "{} mounts the model volume {} writable: only the trainer may write models",
+                t.workload, config.pvc
+            ),
+            writable,
+            format!(
+                "Set readOnly: true on the volumeMount (and on the persistentVolumeClaim volume \
+                 source) of claim {} in {}: a serving pod that can write the model store can \
+                 corrupt or delete the published model.",
+                config.pvc, t.workload
+            ),
+        ));
+    }
+    out
+}

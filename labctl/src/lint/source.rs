@@ -1,0 +1,515 @@
+//! Where the manifests come from: a kustomization rendered with `kubectl kustomize`, plain YAML
+//! or JSON files, or stdin (`-`); and how they become k8s-openapi objects.
+//!
+//! kustomize is not linked in: labctl runs the `kubectl kustomize` command (kubectl ships
+//! kustomize v5), so `labctl lint` renders exactly what `kubectl apply -k` and Argo CD's
+//! kustomize would. `LABCTL_KUBECTL` names another kubectl binary.
+//!
+//! Every object of a kind labctl knows is parsed into its k8s-openapi type, and any field that
+//! type does not know is reported (k8s-openapi silently drops unknown fields, the API server
+//! rejects or warns about them: a typo such as `readOnlyRootFileSystem` would otherwise look
+//! fine here and fail, or be ignored, in the cluster).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::storage::v1::StorageClass;
+use serde_json::Value;
+
+use crate::diagnose::ObjectRef;
+
+/// Environment variable naming the kubectl binary (default: `kubectl` on `PATH`).
+pub const KUBECTL_ENV: &str = "LABCTL_KUBECTL";
+
+/// File names that make a directory a kustomization (as kustomize looks for them).
+const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// Why the manifests could not be read. Every variant names the input.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The path does not exist or cannot be read.
+    #[error("cannot read {}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// kubectl is not installed (or `LABCTL_KUBECTL` points nowhere).
+    #[error(
+        "cannot render {}: {kubectl:?} not found; labctl lint runs `kubectl kustomize` \
+         (install kubectl, or set {KUBECTL_ENV} to its path)",
+        path.display()
+    )]
+    KubectlMissing { path: PathBuf, kubectl: String },
+    /// `kubectl kustomize` failed; `stderr` is what it said.
+    #[error("kubectl kustomize {} failed: {stderr}", path.display())]
+    Kustomize { path: PathBuf, stderr: String },
+    /// A document is not valid YAML/JSON.
+    #[error("invalid YAML in {source_name}: {message}")]
+    Syntax {
+        source_name: String,
+        message: String,
+    },
+    /// An object does not have the shape of its kind (e.g. `replicas: "one"`).
+    #[error("invalid {what} in {source_name}: {message}")]
+    Object {
+        source_name: String,
+        what: String,
+        message: String,
+    },
+    /// A directory holds no `.yaml`, `.yml` or `.json` file.
+    #[error("{} holds no kustomization and no .yaml, .yml or .json file", path.display())]
+    Empty { path: PathBuf },
+}
+
+/// What was read, for messages: `kubectl kustomize manifests/overlays/homelab`, a file, `-`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Kustomize(PathBuf),
+    Files(PathBuf),
+    Stdin,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Kustomize(p) => write!(f, "kubectl kustomize {}", p.display()),
+            Self::Files(p) => write!(f, "{}", p.display()),
+            Self::Stdin => write!(f, "stdin"),
+        }
+    }
+}
+
+/// Whether `dir` is a kustomization root.
+pub fn is_kustomization(dir: &Path) -> bool {
+    KUSTOMIZATION_FILES.iter().any(|f| dir.join(f).is_file())
+}
+
+/// Reads `path`: `-` is stdin; a kustomization directory is rendered with `kubectl kustomize`;
+/// any other directory is read file by file (recursively, in name order); a file is read as
+/// is. Returns the text (multi-document YAML or JSON) with where it came from.
+pub fn read(path: &Path) -> Result<(String, Origin), SourceError> {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|source| {
+            SourceError::Io {
+                path: path.to_owned(),
+                source,
+            }
+        })?;
+        return Ok((text, Origin::Stdin));
+    }
+    let io = |source| SourceError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_dir() {
+        let text = std::fs::read_to_string(path).map_err(io)?;
+        return Ok((text, Origin::Files(path.to_owned())));
+    }
+    if is_kustomization(path) {
+        return Ok((kustomize(path)?, Origin::Kustomize(path.to_owned())));
+    }
+    let mut files = Vec::new();
+    collect_files(path, &mut files)?;
+    if files.is_empty() {
+        return Err(SourceError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    let mut text = String::new();
+    for file in files {
+        let body = std::fs::read_to_string(&file).map_err(|source| SourceError::Io {
+            path: file.clone(),
+            source,
+        })?;
+        // One YAML stream: a JSON document is valid YAML too.
+        text.push_str("---\n");
+        text.push_str(&body);
+        if !body.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    Ok((text, Origin::Files(path.to_owned())))
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SourceError> {
+    let io = |source| SourceError::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut entries = std::fs::read_dir(dir)
+        .map_err(io)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io)?;
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            collect_files(&p, out)?;
+        } else if p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+        {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Runs `kubectl kustomize DIR` (kubectl from `LABCTL_KUBECTL`, else `PATH`).
+pub fn kustomize(dir: &Path) -> Result<String, SourceError> {
+    let kubectl = std::env::var(KUBECTL_ENV).unwrap_or_else(|_| "kubectl".to_owned());
+    kustomize_with(&kubectl, dir)
+}
+
+/// Runs `<kubectl> kustomize DIR` and returns its output.
+pub fn kustomize_with(kubectl: &str, dir: &Path) -> Result<String, SourceError> {
+    let output = Command::new(kubectl)
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => SourceError::KubectlMissing {
+                path: dir.to_owned(),
+                kubectl: kubectl.to_owned(),
+            },
+            _ => SourceError::Io {
+                path: PathBuf::from(kubectl),
+                source: e,
+            },
+        })?;
+    if !output.status.success() {
+        return Err(SourceError::Kustomize {
+            path: dir.to_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        });
+    }
+    String::from_utf8(output.stdout).map_err(|e| SourceError::Kustomize {
+        path: dir.to_owned(),
+        stderr: format!("output is not UTF-8: {e}"),
+    })
+}
+
+/// The documents of a YAML stream (JSON is YAML) as JSON values; empty documents are skipped
+/// and `List`s are flattened into their items.
+pub fn documents(text: &str, source_name: &str) -> Result<Vec<Value>, SourceError> {
+    let mut out = Vec::new();
+    for doc in serde_yaml_ng::Deserializer::from_str(text) {
+        let value: Value =
+            serde::Deserialize::deserialize(doc).map_err(|e| SourceError::Syntax {
+                source_name: source_name.to_owned(),
+                message: e.to_string(),
+            })?;
+        flatten(value, &mut out);
+    }
+    Ok(out)
+}
+
+fn flatten(value: Value, out: &mut Vec<Value>) {
+    match value {
+        Value::Null => {}
+        Value::Object(ref map)
+            if map
+                .get("kind")
+                .and_then(Value::as_str)
+                .is_some_and(|k| k.ends_with("List"))
+                && map.get("items").is_some_and(Value::is_array) =>
+        {
+            if let Value::Object(mut map) = value
+                && let Some(Value::Array(items)) = map.remove("items")
+            {
+                items.into_iter().for_each(|i| flatten(i, out));
+            }
+        }
+        other => out.push(other),
+    }
+}
+
+/// The manifests, typed. Namespaced objects without a namespace get the lab's namespace (what
+/// `kubectl apply -n <lab>` and Argo CD's destination namespace do).
+#[derive(Debug, Clone, Default)]
+pub struct Manifests {
+    pub namespaces: Vec<Namespace>,
+    pub config_maps: Vec<ConfigMap>,
+    pub persistent_volume_claims: Vec<PersistentVolumeClaim>,
+    pub storage_classes: Vec<StorageClass>,
+    pub pods: Vec<Pod>,
+    pub deployments: Vec<Deployment>,
+    pub stateful_sets: Vec<StatefulSet>,
+    pub daemon_sets: Vec<DaemonSet>,
+    pub jobs: Vec<Job>,
+    pub cron_jobs: Vec<CronJob>,
+    pub services: Vec<Service>,
+    pub ingresses: Vec<Ingress>,
+    pub network_policies: Vec<NetworkPolicy>,
+    /// Objects of kinds labctl does not check (`kind apiVersion name`), e.g. CRDs.
+    pub unchecked: Vec<ObjectRef>,
+    /// Fields the k8s-openapi types do not know, per object (JSON paths).
+    pub unknown_fields: Vec<(ObjectRef, Vec<String>)>,
+}
+
+impl Manifests {
+    /// Number of objects read (checked or not).
+    pub fn len(&self) -> usize {
+        self.namespaces.len()
+            + self.config_maps.len()
+            + self.persistent_volume_claims.len()
+            + self.storage_classes.len()
+            + self.pods.len()
+            + self.deployments.len()
+            + self.stateful_sets.len()
+            + self.daemon_sets.len()
+            + self.jobs.len()
+            + self.cron_jobs.len()
+            + self.services.len()
+            + self.ingresses.len()
+            + self.network_policies.len()
+            + self.unchecked.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Parses every document into its k8s-openapi type (`default_namespace` for namespaced objects
+/// that name none) and records unknown fields.
+pub fn parse(
+    text: &str,
+    source_name: &str,
+    default_namespace: &str,
+) -> Result<Manifests, SourceError> {
+    let mut m = Manifests::default();
+    for mut doc in documents(text, source_name)? {
+        let api_version = doc
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let kind = doc
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let name = doc
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let namespaced = !matches!(kind.as_str(), "Namespace" | "StorageClass");
+        if namespaced
+            && doc.pointer("/metadata/namespace").is_none()
+            && let Some(meta) = doc.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            meta.insert("namespace".into(), default_namespace.into());
+        }
+        let namespace = doc
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let object = ObjectRef {
+            kind: kind.clone(),
+            namespace: namespace.filter(|_| namespaced),
+            name: name.clone(),
+        };
+        let what = format!("{object}");
+        let ctx = Typing {
+            source_name,
+            what: &what,
+            object: &object,
+        };
+        match (api_version.as_str(), kind.as_str()) {
+            ("v1", "Namespace") => m.namespaces.push(ctx.typed(doc, &mut m.unknown_fields)?),
+            ("v1", "ConfigMap") => m.config_maps.push(ctx.typed(doc, &mut m.unknown_fields)?),
+            ("v1", "PersistentVolumeClaim") => m
+                .persistent_volume_claims
+                .push(ctx.typed(doc, &mut m.unknown_fields)?),
+            ("storage.k8s.io/v1", "StorageClass") => m
+                .storage_classes
+                .push(ctx.typed(doc, &mut m.unknown_fields)?),
+            ("v1", "Pod") => m.pods.push(ctx.typed(doc, &mut m.unknown_fields)?),
+            ("apps/v1", "Deployment") => m.deployments.push(ctx.typed(doc, &mut m.unknown_fields)?),
+            ("apps/v1", "StatefulSet") => {
+                m.stateful_sets.push(ctx.typed(doc, &mut m.unknown_fields)?)
+            }
+            ("apps/v1", "DaemonSet") => m.daemon_sets.push(ctx.typed(doc, &mut m.unknown_fields)?),
+            ("batch/v1", "Job") => m.jobs.push(ctx.typed(doc, &mut m.unknown_fields)?),
+            ("batch/v1", "CronJob") => m.cron_jobs.push(ctx.typed(doc, &mut m.unknown_fields)?),
+            ("v1", "Service") => m.services.push(ctx.typed(doc, &mut m.unknown_fields)?),
+            ("networking.k8s.io/v1", "Ingress") => {
+                m.ingresses.push(ctx.typed(doc, &mut m.unknown_fields)?)
+            }
+            ("networking.k8s.io/v1", "NetworkPolicy") => m
+                .network_policies
+                .push(ctx.typed(doc, &mut m.unknown_fields)?),
+            _ => {
+                if kind.is_empty() || api_version.is_empty() {
+                    return Err(SourceError::Object {
+                        source_name: source_name.to_owned(),
+                        what: format!("document {what:?}"),
+                        message: "no apiVersion or kind".into(),
+                    });
+                }
+                m.unchecked.push(ObjectRef {
+                    kind: format!("{kind} ({api_version})"),
+                    ..object
+                });
+            }
+        }
+    }
+    Ok(m)
+}
+
+struct Typing<'a> {
+    source_name: &'a str,
+    what: &'a str,
+    object: &'a ObjectRef,
+}
+
+impl Typing<'_> {
+    fn typed<T>(
+        &self,
+        doc: Value,
+        unknown: &mut Vec<(ObjectRef, Vec<String>)>,
+    ) -> Result<T, SourceError>
+    where
+        T: serde::de::DeserializeOwned + serde::Serialize,
+    {
+        let typed: T = serde_json::from_value(doc.clone()).map_err(|e| SourceError::Object {
+            source_name: self.source_name.to_owned(),
+            what: self.what.to_owned(),
+            message: e.to_string(),
+        })?;
+        let back = serde_json::to_value(&typed).map_err(|e| SourceError::Object {
+            source_name: self.source_name.to_owned(),
+            what: self.what.to_owned(),
+            message: e.to_string(),
+        })?;
+        let fields = unknown_fields(&doc, &back);
+        if !fields.is_empty() {
+            unknown.push((self.object.clone(), fields));
+        }
+        Ok(typed)
+    }
+}
+
+/// Paths present in `original` but dropped by the typed round trip `typed` (serde's
+/// deny-unknown-fields, after the fact: k8s-openapi's deserializers ignore unknown fields).
+/// `null` values are not fields (`creationTimestamp: null` is what kustomize used to print).
+pub fn unknown_fields(original: &Value, typed: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    walk(original, typed, String::new(), &mut out);
+    out
+}
+
+fn walk(original: &Value, typed: &Value, path: String, out: &mut Vec<String>) {
+    match (original, typed) {
+        (Value::Object(o), Value::Object(t)) => {
+            for (k, v) in o {
+                if v.is_null() {
+                    continue;
+                }
+                let p = format!("{path}.{k}");
+                match t.get(k) {
+                    Some(tv) => walk(v, tv, p, out),
+                    None => out.push(p),
+                }
+            }
+        }
+        (Value::Array(o), Value::Array(t)) => {
+            for (i, (ov, tv)) in o.iter().zip(t).enumerate() {
+                walk(ov, tv, format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Label map helper shared by the rules.
+pub(crate) fn labels_match(
+    selector: &BTreeMap<String, String>,
+    labels: Option<&BTreeMap<String, String>>,
+) -> bool {
+    selector
+        .iter()
+        .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unknown_fields_finds_typos_at_any_depth() {
+        let doc = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "inference", "creationTimestamp": null},
+            "spec": {"selector": {"matchLabels": {"a": "b"}}, "replica": 1,
+                     "template": {"spec": {"containers": [{"name": "c",
+                        "securityContext": {"readOnlyRootFileSystem": true}}]}}}
+        });
+        let typed: Deployment = serde_json::from_value(doc.clone()).unwrap();
+        let back = serde_json::to_value(&typed).unwrap();
+        assert_eq!(
+            unknown_fields(&doc, &back),
+            [
+                ".spec.replica",
+                ".spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem"
+            ]
+        );
+    }
+
+    #[test]
+    fn parse_defaults_the_namespace_and_keeps_unknown_kinds() {
+        let text = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\n\
+                    apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\n---\n";
+        let m = parse(text, "t.yaml", "mlops-lab").unwrap();
+        assert_eq!(
+            m.services[0].metadata.namespace.as_deref(),
+            Some("mlops-lab")
+        );
+        assert_eq!(m.unchecked.len(), 1);
+        assert_eq!(m.len(), 2);
+        assert!(m.unknown_fields.is_empty());
+    }
+
+    #[test]
+    fn lists_are_flattened() {
+        let text = r#"{"apiVersion":"v1","kind":"List","items":[
+            {"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}},
+            {"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"}}]}"#;
+        assert_eq!(parse(text, "l.json", "x").unwrap().config_maps.len(), 2);
+    }
+
+    #[test]
+    fn a_wrongly_typed_field_is_an_error_naming_the_object() {
+        let text =
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {replicas: one}\n";
+        let err = parse(text, "d.yaml", "ns").unwrap_err().to_string();
+        assert!(
+            err.contains("Deployment ns/d") && err.contains("d.yaml"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_kubectl_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("kustomization.yaml"), "resources: []\n").unwrap();
+        let err = kustomize_with("/nonexistent/kubectl", dir.path()).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("not found") && msg.contains(KUBECTL_ENV),
+            "{msg}"
+        );
+    }
+}
