@@ -149,12 +149,13 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
 /// The lint JSON document: the Diagnosis document plus what was linted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LintReport {
+    /// `schema`, `findings`, `summary`: the Diagnosis document, first.
+    #[serde(flatten)]
+    pub diagnosis: Diagnosis,
     /// What was read: `kubectl kustomize <path>`, a path, or `stdin`.
     pub source: String,
     /// Objects read (checked or not).
     pub objects: usize,
-    #[serde(flatten)]
-    pub diagnosis: Diagnosis,
 }
 
 /// Reads `path` (see [`source::read`]) and lints it.
