@@ -400,3 +400,86 @@ async fn a_broken_piece_fails_only_its_check() {
     assert_eq!(result(&report, "endpoints-ready").status, Status::Pass);
     assert_eq!(result(&report, "ingress-routes-host").status, Status::Pass);
 }
+
+fn available_deployment(name: &str) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+           "spec": {"replicas": 1, "selector": {}, "template": {}},
+           "status": {"readyReplicas": 1, "conditions": [{"type": "Available", "status": "True"}]}})
+}
+
+/// A cluster ready for the lab: one Ready node, k3s local-path, ingress-nginx with a
+/// load-balancer address, Argo CD, no `mlops-lab` namespace yet, every permission granted.
+fn ready_cluster(method: &str, uri: &str, body: &Value) -> Option<(u16, Value)> {
+    let path = uri.split('?').next().unwrap_or(uri);
+    let answer = match (method, path) {
+        ("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews") => {
+            return Some((
+                201,
+                json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                                     "spec": body["spec"], "status": {"allowed": true}}),
+            ));
+        }
+        ("GET", "/api/v1/nodes") => list(json!([{
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": "node-1", "labels": {"kubernetes.io/hostname": "node-1"}},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}}])),
+        ("GET", "/apis/storage.k8s.io/v1/storageclasses/local-path") => json!({
+            "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "local-path"},
+            "provisioner": "rancher.io/local-path", "volumeBindingMode": "WaitForFirstConsumer"}),
+        ("GET", "/apis/apps/v1/namespaces/kube-system/deployments/local-path-provisioner") => {
+            available_deployment("local-path-provisioner")
+        }
+        ("GET", "/apis/apps/v1/namespaces/ingress-nginx/deployments/ingress-nginx-controller") => {
+            available_deployment("ingress-nginx-controller")
+        }
+        ("GET", "/apis/networking.k8s.io/v1/ingressclasses/nginx") => json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "nginx"},
+            "spec": {"controller": "k8s.io/ingress-nginx"}}),
+        ("GET", "/api/v1/namespaces/ingress-nginx/services/ingress-nginx-controller") => json!({
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "ingress-nginx-controller"},
+            "spec": {"type": "LoadBalancer"}, "status": {"loadBalancer": {"ingress": [{"ip": "192.168.1.50"}]}}}),
+        (
+            "GET",
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/applications.argoproj.io",
+        ) => json!({
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "applications.argoproj.io"},
+            "spec": {"group": "argoproj.io", "names": {"kind": "Application", "plural": "applications"},
+                     "scope": "Namespaced", "versions": []}}),
+        ("GET", "/apis/apps/v1/namespaces/argocd/statefulsets/argocd-application-controller") => {
+            json!({
+            "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "argocd-application-controller"},
+            "spec": {"selector": {}, "template": {}, "serviceName": ""}, "status": {"replicas": 1, "readyReplicas": 1}})
+        }
+        _ => return None,
+    };
+    Some((200, answer))
+}
+
+#[tokio::test]
+async fn every_cluster_check_of_preflight_passes_on_a_ready_cluster() {
+    let cluster_checks: Vec<&str> = preflight::catalogue()
+        .iter()
+        .filter(|c| c.needs_api && !c.fatal)
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(cluster_checks.len(), 10);
+    let (report, seen) = run(ready_cluster, &cluster_checks, preflight::catalogue()).await;
+    for c in &report.checks {
+        assert_eq!(
+            c.status,
+            Status::Pass,
+            "{}: {} {:?}\nrequests: {seen:#?}",
+            c.id,
+            c.message,
+            c.evidence
+        );
+    }
+    // An absent namespace is checked with one GET and nothing is listed in it.
+    assert!(seen.contains(&"GET /api/v1/namespaces/mlops-lab".to_owned()));
+    assert!(
+        !seen
+            .iter()
+            .any(|s| s.starts_with("GET /apis/apps/v1/namespaces/mlops-lab/"))
+    );
+}
