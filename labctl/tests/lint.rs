@@ -339,6 +339,16 @@ fn unreadable_input_exits_2_naming_it() {
         "{err}"
     );
 
+    let elsewhere = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_labctl"))
+        .arg("lint")
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("repository root"), "{err}");
+
     let o = Command::new(env!("CARGO_BIN_EXE_labctl"))
         .args(["lint", "manifests/overlays/lab"])
         .current_dir(root())

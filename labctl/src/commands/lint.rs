@@ -26,6 +26,13 @@ pub struct LintArgs {
 }
 
 pub async fn run(ctx: &Context, args: &LintArgs) -> anyhow::Result<i32> {
+    if args.path == std::path::Path::new(crate::lint::DEFAULT_PATH) && !args.path.exists() {
+        anyhow::bail!(
+            "cannot read {}: not found here; run labctl lint from the repository root or name \
+             the overlay: labctl lint PATH",
+            crate::lint::DEFAULT_PATH
+        );
+    }
     let report = crate::lint::run(&args.path, &ctx.config)?;
     if ctx.verbose > 0 {
         crate::render::note(&format!(

@@ -648,3 +648,109 @@ pub fn model_mount(templates: &[Template<'_>], config: &LabConfig) -> Vec<Findin
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lint::source::parse;
+
+    const DEPLOYMENT: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: inference}
+spec:
+  selector: {matchLabels: {app: inference}}
+  template:
+    metadata: {labels: {app: inference}}
+    spec:
+      containers:
+        - name: inference
+          ports: [{name: http, containerPort: 8080}]
+          volumeMounts: [{name: models, mountPath: /models}]
+      volumes:
+        - name: models
+          persistentVolumeClaim: {claimName: models, readOnly: true}
+"#;
+
+    fn lint(extra: &str) -> Vec<&'static str> {
+        let text = format!("{DEPLOYMENT}---\n{extra}");
+        let m = parse(&text, "test", "mlops-lab").unwrap();
+        let templates = templates(&m);
+        let mut ids: Vec<&'static str> = services(&m, &templates)
+            .into_iter()
+            .chain(ingress_backends(&m))
+            .chain(model_mount(&templates, &LabConfig::default()))
+            .map(|f| f.id)
+            .collect();
+        ids.dedup();
+        ids
+    }
+
+    fn service(selector: &str, target: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata: {{name: inference}}\n\
+             spec: {{selector: {selector}, ports: [{{name: http, port: 80, targetPort: {target}}}]}}\n"
+        )
+    }
+
+    #[test]
+    fn named_and_numeric_target_ports() {
+        assert!(lint(&service("{app: inference}", "http")).is_empty());
+        assert!(lint(&service("{app: inference}", "8080")).is_empty());
+        assert_eq!(
+            lint(&service("{app: inference}", "9090")),
+            [crate::lint::SERVICE_TARGET_PORT]
+        );
+        assert_eq!(
+            lint(&service("{app: inference}", "web")),
+            [crate::lint::SERVICE_TARGET_PORT]
+        );
+    }
+
+    #[test]
+    fn selector_must_be_a_subset_of_the_template_labels() {
+        assert_eq!(
+            lint(&service("{app: inference, tier: web}", "http")),
+            [crate::lint::SERVICE_SELECTOR]
+        );
+        // A Service without a selector has hand-made endpoints: not judged.
+        let manual =
+            "apiVersion: v1\nkind: Service\nmetadata: {name: ext}\nspec: {ports: [{port: 80}]}\n";
+        assert!(lint(manual).is_empty());
+    }
+
+    #[test]
+    fn ingress_backend_by_number_and_missing_service() {
+        let ingress = |svc: &str, port: &str| {
+            format!(
+                "{}---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {{name: inference}}\n\
+                 spec: {{rules: [{{host: model.homelab, http: {{paths: [{{path: /, pathType: Prefix, \
+                 backend: {{service: {{name: {svc}, port: {port}}}}}}}]}}}}]}}\n",
+                service("{app: inference}", "http")
+            )
+        };
+        assert!(lint(&ingress("inference", "{number: 80}")).is_empty());
+        assert!(lint(&ingress("inference", "{name: http}")).is_empty());
+        assert_eq!(
+            lint(&ingress("inference", "{number: 8080}")),
+            [crate::lint::INGRESS_BACKEND]
+        );
+        assert_eq!(
+            lint(&ingress("other", "{name: http}")),
+            [crate::lint::INGRESS_BACKEND]
+        );
+    }
+
+    #[test]
+    fn a_read_only_volume_source_is_enough_for_the_model_mount() {
+        // DEPLOYMENT mounts without readOnly on the mount, but the claim source is read-only.
+        assert!(lint("").is_empty());
+        let writable = DEPLOYMENT.replace("claimName: models, readOnly: true", "claimName: models");
+        let m = parse(&writable, "test", "mlops-lab").unwrap();
+        let ids: Vec<_> = model_mount(&templates(&m), &LabConfig::default())
+            .into_iter()
+            .map(|f| f.id)
+            .collect();
+        assert_eq!(ids, [crate::lint::MODEL_MOUNT]);
+    }
+}
