@@ -3,14 +3,13 @@
 //! ingress-nginx's default backend) and Debian's dnsmasq as Pi-hole (`host-record`s only, no
 //! upstream, no /etc/hosts). Shared by the lab and by labctl's data-plane tests.
 
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 
 use crate::process::{ProcessGuard, free_port, run};
 
@@ -155,22 +154,81 @@ impl Inference {
     }
 }
 
-/// nginx as the ingress: `host` → `upstream`, anything else → 404.
+/// One virtual host of the ingress: `host` → `upstream`, or 503 while the backend has no
+/// ready endpoints (what ingress-nginx answers then).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    pub host: String,
+    pub upstream: Option<SocketAddr>,
+}
+
+/// nginx as the ingress: each route's host → its upstream, any other Host → 404.
 #[derive(Debug)]
 pub struct Nginx {
     pub addr: SocketAddr,
     pub guard: ProcessGuard,
+    dir: PathBuf,
 }
 
 impl Nginx {
     /// Starts nginx with its files (config, pid, temp paths, logs) in `dir`.
-    pub fn start(dir: &Path, host: &str, upstream: SocketAddr) -> Result<Self> {
+    pub fn start(dir: &Path, routes: &[Route]) -> Result<Self> {
         let nginx = require_tool("nginx")?;
         std::fs::create_dir_all(dir)?;
-        let port = free_port()?;
-        let d = dir.display();
-        let conf = format!(
-            r#"daemon off;
+        let addr: SocketAddr = ([127, 0, 0, 1], free_port()?).into();
+        write_nginx_conf(dir, addr, routes)?;
+        let mut command = Command::new(nginx);
+        command
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .arg("-e")
+            .arg(dir.join("error.log"));
+        let mut guard = ProcessGuard::spawn("nginx", command, &dir.join("nginx.out"))?;
+        wait_for_tcp(addr, &mut guard)?;
+        Ok(Self {
+            addr,
+            guard,
+            dir: dir.to_owned(),
+        })
+    }
+
+    /// Rewrites the configuration and reloads nginx (as ingress-nginx does on a change).
+    pub fn configure(&mut self, routes: &[Route]) -> Result<()> {
+        write_nginx_conf(&self.dir, self.addr, routes)?;
+        let conf = self.dir.join("nginx.conf");
+        run(Command::new(require_tool("nginx")?)
+            .arg("-p")
+            .arg(&self.dir)
+            .arg("-c")
+            .arg(&conf)
+            .args(["-s", "reload"]))?;
+        // The master re-reads the configuration asynchronously; new workers answer within a
+        // moment. Wait until a request for the first route shows the new state.
+        std::thread::sleep(Duration::from_millis(300));
+        self.guard.check_alive()
+    }
+}
+
+fn write_nginx_conf(dir: &Path, addr: SocketAddr, routes: &[Route]) -> Result<()> {
+    let d = dir.display();
+    let mut servers = String::new();
+    for route in routes {
+        let action = match route.upstream {
+            Some(upstream) => format!(
+                "location / {{\n            proxy_pass http://{upstream};\n            proxy_connect_timeout 2s;\n            proxy_read_timeout 5s;\n        }}"
+            ),
+            // ingress-nginx: a known host whose Service has no ready endpoints.
+            None => "return 503;".to_owned(),
+        };
+        servers.push_str(&format!(
+            "    server {{\n        listen {addr};\n        server_name {};\n        {action}\n    }}\n",
+            route.host
+        ));
+    }
+    let conf = format!(
+        r#"daemon off;
 worker_processes 1;
 pid {d}/nginx.pid;
 error_log {d}/error.log warn;
@@ -184,37 +242,15 @@ http {{
     scgi_temp_path {d}/scgi;
     # ingress-nginx's default backend: unknown Host -> 404.
     server {{
-        listen 127.0.0.1:{port} default_server;
+        listen {addr} default_server;
         server_name _;
         return 404;
     }}
-    server {{
-        listen 127.0.0.1:{port};
-        server_name {host};
-        location / {{
-            proxy_pass http://{upstream};
-            proxy_connect_timeout 2s;
-            proxy_read_timeout 5s;
-        }}
-    }}
-}}
+{servers}}}
 "#
-        );
-        let conf_path = dir.join("nginx.conf");
-        std::fs::write(&conf_path, conf)?;
-        let mut command = Command::new(nginx);
-        command
-            .arg("-p")
-            .arg(dir)
-            .arg("-c")
-            .arg(&conf_path)
-            .arg("-e")
-            .arg(dir.join("error.log"));
-        let mut guard = ProcessGuard::spawn("nginx", command, &dir.join("nginx.out"))?;
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        wait_for_tcp(addr, &mut guard)?;
-        Ok(Self { addr, guard })
-    }
+    );
+    std::fs::write(dir.join("nginx.conf"), conf)?;
+    Ok(())
 }
 
 /// dnsmasq as Pi-hole: answers only its host records.
@@ -225,11 +261,15 @@ pub struct Dnsmasq {
 }
 
 impl Dnsmasq {
-    /// Starts dnsmasq with `records` (host, ip); pid file and log in `dir`.
+    /// Starts dnsmasq with `records` (host, ip) on a free port; pid file and log in `dir`.
     pub fn start(dir: &Path, records: &[(&str, &str)]) -> Result<Self> {
+        Self::start_on(dir, free_port()?, records)
+    }
+
+    /// Same, on `port` (to restart it where clients already point).
+    pub fn start_on(dir: &Path, port: u16, records: &[(&str, &str)]) -> Result<Self> {
         let dnsmasq = require_tool("dnsmasq")?;
         std::fs::create_dir_all(dir)?;
-        let port = free_port()?;
         let mut command = Command::new(dnsmasq);
         command
             .args([
@@ -268,34 +308,4 @@ fn whoami() -> String {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "root".into())
-}
-
-/// Reads the model version a directory serves, if any (for messages).
-pub fn served_version(model_dir: &Path) -> Option<String> {
-    model::read_version(model_dir).ok()
-}
-
-/// Reads a line-oriented log and returns lines containing `needle` (for diagnostics).
-pub fn grep(path: &Path, needle: &str) -> Vec<String> {
-    std::fs::File::open(path)
-        .map(|f| {
-            BufReader::new(f)
-                .lines()
-                .map_while(Result::ok)
-                .filter(|l| l.contains(needle))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-impl Inference {
-    /// Where the log is, for messages.
-    pub fn log(&self) -> &Path {
-        &self.guard.log
-    }
-}
-
-/// Context for errors from a data-plane step.
-pub fn step<T>(what: &str, result: Result<T>) -> Result<T> {
-    result.with_context(|| format!("data plane: {what}"))
 }

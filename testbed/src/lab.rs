@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::cluster::{self, LOAD_BALANCER_IP, NODES};
 use crate::controlplane::{Binaries, ControlPlane};
-use crate::dataplane::{self, Dnsmasq, HOST, Inference, Nginx};
+use crate::dataplane::{self, Dnsmasq, HOST, Inference, Nginx, Route};
 use crate::process::{ProcessGuard, alive, terminate};
 
 /// The node the lab's overlay pins the pipeline to.
@@ -91,11 +91,9 @@ impl Lab {
         let provisioner = cluster::start_provisioner(&cp, &bins.local_path_provisioner)?;
 
         eprintln!("lab: labctl's read-only RBAC for user `labctl`");
-        cp.kubectl(&[
-            "apply",
-            "-f",
-            &repo.join("manifests/rbac").display().to_string(),
-        ])?;
+        // Only the ClusterRole: the shipped example binding names a placeholder user.
+        let role = repo.join("manifests/rbac/clusterrole.yaml");
+        cp.kubectl(&["apply", "-f", &role.display().to_string()])?;
         cp.apply(
             "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: labctl-read-only-lab\n\
              roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: labctl-read-only\n\
@@ -107,7 +105,13 @@ impl Lab {
         let _ = std::fs::remove_dir_all(&model_dir);
         let version = dataplane::train(&model_dir, 1)?;
         let inference = Inference::start(&model_dir, &dir.join("logs/inference.log"))?;
-        let nginx = Nginx::start(&dir.join("nginx"), HOST, inference.addr)?;
+        let nginx = Nginx::start(
+            &dir.join("nginx"),
+            &[Route {
+                host: HOST.into(),
+                upstream: Some(inference.addr),
+            }],
+        )?;
         let dns = Dnsmasq::start(&dir.join("dnsmasq"), &[(HOST, LOAD_BALANCER_IP)])?;
         eprintln!(
             "lab: model {version} served at {}, ingress {}, Pi-hole {}",
@@ -124,7 +128,7 @@ impl Lab {
                 nginx.addr.port()
             ),
         )?;
-        let lab = Lab {
+        let mut lab = Lab {
             dns: Some(dns),
             nginx,
             inference,
@@ -142,7 +146,7 @@ impl Lab {
 
     /// Applies `manifests/overlays/lab` and the Argo CD objects, waits for the pipeline, and
     /// publishes the load-balancer address into the Ingress status.
-    pub fn deploy(&self) -> Result<()> {
+    pub fn deploy(&mut self) -> Result<()> {
         eprintln!("lab: deploying manifests/overlays/lab");
         let overlay = self.repo.join("manifests/overlays/lab");
         self.cp.kubectl(&[
@@ -152,7 +156,34 @@ impl Lab {
             &overlay.display().to_string(),
         ])?;
         self.wait_healthy(Duration::from_secs(120))?;
+        // One training run of the CronJob itself (kwok completes its pod), as the first
+        // scheduled run would do; the trainer's real output is the data plane's model dir.
+        let _ = self.kubectl(&[
+            "-n",
+            NAMESPACE,
+            "delete",
+            "job",
+            "trainer-lab-run",
+            "--ignore-not-found",
+        ]);
+        self.kubectl(&[
+            "-n",
+            NAMESPACE,
+            "create",
+            "job",
+            "trainer-lab-run",
+            "--from=cronjob/trainer",
+        ])?;
+        self.kubectl(&[
+            "-n",
+            NAMESPACE,
+            "wait",
+            "--for=condition=Complete",
+            "job/trainer-lab-run",
+            "--timeout=60s",
+        ])?;
         self.publish_ingress_address()?;
+        self.sync_ingress()?;
         for file in ["appproject.yaml", "application.yaml"] {
             self.cp.kubectl(&[
                 "apply",
@@ -188,6 +219,58 @@ impl Lab {
             ])
             .context("the inference Deployment did not become available")?;
         Ok(())
+    }
+
+    /// Plays ingress-nginx's controller once: reads the Ingresses of class `nginx` and the
+    /// ready endpoints of their backends, and reconfigures nginx: a routed host proxies to the
+    /// inference process, a host whose Service has no ready endpoints answers 503, any other
+    /// host 404. Called after every change the lab makes, instead of a watch.
+    pub fn sync_ingress(&mut self) -> Result<()> {
+        let ingresses: serde_json::Value = serde_json::from_str(
+            &self.kubectl(&["-n", NAMESPACE, "get", "ingress", "-o", "json"])?,
+        )?;
+        let mut routes = Vec::new();
+        for ingress in ingresses["items"].as_array().into_iter().flatten() {
+            if ingress["spec"]["ingressClassName"] != "nginx" {
+                continue;
+            }
+            for rule in ingress["spec"]["rules"].as_array().into_iter().flatten() {
+                let (Some(host), Some(service)) = (
+                    rule["host"].as_str(),
+                    rule["http"]["paths"][0]["backend"]["service"]["name"].as_str(),
+                ) else {
+                    continue;
+                };
+                let ready = self.ready_endpoints(service)?;
+                routes.push(Route {
+                    host: host.to_owned(),
+                    upstream: (ready > 0).then_some(self.inference.addr),
+                });
+            }
+        }
+        self.nginx.configure(&routes)
+    }
+
+    /// Ready endpoints of a Service, from its EndpointSlices.
+    pub fn ready_endpoints(&self, service: &str) -> Result<usize> {
+        let selector = format!("kubernetes.io/service-name={service}");
+        let slices: serde_json::Value = serde_json::from_str(&self.kubectl(&[
+            "-n",
+            NAMESPACE,
+            "get",
+            "endpointslices",
+            "-l",
+            &selector,
+            "-o",
+            "json",
+        ])?)?;
+        Ok(slices["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s["endpoints"].as_array().cloned().unwrap_or_default())
+            .filter(|e| e["conditions"]["ready"] != false)
+            .count())
     }
 
     /// As ingress-nginx with `--publish-service` would: the LB address in the Ingress status.
@@ -258,6 +341,83 @@ impl Lab {
             "-p",
             &patch,
         ])?;
+        Ok(())
+    }
+
+    /// Polls `done` every 500 ms until it says true; errors name `what` on timeout.
+    pub fn wait_for(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut done: impl FnMut(&mut Lab) -> Result<bool>,
+    ) -> Result<()> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            match done(self) {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(e) if std::time::Instant::now() > deadline => {
+                    return Err(e.context(format!("waiting for {what}")));
+                }
+                Err(_) => {}
+            }
+            if std::time::Instant::now() > deadline {
+                bail!("timed out after {timeout:?} waiting for {what}");
+            }
+            self.cp.check_alive()?;
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// Stops the provisioner: its process and its Deployment (as a crashed or scaled-down
+    /// provisioner looks).
+    pub fn stop_provisioner(&mut self) -> Result<()> {
+        if let Some(mut p) = self.provisioner.take() {
+            p.stop();
+        }
+        self.kubectl(&[
+            "-n",
+            "kube-system",
+            "scale",
+            "deployment/local-path-provisioner",
+            "--replicas=0",
+        ])?;
+        Ok(())
+    }
+
+    pub fn start_provisioner(&mut self) -> Result<()> {
+        if self.provisioner.is_none() {
+            self.provisioner = Some(cluster::start_provisioner(
+                &self.cp,
+                &self.bins.local_path_provisioner,
+            )?);
+        }
+        self.kubectl(&[
+            "-n",
+            "kube-system",
+            "scale",
+            "deployment/local-path-provisioner",
+            "--replicas=1",
+        ])?;
+        Ok(())
+    }
+
+    /// Restarts Pi-hole (dnsmasq) on the same port, with or without the host's record.
+    pub fn restart_dns(&mut self, with_record: bool) -> Result<()> {
+        let port = self
+            .dns
+            .as_ref()
+            .map(|d| d.addr.port())
+            .context("Pi-hole is not running")?;
+        if let Some(mut d) = self.dns.take() {
+            d.guard.stop();
+        }
+        let records: &[(&str, &str)] = if with_record {
+            &[(HOST, LOAD_BALANCER_IP)]
+        } else {
+            &[]
+        };
+        self.dns = Some(Dnsmasq::start_on(&self.dir.join("dnsmasq"), port, records)?);
         Ok(())
     }
 

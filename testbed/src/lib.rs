@@ -10,3 +10,4 @@ pub mod controlplane;
 pub mod dataplane;
 pub mod lab;
 pub mod process;
+pub mod scenarios;

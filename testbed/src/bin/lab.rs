@@ -4,8 +4,7 @@
 //!   cargo lab up --keep     … and leave it running (KUBECONFIG and labctl.toml in .lab/)
 //!   cargo lab down          stop a kept lab
 //!   cargo lab scenarios     list the failure scenarios
-//!   cargo lab drill NAME    break the kept lab one way, to practise diagnosing it
-//!   cargo lab undo NAME     repair it
+//!   cargo lab drill NAME    bring the lab up broken one way and leave it running, to practise
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,6 +12,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use testbed::lab::{self, Lab};
+use testbed::scenarios::{self, SCENARIOS};
 
 /// The local lab: a real Kubernetes control plane (etcd, kube-apiserver, kube-scheduler,
 /// kube-controller-manager built from their Go modules; kwok for the kubelets), the
@@ -40,8 +40,15 @@ enum Cmd {
         #[arg(long)]
         no_checks: bool,
     },
-    /// Stop a lab started with `up --keep`.
+    /// Stop a lab started with `up --keep` or `drill`.
     Down,
+    /// List the failure scenarios.
+    Scenarios,
+    /// Bring the lab up, break it one way, and leave it running to practise diagnosing it.
+    Drill {
+        /// A scenario name (see `cargo lab scenarios`).
+        scenario: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -93,6 +100,32 @@ fn run(args: Args) -> Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Cmd::Scenarios => {
+            for s in SCENARIOS {
+                println!("{:<24} {}", s.name, s.description);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Drill { scenario } => {
+            let Some(scenario) = scenarios::find(&scenario) else {
+                eprintln!("lab: no scenario {scenario:?}; `cargo lab scenarios` lists them");
+                return Ok(ExitCode::from(2));
+            };
+            testbed::process::stop_all_on_interrupt()?;
+            let mut lab = Lab::up(&repo, &dir)?;
+            eprintln!("lab: breaking it: {}", scenario.description);
+            (scenario.apply)(&mut lab)?;
+            let config = lab.labctl_config.clone();
+            let kubeconfig = lab.cp.labctl_kubeconfig.clone();
+            lab.keep()?;
+            eprintln!(
+                "\nlab: broken and running. What is wrong? Try:\n  export KUBECONFIG={}\n  cargo run -q -p labctl -- --config {} diagnose pvc\n  cargo run -q -p labctl -- --config {} verify\nthen `cargo lab down`.",
+                kubeconfig.display(),
+                config.display(),
+                config.display()
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Down => {
             let stopped = lab::down(&dir)?;

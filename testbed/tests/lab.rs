@@ -1,0 +1,223 @@
+//! End to end on the real control plane: the healthy lab passes `labctl preflight`, `verify`,
+//! `predict` and `diagnose pvc`; each scenario makes labctl report its finding or failed check;
+//! undoing it makes the lab healthy again.
+//!
+//! Needs the lab's binaries (built from Go modules by `testbed/build`, cached) plus nginx and
+//! dnsmasq, so it is ignored in the everyday `cargo test`; `scripts/test` runs it with
+//! `--ignored`. `LAB_SCENARIOS=a,b` runs only those scenarios; `LAB_RECORD=1` writes each
+//! scenario's `labctl snapshot` into labctl's offline fixtures (labctl/tests/fixtures/lab/).
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use testbed::lab::Lab;
+use testbed::scenarios::{Expect, SCENARIOS, Scenario};
+
+/// How long a scenario may take to show (the scheduler retries, events arrive) or to heal.
+const SETTLE: Duration = Duration::from_secs(150);
+
+fn json_of(lab: &Lab, args: &[&str]) -> (i32, Value) {
+    let mut full = args.to_vec();
+    full.extend(["-o", "json"]);
+    let (code, stdout, stderr) = lab.labctl(&full).expect("run labctl");
+    let value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("labctl {args:?}: not JSON ({e}): {stdout}\n{stderr}"));
+    (code, value)
+}
+
+/// Ids of checks that did not pass, with their status and message.
+fn not_passed(report: &Value) -> Vec<(String, String, String)> {
+    report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["status"] != "pass")
+        .map(|c| {
+            let s = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
+            (s("id"), s("status"), s("message"))
+        })
+        .collect()
+}
+
+/// Error and warning finding ids of a diagnosis.
+fn problems(diagnosis: &Value) -> Vec<String> {
+    diagnosis["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["severity"] != "info")
+        .map(|f| f["id"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// What labctl reports now, for one expectation: Ok(()) when it matches.
+fn check_expect(lab: &Lab, expect: Expect) -> Result<(), String> {
+    match expect {
+        Expect::Finding(id) => {
+            let (_, d) = json_of(lab, &["diagnose", "pvc"]);
+            let ids: Vec<&str> = d["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|f| f["id"].as_str())
+                .collect();
+            if ids.contains(&id) {
+                Ok(())
+            } else {
+                Err(format!("diagnose pvc reports {ids:?}, not {id}"))
+            }
+        }
+        Expect::Check(command, id) => {
+            let (_, r) = json_of(lab, &[command]);
+            let bad = not_passed(&r);
+            if bad
+                .iter()
+                .any(|(i, s, _)| i == id && (s == "fail" || s == "warn"))
+            {
+                Ok(())
+            } else {
+                Err(format!("{command}: {id} did not fail; not passed: {bad:?}"))
+            }
+        }
+    }
+}
+
+/// What is unhealthy now (empty = healthy): verify failures and diagnosis problems.
+fn unhealthy(lab: &Lab) -> Vec<String> {
+    let (_, verify) = json_of(lab, &["verify"]);
+    let (_, diagnosis) = json_of(lab, &["diagnose", "pvc"]);
+    let mut out: Vec<String> = not_passed(&verify)
+        .into_iter()
+        .map(|(id, s, m)| format!("verify {id} {s}: {m}"))
+        .collect();
+    out.extend(
+        problems(&diagnosis)
+            .into_iter()
+            .map(|id| format!("diagnose {id}")),
+    );
+    out
+}
+
+fn poll<T>(timeout: Duration, mut attempt: impl FnMut() -> Result<T, String>) -> Result<T, String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match attempt() {
+            Ok(v) => return Ok(v),
+            Err(e) if Instant::now() > deadline => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_secs(2)),
+        }
+    }
+}
+
+fn assert_healthy(lab: &Lab) {
+    // Preflight: everything passes but what the lab cannot have (Argo CD does not run here).
+    let (_, preflight) = json_of(lab, &["preflight"]);
+    let bad = not_passed(&preflight);
+    assert!(
+        bad.iter().all(|(id, _, _)| id == "argocd-installed"),
+        "preflight on the healthy lab: {bad:#?}"
+    );
+    let problems = poll(SETTLE, || {
+        let u = unhealthy(lab);
+        if u.is_empty() {
+            Ok(())
+        } else {
+            Err(u.join("\n"))
+        }
+    });
+    assert_eq!(problems, Ok(()), "the healthy lab");
+    let (code, predicted) = json_of(lab, &["predict", "4.2"]);
+    assert_eq!(code, 0, "{predicted}");
+    let model = model::load(&lab.model_dir).unwrap();
+    assert_eq!(
+        predicted["y"].as_f64().unwrap(),
+        model.predict(&[4.2]),
+        "{predicted}"
+    );
+    assert_eq!(predicted["model_version"], model.version);
+    assert_eq!(
+        predicted["dns_server"],
+        lab.dns.as_ref().unwrap().addr.to_string()
+    );
+}
+
+fn record(lab: &Lab, scenario: &Scenario) {
+    if std::env::var_os("LAB_RECORD").is_none() {
+        return;
+    }
+    let dir = lab.repo.join("labctl/tests/fixtures/lab");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join(format!("{}.json", scenario.name));
+    let (code, _, stderr) = lab
+        .labctl(&["snapshot", "-o", &out.display().to_string()])
+        .unwrap();
+    assert_eq!(code, 0, "labctl snapshot: {stderr}");
+}
+
+#[test]
+#[ignore = "needs the lab: the control plane built by testbed/build, nginx and dnsmasq (scripts/test runs it)"]
+fn lab_healthy_then_every_scenario_and_back() {
+    let repo = testbed::dataplane::repo_root();
+    let dir = tempfile_dir();
+    let mut lab = Lab::up(&repo, &dir).expect("lab up");
+    assert_healthy(&lab);
+
+    let only = std::env::var("LAB_SCENARIOS").ok();
+    let mut failures = Vec::new();
+    for scenario in SCENARIOS {
+        if only
+            .as_deref()
+            .is_some_and(|o| !o.split(',').any(|n| n == scenario.name))
+        {
+            continue;
+        }
+        eprintln!("scenario {}: {}", scenario.name, scenario.description);
+        let started = Instant::now();
+        if let Err(e) = (scenario.apply)(&mut lab) {
+            failures.push(format!("{}: apply failed: {e:#}", scenario.name));
+            continue;
+        }
+        for expect in scenario.expect {
+            if let Err(e) = poll(SETTLE, || check_expect(&lab, *expect)) {
+                failures.push(format!("{}: expected {expect:?}: {e}", scenario.name));
+            }
+        }
+        record(&lab, scenario);
+        if let Err(e) = (scenario.undo)(&mut lab) {
+            failures.push(format!("{}: undo failed: {e:#}", scenario.name));
+        }
+        let healed = poll(SETTLE, || {
+            let _ = lab.sync_ingress();
+            let u = unhealthy(&lab);
+            if u.is_empty() {
+                Ok(())
+            } else {
+                Err(u.join("\n"))
+            }
+        });
+        if let Err(u) = healed {
+            failures.push(format!(
+                "{}: still unhealthy after undo: {u:?}",
+                scenario.name
+            ));
+        }
+        eprintln!(
+            "scenario {}: {:.0} s",
+            scenario.name,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "{} scenario failure(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// A fresh directory for this run's lab (certificates, etcd data, logs, kubeconfigs).
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("mlops-lab-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
