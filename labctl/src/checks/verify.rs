@@ -476,12 +476,22 @@ fn job_time(job: &Job) -> i64 {
         .map_or(0, |t| t.0.as_second())
 }
 
-fn owned_by(job: &Job, cronjob: &str) -> bool {
-    job.metadata
+/// A training Job: created by the CronJob, or carrying its `app.kubernetes.io/name` (the
+/// manifests' one-off `trainer-first-model` Job, which publishes the first model at install).
+fn is_training_job(job: &Job, cronjob: &str) -> bool {
+    let owned = job
+        .metadata
         .owner_references
         .iter()
         .flatten()
-        .any(|o| o.kind == "CronJob" && o.name == cronjob)
+        .any(|o| o.kind == "CronJob" && o.name == cronjob);
+    let labelled = job
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("app.kubernetes.io/name"))
+        .is_some_and(|n| n == cronjob);
+    owned || labelled
 }
 
 fn job_condition<'a>(
@@ -505,7 +515,7 @@ pub fn evaluate_last_job(
     let Some(cj) = cj else {
         return Outcome::fail(format!("CronJob {name} not found"));
     };
-    let mut own: Vec<&Job> = jobs.iter().filter(|j| owned_by(j, name)).collect();
+    let mut own: Vec<&Job> = jobs.iter().filter(|j| is_training_job(j, name)).collect();
     own.sort_by_key(|j| job_time(j));
     let Some(last) = own.last() else {
         return Outcome::warn(format!("CronJob {name} has not run a Job yet")).with(format!(
@@ -1153,6 +1163,13 @@ mod tests {
         let o = evaluate_last_job(Some(&cj), &jobs, "trainer", now);
         assert_eq!(o.status, Status::Pass, "{o:?}");
         assert!(o.message.contains("trainer-2"));
+        // The install-time first-model Job counts by its label before the CronJob has run.
+        let mut first = job("trainer-first-model", "2026-11-28T08:00:00Z", "Complete");
+        first.metadata.owner_references = None;
+        first.metadata.labels = Some(labels(&[("app.kubernetes.io/name", "trainer")]));
+        let fresh = cronjob("17 3 * * *", false, None);
+        let o = evaluate_last_job(Some(&fresh), &[first], "trainer", now);
+        assert_eq!(o.status, Status::Pass, "{o:?}");
     }
 
     #[test]
@@ -1172,6 +1189,13 @@ mod tests {
         assert!(o.message.contains("5h 30m"), "{}", o.message);
         assert_eq!(
             evaluate_last_job(Some(&cj), &[], "trainer", now).status,
+            Status::Warn
+        );
+        // A Job of someone else does not count.
+        let mut foreign = job("backup-1", "2026-11-28T10:00:00Z", "Complete");
+        foreign.metadata.owner_references = None;
+        assert_eq!(
+            evaluate_last_job(Some(&cj), &[foreign], "trainer", now).status,
             Status::Warn
         );
     }
