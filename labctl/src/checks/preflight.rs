@@ -462,9 +462,7 @@ pub fn evaluate_storage_class(sc: Option<&StorageClass>, name: &str) -> Outcome 
     };
     let mode = sc.volume_binding_mode.as_deref().unwrap_or("Immediate");
     if mode == "WaitForFirstConsumer" {
-        Outcome::pass(
-            format!("{name}: {} , WaitForFirstConsumer", sc.provisioner).replace(" ,", ","),
-        )
+        Outcome::pass(format!("{name}: {}, WaitForFirstConsumer", sc.provisioner))
     } else {
         Outcome::fail(format!(
             "StorageClass {name} binds {mode}, not WaitForFirstConsumer"
