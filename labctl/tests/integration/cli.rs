@@ -216,3 +216,18 @@ fn verify_output_formats_on_a_healthy_and_a_broken_data_plane() {
         insta::assert_snapshot!("verify_backend_down_json", out(&o));
     });
 }
+
+#[test]
+fn closed_stdout_is_success() {
+    // `labctl completions zsh | head -0`: the reader is gone before labctl writes.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_labctl"))
+        .args(["completions", "zsh"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(exit::OK), "{}", err(&o));
+    assert_eq!(err(&o), "");
+}
