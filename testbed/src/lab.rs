@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::cluster::{self, LOAD_BALANCER_IP, NODES};
 use crate::controlplane::{Binaries, ControlPlane};
 use crate::dataplane::{self, Dnsmasq, HOST, Inference, Nginx, Route};
-use crate::process::{ProcessGuard, alive, terminate};
+use crate::process::{ProcessGuard, alive, stop_pids};
 
 /// The node the lab's overlay pins the pipeline to.
 pub const PIN_NODE: &str = NODES[0];
@@ -59,16 +59,9 @@ pub fn kept_pids(dir: &Path) -> Vec<u32> {
 
 /// Stops a kept lab: every recorded pid, newest first.
 pub fn down(dir: &Path) -> Result<usize> {
-    let pids = kept_pids(dir);
-    for pid in pids.iter().rev() {
-        terminate(*pid);
-    }
-    for _ in 0..50 {
-        if pids.iter().all(|p| !alive(*p)) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut pids = kept_pids(dir);
+    pids.reverse();
+    stop_pids(&pids, Duration::from_secs(5));
     let _ = std::fs::remove_file(state_file(dir));
     Ok(pids.len())
 }

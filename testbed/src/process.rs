@@ -22,9 +22,8 @@ fn running() -> std::sync::MutexGuard<'static, Vec<u32>> {
 pub fn stop_all_on_interrupt() -> Result<()> {
     ctrlc::set_handler(|| {
         eprintln!("\nlab: interrupted; stopping every process it started");
-        for pid in running().iter().rev() {
-            terminate(*pid);
-        }
+        let pids: Vec<u32> = running().iter().rev().copied().collect();
+        stop_pids(&pids, Duration::from_secs(5));
         std::process::exit(130);
     })?;
     Ok(())
@@ -110,6 +109,25 @@ impl ProcessGuard {
 impl Drop for ProcessGuard {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// SIGTERM to every pid (in order), then SIGKILL to those still alive after `grace`
+/// (kube-apiserver's graceful shutdown can outlast etcd and never end).
+pub fn stop_pids(pids: &[u32], grace: Duration) {
+    for pid in pids {
+        terminate(*pid);
+    }
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline && pids.iter().any(|p| alive(*p)) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for pid in pids.iter().filter(|p| alive(**p)) {
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .arg(pid.to_string())
+            .stderr(Stdio::null())
+            .status();
     }
 }
 

@@ -14,7 +14,7 @@ use testbed::lab::Lab;
 use testbed::scenarios::{Expect, SCENARIOS, Scenario};
 
 /// How long a scenario may take to show (the scheduler retries, events arrive) or to heal.
-const SETTLE: Duration = Duration::from_secs(150);
+const SETTLE: Duration = Duration::from_secs(90);
 
 fn json_of(lab: &Lab, args: &[&str]) -> (i32, Value) {
     let mut full = args.to_vec();
@@ -157,6 +157,8 @@ fn record(lab: &Lab, scenario: &Scenario) {
 #[test]
 #[ignore = "needs the lab: the control plane built by testbed/build, nginx and dnsmasq (scripts/test runs it)"]
 fn lab_healthy_then_every_scenario_and_back() {
+    // A killed test must not leave a control plane behind.
+    testbed::process::stop_all_on_interrupt().expect("signal handler");
     let repo = testbed::dataplane::repo_root();
     let dir = tempfile_dir();
     let mut lab = Lab::up(&repo, &dir).expect("lab up");
@@ -164,6 +166,10 @@ fn lab_healthy_then_every_scenario_and_back() {
 
     let only = std::env::var("LAB_SCENARIOS").ok();
     let mut failures = Vec::new();
+    let fail = |failures: &mut Vec<String>, message: String| {
+        eprintln!("FAILED {message}");
+        failures.push(message);
+    };
     for scenario in SCENARIOS {
         if only
             .as_deref()
@@ -174,17 +180,26 @@ fn lab_healthy_then_every_scenario_and_back() {
         eprintln!("scenario {}: {}", scenario.name, scenario.description);
         let started = Instant::now();
         if let Err(e) = (scenario.apply)(&mut lab) {
-            failures.push(format!("{}: apply failed: {e:#}", scenario.name));
+            fail(
+                &mut failures,
+                format!("{}: apply failed: {e:#}", scenario.name),
+            );
             continue;
         }
         for expect in scenario.expect {
             if let Err(e) = poll(SETTLE, || check_expect(&lab, *expect)) {
-                failures.push(format!("{}: expected {expect:?}: {e}", scenario.name));
+                fail(
+                    &mut failures,
+                    format!("{}: expected {expect:?}: {e}", scenario.name),
+                );
             }
         }
         record(&lab, scenario);
         if let Err(e) = (scenario.undo)(&mut lab) {
-            failures.push(format!("{}: undo failed: {e:#}", scenario.name));
+            fail(
+                &mut failures,
+                format!("{}: undo failed: {e:#}", scenario.name),
+            );
         }
         let healed = poll(SETTLE, || {
             let _ = lab.sync_ingress();
