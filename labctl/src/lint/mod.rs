@@ -217,6 +217,20 @@ fn engine_findings(m: &Manifests, config: &LabConfig) -> Vec<Finding> {
                 .iter()
                 .any(|r| r.id == f.id && matches!(r.origin, RuleSource::Diagnose(_)))
         })
+        .map(|mut f| {
+            // The engine's fix is for a live cluster (kubectl patch); before a deploy the fix
+            // belongs in Git, so say that first.
+            if f.id == CONSUMERS_PINNED {
+                f.remediation = format!(
+                    "In the manifests: give every workload that mounts the claim the same \
+                     nodeSelector (in this repository `node` in manifests/overlays/<name>/settings.yaml \
+                     sets all of them; a new workload needs its own replacement target).\n\
+                     On a cluster where it is already deployed: {}",
+                    f.remediation
+                );
+            }
+            f
+        })
         .collect()
 }
 
