@@ -779,10 +779,12 @@ pub fn evaluate_endpoints(slices: &[EndpointSlice], service: &str) -> Outcome {
     if ready > 0 {
         Outcome::pass(format!("{ready} of {total} endpoints ready"))
     } else {
-        Outcome::fail(format!(
-            "Service {service} has no ready endpoints ({total} not ready)"
-        ))
-        .with("the ingress answers 503 for the host until a pod is Ready")
+        let message = if total == 0 {
+            format!("Service {service} has no endpoints: its selector matches no pod")
+        } else {
+            format!("Service {service} has no ready endpoints ({total} not ready)")
+        };
+        Outcome::fail(message).with("the ingress answers 503 for the host until a pod is Ready")
     }
 }
 
@@ -1375,7 +1377,9 @@ mod tests {
             evaluate_endpoints(&[slice(&[Some(false)])], "inference").status,
             Status::Fail
         );
-        assert_eq!(evaluate_endpoints(&[], "inference").status, Status::Fail);
+        let o = evaluate_endpoints(&[], "inference");
+        assert_eq!(o.status, Status::Fail);
+        assert!(o.message.contains("matches no pod"), "{}", o.message);
     }
 
     fn ingress(class: &str, host: &str, port: i32, address: Option<&str>) -> Ingress {
