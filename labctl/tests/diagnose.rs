@@ -66,6 +66,10 @@ mod engine {
             "selected-node-stale.yaml",
             &[("selected-node-stale", Error)],
         ),
+        (
+            "selected-node-stale-cleared.json",
+            &[("selected-node-stale", Error)],
+        ),
         ("provisioning-in-progress.json", &[]),
         (
             "provisioning-failed.json",
@@ -82,6 +86,10 @@ mod engine {
         ("pinned-by-affinity.yaml", &[]),
         (
             "storageclass-missing.json",
+            &[("storageclass-missing", Error)],
+        ),
+        (
+            "no-default-storageclass.yaml",
             &[("storageclass-missing", Error)],
         ),
         ("default-storageclass.yaml", &[]),

@@ -238,18 +238,18 @@ fn merge(hits: Vec<Hit>) -> Vec<Finding> {
             let (hits, n) = groups.remove(&k)?;
             let mut it = hits.into_iter();
             let first = it.next()?;
-            let mut evidence = first.evidence;
-            let mut affected = first.affected;
-            let mut remediation = vec![first.remediation];
+            // Hash sets for de-duplication: a root cause shared by thousands of claims (a
+            // missing class, a dead provisioner) must not cost a quadratic merge.
+            let mut evidence = Unique::new(first.evidence);
+            let mut affected = Unique::new(first.affected);
+            let mut remediation = Unique::new(vec![first.remediation]);
             for h in it {
-                h.evidence
-                    .into_iter()
-                    .for_each(|e| push_unique(&mut evidence, e));
-                h.affected
-                    .into_iter()
-                    .for_each(|a| push_unique(&mut affected, a));
-                push_unique(&mut remediation, h.remediation);
+                h.evidence.into_iter().for_each(|e| evidence.push(e));
+                h.affected.into_iter().for_each(|a| affected.push(a));
+                remediation.push(h.remediation);
             }
+            let (evidence, affected, remediation) =
+                (evidence.items, affected.items, remediation.items);
             let summary = match (n, first.group_summary) {
                 (n, Some(g)) if n > 1 => g.replace("{n}", &n.to_string()),
                 _ => first.summary,
@@ -275,6 +275,29 @@ fn merge(hits: Vec<Hit>) -> Vec<Finding> {
         ))
     });
     findings
+}
+
+/// A list without duplicates, in first-seen order, with O(1) membership.
+struct Unique<T: std::hash::Hash + Eq + Clone> {
+    items: Vec<T>,
+    seen: std::collections::HashSet<T>,
+}
+
+impl<T: std::hash::Hash + Eq + Clone> Unique<T> {
+    fn new(items: Vec<T>) -> Self {
+        let mut u = Self {
+            items: Vec::with_capacity(items.len()),
+            seen: Default::default(),
+        };
+        items.into_iter().for_each(|i| u.push(i));
+        u
+    }
+
+    fn push(&mut self, item: T) {
+        if self.seen.insert(item.clone()) {
+            self.items.push(item);
+        }
+    }
 }
 
 /// Sorts ids in catalogue order.
@@ -589,7 +612,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             let state = if ready == 0 {
                 "no ready endpoints".to_owned()
             } else {
-                format!("{ready} ready endpoints")
+                format!("{ready} ready endpoint(s)")
             };
             push_unique(
                 &mut out,

@@ -84,7 +84,7 @@ impl std::fmt::Display for ObjectRef {
 }
 
 /// An object affected by a finding, with its state in a few words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Affected {
     #[serde(flatten)]
     pub object: ObjectRef,
