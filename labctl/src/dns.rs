@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use hickory_resolver::Resolver;
 use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig};
+use hickory_resolver::net::NetError;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::op::ResponseCode;
 
 /// Addresses of `host` as one server gave them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +26,10 @@ pub enum DnsError {
     /// The server answered, but has no A/AAAA record for the host.
     #[error("DNS server {server} has no record for {host}")]
     NoRecord { host: String, server: SocketAddr },
+    /// The server answered REFUSED: it has no local record and will not ask upstream (what
+    /// dnsmasq without upstream servers does for a name it does not know).
+    #[error("DNS server {server} refused to resolve {host}: it has no local record for it")]
+    Refused { host: String, server: SocketAddr },
     /// The server did not answer (down, wrong address or port, firewalled, timeout).
     #[error("DNS server {server} did not answer for {host}: {cause}")]
     NoAnswer {
@@ -73,6 +79,12 @@ pub async fn resolve(
             humantime::format_duration(timeout)
         ))),
         Ok(Err(e)) if e.is_no_records_found() || e.is_nx_domain() => Err(DnsError::NoRecord {
+            host: host.to_owned(),
+            server,
+        }),
+        Ok(Err(NetError::Dns(hickory_resolver::net::DnsError::ResponseCode(
+            ResponseCode::Refused,
+        )))) => Err(DnsError::Refused {
             host: host.to_owned(),
             server,
         }),

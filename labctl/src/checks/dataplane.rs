@@ -120,10 +120,12 @@ pub fn evaluate_pihole_record(
             join(&a.addresses),
             a.server
         )),
-        Err(DnsError::NoRecord { host, server }) => Outcome::warn(format!(
-            "Pi-hole at {server} answers but has no record for {host}"
-        ))
-        .with_all(crate::dns::pihole_record_hint(host, ingress)),
+        Err(DnsError::NoRecord { host, server } | DnsError::Refused { host, server }) => {
+            Outcome::warn(format!(
+                "Pi-hole at {server} answers but has no record for {host}"
+            ))
+            .with_all(crate::dns::pihole_record_hint(host, ingress))
+        }
         Err(e @ DnsError::NoAnswer { .. }) => Outcome::fail(e.to_string()),
     }
 }

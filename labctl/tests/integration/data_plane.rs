@@ -233,3 +233,64 @@ fn verify_data_plane_checks_fail_when_serving_dns_or_routing_break() {
     assert_eq!(status, "fail");
     assert!(message.contains(&plane.dns.addr.to_string()), "{message}");
 }
+
+#[test]
+fn pihole_without_the_record_is_a_warning_with_the_record_to_add() {
+    let plane = DataPlane::start();
+    let preflight = |extra: &[&str]| {
+        let mut a = vec![
+            "preflight",
+            "-o",
+            "json",
+            "--check",
+            "pihole-dns-record",
+            "--host",
+            "missing.homelab",
+        ];
+        a.extend(extra);
+        let out = labctl(&args(&plane, &a));
+        let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        (out.status.code(), v)
+    };
+    let (code, report) = preflight(&[]);
+    assert_eq!(code, Some(0), "{report:#}");
+    let check = &report["checks"][0];
+    assert_eq!(check["status"], "warn");
+    let evidence: Vec<&str> = check["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert!(
+        evidence
+            .iter()
+            .any(|e| e.contains("\"127.0.0.1 missing.homelab\"") && e.contains("v6")),
+        "{evidence:?}"
+    );
+    assert!(
+        evidence.iter().any(|e| e.contains("custom.list")),
+        "{evidence:?}"
+    );
+    let (code, _) = preflight(&["--strict"]);
+    assert_eq!(code, Some(1));
+
+    // With the record, it passes.
+    let out = labctl(&args(
+        &plane,
+        &["preflight", "--check", "pihole-dns-record"],
+    ));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    // predict names the refusal as a DNS failure at that server.
+    let out = labctl(&args(
+        &plane,
+        &["predict", "1", "--host", "missing.homelab"],
+    ));
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("predict failed at DNS") && err.contains("no local record for it"),
+        "{err}"
+    );
+}
