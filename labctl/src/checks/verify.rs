@@ -839,7 +839,21 @@ pub fn evaluate_ingress(
         .filter(|r| r.host.as_deref() == Some(config.host.as_str()))
         .collect();
     if rules.is_empty() {
-        problems.push(format!("no rule for host {}", config.host));
+        let hosts: Vec<&str> = spec
+            .rules
+            .iter()
+            .flatten()
+            .filter_map(|r| r.host.as_deref())
+            .collect();
+        let routed = if hosts.is_empty() {
+            "none".to_owned()
+        } else {
+            hosts.join(", ")
+        };
+        problems.push(format!(
+            "no rule for host {} (hosts routed: {routed})",
+            config.host
+        ));
     }
     let backends: Vec<_> = rules
         .iter()
@@ -1452,7 +1466,10 @@ mod tests {
             Some(&svc),
             &config,
         );
-        assert!(o.evidence[0].contains("no rule for host model.homelab"));
+        assert_eq!(
+            o.evidence[0],
+            "no rule for host model.homelab (hosts routed: model.lan)"
+        );
         let o = evaluate_ingress(
             Some(&ingress(
                 "nginx",
