@@ -54,6 +54,7 @@ pub async fn run(ctx: &Context, args: &PredictArgs) -> anyhow::Result<i32> {
                 "labctl: predict failed at {}: {}",
                 err.hop, err.message
             ));
+            crate::render::predict::print_failure(&err, &ctx.config.host, ctx.output)?;
             Ok(crate::exit::PROBLEM)
         }
     }

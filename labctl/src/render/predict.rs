@@ -42,6 +42,20 @@ pub fn print(p: &Prediction, format: OutputFormat) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// With `-o json` a failure is a document too, so a script reads stdout either way:
+/// `{"error": "…", "hop": "dns", "host": "model.homelab"}` (the message also goes to stderr).
+pub fn print_failure(
+    err: &crate::http::HopError,
+    host: &str,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
+    if format == OutputFormat::Json {
+        let doc = serde_json::json!({"error": err.message, "hop": err.hop, "host": host});
+        crate::render::write_stdout(&crate::render::to_json_document(&doc)?)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

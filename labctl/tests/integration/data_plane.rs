@@ -91,7 +91,10 @@ fn wrong_host_is_reported_as_not_routed() {
             && err.contains("not routed"),
         "{err}"
     );
-    assert!(stdout(&out).is_empty());
+    assert!(
+        stdout(&out).is_empty(),
+        "table mode prints failures on stderr only"
+    );
 }
 
 #[test]
@@ -114,6 +117,19 @@ fn stopped_dnsmasq_is_a_dns_failure_naming_the_server() {
     let out = labctl(&args(&plane, &["predict", "4.2", "--timeout", "1s"]));
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
+    let out_json = labctl(&args(
+        &plane,
+        &["predict", "4.2", "--timeout", "1s", "-o", "json"],
+    ));
+    assert_eq!(out_json.status.code(), Some(1));
+    let doc: Value = serde_json::from_str(&stdout(&out_json)).expect("a JSON failure document");
+    assert_eq!(doc["hop"], "dns");
+    assert!(
+        doc["error"]
+            .as_str()
+            .unwrap()
+            .contains(&plane.dns.addr.to_string())
+    );
     assert!(
         err.contains("labctl: predict failed at DNS: DNS server")
             && err.contains(&plane.dns.addr.to_string()),
