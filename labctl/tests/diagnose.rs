@@ -83,6 +83,11 @@ mod engine {
             "node-selector-matches-no-node.json",
             &[("node-selector-matches-no-node", Error)],
         ),
+        (
+            "partial-selector-matches-no-node.yaml",
+            &[("node-selector-matches-no-node", Error)],
+        ),
+        ("partial-healthy.yaml", &[]),
         ("pinned-by-affinity.yaml", &[]),
         (
             "storageclass-missing.json",

@@ -334,6 +334,10 @@ fn pvc_line(c: &Claim<'_>) -> String {
         ClassLookup::Missing(n) => parts.push(format!("StorageClass {n} (does not exist)")),
         ClassLookup::NoClass => parts.push("storageClassName \"\"".into()),
         ClassLookup::NoDefault => parts.push("no StorageClass set and no default class".into()),
+        ClassLookup::Unknown(n) => parts.push(format!(
+            "StorageClass {} (not in the snapshot)",
+            n.unwrap_or("<default>")
+        )),
     }
     let modes = c.access_modes();
     if !modes.is_empty() {
@@ -765,7 +769,9 @@ impl<'i, 'a> Engine<'i, 'a> {
                     || sc.provisioner == NO_PROVISIONER
                     || meta_name(&sc.metadata) == self.config.storage_class
             }
-            ClassLookup::Missing(n) => n == self.config.storage_class,
+            ClassLookup::Missing(n) | ClassLookup::Unknown(Some(n)) => {
+                n == self.config.storage_class
+            }
             _ => false,
         }
     }
@@ -1302,8 +1308,11 @@ impl<'i, 'a> Engine<'i, 'a> {
     fn bound(&mut self, c: &Claim<'a>, pinned: bool) {
         let Some(v) = c.volume_name() else { return };
         let Some(pv) = self.ix.pv_by_name.get(v).copied() else {
-            // Bound to a volume that no longer exists: the PV controller will mark it Lost.
-            self.pvc_lost(c, Some(v));
+            // Bound to a volume that no longer exists: the PV controller will mark it Lost. A
+            // snapshot without any PersistentVolume says nothing about volumes, though.
+            if !self.ix.pv_by_name.is_empty() {
+                self.pvc_lost(c, Some(v));
+            }
             return;
         };
         if nodes::pv_affinity(pv).is_none() {
@@ -1540,19 +1549,42 @@ impl<'i, 'a> Engine<'i, 'a> {
             &c.pvc.metadata,
             &["WaitForPodScheduled"],
         ));
+        // The node the consumers should go to: where the volume lives, else the lab's pin if
+        // such a node exists.
+        let pv_node = c
+            .volume_name()
+            .and_then(|n| self.ix.pv_by_name.get(n))
+            .and_then(|pv| self.ix.nodes.iter().find(|n| nodes::pv_fits_node(pv, n)))
+            .copied();
+        let target = pv_node.or_else(|| {
+            let want = self.config.pin_label_value.as_deref()?;
+            self.ix.nodes.iter().copied().find(|n| {
+                n.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(&self.config.pin_label_key))
+                    == Some(&want.to_owned())
+            })
+        });
         let mut fixes = Vec::new();
         for con in cons {
             for (k, v) in con.workload.spec.node_selector.iter().flatten() {
-                // Suggest the node the volume lives on, else the lab's pin.
-                let holder = c
-                    .volume_name()
-                    .and_then(|n| self.ix.pv_by_name.get(n))
-                    .and_then(|pv| self.ix.nodes.iter().find(|n| nodes::pv_fits_node(pv, n)))
-                    .map(|n| meta_name(&n.metadata).to_owned());
-                let node = holder.unwrap_or_else(|| "<node>".to_owned());
-                fixes.push(format!(
-                    "kubectl label node {node} {k}={v} (or fix the selector: kubectl get nodes -L {k})"
-                ));
+                let target_value = target.and_then(|n| n.metadata.labels.as_ref()?.get(k).cloned());
+                if k == HOSTNAME_LABEL {
+                    // The hostname label is the kubelet's: fix the selector, not the node.
+                    match &target_value {
+                        Some(t) => fixes.push(pin_command(c.ns, &con.workload, k, t)),
+                        None => fixes.push(format!(
+                            "set {} {}'s nodeSelector {k} to an existing node (kubectl get nodes -L {k}); {v} is none of them",
+                            con.workload.kind, con.workload.name
+                        )),
+                    }
+                } else {
+                    let node = target.map_or("<node>", |n| meta_name(&n.metadata));
+                    fixes.push(format!(
+                        "kubectl label node {node} {k}={v} (or fix the selector: kubectl get nodes -L {k})"
+                    ));
+                }
             }
         }
         if fixes.is_empty() {
@@ -1582,6 +1614,28 @@ impl<'i, 'a> Engine<'i, 'a> {
                 fixes.join("; ")
             ),
         );
+    }
+
+    /// Without nodes in the snapshot: pending consumers that the scheduler rejected on every
+    /// node for their node affinity/selector.
+    fn selector_from_events(&mut self, c: &Claim<'a>) -> bool {
+        let stuck: Vec<&Consumer<'a>> = c
+            .consumers
+            .iter()
+            .filter(|con| {
+                con.pods.iter().any(|p| {
+                    is_pending(p)
+                        && self
+                            .scheduling_failure(p)
+                            .is_some_and(|f| f.all_nodes(ReasonKind::NodeAffinitySelectorMismatch))
+                })
+            })
+            .collect();
+        if stuck.is_empty() {
+            return false;
+        }
+        self.selector_matches_no_node(c, &stuck);
+        true
     }
 
     fn pending(&mut self, c: &Claim<'a>, pinned: bool) {
@@ -1640,7 +1694,7 @@ impl<'i, 'a> Engine<'i, 'a> {
                 );
                 return;
             }
-            ClassLookup::NoClass => None,
+            ClassLookup::NoClass | ClassLookup::Unknown(_) => None,
             ClassLookup::Found(sc) => Some(sc),
         };
         // The same message from the provisioner proves a missing class even when the class list
@@ -1684,7 +1738,24 @@ impl<'i, 'a> Engine<'i, 'a> {
         if pinned {
             return;
         }
-        let Some(sc) = class else { return };
+        if !self.nodes_known() && selected.is_none() && self.selector_from_events(c) {
+            return;
+        }
+        let Some(sc) = class else {
+            // Class unknown (not in the snapshot): the PV controller's own event still says
+            // whether the claim merely waits for its first consumer.
+            if matches!(c.class, ClassLookup::Unknown(_))
+                && selected.is_none()
+                && self.has_event(
+                    "PersistentVolumeClaim",
+                    &c.pvc.metadata,
+                    "WaitForFirstConsumer",
+                )
+            {
+                self.waiting_for_consumer(c);
+            }
+            return;
+        };
         // 3. A selected node that is gone (state), or the provisioner saying so (event: it has
         // already cleared the annotation).
         let not_found = |m: &str| m.contains("node \"") && m.contains("\" not found");

@@ -524,6 +524,15 @@ impl<'a> Index<'a> {
 
     /// The claim's StorageClass: by name, or the default class when the name is unset.
     pub fn class_of(&self, pvc: &'a PersistentVolumeClaim) -> ClassLookup<'a> {
+        let name = pvc
+            .spec
+            .as_ref()
+            .and_then(|s| s.storage_class_name.as_deref());
+        // A snapshot without any StorageClass (`kubectl get pvc,pods -o yaml`) says nothing
+        // about classes: unknown, not missing.
+        if self.class_by_name.is_empty() && name != Some("") {
+            return ClassLookup::Unknown(name);
+        }
         match pvc
             .spec
             .as_ref()
@@ -552,4 +561,6 @@ pub enum ClassLookup<'a> {
     NoClass,
     /// No class set and no default class.
     NoDefault,
+    /// The snapshot holds no StorageClass at all: nothing can be said about it.
+    Unknown(Option<&'a str>),
 }
