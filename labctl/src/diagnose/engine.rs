@@ -2105,3 +2105,76 @@ fn pin_command(ns: &str, w: &Workload<'_>, key: &str, value: &str) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::PodSpec;
+
+    fn workload<'a>(kind: &'static str, spec: &'a PodSpec, meta: &'a ObjectMeta) -> Workload<'a> {
+        Workload {
+            kind,
+            namespace: "mlops-lab",
+            name: "w",
+            meta,
+            spec,
+            pod_labels: None,
+            idle: None,
+            never_ran: false,
+        }
+    }
+
+    #[test]
+    fn pin_commands_patch_the_pod_template_where_it_lives() {
+        let (spec, meta) = (PodSpec::default(), ObjectMeta::default());
+        let d = pin_command("ns", &workload("Deployment", &spec, &meta), "k", "v");
+        assert_eq!(
+            d,
+            r#"kubectl -n ns patch deployment w --type merge -p '{"spec":{"template":{"spec":{"nodeSelector":{"k":"v"}}}}}'"#
+        );
+        let c = pin_command("ns", &workload("CronJob", &spec, &meta), "k", "v");
+        assert!(c.contains(r#"{"spec":{"jobTemplate":{"spec":{"template":{"spec":{"nodeSelector":{"k":"v"}}}}}}}"#), "{c}");
+        let p = pin_command("ns", &workload("Pod", &spec, &meta), "k", "v");
+        assert_eq!(p, "recreate Pod ns/w with nodeSelector k=v");
+    }
+
+    fn hit(id: FindingId, root: &str, claim: &str) -> Hit {
+        Hit {
+            id,
+            root: ObjectRef::cluster("Node", root),
+            summary: format!("claim {claim}"),
+            group_summary: Some("{n} claims".into()),
+            evidence: vec![format!("claim {claim}"), "shared".into()],
+            affected: vec![Affected {
+                object: ObjectRef::namespaced("PersistentVolumeClaim", "ns", claim),
+                state: None,
+            }],
+            remediation: "same fix".into(),
+        }
+    }
+
+    #[test]
+    fn merge_groups_by_root_and_sorts_by_severity() {
+        let findings = merge(vec![
+            hit(FindingId::PvcWaitingForConsumer, "x", "c"),
+            hit(FindingId::PvNodeUnavailable, "n1", "a"),
+            hit(FindingId::PvNodeUnavailable, "n1", "b"),
+            hit(FindingId::PvNodeUnavailable, "n2", "c"),
+        ]);
+        let got: Vec<(&str, &str, &str)> = findings
+            .iter()
+            .map(|f| (f.id, f.subject.name.as_str(), f.summary.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("pv-node-unavailable", "n1", "2 claims"),
+                ("pv-node-unavailable", "n2", "claim c"),
+                ("pvc-waiting-for-consumer", "x", "claim c"),
+            ]
+        );
+        assert_eq!(findings[0].evidence, ["claim a", "shared", "claim b"]);
+        assert_eq!(findings[0].affected.len(), 2);
+        assert_eq!(findings[0].remediation, "same fix");
+    }
+}

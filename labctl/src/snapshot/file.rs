@@ -452,3 +452,26 @@ mod tests {
         assert_eq!(line_column("ab", 0), (1, 1));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the bytes, reading them is a value or an error naming the file, never a panic.
+        #[test]
+        fn never_panics(text in any::<String>()) {
+            if let Err(e) = parse_str(&text, Path::new("fuzz.yaml")) {
+                prop_assert!(e.to_string().contains("fuzz.yaml"));
+            }
+        }
+
+        #[test]
+        fn never_panics_on_near_json(text in r#"\{"(apiVersion|kind|items|metadata)": ?("v1"|"List"|"Pod"|\[|\{|null|1)[\]\},"a-z: \[\{]{0,40}"#) {
+            if let Err(e) = parse_str(&text, Path::new("fuzz.json")) {
+                prop_assert!(e.to_string().contains("fuzz.json"));
+            }
+        }
+    }
+}
