@@ -58,13 +58,17 @@ impl Binaries {
 const KWOK_STAGES: &[&str] = &[
     "node/fast/node-initialize.yaml",
     "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+    // Label a node node-not-ready.stage.kwok.x-k8s.io=true and its "kubelet" reports NotReady.
+    "node/chaos/node-not-ready.yaml",
     "pod/fast/pod-ready.yaml",
     "pod/fast/pod-complete.yaml",
     "pod/fast/pod-delete.yaml",
 ];
 
-/// Nodes carry this annotation to be managed by kwok; removing it stops their heartbeats.
+/// Nodes carry this annotation to be managed by kwok.
 pub const KWOK_MANAGED: (&str, &str) = ("kwok.x-k8s.io/node", "fake");
+/// A node with this label reports Ready=False (kwok's node-not-ready chaos stage).
+pub const NOT_READY_LABEL: &str = "node-not-ready.stage.kwok.x-k8s.io";
 
 /// A running control plane. Dropping it stops every process, newest first.
 #[derive(Debug)]

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::cluster::NODES;
+use crate::controlplane::NOT_READY_LABEL;
 use crate::lab::{Lab, NAMESPACE, PIN_NODE};
 
 /// What labctl must report while a scenario is applied.
@@ -68,27 +69,27 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "pv-node-notready",
-        description: "the volume's node is cordoned and stops heartbeating (NotReady)",
+        description: "the volume's node is cordoned and its kubelet reports NotReady",
         expect: &[Expect::Finding("pv-node-unavailable")],
         apply: |lab| {
             lab.kubectl(&["cordon", PIN_NODE])?;
-            lab.kubectl(&["annotate", "node", PIN_NODE, "kwok.x-k8s.io/node-"])?;
+            lab.kubectl(&[
+                "label",
+                "--overwrite",
+                "node",
+                PIN_NODE,
+                &format!("{NOT_READY_LABEL}=true"),
+            ])?;
             lab.wait_for(
                 "the node to turn NotReady",
                 Duration::from_secs(90),
-                |lab| node_ready(lab, PIN_NODE).map(|r| r == "Unknown" || r == "False"),
+                |lab| node_ready(lab, PIN_NODE).map(|r| r == "False" || r == "Unknown"),
             )?;
             // What the taint manager does after tolerationSeconds (300 s), done now.
             restart_inference(lab)
         },
         undo: |lab| {
-            lab.kubectl(&[
-                "annotate",
-                "--overwrite",
-                "node",
-                PIN_NODE,
-                "kwok.x-k8s.io/node=fake",
-            ])?;
+            lab.kubectl(&["label", "node", PIN_NODE, &format!("{NOT_READY_LABEL}-")])?;
             lab.kubectl(&["uncordon", PIN_NODE])?;
             wait_node_ready(lab, PIN_NODE)
         },
