@@ -415,8 +415,14 @@ mod cli {
             1
         );
         assert_eq!(
-            diagnose_file("pv-node-missing.json", &["--pvc", "other"]).0,
-            0
+            diagnose_file("pv-node-missing.json", &["--pvc", "models"]).0,
+            1
+        );
+        let (code, _, stderr) = diagnose_file("pv-node-missing.json", &["--pvc", "other"]);
+        assert_eq!(code, 2);
+        assert!(
+            stderr.contains("no PersistentVolumeClaim \"other\" in namespace mlops-lab"),
+            "{stderr}"
         );
         assert_eq!(diagnose_file("pv-node-missing.json", &["-n", "other"]).0, 0);
         assert_eq!(

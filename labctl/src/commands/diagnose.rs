@@ -84,6 +84,27 @@ async fn run_pvc(ctx: &Context, args: &PvcArgs) -> anyhow::Result<i32> {
             snapshot.len()
         ));
     }
+    let in_scope = snapshot.persistent_volume_claims.iter().filter(|p| {
+        scope
+            .namespace
+            .as_deref()
+            .is_none_or(|ns| p.metadata.namespace.as_deref() == Some(ns))
+            && scope
+                .pvc
+                .as_deref()
+                .is_none_or(|n| p.metadata.name.as_deref() == Some(n))
+    });
+    if in_scope.count() == 0 {
+        let where_ = scope.namespace.as_deref().map_or_else(
+            || "any namespace".to_owned(),
+            |ns| format!("namespace {ns}"),
+        );
+        match &scope.pvc {
+            // Asking about a claim that is not there is a usage error, as in kubectl.
+            Some(name) => anyhow::bail!("no PersistentVolumeClaim {name:?} in {where_}"),
+            None => crate::render::note(&format!("labctl: no PersistentVolumeClaim in {where_}")),
+        }
+    }
     let diagnosis = crate::diagnose::diagnose(&snapshot, &ctx.config, &scope);
     let document = findings::render(&diagnosis, ctx.output, Palette::new(ctx.color), ctx.strict)?;
     crate::render::write_stdout(&document)?;
