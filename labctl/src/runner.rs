@@ -93,21 +93,20 @@ pub async fn run(
         results.push(result);
     }
 
-    match blocked_by {
-        Some(id) => {
-            for check in rest {
-                let result = not_run(check, id);
-                on_result(&result);
-                results.push(result);
+    // After a failed gate the checks that need the API cannot say anything; the others (DNS,
+    // HTTP with a configured ingress address) still can, and do.
+    let mut pending: FuturesOrdered<_> = rest
+        .iter()
+        .map(|c| match blocked_by {
+            Some(id) if c.needs_api => {
+                futures::future::Either::Left(std::future::ready(not_run(c, id)))
             }
-        }
-        None => {
-            let mut pending: FuturesOrdered<_> = rest.iter().map(|c| run_one(ctx, c)).collect();
-            while let Some(result) = pending.next().await {
-                on_result(&result);
-                results.push(result);
-            }
-        }
+            _ => futures::future::Either::Right(run_one(ctx, c)),
+        })
+        .collect();
+    while let Some(result) = pending.next().await {
+        on_result(&result);
+        results.push(result);
     }
 
     // Gates were run first but belong where the catalogue puts them.
@@ -276,6 +275,20 @@ mod tests {
         assert_eq!(report.checks[0].status, Status::Warn);
         assert_eq!(report.exit_code(false), crate::exit::OK);
         assert_eq!(report.exit_code(true), crate::exit::PROBLEM);
+    }
+
+    #[tokio::test]
+    async fn checks_without_the_api_still_run_after_a_failed_gate() {
+        let mut offline = check("dns", false, Severity::Error, |c| passes(c).boxed());
+        offline.needs_api = false;
+        let checks = [
+            check("gate", true, Severity::Error, |c| fails(c).boxed()),
+            check("pvc", false, Severity::Error, |c| passes(c).boxed()),
+            offline,
+        ];
+        let report = run(&ctx(), &checks, |_| {}).await;
+        let statuses: Vec<_> = report.checks.iter().map(|c| c.status).collect();
+        assert_eq!(statuses, [Status::Fail, Status::Skip, Status::Pass]);
     }
 
     #[tokio::test]
