@@ -132,6 +132,7 @@ mod engine {
             &[("sync-wave-deadlock", Error)],
         ),
         ("sync-wave-bound.yaml", &[]),
+        ("completed-hook-elsewhere.yaml", &[]),
         ("sync-wave-same.json", &[("pvc-waiting-for-consumer", Info)]),
     ];
 

@@ -177,7 +177,13 @@ impl<'a> Index<'a> {
                     // A pod whose owner is not in the snapshot stands for itself.
                     let owned = controller(&pod.metadata)
                         .is_some_and(|o| owner_by_uid.contains_key(o.uid.as_str()));
-                    if !owned {
+                    // A finished bare pod never mounts the claim again: not a consumer.
+                    let finished = pod
+                        .status
+                        .as_ref()
+                        .and_then(|st| st.phase.as_deref())
+                        .is_some_and(|p| p == "Succeeded" || p == "Failed");
+                    if !owned && !finished {
                         workloads_by_claim
                             .entry((ns(&pod.metadata), claim))
                             .or_default()
@@ -279,6 +285,17 @@ impl<'a> Index<'a> {
             // Jobs of a CronJob are represented by the CronJob.
             let by_cron = controller(&j.metadata).is_some_and(|o| o.kind == "CronJob");
             if by_cron {
+                continue;
+            }
+            // A finished Job (e.g. a completed Argo CD Sync hook) creates no more pods: where it
+            // was pinned no longer matters.
+            let finished = j.status.as_ref().is_some_and(|st| {
+                st.completion_time.is_some()
+                    || st.conditions.iter().flatten().any(|c| {
+                        (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True"
+                    })
+            });
+            if finished {
                 continue;
             }
             let Some(spec) = j.spec.as_ref() else {
