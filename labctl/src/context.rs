@@ -149,3 +149,101 @@ impl Context {
         Ok(config)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KUBECONFIG: &str = r#"apiVersion: v1
+kind: Config
+clusters:
+- name: home
+  cluster: {server: "https://192.0.2.10:6443", insecure-skip-tls-verify: true}
+- name: lab
+  cluster: {server: "https://127.0.0.1:16443", insecure-skip-tls-verify: true}
+users:
+- name: me
+  user: {token: "t"}
+contexts:
+- name: home
+  context: {cluster: home, user: me}
+- name: lab
+  context: {cluster: lab, user: me, namespace: other}
+current-context: home
+"#;
+
+    fn context_with(path: &std::path::Path, kube_context: Option<&str>) -> Context {
+        let mut ctx = Context::new(LabConfig::default());
+        ctx.kubeconfig = Some(path.to_path_buf());
+        ctx.kube_context = kube_context.map(str::to_owned);
+        ctx
+    }
+
+    #[tokio::test]
+    async fn kubeconfig_and_context_select_the_cluster_like_kubectl() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, KUBECONFIG).unwrap();
+        let current = context_with(&path, None).kube_config().await.unwrap();
+        assert_eq!(current.cluster_url.to_string(), "https://192.0.2.10:6443/");
+        let lab = context_with(&path, Some("lab"))
+            .kube_config()
+            .await
+            .unwrap();
+        assert_eq!(lab.cluster_url.to_string(), "https://127.0.0.1:16443/");
+        // Every API call is bounded by the per-check timeout.
+        assert_eq!(lab.read_timeout, Some(Duration::from_secs(10)));
+    }
+
+    #[tokio::test]
+    async fn unknown_context_and_missing_file_are_errors_naming_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, KUBECONFIG).unwrap();
+        let err = context_with(&path, Some("nope"))
+            .kube_config()
+            .await
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("nope"), "{err:#}");
+        let missing = dir.path().join("missing");
+        let err = context_with(&missing, None)
+            .kube_config()
+            .await
+            .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("cannot read kubeconfig"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        use clap::Parser;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("lab.toml");
+        std::fs::write(
+            &file,
+            "namespace = \"from-file\"\nhost = \"file.lan\"\ningress_port = 8080\n",
+        )
+        .unwrap();
+        let cli = crate::cli::Cli::parse_from([
+            "labctl",
+            "--config",
+            file.to_str().unwrap(),
+            "-n",
+            "from-flag",
+            "--dns",
+            "192.168.1.2",
+            "config",
+        ]);
+        let ctx = Context::from_args(&cli.global).unwrap();
+        assert_eq!(ctx.config.namespace, "from-flag");
+        assert_eq!(ctx.config.host, "file.lan");
+        assert_eq!(ctx.config.ingress_port, 8080);
+        assert_eq!(
+            ctx.config.pihole_dns,
+            Some("192.168.1.2:53".parse().unwrap())
+        );
+        assert_eq!(ctx.config_path.as_deref(), Some(file.as_path()));
+    }
+}
