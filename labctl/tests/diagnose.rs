@@ -679,3 +679,65 @@ mod live {
         assert_eq!(diagnose(&written, &config, &scope), from_file);
     }
 }
+
+/// The engine never panics, whatever part of a cluster a snapshot holds: fixtures with random
+/// objects dropped and random `spec`/`status`/`metadata` fields removed.
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    fn fixture_items(name: &str) -> Vec<Value> {
+        let text = std::fs::read_to_string(fixture(name)).unwrap();
+        if name.ends_with(".json") {
+            let v: Value = serde_json::from_str(&text).unwrap();
+            v["items"].as_array().unwrap().clone()
+        } else {
+            serde_yaml_ng::Deserializer::from_str(&text)
+                .map(|d| <Value as serde::Deserialize>::deserialize(d).unwrap())
+                .filter(|v| !v.is_null())
+                .collect()
+        }
+    }
+
+    fn fixtures() -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(fixture(""))
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".json") || n.ends_with(".yaml"))
+            .collect();
+        names.sort();
+        names
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn diagnose_never_panics(which in any::<prop::sample::Index>(), keep in any::<u64>(), strip in any::<u64>(), field in 0usize..6) {
+            let names = fixtures();
+            let name = which.get(&names);
+            let items: Vec<Value> = fixture_items(name)
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| keep >> (i % 64) & 1 == 1 || i % 3 == 0)
+                .map(|(i, mut o)| {
+                    if strip >> (i % 64) & 1 == 1 {
+                        let key = ["spec", "status", "metadata", "involvedObject", "regarding", "items"][field];
+                        if let Some(m) = o.as_object_mut() {
+                            m.remove(key);
+                        }
+                    }
+                    o
+                })
+                .collect();
+            let text = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string();
+            // Some removals make an object invalid (a required field): a clear error, fine.
+            if let Ok(snap) = labctl::snapshot::parse_str(&text, Path::new("mutated.json")) {
+                for scope in [Scope::namespace("mlops-lab"), Scope::all_namespaces()] {
+                    let d = diagnose(&snap, &LabConfig::default(), &scope);
+                    prop_assert_eq!(d.findings.len(), d.summary.error + d.summary.warning + d.summary.info);
+                }
+            }
+        }
+    }
+}
