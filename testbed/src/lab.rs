@@ -16,6 +16,15 @@ use crate::controlplane::{Binaries, ControlPlane};
 use crate::dataplane::{self, Dnsmasq, HOST, Inference, Nginx, Route};
 use crate::process::{ProcessGuard, alive, stop_pids};
 
+/// What the lab's Argo CD status says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppStatus {
+    /// Synced and Healthy, operation Succeeded.
+    Healthy,
+    /// A sync stuck on the claim (wave `claim_wave`): later waves not applied (argo-cd#12840).
+    WaitingForClaim { claim_wave: i64 },
+}
+
 /// The node the lab's overlay pins the pipeline to.
 pub const PIN_NODE: &str = NODES[0];
 pub const NAMESPACE: &str = "mlops-lab";
@@ -185,7 +194,7 @@ impl Lab {
                 &self.repo.join("argocd").join(file).display().to_string(),
             ])?;
         }
-        self.write_app_status("Synced", "Healthy", None)
+        self.write_app_status(AppStatus::Healthy)
     }
 
     /// Waits until the claim is Bound and the Deployment available.
@@ -286,13 +295,9 @@ impl Lab {
     }
 
     /// Writes the Application's status the way Argo CD's controller does (sync, health,
-    /// operation state, conditions). Argo CD itself does not run in the lab.
-    pub fn write_app_status(
-        &self,
-        sync: &str,
-        health: &str,
-        problem: Option<(&str, &str)>,
-    ) -> Result<()> {
+    /// operation state, and the managed resources with their sync waves). Argo CD itself does
+    /// not run in the lab.
+    pub fn write_app_status(&self, app: AppStatus) -> Result<()> {
         let now = humantime_now();
         let revision = Command::new("git")
             .args(["-C", &self.repo.display().to_string(), "rev-parse", "HEAD"])
@@ -300,29 +305,96 @@ impl Lab {
             .ok()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
             .unwrap_or_default();
-        let (phase, message) = match (health, problem) {
-            ("Progressing", Some((_, msg))) => ("Running", msg.to_owned()),
-            (_, Some((_, msg))) => ("Failed", msg.to_owned()),
-            _ => (
+        let overlay = self
+            .repo
+            .join("manifests/overlays/lab")
+            .display()
+            .to_string();
+        let rendered: serde_json::Value = serde_json::from_str(&self.kubectl(&[
+            "apply",
+            "--dry-run=client",
+            "-o",
+            "json",
+            "-k",
+            &overlay,
+        ])?)?;
+        let items = rendered["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| vec![rendered.clone()]);
+        let mut resources = Vec::new();
+        for item in &items {
+            let annotations = &item["metadata"]["annotations"];
+            if annotations["argocd.argoproj.io/hook"].is_string() {
+                continue; // hooks are reported in operationState, not as resources
+            }
+            let kind = item["kind"].as_str().unwrap_or_default();
+            let mut wave: i64 = annotations["argocd.argoproj.io/sync-wave"]
+                .as_str()
+                .and_then(|w| w.parse().ok())
+                .unwrap_or(0);
+            let (group, version) = match item["apiVersion"]
+                .as_str()
+                .unwrap_or_default()
+                .split_once('/')
+            {
+                Some((g, v)) => (g.to_owned(), v.to_owned()),
+                None => (
+                    String::new(),
+                    item["apiVersion"].as_str().unwrap_or_default().to_owned(),
+                ),
+            };
+            let (status, health) = match app {
+                AppStatus::Healthy => ("Synced", "Healthy"),
+                AppStatus::WaitingForClaim { claim_wave } => {
+                    if kind == "PersistentVolumeClaim" {
+                        wave = claim_wave;
+                        ("Synced", "Progressing")
+                    } else if wave > claim_wave {
+                        ("OutOfSync", "Missing")
+                    } else {
+                        ("Synced", "Healthy")
+                    }
+                }
+            };
+            let mut r = json!({"group": group, "version": version, "kind": kind,
+                "name": item["metadata"]["name"], "status": status, "health": {"status": health}, "syncWave": wave});
+            if kind != "Namespace" {
+                r["namespace"] = json!(NAMESPACE);
+            }
+            resources.push(r);
+        }
+        let (sync, health, phase, message) = match app {
+            AppStatus::Healthy => (
+                "Synced",
+                "Healthy",
                 "Succeeded",
                 "successfully synced (all tasks run)".to_owned(),
             ),
+            AppStatus::WaitingForClaim { .. } => (
+                "OutOfSync",
+                "Progressing",
+                "Running",
+                "waiting for healthy state of /PersistentVolumeClaim/models".to_owned(),
+            ),
         };
-        let mut status = json!({
+        let status = json!({
             "sync": {"status": sync, "revision": revision, "comparedTo": {
                 "source": {"repoURL": "https://github.com/example/mlops-lab.git", "path": "manifests/overlays/homelab", "targetRevision": "main"},
                 "destination": {"server": "https://kubernetes.default.svc", "namespace": NAMESPACE}}},
             "health": {"status": health, "lastTransitionTime": now},
-            "operationState": {"phase": phase, "message": message, "startedAt": now, "finishedAt": now,
+            "operationState": {"phase": phase, "message": message, "startedAt": now,
                 "operation": {"sync": {"revision": revision}, "initiatedBy": {"automated": true}}},
+            "resources": resources,
             "reconciledAt": now,
             "sourceType": "Kustomize",
         });
-        if let Some((condition, msg)) = problem {
-            status["conditions"] =
-                json!([{"type": condition, "message": msg, "lastTransitionTime": now}]);
+        let mut status = status;
+        if matches!(app, AppStatus::Healthy) {
+            status["operationState"]["finishedAt"] = json!(now);
         }
-        let patch = json!({"status": status}).to_string();
+        // A merge patch would merge into the old status; replace it whole, as Argo CD does.
+        let patch = json!([{"op": "add", "path": "/status", "value": status}]).to_string();
         // The Application CRD has no status subresource: Argo CD writes status with the object.
         self.cp.kubectl(&[
             "-n",
@@ -330,7 +402,7 @@ impl Lab {
             "patch",
             "application",
             "mlops-lab",
-            "--type=merge",
+            "--type=json",
             "-p",
             &patch,
         ])?;

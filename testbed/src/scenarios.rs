@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 
 use crate::cluster::NODES;
 use crate::controlplane::NOT_READY_LABEL;
-use crate::lab::{Lab, NAMESPACE, PIN_NODE};
+use crate::lab::{AppStatus, Lab, NAMESPACE, PIN_NODE};
 
 /// What labctl must report while a scenario is applied.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -176,14 +176,7 @@ pub const SCENARIOS: &[Scenario] = &[
                 lab,
                 Some(r#"{"metadata":{"annotations":{"argocd.argoproj.io/sync-wave":"-1"}}}"#),
             )?;
-            lab.write_app_status(
-                "OutOfSync",
-                "Progressing",
-                Some((
-                    "",
-                    "waiting for healthy state of /PersistentVolumeClaim/models",
-                )),
-            )
+            lab.write_app_status(AppStatus::WaitingForClaim { claim_wave: -1 })
         },
         undo: |lab| {
             remove_claim(lab)?;
