@@ -390,22 +390,27 @@ fn remove_claim(lab: &mut Lab) -> Result<()> {
     Ok(())
 }
 
-/// Applies only the claim from the lab overlay, with an optional merge patch.
-fn apply_claim_only(lab: &mut Lab, patch: Option<&str>) -> Result<()> {
+/// The claim as the lab overlay renders it (one YAML document).
+fn rendered_claim(lab: &Lab) -> Result<String> {
     let overlay = lab
         .repo
         .join("manifests/overlays/lab")
         .display()
         .to_string();
     let rendered = lab.kubectl(&["kustomize", &overlay])?;
-    let claim = rendered
+    rendered
         .split("\n---\n")
         .find(|doc| doc.contains("kind: PersistentVolumeClaim"))
-        .context("the lab overlay has no PersistentVolumeClaim")?;
-    lab.cp.apply(claim)?;
+        .map(str::to_owned)
+        .context("the lab overlay has no PersistentVolumeClaim")
+}
+
+/// Applies only the claim from the lab overlay, then an optional merge patch of fields that
+/// may change after creation (annotations): the claim is WaitForFirstConsumer and has no
+/// consumer yet.
+fn apply_claim_only(lab: &mut Lab, patch: Option<&str>) -> Result<()> {
+    lab.cp.apply(&rendered_claim(lab)?)?;
     if let Some(p) = patch {
-        // Spec fields of a claim are immutable, so patches apply before anything binds it:
-        // the claim is WaitForFirstConsumer and has no consumer yet.
         lab.kubectl(&[
             "-n",
             NAMESPACE,
@@ -419,39 +424,26 @@ fn apply_claim_only(lab: &mut Lab, patch: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-/// Re-creates the claim (optionally patched) and brings its consumers back.
-fn recreate_claim(lab: &mut Lab, patch: Option<&str>) -> Result<()> {
-    match patch {
-        // A spec change must be in the object at creation (claims are immutable).
-        Some(p) => {
-            let overlay = lab
-                .repo
-                .join("manifests/overlays/lab")
-                .display()
-                .to_string();
-            let rendered = lab.kubectl(&["kustomize", &overlay])?;
-            let claim = rendered
-                .split("\n---\n")
-                .find(|doc| doc.contains("kind: PersistentVolumeClaim"))
-                .context("the lab overlay has no PersistentVolumeClaim")?
-                .to_owned();
-            let file = lab.dir.join("claim.yaml");
-            std::fs::write(&file, claim)?;
-            let patched = lab.kubectl(&[
-                "patch",
-                "--local",
-                "-f",
-                &file.display().to_string(),
-                "--type=merge",
-                "-p",
-                p,
-                "-o",
-                "yaml",
-            ])?;
-            lab.cp.apply(&patched)?;
-        }
-        None => apply_claim_only(lab, None)?,
+/// Re-creates the claim with `spec_patch` merged in before creation (a claim's spec is
+/// immutable) and brings its consumers back.
+fn recreate_claim(lab: &mut Lab, spec_patch: Option<&str>) -> Result<()> {
+    let mut claim = rendered_claim(lab)?;
+    if let Some(p) = spec_patch {
+        let file = lab.dir.join("claim.yaml");
+        std::fs::write(&file, &claim)?;
+        claim = lab.kubectl(&[
+            "patch",
+            "--local",
+            "-f",
+            &file.display().to_string(),
+            "--type=merge",
+            "-p",
+            p,
+            "-o",
+            "yaml",
+        ])?;
     }
+    lab.cp.apply(&claim)?;
     lab.kubectl(&[
         "-n",
         NAMESPACE,
