@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use tower::{Layer, Service};
 
 use crate::metrics::UNMATCHED;
-use crate::state::AppState;
+use crate::state::{AppState, ModelGuard};
 
 /// Largest accepted request body. 1 MiB holds a batch of about 50 000 FP64 inputs.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -185,7 +185,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn current(state: &AppState) -> Result<Arc<Model>, ApiError> {
+fn current(state: &AppState) -> Result<ModelGuard, ApiError> {
     state.model().map_err(ApiError::unavailable)
 }
 

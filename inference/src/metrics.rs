@@ -20,25 +20,60 @@ const BUCKETS: [f64; 12] = [
 const STATUS_MIN: u16 = 100;
 const STATUS_SLOTS: usize = 500;
 
+/// Counters are kept in a few shards, one per worker thread (round robin), so two cores
+/// answering requests never fight over one cache line; rendering adds the shards up.
+const SHARDS: usize = 4;
+
 #[derive(Debug)]
-struct RouteMetrics {
-    route: &'static str,
+struct Shard {
     by_status: Box<[AtomicU64]>,
     buckets: [AtomicU64; BUCKETS.len()],
     sum_nanos: AtomicU64,
-    count: AtomicU64,
+}
+
+impl Shard {
+    fn new() -> Self {
+        Self {
+            by_status: (0..STATUS_SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            sum_nanos: AtomicU64::new(0),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct RouteMetrics {
+    route: &'static str,
+    shards: [Shard; SHARDS],
 }
 
 impl RouteMetrics {
     fn new(route: &'static str) -> Self {
         Self {
             route,
-            by_status: (0..STATUS_SLOTS).map(|_| AtomicU64::new(0)).collect(),
-            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
-            sum_nanos: AtomicU64::new(0),
-            count: AtomicU64::new(0),
+            shards: std::array::from_fn(|_| Shard::new()),
         }
     }
+
+    fn sum(&self, f: impl Fn(&Shard) -> &AtomicU64) -> u64 {
+        self.shards.iter().map(|s| f(s).load(Relaxed)).sum()
+    }
+
+    /// Requests answered (every request is counted under exactly one status).
+    fn count(&self) -> u64 {
+        (0..STATUS_SLOTS)
+            .map(|i| self.sum(|s| &s.by_status[i]))
+            .sum()
+    }
+}
+
+/// This thread's shard.
+fn shard_index() -> usize {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    thread_local! {
+        static SHARD: usize = (NEXT.fetch_add(1, Relaxed) as usize) % SHARDS;
+    }
+    SHARD.with(|s| *s)
 }
 
 /// All counters of one server.
@@ -82,17 +117,15 @@ impl Metrics {
                     .last()
                     .expect("the unmatched route is always there")
             });
+        let shard = &m.shards[shard_index()];
         let slot = usize::from(status.saturating_sub(STATUS_MIN)).min(STATUS_SLOTS - 1);
-        m.by_status[slot].fetch_add(1, Relaxed);
+        shard.by_status[slot].fetch_add(1, Relaxed);
         let secs = elapsed.as_secs_f64();
         if let Some(i) = BUCKETS.iter().position(|le| secs <= *le) {
-            m.buckets[i].fetch_add(1, Relaxed);
+            shard.buckets[i].fetch_add(1, Relaxed);
         }
-        m.sum_nanos.fetch_add(
-            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
-            Relaxed,
-        );
-        m.count.fetch_add(1, Relaxed);
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        shard.sum_nanos.fetch_add(nanos, Relaxed);
     }
 
     pub fn reload_succeeded(&self) {
@@ -115,8 +148,8 @@ impl Metrics {
         );
         out.push_str("# TYPE inference_requests_total counter\n");
         for m in &self.routes {
-            for (i, n) in m.by_status.iter().enumerate() {
-                let n = n.load(Relaxed);
+            for i in 0..STATUS_SLOTS {
+                let n = m.sum(|s| &s.by_status[i]);
                 if n > 0 {
                     let status = i + usize::from(STATUS_MIN);
                     let _ = writeln!(
@@ -131,18 +164,21 @@ impl Metrics {
             "# HELP inference_request_duration_seconds Time to answer a request, by route.\n",
         );
         out.push_str("# TYPE inference_request_duration_seconds histogram\n");
-        for m in self.routes.iter().filter(|m| m.count.load(Relaxed) > 0) {
+        for m in self.routes.iter() {
+            let count = m.count();
+            if count == 0 {
+                continue;
+            }
             let mut cumulative = 0;
-            for (le, n) in BUCKETS.iter().zip(&m.buckets) {
-                cumulative += n.load(Relaxed);
+            for (i, le) in BUCKETS.iter().enumerate() {
+                cumulative += m.sum(|s| &s.buckets[i]);
                 let _ = writeln!(
                     out,
                     "inference_request_duration_seconds_bucket{{route=\"{}\",le=\"{le}\"}} {cumulative}",
                     m.route
                 );
             }
-            let count = m.count.load(Relaxed);
-            let sum = m.sum_nanos.load(Relaxed) as f64 / 1e9;
+            let sum = m.sum(|s| &s.sum_nanos) as f64 / 1e9;
             let r = m.route;
             let _ = writeln!(
                 out,
