@@ -95,6 +95,20 @@ fn unhealthy(lab: &Lab) -> Vec<String> {
             .into_iter()
             .map(|id| format!("diagnose {id}")),
     );
+    // labctl may see a Deployment's status before its controller caught up; the pods tell.
+    let pods = lab
+        .kubectl(&["-n", "mlops-lab", "get", "pods", "-o", "json"])
+        .unwrap_or_default();
+    let pods: Value = serde_json::from_str(&pods).unwrap_or_default();
+    for pod in pods["items"].as_array().into_iter().flatten() {
+        let phase = pod["status"]["phase"].as_str().unwrap_or("?");
+        if phase != "Running" && phase != "Succeeded" {
+            out.push(format!(
+                "pod {} is {phase}",
+                pod["metadata"]["name"].as_str().unwrap_or("?")
+            ));
+        }
+    }
     out
 }
 
