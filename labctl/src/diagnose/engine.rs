@@ -1201,8 +1201,40 @@ impl<'i, 'a> Engine<'i, 'a> {
                 w.unwrap_or(0),
             ));
         }
+        // Argo CD hooks (the lab's first-model Job) consume the claim in their own wave, even
+        // once finished: they run again on every sync.
+        for job in &self.ix.snapshot.jobs {
+            let hook = job
+                .metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.contains_key("argocd.argoproj.io/hook"));
+            let mounts = || {
+                job.spec
+                    .as_ref()
+                    .and_then(|s| s.template.spec.as_ref())
+                    .and_then(|s| s.volumes.as_ref())
+                    .is_some_and(|v| {
+                        v.iter().any(|v| {
+                            v.persistent_volume_claim
+                                .as_ref()
+                                .is_some_and(|p| p.claim_name == c.name)
+                        })
+                    })
+            };
+            if hook && meta_ns(&job.metadata) == c.ns && mounts() {
+                let name = format!("Job {} (Argo CD hook)", meta_name(&job.metadata));
+                if !consumer_waves.iter().any(|(n, _)| *n == name) {
+                    consumer_waves.push((name, sync_wave(&job.metadata).unwrap_or(0)));
+                }
+            }
+        }
         let mut app_evidence = Vec::new();
         let mut app_name = None;
+        // Whether an Application tracks the claim, and whether one is mid-sync. When Argo CD's
+        // own state is at hand it decides: a finished sync is not waiting for anything.
+        let mut app_tracks = false;
+        let mut app_syncing = false;
         for app in &self.ix.applications {
             let Some(resources) = app
                 .data
@@ -1220,6 +1252,12 @@ impl<'i, 'a> Engine<'i, 'a> {
                 continue;
             };
             tracked = true;
+            app_tracks = true;
+            app_syncing |= app
+                .data
+                .pointer("/status/operationState/phase")
+                .and_then(|p| p.as_str())
+                == Some("Running");
             app_name = app.metadata.name.clone();
             if pvc_wave.is_none() {
                 pvc_wave = entry["syncWave"].as_i64();
@@ -1268,7 +1306,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         let Some(min) = consumer_waves.iter().map(|(_, w)| *w).min() else {
             return false;
         };
-        if !tracked || pvc_wave >= min {
+        if !tracked || pvc_wave >= min || (app_tracks && !app_syncing) {
             return false;
         }
         let mut ev = vec![format!("{} (sync-wave {pvc_wave})", pvc_line(c))];
