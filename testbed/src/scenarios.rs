@@ -356,8 +356,7 @@ fn wait_node_ready(lab: &mut Lab, node: &str) -> Result<()> {
     })
 }
 
-/// Scales inference down, pauses the trainer, deletes the claim and waits until it (and its
-/// volume) are gone.
+/// Scales inference down, deletes the claim and waits until it is gone.
 fn remove_claim(lab: &mut Lab) -> Result<()> {
     let _ = lab.kubectl(&[
         "-n",
@@ -366,13 +365,15 @@ fn remove_claim(lab: &mut Lab) -> Result<()> {
         "deployment/inference",
         "--replicas=0",
     ]);
-    let _ = lab.kubectl(&["-n", NAMESPACE, "delete", "jobs", "--all", "--wait=true"]);
+    // Finished Job pods do not hold the claim (pvc-protection ignores them), so the Jobs and
+    // with them the CronJob's history stay; only running pods must go.
     let _ = lab.kubectl(&[
         "-n",
         NAMESPACE,
         "delete",
         "pods",
-        "--all",
+        "-l",
+        "app.kubernetes.io/name=inference",
         "--force",
         "--grace-period=0",
     ]);
