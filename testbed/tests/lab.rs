@@ -177,6 +177,19 @@ fn lab_healthy_then_every_scenario_and_back() {
     let dir = tempfile_dir();
     let mut lab = Lab::up(&repo, &dir).expect("lab up");
     assert_healthy(&lab);
+    // Both overlays are accepted by a real API server (schema, admission), not only by lint.
+    for overlay in ["manifests/overlays/homelab", "manifests/overlays/lab"] {
+        let path = repo.join(overlay).display().to_string();
+        let out = lab.kubectl(&[
+            "apply",
+            "--dry-run=server",
+            "--server-side",
+            "--validate=strict",
+            "-k",
+            &path,
+        ]);
+        assert!(out.is_ok(), "server-side dry run of {overlay}: {out:?}");
+    }
 
     let only = std::env::var("LAB_SCENARIOS").ok();
     let mut failures = Vec::new();
