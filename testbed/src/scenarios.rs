@@ -356,7 +356,7 @@ fn wait_node_ready(lab: &mut Lab, node: &str) -> Result<()> {
     })
 }
 
-/// Scales inference down, deletes the claim and waits until it is gone.
+/// Scales inference down, deletes the pods and the claim, and waits until it is gone.
 fn remove_claim(lab: &mut Lab) -> Result<()> {
     let _ = lab.kubectl(&[
         "-n",
@@ -365,15 +365,15 @@ fn remove_claim(lab: &mut Lab) -> Result<()> {
         "deployment/inference",
         "--replicas=0",
     ]);
-    // Finished Job pods do not hold the claim (pvc-protection ignores them), so the Jobs and
-    // with them the CronJob's history stay; only running pods must go.
+    // Every scheduled pod that names the claim holds it, finished Job pods included
+    // (pvc_protection_controller.go: podUsesPVCForDeletion ignores the pod's phase). Their
+    // pods go; the Jobs, and with them the CronJob's history, stay.
     let _ = lab.kubectl(&[
         "-n",
         NAMESPACE,
         "delete",
         "pods",
-        "-l",
-        "app.kubernetes.io/name=inference",
+        "--all",
         "--force",
         "--grace-period=0",
     ]);
