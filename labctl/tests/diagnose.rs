@@ -741,3 +741,49 @@ mod robustness {
         }
     }
 }
+
+/// Snapshots recorded from the real local lab (testbed/: kube-apiserver, scheduler and
+/// controller-manager v1.36, the real local-path provisioner) by
+/// `scripts/record-lab-fixtures.sh`: each scenario yields its finding and nothing else.
+mod lab {
+    use super::*;
+
+    /// Scenario (testbed/src/scenarios.rs) → the one finding it must produce (`None` = healthy).
+    const RECORDED: &[(&str, Option<&str>)] = &[
+        ("healthy", None),
+        ("volume-node-differs", Some("pv-node-affinity-conflict")),
+        (
+            "consumers-pinned-apart",
+            Some("consumers-pinned-to-different-nodes"),
+        ),
+        ("pv-node-deleted", Some("pv-node-missing")),
+        ("pv-node-notready", Some("pv-node-unavailable")),
+        ("node-selector-typo", Some("node-selector-matches-no-node")),
+        ("storageclass-missing", Some("storageclass-missing")),
+        ("provisioner-stopped", Some("provisioner-not-running")),
+        ("rwx-requested", Some("access-mode-unsupported")),
+        ("pvc-deleted-in-use", Some("pvc-terminating-in-use")),
+        ("sync-wave-deadlock", Some("sync-wave-deadlock")),
+        ("cronjob-never-run", Some("pvc-waiting-for-consumer")),
+    ];
+
+    #[test]
+    fn every_recorded_scenario_yields_exactly_its_finding() {
+        let mut failures = Vec::new();
+        for (name, want) in RECORDED {
+            let file = format!("lab/{name}.json");
+            if !fixture(&file).exists() {
+                failures.push(format!(
+                    "{file}: not recorded (scripts/record-lab-fixtures.sh {name})"
+                ));
+                continue;
+            }
+            let got: Vec<&str> = run_fixture(&file).findings.iter().map(|f| f.id).collect();
+            let expected: Vec<&str> = want.iter().copied().collect();
+            if got != expected {
+                failures.push(format!("{file}: expected {expected:?}, got {got:?}"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+}

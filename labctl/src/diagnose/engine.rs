@@ -1097,7 +1097,10 @@ impl<'i, 'a> Engine<'i, 'a> {
                     && !candidates[i].is_empty()
                     && !candidates[j].is_empty()
                     && !candidates[i].iter().any(|n| candidates[j].contains(n));
-                if selector_conflict || disjoint {
+                // With the nodes at hand they decide (a selector that matches no node at all is
+                // node-selector-matches-no-node, a typo rather than two different pins);
+                // without them, two values for one label key cannot meet on any node.
+                if (self.nodes_known() && disjoint) || (!self.nodes_known() && selector_conflict) {
                     apart = true;
                 }
             }
