@@ -126,10 +126,15 @@ impl Inference {
             "--reload-interval",
             "200ms",
         ]);
+        // The log is appended to across runs: read only what this process writes.
+        let start = std::fs::metadata(log)
+            .map(|m| m.len() as usize)
+            .unwrap_or(0);
         let mut guard = ProcessGuard::spawn("inference", command, log)?;
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             let text = std::fs::read_to_string(log).unwrap_or_default();
+            let text = text.get(start..).unwrap_or_default();
             if let Some(addr) = text
                 .lines()
                 .rev()
