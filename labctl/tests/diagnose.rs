@@ -119,6 +119,10 @@ mod engine {
             "pvc-terminating-in-use.yaml",
             &[("pvc-terminating-in-use", Warning)],
         ),
+        (
+            "pvc-terminating-finished-pod.json",
+            &[("pvc-terminating-in-use", Warning)],
+        ),
         ("pvc-terminating-unused.json", &[]),
         (
             "pv-released-not-rebound.json",

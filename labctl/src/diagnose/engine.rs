@@ -852,11 +852,33 @@ impl<'i, 'a> Engine<'i, 'a> {
     }
 
     fn terminating_in_use(&mut self, c: &Claim<'a>) -> bool {
-        let pods: Vec<&Pod> = c.live_pods().collect();
+        // The pvc-protection controller keeps the claim while any *scheduled* pod mounts it,
+        // whatever its phase (a finished Job pod still holds it until deleted); pending pods
+        // do not hold it but fail with `persistentvolumeclaim "…" is being deleted`.
+        let scheduled = |p: &Pod| {
+            p.spec
+                .as_ref()
+                .and_then(|s| s.node_name.as_deref())
+                .is_some_and(|n| !n.is_empty())
+        };
+        let pods: Vec<&Pod> = self
+            .ix
+            .pods_by_claim
+            .get(&(c.ns, c.name))
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|p| scheduled(p) || is_pending(p))
+            .collect();
         if pods.is_empty() {
             // Deleted and unused: it goes away on its own.
             return false;
         }
+        let finished: Vec<&str> = pods
+            .iter()
+            .filter(|p| is_terminated(p) && scheduled(p))
+            .map(|p| meta_name(&p.metadata))
+            .collect();
         let mut ev = vec![pvc_line(c)];
         if let Some(f) = c.pvc.metadata.finalizers.as_ref().filter(|f| !f.is_empty()) {
             ev.push(format!("finalizers [{}]", f.join(", ")));
@@ -888,6 +910,13 @@ impl<'i, 'a> Engine<'i, 'a> {
                 format!(": {}", scale.join(" && "))
             }
         );
+        if !finished.is_empty() {
+            remediation.push_str(&format!(
+                " Finished pods hold it too: kubectl -n {} delete pod {}.",
+                c.ns,
+                finished.join(" ")
+            ));
+        }
         remediation.push_str(&format!(
             " Check: kubectl -n {} get pvc {} -o jsonpath='{{.metadata.deletionTimestamp}}'",
             c.ns, c.name
