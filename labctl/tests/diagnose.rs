@@ -136,6 +136,10 @@ mod engine {
             &[("sync-wave-deadlock", Error)],
         ),
         ("sync-wave-bound.yaml", &[]),
+        (
+            "sync-wave-hook-first-consumer.yaml",
+            &[("pvc-waiting-for-consumer", Info)],
+        ),
         ("completed-hook-elsewhere.yaml", &[]),
         ("sync-wave-same.json", &[("pvc-waiting-for-consumer", Info)]),
     ];

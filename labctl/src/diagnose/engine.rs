@@ -177,6 +177,8 @@ struct Engine<'i, 'a> {
     hits: Vec<Hit>,
     /// Released `Retain` volumes by the claim they still reference.
     released_by_claim: HashMap<(&'a str, &'a str), Vec<&'a PersistentVolume>>,
+    /// Argo CD hook Jobs (finished ones included: they run again on every sync) by claim.
+    hooks_by_claim: HashMap<(&'a str, &'a str), Vec<&'a k8s_openapi::api::batch::v1::Job>>,
 }
 
 pub(super) fn run(ix: &Index<'_>, config: &LabConfig, scope: &Scope) -> Vec<Finding> {
@@ -194,11 +196,37 @@ pub(super) fn run(ix: &Index<'_>, config: &LabConfig, scope: &Scope) -> Vec<Find
             released_by_claim.entry(k).or_default().push(pv);
         }
     }
+    let mut hooks_by_claim: HashMap<(&str, &str), Vec<&k8s_openapi::api::batch::v1::Job>> =
+        HashMap::new();
+    for job in &ix.snapshot.jobs {
+        let hook = job
+            .metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key("argocd.argoproj.io/hook"));
+        if !hook {
+            continue;
+        }
+        let volumes = job
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .and_then(|s| s.volumes.as_ref());
+        for v in volumes.into_iter().flatten() {
+            if let Some(p) = &v.persistent_volume_claim {
+                hooks_by_claim
+                    .entry((meta_ns(&job.metadata), p.claim_name.as_str()))
+                    .or_default()
+                    .push(job);
+            }
+        }
+    }
     let mut engine = Engine {
         ix,
         config,
         hits: Vec::new(),
         released_by_claim,
+        hooks_by_claim,
     };
     for pvc in &ix.snapshot.persistent_volume_claims {
         let ns = meta_ns(&pvc.metadata);
@@ -1235,30 +1263,15 @@ impl<'i, 'a> Engine<'i, 'a> {
         }
         // Argo CD hooks (the lab's first-model Job) consume the claim in their own wave, even
         // once finished: they run again on every sync.
-        for job in &self.ix.snapshot.jobs {
-            let hook = job
-                .metadata
-                .annotations
-                .as_ref()
-                .is_some_and(|a| a.contains_key("argocd.argoproj.io/hook"));
-            let mounts = || {
-                job.spec
-                    .as_ref()
-                    .and_then(|s| s.template.spec.as_ref())
-                    .and_then(|s| s.volumes.as_ref())
-                    .is_some_and(|v| {
-                        v.iter().any(|v| {
-                            v.persistent_volume_claim
-                                .as_ref()
-                                .is_some_and(|p| p.claim_name == c.name)
-                        })
-                    })
-            };
-            if hook && meta_ns(&job.metadata) == c.ns && mounts() {
-                let name = format!("Job {} (Argo CD hook)", meta_name(&job.metadata));
-                if !consumer_waves.iter().any(|(n, _)| *n == name) {
-                    consumer_waves.push((name, sync_wave(&job.metadata).unwrap_or(0)));
-                }
+        for job in self
+            .hooks_by_claim
+            .get(&(c.ns, c.name))
+            .into_iter()
+            .flatten()
+        {
+            let name = format!("Job {} (Argo CD hook)", meta_name(&job.metadata));
+            if !consumer_waves.iter().any(|(n, _)| *n == name) {
+                consumer_waves.push((name, sync_wave(&job.metadata).unwrap_or(0)));
             }
         }
         let mut app_evidence = Vec::new();
