@@ -7,13 +7,8 @@ use anyhow::Context as _;
 
 use crate::context::Context;
 use crate::diagnose::Scope;
-use crate::render::Palette;
+use crate::render::{Palette, findings};
 use crate::snapshot::live::Namespaces;
-
-// The findings renderer lives with the other renderers (render/findings.rs); it is reached from
-// here until `render/mod.rs` declares it.
-#[path = "../render/findings.rs"]
-pub mod findings;
 
 #[derive(Debug, clap::Args)]
 pub struct DiagnoseArgs {

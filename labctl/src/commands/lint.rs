@@ -43,7 +43,7 @@ pub async fn run(ctx: &Context, args: &LintArgs) -> anyhow::Result<i32> {
     let document = match ctx.output {
         OutputFormat::Json => crate::render::to_json_document(&report)?,
         format => {
-            let mut text = crate::commands::diagnose::findings::render(
+            let mut text = crate::render::findings::render(
                 &report.diagnosis,
                 format,
                 Palette::new(ctx.color),

@@ -6,6 +6,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod checks;
+pub mod findings;
 pub mod predict;
 
 use std::io::{IsTerminal, Write};
