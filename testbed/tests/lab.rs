@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use testbed::lab::Lab;
-use testbed::scenarios::{Expect, SCENARIOS, Scenario};
+use testbed::scenarios::{Expect, SCENARIOS};
 
 /// How long a scenario may take to show (the scheduler retries, events arrive) or to heal.
 const SETTLE: Duration = Duration::from_secs(90);
@@ -155,15 +155,17 @@ fn assert_healthy(lab: &Lab) {
     );
 }
 
-fn record(lab: &Lab, scenario: &Scenario) {
+/// With `LAB_RECORD=1`, writes what `labctl snapshot` reads now into labctl's offline
+/// fixtures as `<name>.json` (labctl/tests/diagnose.rs checks every recording).
+fn record(lab: &Lab, name: &str) {
     if std::env::var_os("LAB_RECORD").is_none() {
         return;
     }
     let dir = lab.repo.join("labctl/tests/fixtures/lab");
     std::fs::create_dir_all(&dir).unwrap();
-    let out = dir.join(format!("{}.json", scenario.name));
+    let out = dir.join(format!("{name}.json"));
     let (code, _, stderr) = lab
-        .labctl(&["snapshot", "-o", &out.display().to_string()])
+        .labctl(&["snapshot", "-f", &out.display().to_string()])
         .unwrap();
     assert_eq!(code, 0, "labctl snapshot: {stderr}");
 }
@@ -177,6 +179,7 @@ fn lab_healthy_then_every_scenario_and_back() {
     let dir = tempfile_dir();
     let mut lab = Lab::up(&repo, &dir).expect("lab up");
     assert_healthy(&lab);
+    record(&lab, "healthy");
     // Both overlays are accepted by a real API server (schema, admission), not only by lint.
     // The lab already runs the hook Job, whose pod template is immutable and names another
     // node in the homelab overlay, so Jobs are left out of the dry run.
@@ -201,7 +204,9 @@ fn lab_healthy_then_every_scenario_and_back() {
         assert!(out.is_ok(), "server-side dry run of {overlay}: {out:?}");
     }
 
-    let only = std::env::var("LAB_SCENARIOS").ok();
+    let only = std::env::var("LAB_SCENARIOS")
+        .ok()
+        .filter(|s| !s.is_empty());
     let mut failures = Vec::new();
     let fail = |failures: &mut Vec<String>, message: String| {
         eprintln!("FAILED {message}");
@@ -232,7 +237,7 @@ fn lab_healthy_then_every_scenario_and_back() {
                 );
             }
         }
-        record(&lab, scenario);
+        record(&lab, scenario.name);
         if let Err(e) = (scenario.undo)(&mut lab) {
             fail(
                 &mut failures,
