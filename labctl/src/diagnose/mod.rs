@@ -130,7 +130,8 @@ pub struct Diagnosis {
 }
 
 impl Diagnosis {
-    fn new(findings: Vec<Finding>) -> Self {
+    /// A diagnosis of these findings, with their counts by severity.
+    pub fn new(findings: Vec<Finding>) -> Self {
         let mut summary = Summary::default();
         for f in &findings {
             match f.severity {

@@ -24,7 +24,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
 use crate::config::LabConfig;
-use crate::diagnose::{Diagnosis, Finding, FindingId, Scope, Severity, Summary};
+use crate::diagnose::{Diagnosis, Finding, FindingId, Scope, Severity};
 use crate::snapshot::ClusterSnapshot;
 
 pub use source::{Manifests, Origin, SourceError};
@@ -177,19 +177,7 @@ pub fn lint_manifests(m: &Manifests, config: &LabConfig) -> Diagnosis {
     findings.sort_by(|a, b| {
         (a.severity, order(a.id), &a.subject).cmp(&(b.severity, order(b.id), &b.subject))
     });
-    let mut summary = Summary::default();
-    for f in &findings {
-        match f.severity {
-            Severity::Error => summary.error += 1,
-            Severity::Warning => summary.warning += 1,
-            Severity::Info => summary.info += 1,
-        }
-    }
-    Diagnosis {
-        schema: crate::diagnose::SCHEMA,
-        findings,
-        summary,
-    }
+    Diagnosis::new(findings)
 }
 
 /// The diagnosis engine over the rendered objects, as a cluster in which nothing ran yet; only

@@ -116,8 +116,8 @@ pub fn read(path: &Path) -> Result<(String, Origin), SourceError> {
     if is_kustomization(path) {
         return Ok((kustomize(path)?, Origin::Kustomize(path.to_owned())));
     }
-    let mut files = Vec::new();
-    collect_files(path, &mut files)?;
+    let files = crate::snapshot::file::manifest_files(path)
+        .map_err(|(path, source)| SourceError::Io { path, source })?;
     if files.is_empty() {
         return Err(SourceError::Empty {
             path: path.to_owned(),
@@ -137,31 +137,6 @@ pub fn read(path: &Path) -> Result<(String, Origin), SourceError> {
         }
     }
     Ok((text, Origin::Files(path.to_owned())))
-}
-
-fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SourceError> {
-    let io = |source| SourceError::Io {
-        path: dir.to_owned(),
-        source,
-    };
-    let mut entries = std::fs::read_dir(dir)
-        .map_err(io)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(io)?;
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            collect_files(&p, out)?;
-        } else if p
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
-        {
-            out.push(p);
-        }
-    }
-    Ok(())
 }
 
 /// Runs `kubectl kustomize DIR` (kubectl from `LABCTL_KUBECTL`, else `PATH`).

@@ -53,8 +53,8 @@ pub fn load_path(path: &Path) -> Result<ClusterSnapshot, SnapshotError> {
         let text = std::fs::read_to_string(path).map_err(io)?;
         return parse_str(&text, path);
     }
-    let mut files = Vec::new();
-    collect_files(path, &mut files)?;
+    let files =
+        manifest_files(path).map_err(|(path, source)| SnapshotError::Io { path, source })?;
     if files.is_empty() {
         return Err(SnapshotError::EmptyDirectory {
             path: path.to_owned(),
@@ -71,29 +71,33 @@ pub fn load_path(path: &Path) -> Result<ClusterSnapshot, SnapshotError> {
     Ok(snapshot)
 }
 
-fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SnapshotError> {
-    let io = |source| SnapshotError::Io {
-        path: dir.to_owned(),
-        source,
-    };
-    let mut entries = std::fs::read_dir(dir)
-        .map_err(io)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(io)?;
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            collect_files(&p, out)?;
-        } else if p
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| matches!(e, "json" | "yaml" | "yml"))
-        {
-            out.push(p);
+/// Every `.json`, `.yaml` and `.yml` file below `dir`, recursively, in sorted order: how both
+/// `--snapshot DIR` and `labctl lint DIR` read a directory. On error, the path that failed.
+pub(crate) fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, (PathBuf, std::io::Error)> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), (PathBuf, std::io::Error)> {
+        let io = |e| (dir.to_owned(), e);
+        let mut entries = std::fs::read_dir(dir)
+            .map_err(io)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(io)?;
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, out)?;
+            } else if p
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e, "json" | "yaml" | "yml"))
+            {
+                out.push(p);
+            }
         }
+        Ok(())
     }
-    Ok(())
+    let mut out = Vec::new();
+    walk(dir, &mut out)?;
+    Ok(out)
 }
 
 /// Parses the text of one file; `path` is only used in errors. JSON when the text starts with
