@@ -67,7 +67,16 @@ fn main() -> ExitCode {
         now: SystemTime::now(),
     };
     match train::run(&options) {
-        Ok(Outcome::Published { model, replaced }) => {
+        Ok(Outcome::Published {
+            model,
+            replaced,
+            replaced_unusable,
+        }) => {
+            if let Some(why) = replaced_unusable {
+                eprintln!(
+                    "trainer: warning: the published model was unusable and is replaced: {why}"
+                );
+            }
             let m = &model.metrics;
             println!(
                 "published model {} to {}: r2={:.4} rmse={:.4} n_train={} n_test={} weights={:?} bias={:.4}",

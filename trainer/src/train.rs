@@ -40,6 +40,8 @@ pub enum Outcome {
     Published {
         model: Model,
         replaced: Option<String>,
+        /// Why the model it replaced could not be used, if it was broken.
+        replaced_unusable: Option<String>,
     },
     /// The gate kept the published model because the new one scored worse on the new holdout.
     Kept {
@@ -137,7 +139,7 @@ pub fn run(options: &Options) -> Result<Outcome, TrainError> {
 
     std::fs::create_dir_all(&options.out)
         .map_err(|e| TrainError::Io(format!("cannot create {}: {e}", options.out.display())))?;
-    let previous = published(&options.out);
+    let (previous, unusable) = published(&options.out);
     if let Some(old) = &previous
         && !options.force
         && let Some(old_score) = test.score(&old.weights, old.bias)
@@ -172,6 +174,7 @@ pub fn run(options: &Options) -> Result<Outcome, TrainError> {
     Ok(Outcome::Published {
         model: new,
         replaced: published_version,
+        replaced_unusable: unusable,
     })
 }
 
@@ -183,20 +186,15 @@ pub fn is_holdout(seed: u64, index: u64, holdout: f64) -> bool {
     )) < holdout
 }
 
-/// The published model, if one loads. A corrupt one is reported and then replaced: the gate
-/// cannot compare against a model nobody can serve.
-fn published(dir: &Path) -> Option<Model> {
+/// The published model, if one loads; else why an existing one cannot be used (a corrupt
+/// model is replaced: the gate cannot compare against a model nobody can serve).
+fn published(dir: &Path) -> (Option<Model>, Option<String>) {
     match model::load(dir) {
-        Ok(m) => Some(m),
+        Ok(m) => (Some(m), None),
         Err(LoadError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            None
+            (None, None)
         }
-        Err(e) => {
-            eprintln!(
-                "trainer: warning: the published model is unusable and will be replaced: {e}"
-            );
-            None
-        }
+        Err(e) => (None, Some(e.to_string())),
     }
 }
 
@@ -261,7 +259,10 @@ mod tests {
     #[test]
     fn synthetic_run_publishes_the_true_line() {
         let dir = tempfile::tempdir().unwrap();
-        let Outcome::Published { model, replaced } = run(&options(dir.path())).unwrap() else {
+        let Outcome::Published {
+            model, replaced, ..
+        } = run(&options(dir.path())).unwrap()
+        else {
             panic!("expected a publish")
         };
         assert_eq!(replaced, None);
@@ -366,10 +367,14 @@ mod tests {
             }
         );
         std::fs::write(dir.path().join(model::MODEL_FILE), "{").unwrap();
-        assert!(
-            matches!(run(&o).unwrap(), Outcome::Published { .. }),
-            "a broken model is replaced"
-        );
+        let Outcome::Published {
+            replaced_unusable, ..
+        } = run(&o).unwrap()
+        else {
+            panic!("a broken model is replaced")
+        };
+        let why = replaced_unusable.expect("the reason is kept");
+        assert!(why.contains("model.json"), "{why}");
     }
 
     #[test]
