@@ -29,7 +29,18 @@ impl Binaries {
     /// Runs `testbed/build` (builds once per version, then answers from the cache).
     pub fn build(repo: &Path) -> Result<Binaries> {
         eprintln!("lab: control-plane binaries (testbed/build)...");
-        let out = run(&mut Command::new(repo.join("testbed/build")))?;
+        // stderr stays on the terminal: the first build takes minutes and reports progress.
+        let build = Command::new(repo.join("testbed/build"))
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .context("run testbed/build")?;
+        if !build.status.success() {
+            bail!(
+                "testbed/build failed ({}); its messages are above",
+                build.status
+            );
+        }
+        let out = String::from_utf8_lossy(&build.stdout).into_owned();
         let dir = |name: &str| -> Result<PathBuf> {
             out.lines()
                 .find_map(|l| l.strip_prefix(&format!("{name}=")))
