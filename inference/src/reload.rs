@@ -5,7 +5,6 @@
 //! version is loaded completely and validated before it is swapped in; an invalid one is
 //! refused, logged and counted once, and the last good model keeps serving.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use model::LoadError;
@@ -111,15 +110,15 @@ fn describe_missing(e: &LoadError, state: &AppState) -> String {
 
 /// Polls every `interval` on its own thread (file reads are blocking and must not stall the
 /// async workers). The thread lives as long as the process.
-pub fn spawn(state: Arc<AppState>, interval: Duration) {
+pub fn spawn(state: &'static AppState, interval: Duration) {
     let mut reloader = Reloader::default();
-    reloader.poll(&state);
+    reloader.poll(state);
     std::thread::Builder::new()
         .name("model-reload".into())
         .spawn(move || {
             loop {
                 std::thread::sleep(interval);
-                reloader.poll(&state);
+                reloader.poll(state);
             }
         })
         .expect("spawning the reload thread");

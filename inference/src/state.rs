@@ -25,15 +25,15 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(model_name: String, model_dir: PathBuf) -> Arc<Self> {
+    pub fn new(model_name: String, model_dir: PathBuf) -> Self {
         let reason = format!("no model loaded yet from {}", model_dir.display());
-        Arc::new(Self {
+        Self {
             model_name,
             model_dir,
             model: ArcSwapOption::empty(),
             not_ready: Mutex::new(reason),
             metrics: Metrics::new(),
-        })
+        }
     }
 
     /// The model to answer this request with, or why there is none. The guard is arc-swap's
