@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Container, PodSpec, SecurityContext, Service};
+use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec, SecurityContext, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::source::{Manifests, labels_match};
@@ -34,87 +35,57 @@ fn reference(
 
 /// Every pod template of the manifests, in a stable order.
 pub fn templates(m: &Manifests) -> Vec<Template<'_>> {
+    fn from<'a>(
+        kind: &'static str,
+        meta: &ObjectMeta,
+        t: Option<&'a PodTemplateSpec>,
+        long_running: bool,
+    ) -> Option<Template<'a>> {
+        let t = t?;
+        Some(Template {
+            workload: reference(kind, meta),
+            long_running,
+            labels: t.metadata.as_ref().and_then(|m| m.labels.as_ref()),
+            spec: t.spec.as_ref()?,
+        })
+    }
     let mut out = Vec::new();
-    for d in &m.deployments {
-        if let Some(spec) = d.spec.as_ref()
-            && let Some(pod) = spec.template.spec.as_ref()
-        {
-            out.push(Template {
-                workload: reference("Deployment", &d.metadata),
-                long_running: true,
-                labels: spec
-                    .template
-                    .metadata
-                    .as_ref()
-                    .and_then(|m| m.labels.as_ref()),
-                spec: pod,
-            });
-        }
-    }
-    for d in &m.stateful_sets {
-        if let Some(spec) = d.spec.as_ref()
-            && let Some(pod) = spec.template.spec.as_ref()
-        {
-            out.push(Template {
-                workload: reference("StatefulSet", &d.metadata),
-                long_running: true,
-                labels: spec
-                    .template
-                    .metadata
-                    .as_ref()
-                    .and_then(|m| m.labels.as_ref()),
-                spec: pod,
-            });
-        }
-    }
-    for d in &m.daemon_sets {
-        if let Some(spec) = d.spec.as_ref()
-            && let Some(pod) = spec.template.spec.as_ref()
-        {
-            out.push(Template {
-                workload: reference("DaemonSet", &d.metadata),
-                long_running: true,
-                labels: spec
-                    .template
-                    .metadata
-                    .as_ref()
-                    .and_then(|m| m.labels.as_ref()),
-                spec: pod,
-            });
-        }
-    }
-    for j in &m.jobs {
-        if let Some(spec) = j.spec.as_ref()
-            && let Some(pod) = spec.template.spec.as_ref()
-        {
-            out.push(Template {
-                workload: reference("Job", &j.metadata),
-                long_running: false,
-                labels: spec
-                    .template
-                    .metadata
-                    .as_ref()
-                    .and_then(|m| m.labels.as_ref()),
-                spec: pod,
-            });
-        }
-    }
-    for c in &m.cron_jobs {
-        if let Some(tpl) = c
-            .spec
-            .as_ref()
-            .and_then(|s| s.job_template.spec.as_ref())
-            .map(|j| &j.template)
-            && let Some(pod) = tpl.spec.as_ref()
-        {
-            out.push(Template {
-                workload: reference("CronJob", &c.metadata),
-                long_running: false,
-                labels: tpl.metadata.as_ref().and_then(|m| m.labels.as_ref()),
-                spec: pod,
-            });
-        }
-    }
+    out.extend(m.deployments.iter().filter_map(|d| {
+        from(
+            "Deployment",
+            &d.metadata,
+            d.spec.as_ref().map(|s| &s.template),
+            true,
+        )
+    }));
+    out.extend(m.stateful_sets.iter().filter_map(|d| {
+        from(
+            "StatefulSet",
+            &d.metadata,
+            d.spec.as_ref().map(|s| &s.template),
+            true,
+        )
+    }));
+    out.extend(m.daemon_sets.iter().filter_map(|d| {
+        from(
+            "DaemonSet",
+            &d.metadata,
+            d.spec.as_ref().map(|s| &s.template),
+            true,
+        )
+    }));
+    out.extend(m.jobs.iter().filter_map(|j| {
+        from(
+            "Job",
+            &j.metadata,
+            j.spec.as_ref().map(|s| &s.template),
+            false,
+        )
+    }));
+    out.extend(m.cron_jobs.iter().filter_map(|c| {
+        let job = c.spec.as_ref().and_then(|s| s.job_template.spec.as_ref());
+        from("CronJob", &c.metadata, job.map(|j| &j.template), false)
+    }));
     for p in &m.pods {
         if let Some(spec) = p.spec.as_ref() {
             out.push(Template {
