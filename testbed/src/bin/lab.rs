@@ -69,6 +69,13 @@ fn only_lab_limits(lab: &Lab, command: &[&str]) -> Result<bool> {
         .all(|c| c["id"].as_str().is_some_and(|id| LAB_LIMITS.contains(&id))))
 }
 
+/// Installs what the lab needs and a fresh machine lacks (nginx, dnsmasq, curl, openssl).
+fn install_deps(repo: &std::path::Path) -> Result<()> {
+    let status = std::process::Command::new(repo.join("scripts/install-deps")).status()?;
+    anyhow::ensure!(status.success(), "scripts/install-deps failed ({status})");
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     match run(args) {
@@ -90,6 +97,7 @@ fn run(args: Args) -> Result<ExitCode> {
     match args.command {
         Cmd::Up { keep, no_checks } => {
             testbed::process::stop_all_on_interrupt()?;
+            install_deps(&repo)?;
             let started = std::time::Instant::now();
             let lab = Lab::up(&repo, &dir)?;
             eprintln!("lab: up in {:.0} s", started.elapsed().as_secs_f64());
@@ -136,6 +144,7 @@ fn run(args: Args) -> Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             };
             testbed::process::stop_all_on_interrupt()?;
+            install_deps(&repo)?;
             let mut lab = Lab::up(&repo, &dir)?;
             eprintln!("lab: breaking it: {}", scenario.description);
             (scenario.apply)(&mut lab)?;
