@@ -297,17 +297,21 @@ fn json_error(path: &Path, text: &str, offset: usize, e: &serde_json::Error) -> 
     } else {
         (base_line + e.line() - 1, e.column())
     };
-    // serde_json appends " at line X column Y" relative to the object: drop it, ours is better.
-    let message = e.to_string();
-    let message = message
-        .rfind(" at line ")
-        .map_or(message.as_str(), |i| &message[..i])
-        .to_owned();
+    let message = without_position(e.to_string());
     SnapshotError::Syntax {
         path: path.to_owned(),
         line,
         column,
         message,
+    }
+}
+
+/// serde's messages end in " at line X column Y" (relative to the parsed part): the error
+/// states the position itself, in the whole file.
+fn without_position(message: String) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message,
     }
 }
 
@@ -319,11 +323,7 @@ fn parse_yaml(
     for (n, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         let value = serde_json::Value::deserialize(doc).map_err(|e| {
             let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-            let message = e.to_string();
-            let message = message
-                .rfind(" at line ")
-                .map_or(message.as_str(), |i| &message[..i])
-                .to_owned();
+            let message = without_position(e.to_string());
             SnapshotError::Syntax {
                 path: path.to_owned(),
                 line,
