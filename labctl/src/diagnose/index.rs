@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
-    Node, PersistentVolume, PersistentVolumeClaim, Pod, PodSpec, Service,
+    Node, PersistentVolume, PersistentVolumeClaim, Pod, PodSpec, PodTemplateSpec, Service,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
@@ -201,7 +201,25 @@ impl<'a> Index<'a> {
                 }
             }
         }
-        let mut add_workload = |w: Workload<'a>| {
+        // A workload from its pod template, filed under every claim the template mounts.
+        let mut add_workload_of = |kind: &'static str,
+                                   meta: &'a ObjectMeta,
+                                   template: &'a PodTemplateSpec,
+                                   idle: Option<&'static str>,
+                                   never_ran: bool| {
+            let Some(spec) = template.spec.as_ref() else {
+                return;
+            };
+            let w = Workload {
+                kind,
+                namespace: ns(meta),
+                name: name(meta),
+                meta,
+                spec,
+                pod_labels: template.metadata.as_ref().and_then(|m| m.labels.as_ref()),
+                idle,
+                never_ran,
+            };
             let mut seen = HashSet::new();
             for claim in claims_of(w.spec) {
                 if seen.insert(claim) {
@@ -216,70 +234,28 @@ impl<'a> Index<'a> {
             let Some(spec) = d.spec.as_ref() else {
                 continue;
             };
-            let Some(pod_spec) = spec.template.spec.as_ref() else {
-                continue;
-            };
-            add_workload(Workload {
-                kind: "Deployment",
-                namespace: ns(&d.metadata),
-                name: name(&d.metadata),
-                meta: &d.metadata,
-                spec: pod_spec,
-                pod_labels: spec
-                    .template
-                    .metadata
-                    .as_ref()
-                    .and_then(|m| m.labels.as_ref()),
-                idle: (spec.replicas == Some(0)).then_some("scaled to 0"),
-                never_ran: false,
-            });
+            let idle = (spec.replicas == Some(0)).then_some("scaled to 0");
+            add_workload_of("Deployment", &d.metadata, &spec.template, idle, false);
         }
         for d in &s.stateful_sets {
             let Some(spec) = d.spec.as_ref() else {
                 continue;
             };
-            let Some(pod_spec) = spec.template.spec.as_ref() else {
-                continue;
-            };
-            add_workload(Workload {
-                kind: "StatefulSet",
-                namespace: ns(&d.metadata),
-                name: name(&d.metadata),
-                meta: &d.metadata,
-                spec: pod_spec,
-                pod_labels: spec
-                    .template
-                    .metadata
-                    .as_ref()
-                    .and_then(|m| m.labels.as_ref()),
-                idle: (spec.replicas == Some(0)).then_some("scaled to 0"),
-                never_ran: false,
-            });
+            let idle = (spec.replicas == Some(0)).then_some("scaled to 0");
+            add_workload_of("StatefulSet", &d.metadata, &spec.template, idle, false);
         }
         for c in &s.cron_jobs {
             let Some(spec) = c.spec.as_ref() else {
                 continue;
             };
-            let Some(template) = spec.job_template.spec.as_ref().map(|j| &j.template) else {
+            let Some(job) = spec.job_template.spec.as_ref() else {
                 continue;
             };
-            let Some(pod_spec) = template.spec.as_ref() else {
-                continue;
-            };
-            let status = c.status.as_ref();
-            let never_ran = status.is_none_or(|st| {
+            let never_ran = c.status.as_ref().is_none_or(|st| {
                 st.last_schedule_time.is_none() && st.active.as_ref().is_none_or(Vec::is_empty)
             });
-            add_workload(Workload {
-                kind: "CronJob",
-                namespace: ns(&c.metadata),
-                name: name(&c.metadata),
-                meta: &c.metadata,
-                spec: pod_spec,
-                pod_labels: template.metadata.as_ref().and_then(|m| m.labels.as_ref()),
-                idle: (spec.suspend == Some(true)).then_some("suspended"),
-                never_ran,
-            });
+            let idle = (spec.suspend == Some(true)).then_some("suspended");
+            add_workload_of("CronJob", &c.metadata, &job.template, idle, never_ran);
         }
         for j in &s.jobs {
             // Jobs of a CronJob are represented by the CronJob.
@@ -301,23 +277,8 @@ impl<'a> Index<'a> {
             let Some(spec) = j.spec.as_ref() else {
                 continue;
             };
-            let Some(pod_spec) = spec.template.spec.as_ref() else {
-                continue;
-            };
-            add_workload(Workload {
-                kind: "Job",
-                namespace: ns(&j.metadata),
-                name: name(&j.metadata),
-                meta: &j.metadata,
-                spec: pod_spec,
-                pod_labels: spec
-                    .template
-                    .metadata
-                    .as_ref()
-                    .and_then(|m| m.labels.as_ref()),
-                idle: (spec.suspend == Some(true)).then_some("suspended"),
-                never_ran: false,
-            });
+            let idle = (spec.suspend == Some(true)).then_some("suspended");
+            add_workload_of("Job", &j.metadata, &spec.template, idle, false);
         }
 
         // Events: both APIs, de-duplicated by uid (one store, two views).
