@@ -403,6 +403,56 @@ fn bad_input_gets_its_status_and_message() {
     assert_eq!(ok["outputs"][0]["shape"], json!([2]));
 }
 
+/// `GET /predict` is answered by the server's hot path, every other method by the router:
+/// both must give the same answer, and both are counted under the same route.
+#[test]
+fn predict_answers_the_same_on_the_hot_path_and_through_the_router() {
+    let dir = tempfile::tempdir().unwrap();
+    model::publish(dir.path(), &model(1)).unwrap();
+    let server = Server::start(dir.path(), "1s");
+    let client = reqwest::blocking::Client::new();
+    let get = client.get(server.url("/predict?x=2")).send().unwrap();
+    assert_eq!(get.status(), 200);
+    let content_type = get.headers()["content-type"].clone();
+    let length = get.headers()["content-length"].clone();
+    assert_eq!(content_type, "application/json");
+    assert_eq!(
+        get.json::<Value>().unwrap(),
+        json!({"x": 2.0, "y": 7.0, "model_version": "v00001"})
+    );
+    let head = client.head(server.url("/predict?x=2")).send().unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-type"], content_type);
+    assert_eq!(head.headers()["content-length"], length);
+    let head_bad = client.head(server.url("/predict?x=four")).send().unwrap();
+    assert_eq!(head_bad.status(), 400, "the router judges x the same way");
+    let post = client.post(server.url("/predict?x=2")).send().unwrap();
+    assert_eq!(post.status(), 405, "only GET and HEAD are served");
+    let (status, body) = server.get("/predict/?x=2");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("no route for GET /predict/"))
+    );
+
+    let metrics = client
+        .get(server.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    for line in [
+        "inference_requests_total{route=\"/predict\",status=\"200\"} 2",
+        "inference_requests_total{route=\"/predict\",status=\"400\"} 1",
+        "inference_requests_total{route=\"/predict\",status=\"405\"} 1",
+        "inference_request_duration_seconds_count{route=\"/predict\"} 4",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "missing {line:?} in\n{metrics}"
+        );
+    }
+}
+
 #[test]
 fn sigterm_finishes_in_flight_requests_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
