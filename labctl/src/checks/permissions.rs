@@ -8,7 +8,8 @@
 pub enum Scope {
     /// A cluster-scoped resource.
     Cluster,
-    /// In the lab namespace (and, for Deployments, the ingress and provisioner namespaces).
+    /// In the lab namespace (and, for Deployments and DaemonSets, the ingress and provisioner
+    /// namespaces).
     Lab,
     /// In the Argo CD namespace.
     ArgoCd,
@@ -55,7 +56,7 @@ pub const PERMISSIONS: &[Permission] = &[
         &["get"],
         Scope::Cluster,
     ),
-    p("apps", "daemonsets", &["list"], Scope::Lab),
+    p("apps", "daemonsets", &["get", "list"], Scope::Lab),
     p("apps", "deployments", &["get", "list"], Scope::Lab),
     p("apps", "replicasets", &["list"], Scope::Lab),
     p("apps", "statefulsets", &["get", "list"], Scope::Lab),

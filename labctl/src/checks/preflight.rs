@@ -400,10 +400,12 @@ pub fn evaluate_pin_node(nodes: &[Node], key: &str, value: Option<&str>) -> Outc
             [only] => only,
             _ => {
                 return Outcome::fail(format!(
-                    "pin_label_value is not set and the cluster has {} nodes",
+                    "pin_label_value is not set, no deployed Deployment names a node, and the cluster has {} nodes",
                     nodes.len()
                 ))
-                .with("set pin_label_value in labctl.toml to the node that will hold the volume");
+                .with(
+                    "set pin_label_value in labctl.toml to the node of your overlay's settings.yaml (`node`)",
+                );
             }
         },
     };
@@ -446,11 +448,18 @@ async fn pin_node_schedulable(ctx: &Context) -> Result<Outcome, CheckError> {
     let client = fetch::client(ctx).await?;
     let nodes: Vec<Node> = fetch::list_cluster(&client, &ListParams::default()).await?;
     let c = &ctx.config;
-    Ok(evaluate_pin_node(
-        &nodes,
-        &c.pin_label_key,
-        c.pin_label_value.as_deref(),
-    ))
+    // The pin: the lab description's, else (preflight rerun after a deploy) the Deployment's
+    // own nodeSelector, as verify reads it. Before the first deploy there is no Deployment,
+    // and a missing or unreadable one just leaves the pin unknown.
+    let pin = match &c.pin_label_value {
+        Some(v) => Some(v.clone()),
+        None => fetch::get_namespaced::<Deployment>(&client, &c.namespace, &c.deployment)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|d| super::verify::deployment_pin(&d, &c.pin_label_key)),
+    };
+    Ok(evaluate_pin_node(&nodes, &c.pin_label_key, pin.as_deref()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -529,13 +538,56 @@ async fn local_path_provisioner_available(ctx: &Context) -> Result<Outcome, Chec
 // ---------------------------------------------------------------------------------------------
 // ingress
 
+/// A DaemonSet with at least one available pod (every scheduled pod available to pass).
+pub fn evaluate_daemonset_available(ds: &DaemonSet, what: &str) -> Outcome {
+    let status = ds.status.as_ref();
+    let desired = status.map_or(0, |s| s.desired_number_scheduled);
+    let available = status.and_then(|s| s.number_available).unwrap_or(0);
+    if desired == 0 {
+        return Outcome::fail(format!("{what} runs on no node (0 scheduled)"))
+            .with("its nodeSelector, affinity or tolerations match no schedulable node");
+    }
+    if available == desired {
+        Outcome::pass(format!("{what}: {available}/{desired} available"))
+    } else if available > 0 {
+        Outcome::warn(format!("{what}: only {available}/{desired} available"))
+    } else {
+        Outcome::fail(format!("{what} is not available: 0/{desired} available"))
+    }
+}
+
+/// ingress-nginx runs as a Deployment (the Helm chart's default) or, on bare metal with
+/// `hostNetwork`, often as a DaemonSet (`controller.kind=DaemonSet`): either counts.
+pub fn evaluate_ingress_controller(
+    deployment: Option<&Deployment>,
+    daemonset: Option<&DaemonSet>,
+    namespace: &str,
+    name: &str,
+) -> Outcome {
+    match (deployment, daemonset) {
+        (Some(d), _) => {
+            evaluate_deployment_available(Some(d), &format!("Deployment {namespace}/{name}"))
+        }
+        (None, Some(ds)) => {
+            evaluate_daemonset_available(ds, &format!("DaemonSet {namespace}/{name}"))
+        }
+        (None, None) => Outcome::fail(format!("no Deployment or DaemonSet {namespace}/{name}"))
+            .with("install ingress-nginx (runbook), or set ingress_controller in labctl.toml"),
+    }
+}
+
 async fn ingress_nginx_available(ctx: &Context) -> Result<Outcome, CheckError> {
     let client = fetch::client(ctx).await?;
     let c = &ctx.config.ingress_controller;
-    let d: Option<Deployment> = fetch::get_namespaced(&client, &c.namespace, &c.name).await?;
-    Ok(evaluate_deployment_available(
+    let (d, ds) = futures::try_join!(
+        fetch::get_namespaced::<Deployment>(&client, &c.namespace, &c.name),
+        fetch::get_namespaced::<DaemonSet>(&client, &c.namespace, &c.name),
+    )?;
+    Ok(evaluate_ingress_controller(
         d.as_ref(),
-        &format!("Deployment {}/{}", c.namespace, c.name),
+        ds.as_ref(),
+        &c.namespace,
+        &c.name,
     ))
 }
 
@@ -784,7 +836,7 @@ mod tests {
     use super::*;
     use crate::checks::Status;
     use k8s_openapi::api::apps::v1::{
-        DeploymentCondition, DeploymentSpec, DeploymentStatus, StatefulSetStatus,
+        DaemonSetStatus, DeploymentCondition, DeploymentSpec, DeploymentStatus, StatefulSetStatus,
     };
     use k8s_openapi::api::authentication::v1::{SelfSubjectReviewStatus, UserInfo};
     use k8s_openapi::api::core::v1::{
@@ -1031,6 +1083,53 @@ mod tests {
             evaluate_deployment_available(None, "x").status,
             Status::Fail
         );
+    }
+
+    fn daemonset(desired: i32, available: i32) -> DaemonSet {
+        DaemonSet {
+            metadata: meta("ingress-nginx-controller"),
+            status: Some(DaemonSetStatus {
+                desired_number_scheduled: desired,
+                number_available: Some(available),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn ingress_controller_as_deployment_or_daemonset_passes() {
+        let ns = "ingress-nginx";
+        let name = "ingress-nginx-controller";
+        let o = evaluate_ingress_controller(Some(&deployment(true, 1)), None, ns, name);
+        assert_eq!(o.status, Status::Pass, "{o:?}");
+        let o = evaluate_ingress_controller(None, Some(&daemonset(2, 2)), ns, name);
+        assert_eq!(o.status, Status::Pass, "{o:?}");
+        assert_eq!(
+            o.message,
+            "DaemonSet ingress-nginx/ingress-nginx-controller: 2/2 available"
+        );
+    }
+
+    #[test]
+    fn ingress_controller_missing_or_unavailable_fails() {
+        let ns = "ingress-nginx";
+        let name = "ingress-nginx-controller";
+        let o = evaluate_ingress_controller(None, None, ns, name);
+        assert_eq!(o.status, Status::Fail);
+        assert_eq!(
+            o.message,
+            "no Deployment or DaemonSet ingress-nginx/ingress-nginx-controller"
+        );
+        let o = evaluate_ingress_controller(None, Some(&daemonset(1, 0)), ns, name);
+        assert_eq!(o.status, Status::Fail, "{o:?}");
+        let o = evaluate_ingress_controller(None, Some(&daemonset(0, 0)), ns, name);
+        assert_eq!(o.status, Status::Fail, "{o:?}");
+        assert!(o.message.contains("runs on no node"), "{o:?}");
+        let o = evaluate_ingress_controller(None, Some(&daemonset(3, 1)), ns, name);
+        assert_eq!(o.status, Status::Warn, "{o:?}");
+        let o = evaluate_ingress_controller(Some(&deployment(false, 0)), None, ns, name);
+        assert_eq!(o.status, Status::Fail, "{o:?}");
     }
 
     fn ingress_class(controller: &str) -> IngressClass {

@@ -5,9 +5,20 @@ use crate::context::{Context, OutputFormat};
 #[derive(Debug, clap::Args)]
 pub struct ConfigArgs {}
 
+#[derive(serde::Serialize)]
+struct Versioned<'a> {
+    schema: u32,
+    #[serde(flatten)]
+    config: &'a crate::config::LabConfig,
+}
+
 pub fn run(ctx: &Context, _args: &ConfigArgs) -> anyhow::Result<i32> {
     let document = match ctx.output {
-        OutputFormat::Json => crate::render::to_json_document(&ctx.config)?,
+        // The description's fields beside `"schema": 1`, like every JSON document labctl prints.
+        OutputFormat::Json => crate::render::to_json_document(&Versioned {
+            schema: crate::render::checks::SCHEMA,
+            config: &ctx.config,
+        })?,
         OutputFormat::Table | OutputFormat::Short => {
             let source = match &ctx.config_path {
                 Some(p) => format!("# read from {} (flags override it)\n", p.display()),

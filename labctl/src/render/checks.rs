@@ -111,8 +111,12 @@ pub fn list(catalogue: &[crate::checks::Check], format: OutputFormat) -> String 
         })
         .collect();
     match format {
-        OutputFormat::Json => crate::render::to_json_document(&entries)
-            .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}\n")),
+        // `{"schema": 1, "checks": [...]}`, versioned like every JSON document labctl prints.
+        OutputFormat::Json => crate::render::to_json_document(&serde_json::json!({
+            "schema": SCHEMA,
+            "checks": entries,
+        }))
+        .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}\n")),
         _ => {
             let width = entries.iter().map(|e| e.id.len()).max().unwrap_or(0);
             entries

@@ -105,6 +105,18 @@ fn unknown_check_id_is_exit_2() {
 fn check_lists_are_stable() {
     insta::assert_snapshot!("preflight_list", out(&labctl(&["preflight", "--list"])));
     insta::assert_snapshot!("verify_list", out(&labctl(&["verify", "--list"])));
+    let v: serde_json::Value =
+        serde_json::from_str(&out(&labctl(&["verify", "--list", "-o", "json"]))).unwrap();
+    assert_eq!(v["schema"], 1);
+    let text_rows = out(&labctl(&["verify", "--list"])).lines().count();
+    assert_eq!(v["checks"].as_array().map(Vec::len), Some(text_rows));
+    assert_eq!(v["checks"][3]["id"], "pvc-bound");
+    assert!(
+        v["checks"][3]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("#pvc-bound")
+    );
 }
 
 #[test]
@@ -125,6 +137,7 @@ fn config_prints_defaults_file_and_flag_overrides() {
     assert_eq!(v["host"], "ml.lan");
     assert_eq!(v["pihole_dns"], "192.168.1.2:53");
     assert_eq!(v["namespace"], "lab2");
+    assert_eq!(v["schema"], 1, "versioned like every JSON document");
     // Flags beat the file.
     let o = labctl_in(dir.path(), &["config", "--host", "other.lan", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();

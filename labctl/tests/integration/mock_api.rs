@@ -475,11 +475,71 @@ async fn every_cluster_check_of_preflight_passes_on_a_ready_cluster() {
             c.evidence
         );
     }
-    // An absent namespace is checked with one GET and nothing is listed in it.
+    // An absent namespace is checked with one GET and nothing is listed in it; the only
+    // other request into it looks for a deployed Deployment's pin (none here: one node).
     assert!(seen.contains(&"GET /api/v1/namespaces/mlops-lab".to_owned()));
-    assert!(
-        !seen
-            .iter()
-            .any(|s| s.starts_with("GET /apis/apps/v1/namespaces/mlops-lab/"))
+    let into_lab: Vec<&String> = seen
+        .iter()
+        .filter(|s| s.contains("/namespaces/mlops-lab/"))
+        .collect();
+    assert_eq!(
+        into_lab,
+        ["GET /apis/apps/v1/namespaces/mlops-lab/deployments/inference"],
+        "{seen:#?}"
     );
+    // The ingress controller is looked up as a Deployment and as a DaemonSet.
+    assert!(
+        seen.contains(
+            &"GET /apis/apps/v1/namespaces/ingress-nginx/daemonsets/ingress-nginx-controller"
+                .to_owned()
+        )
+    );
+}
+
+/// Two nodes and no `pin_label_value`: the pin comes from the deployed Deployment's
+/// nodeSelector; with nothing deployed yet there is no telling which node, and that fails.
+#[tokio::test]
+async fn pin_node_comes_from_the_deployed_deployment_on_a_multi_node_cluster() {
+    fn two_nodes(method: &str, uri: &str, body: &Value, deployed: bool) -> Option<(u16, Value)> {
+        let path = uri.split('?').next().unwrap_or(uri);
+        match (method, path) {
+            ("GET", "/api/v1/nodes") => {
+                let node = |n: &str| {
+                    json!({"apiVersion": "v1", "kind": "Node",
+                    "metadata": {"name": n, "labels": {"kubernetes.io/hostname": n}},
+                    "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
+                };
+                Some((200, list(json!([node("node-1"), node("node-2")]))))
+            }
+            ("GET", "/apis/apps/v1/namespaces/mlops-lab/deployments/inference") if deployed => {
+                Some((
+                    200,
+                    json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                    "metadata": {"name": "inference"},
+                    "spec": {"selector": {}, "template": {"spec": {"containers": [],
+                        "nodeSelector": {"kubernetes.io/hostname": "node-2"}}}}}),
+                ))
+            }
+            _ => ready_cluster(method, uri, body),
+        }
+    }
+    let (report, _) = run(
+        |m, u, b| two_nodes(m, u, b, true),
+        &["pin-node-schedulable"],
+        preflight::catalogue(),
+    )
+    .await;
+    let r = result(&report, "pin-node-schedulable");
+    assert_eq!(r.status, Status::Pass, "{r:?}");
+    assert_eq!(r.message, "node node-2 (kubernetes.io/hostname=node-2)");
+
+    let (report, _) = run(
+        |m, u, b| two_nodes(m, u, b, false),
+        &["pin-node-schedulable"],
+        preflight::catalogue(),
+    )
+    .await;
+    let r = result(&report, "pin-node-schedulable");
+    assert_eq!(r.status, Status::Fail, "{r:?}");
+    assert!(r.message.contains("the cluster has 2 nodes"), "{r:?}");
 }
