@@ -11,19 +11,11 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
+use crate::argocd;
 use crate::cluster::{self, LOAD_BALANCER_IP, NODES};
 use crate::controlplane::{Binaries, ControlPlane};
 use crate::dataplane::{self, Dnsmasq, HOST, Inference, Nginx, Route};
 use crate::process::{ProcessGuard, alive, stop_pids};
-
-/// What the lab's Argo CD status says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AppStatus {
-    /// Synced and Healthy, operation Succeeded.
-    Healthy,
-    /// A sync stuck on the claim (wave `claim_wave`): later waves not applied (argo-cd#12840).
-    WaitingForClaim { claim_wave: i64 },
-}
 
 /// The node the lab's overlay pins the pipeline to.
 pub const PIN_NODE: &str = NODES[0];
@@ -43,6 +35,8 @@ pub struct Lab {
     pub model_dir: PathBuf,
     /// labctl's lab description (`--config`).
     pub labctl_config: PathBuf,
+    /// The Application's last sync operation, as the lab tells it (nothing syncs here).
+    pub operation: argocd::Operation,
 }
 
 /// Where a kept lab's processes and addresses are recorded.
@@ -141,6 +135,7 @@ impl Lab {
             dir: dir.clone(),
             model_dir,
             labctl_config,
+            operation: argocd::Operation::Succeeded,
         };
         lab.deploy()?;
         Ok(lab)
@@ -194,7 +189,8 @@ impl Lab {
                 &self.repo.join("argocd").join(file).display().to_string(),
             ])?;
         }
-        self.write_app_status(AppStatus::Healthy)
+        self.operation = argocd::Operation::Succeeded;
+        self.refresh_app_status()
     }
 
     /// Waits until the claim is Bound and the Deployment available.
@@ -294,10 +290,12 @@ impl Lab {
         Ok(())
     }
 
-    /// Writes the Application's status the way Argo CD's controller does (sync, health,
-    /// operation state, and the managed resources with their sync waves). Argo CD itself does
-    /// not run in the lab.
-    pub fn write_app_status(&self, app: AppStatus) -> Result<()> {
+    /// Writes the Application's status the way Argo CD's controller would see the lab now
+    /// (see [`argocd`]): the desired objects are what `manifests/overlays/lab` renders, their
+    /// sync and health come from the live objects. Argo CD itself does not run in the lab, so
+    /// whoever changes the lab calls this before asking labctl (the e2e test does before every
+    /// labctl run, scenarios and `deploy` when they finish).
+    pub fn refresh_app_status(&self) -> Result<()> {
         let now = humantime_now();
         let revision = Command::new("git")
             .args(["-C", &self.repo.display().to_string(), "rev-parse", "HEAD"])
@@ -310,89 +308,48 @@ impl Lab {
             .join("manifests/overlays/lab")
             .display()
             .to_string();
-        let rendered: serde_json::Value = serde_json::from_str(&self.kubectl(&[
-            "apply",
-            "--dry-run=client",
+        // What Git renders, exactly: `create --dry-run=client` prints each object as it would
+        // be sent (one JSON document each), where `apply --dry-run` would merge in live state.
+        let rendered =
+            self.kubectl(&["create", "--dry-run=client", "-o", "json", "-k", &overlay])?;
+        // Hooks are reported in the operation, not as resources.
+        let desired: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&rendered)
+            .into_iter::<serde_json::Value>()
+            .collect::<Result<Vec<_>, _>>()
+            .context("kubectl create --dry-run output")?
+            .into_iter()
+            .filter(|o| !o["metadata"]["annotations"]["argocd.argoproj.io/hook"].is_string())
+            .collect();
+        let file = self.dir.join("argocd-desired.json");
+        write_list(&file, &desired)?;
+        let found: serde_json::Value = serde_json::from_str(&self.kubectl(&[
+            "get",
+            "-f",
+            &file.display().to_string(),
+            "--ignore-not-found",
             "-o",
             "json",
-            "-k",
-            &overlay,
-        ])?)?;
-        let items = rendered["items"]
-            .as_array()
-            .cloned()
-            .unwrap_or_else(|| vec![rendered.clone()]);
-        let mut resources = Vec::new();
-        for item in &items {
-            let annotations = &item["metadata"]["annotations"];
-            if annotations["argocd.argoproj.io/hook"].is_string() {
-                continue; // hooks are reported in operationState, not as resources
-            }
-            let kind = item["kind"].as_str().unwrap_or_default();
-            let mut wave: i64 = annotations["argocd.argoproj.io/sync-wave"]
-                .as_str()
-                .and_then(|w| w.parse().ok())
-                .unwrap_or(0);
-            let (group, version) = match item["apiVersion"]
-                .as_str()
-                .unwrap_or_default()
-                .split_once('/')
-            {
-                Some((g, v)) => (g.to_owned(), v.to_owned()),
-                None => (
-                    String::new(),
-                    item["apiVersion"].as_str().unwrap_or_default().to_owned(),
-                ),
-            };
-            let (status, health) = match app {
-                AppStatus::Healthy => ("Synced", "Healthy"),
-                AppStatus::WaitingForClaim { claim_wave } => {
-                    if kind == "PersistentVolumeClaim" {
-                        wave = claim_wave;
-                        ("Synced", "Progressing")
-                    } else if wave > claim_wave {
-                        ("OutOfSync", "Missing")
-                    } else {
-                        ("Synced", "Healthy")
-                    }
-                }
-            };
-            let mut r = json!({"group": group, "version": version, "kind": kind,
-                "name": item["metadata"]["name"], "status": status, "health": {"status": health}, "syncWave": wave});
-            if kind != "Namespace" {
-                r["namespace"] = json!(NAMESPACE);
-            }
-            resources.push(r);
-        }
-        let (sync, health, phase, message) = match app {
-            AppStatus::Healthy => (
-                "Synced",
-                "Healthy",
-                "Succeeded",
-                "successfully synced (all tasks run)".to_owned(),
-            ),
-            AppStatus::WaitingForClaim { .. } => (
-                "OutOfSync",
-                "Progressing",
-                "Running",
-                "waiting for healthy state of /PersistentVolumeClaim/models".to_owned(),
-            ),
+        ])?)
+        .unwrap_or_default();
+        // A List, or the one object found, or nothing at all.
+        let found = match found["items"].as_array() {
+            Some(items) => items.clone(),
+            None if found["kind"].is_string() => vec![found],
+            None => Vec::new(),
         };
-        let status = json!({
-            "sync": {"status": sync, "revision": revision, "comparedTo": {
-                "source": {"repoURL": "https://github.com/example/mlops-lab.git", "path": "manifests/overlays/homelab", "targetRevision": "main"},
-                "destination": {"server": "https://kubernetes.default.svc", "namespace": NAMESPACE}}},
-            "health": {"status": health, "lastTransitionTime": now},
-            "operationState": {"phase": phase, "message": message, "startedAt": now,
-                "operation": {"sync": {"revision": revision}, "initiatedBy": {"automated": true}}},
-            "resources": resources,
-            "reconciledAt": now,
-            "sourceType": "Kustomize",
-        });
-        let mut status = status;
-        if matches!(app, AppStatus::Healthy) {
-            status["operationState"]["finishedAt"] = json!(now);
-        }
+        let live = found.into_iter().map(|o| (argocd::key_of(&o), o)).collect();
+        let drift = self.drift(&file, &desired)?;
+        let status = argocd::status(
+            &desired,
+            &live,
+            &drift,
+            self.operation,
+            &argocd::Source {
+                revision: &revision,
+                namespace: NAMESPACE,
+                now: &now,
+            },
+        );
         // A merge patch would merge into the old status; replace it whole, as Argo CD does.
         let patch = json!([{"op": "add", "path": "/status", "value": status}]).to_string();
         // The Application CRD has no status subresource: Argo CD writes status with the object.
@@ -407,6 +364,47 @@ impl Lab {
             &patch,
         ])?;
         Ok(())
+    }
+
+    /// The desired objects a sync would change: `kubectl diff --server-side` against the live
+    /// objects. When the API server rejects the dry run of one object (a changed immutable
+    /// field, as a claim's access modes), the whole diff fails; then each object is diffed
+    /// alone, and a rejected one counts as changed, as Argo CD shows it OutOfSync.
+    fn drift(
+        &self,
+        file: &Path,
+        desired: &[serde_json::Value],
+    ) -> Result<std::collections::HashSet<argocd::Key>> {
+        if let Some(out) = self.diff(file)? {
+            return Ok(argocd::drifted(&out, desired));
+        }
+        let mut drift = std::collections::HashSet::new();
+        let one = self.dir.join("argocd-desired-one.json");
+        for object in desired {
+            write_list(&one, std::slice::from_ref(object))?;
+            if self.diff(&one)?.is_none_or(|out| !out.is_empty()) {
+                drift.insert(argocd::key_of(object));
+            }
+        }
+        Ok(drift)
+    }
+
+    /// `kubectl diff --server-side` of `file`: its output (exit 0: no difference, 1: some), or
+    /// `None` when the API server rejected the dry run.
+    fn diff(&self, file: &Path) -> Result<Option<String>> {
+        let out = Command::new(&self.cp.kubectl_bin)
+            .arg("--kubeconfig")
+            .arg(&self.cp.admin_kubeconfig)
+            .args(["diff", "--server-side", "--force-conflicts", "-f"])
+            .arg(file)
+            .output()
+            .context("run kubectl diff")?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        match out.status.code() {
+            Some(0 | 1) => Ok(Some(String::from_utf8_lossy(&out.stdout).into_owned())),
+            _ if stderr.contains("is invalid") => Ok(None),
+            _ => bail!("kubectl diff failed: {}", stderr.trim()),
+        }
     }
 
     /// Polls `done` every 500 ms until it says true; errors name `what` on timeout.
@@ -493,11 +491,20 @@ impl Lab {
 
     /// Runs labctl against the lab as the `labctl` user; returns (exit code, stdout, stderr).
     pub fn labctl(&self, args: &[&str]) -> Result<(i32, String, String)> {
+        self.labctl_with_config(&self.labctl_config, args)
+    }
+
+    /// [`Lab::labctl`] with another lab description.
+    pub fn labctl_with_config(
+        &self,
+        config: &Path,
+        args: &[&str],
+    ) -> Result<(i32, String, String)> {
         let out = Command::new(dataplane::workspace_bin("labctl")?)
             .arg("--kubeconfig")
             .arg(&self.cp.labctl_kubeconfig)
             .arg("--config")
-            .arg(&self.labctl_config)
+            .arg(config)
             .args(args)
             .env("NO_COLOR", "1")
             .output()?;
@@ -538,6 +545,13 @@ impl Lab {
         std::fs::write(state_file(&dir), serde_json::to_string_pretty(&state)?)?;
         Ok(())
     }
+}
+
+/// Writes `items` as one `v1 List` (what `kubectl -f` reads).
+fn write_list(file: &Path, items: &[serde_json::Value]) -> Result<()> {
+    let list = json!({"apiVersion": "v1", "kind": "List", "items": items});
+    std::fs::write(file, serde_json::to_string(&list)?)?;
+    Ok(())
 }
 
 fn humantime_now() -> String {

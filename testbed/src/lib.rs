@@ -4,6 +4,7 @@
 //!
 //! Every process is started on a free loopback port and stopped by its pid.
 
+pub mod argocd;
 pub mod certs;
 pub mod cluster;
 pub mod controlplane;

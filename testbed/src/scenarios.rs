@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use crate::argocd::Operation;
 use crate::cluster::NODES;
 use crate::controlplane::NOT_READY_LABEL;
-use crate::lab::{AppStatus, Lab, NAMESPACE, PIN_NODE};
+use crate::lab::{Lab, NAMESPACE, PIN_NODE};
 
 /// What labctl must report while a scenario is applied.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -104,7 +105,11 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "storageclass-missing",
         description: "the local-path StorageClass is gone when the claim is created",
-        expect: &[Expect::Finding("storageclass-missing")],
+        // The Pending claim keeps the Application Progressing.
+        expect: &[
+            Expect::Finding("storageclass-missing"),
+            Expect::Check("verify", "argocd-app-healthy"),
+        ],
         apply: |lab| {
             remove_claim(lab)?;
             lab.kubectl(&["delete", "storageclass", "local-path"])?;
@@ -176,7 +181,10 @@ pub const SCENARIOS: &[Scenario] = &[
                 lab,
                 Some(r#"{"metadata":{"annotations":{"argocd.argoproj.io/sync-wave":"-1"}}}"#),
             )?;
-            lab.write_app_status(AppStatus::WaitingForClaim { claim_wave: -1 })
+            // The live objects show the rest (claim Pending, consumers missing); that the sync
+            // is stuck waiting for the claim is what the lab tells.
+            lab.operation = Operation::WaitingForClaim;
+            lab.refresh_app_status()
         },
         undo: |lab| {
             remove_claim(lab)?;
@@ -224,7 +232,11 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "service-selector-typo",
         description: "the Service selects app.kubernetes.io/name=inferense: no endpoints, the ingress answers 503",
-        expect: &[Expect::Check("verify", "endpoints-ready")],
+        // Argo CD sees the Service differ from Git: the Application is OutOfSync.
+        expect: &[
+            Expect::Check("verify", "endpoints-ready"),
+            Expect::Check("verify", "argocd-app-healthy"),
+        ],
         apply: |lab| {
             set_selector(lab, "inferense")?;
             lab.sync_ingress()

@@ -52,6 +52,7 @@ fn problems(diagnosis: &Value) -> Vec<String> {
 
 /// What labctl reports now, for one expectation: Ok(()) when it matches.
 fn check_expect(lab: &Lab, expect: Expect) -> Result<(), String> {
+    refresh_app_status(lab);
     match expect {
         Expect::Finding(id) => {
             let (_, d) = json_of(lab, &["diagnose", "pvc"]);
@@ -82,8 +83,16 @@ fn check_expect(lab: &Lab, expect: Expect) -> Result<(), String> {
     }
 }
 
+/// Argo CD does not run in the lab: before labctl reads the Application, the lab writes the
+/// status Argo CD's controller would (from the live objects, see `testbed::argocd`).
+fn refresh_app_status(lab: &Lab) {
+    lab.refresh_app_status()
+        .expect("write the Application status");
+}
+
 /// What is unhealthy now (empty = healthy): verify failures and diagnosis problems.
 fn unhealthy(lab: &Lab) -> Vec<String> {
+    refresh_app_status(lab);
     let (_, verify) = json_of(lab, &["verify"]);
     let (_, diagnosis) = json_of(lab, &["diagnose", "pvc"]);
     let mut out: Vec<String> = not_passed(&verify)
@@ -155,6 +164,42 @@ fn assert_healthy(lab: &Lab) {
     );
 }
 
+/// The lab has several nodes: without `pin_label_value`, preflight finds the node in the
+/// deployed Deployment's nodeSelector.
+fn preflight_takes_the_pin_from_the_deployment(lab: &Lab, dir: &std::path::Path) {
+    let config = std::fs::read_to_string(&lab.labctl_config).unwrap();
+    assert!(config.contains("pin_label_value"), "{config}");
+    let unpinned: String = config
+        .lines()
+        .filter(|l| !l.starts_with("pin_label_value"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let file = dir.join("labctl-unpinned.toml");
+    std::fs::write(&file, unpinned).unwrap();
+    let (_, stdout, stderr) = lab
+        .labctl_with_config(
+            &file,
+            &["preflight", "--check", "pin-node-schedulable", "-o", "json"],
+        )
+        .unwrap();
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    let check = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "pin-node-schedulable")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(check["status"], "pass", "{check}");
+    assert_eq!(
+        check["message"],
+        format!(
+            "node {} (kubernetes.io/hostname={})",
+            testbed::lab::PIN_NODE,
+            testbed::lab::PIN_NODE
+        )
+    );
+}
+
 /// With `LAB_RECORD=1`, writes what `labctl snapshot` reads now into labctl's offline
 /// fixtures as `<name>.json` (labctl/tests/diagnose.rs checks every recording).
 fn record(lab: &Lab, name: &str) {
@@ -164,6 +209,7 @@ fn record(lab: &Lab, name: &str) {
     let dir = lab.repo.join("labctl/tests/fixtures/lab");
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join(format!("{name}.json"));
+    refresh_app_status(lab);
     let (code, _, stderr) = lab
         .labctl(&["snapshot", "-f", &out.display().to_string()])
         .unwrap();
@@ -180,6 +226,7 @@ fn lab_healthy_then_every_scenario_and_back() {
     let mut lab = Lab::up(&repo, &dir).expect("lab up");
     assert_healthy(&lab);
     record(&lab, "healthy");
+    preflight_takes_the_pin_from_the_deployment(&lab, &dir);
     // Both overlays are accepted by a real API server (schema, admission), not only by lint.
     // The lab already runs the hook Job, whose pod template is immutable and names another
     // node in the homelab overlay, so Jobs are left out of the dry run.

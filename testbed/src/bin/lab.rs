@@ -148,6 +148,8 @@ fn run(args: Args) -> Result<ExitCode> {
             let mut lab = Lab::up(&repo, &dir)?;
             eprintln!("lab: breaking it: {}", scenario.description);
             (scenario.apply)(&mut lab)?;
+            // Argo CD does not run in the lab: its Application status is the lab's view now.
+            lab.refresh_app_status()?;
             let config = lab.labctl_config.clone();
             let kubeconfig = lab.cp.labctl_kubeconfig.clone();
             lab.keep()?;
