@@ -1,13 +1,11 @@
 //! Bind, serve, and drain on SIGTERM.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::Duration;
-
 use std::cell::RefCell;
 use std::convert::Infallible;
 use std::future::Ready;
-use std::time::Instant;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::http::Method;
