@@ -8,10 +8,13 @@
 # same size as a real answer) and against GET /predict?x=4.2, alternating, ROUNDS times. The
 # machine's neighbours move both servers by up to 20% from one run to the next, so each
 # round compares the two back to back and the report gives medians: req/s, p50, p99, ratio.
-# Phase 2, paced: the same connections, each waiting PACE_MS between requests (a fixed offered
-# load well below saturation), so p99 is the servers' latency rather than wrk's own threads
-# waiting for a core: at saturation wrk and the servers share the 2 cores and even the
-# baseline's p99 is the scheduler's time slice (about 4 ms).
+# Phase 2, paced: the same connections, each waiting PACE_MS after every answer (wrk's Lua
+# `delay()`), a load well below saturation, so p99 is the servers' latency rather than wrk's
+# own threads waiting for a core: at saturation wrk and the servers share the 2 cores and even
+# the baseline's p99 is the kernel's 4 ms tick. This is still a closed loop (each connection
+# has one request out at a time): a server stall also holds back the requests that would
+# have been sent meanwhile, so its p99 is optimistic next to a fixed-rate (open-loop) test,
+# which wrk cannot do (wrk2 is not packaged in Debian).
 # Phase 3, reload under load: while wrk runs, the real trainer publishes 50 new models and
 # inference (reload interval 100ms) swaps them in; every non-200 answer is counted.
 # Goals (issue 2): ratio >= 0.85, p99 <= 2 ms, RSS <= 30 MB, 0 non-200 during reloads.

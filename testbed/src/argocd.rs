@@ -15,9 +15,26 @@ use serde_json::{Value, json};
 pub enum Operation {
     /// The last sync ran all its tasks.
     Succeeded,
-    /// A sync stuck waiting for the claim to be healthy: an earlier wave than every consumer
-    /// (argo-cd#12840).
-    WaitingForClaim,
+    /// A sync stuck waiting for the claim to be healthy, because Git puts the claim in
+    /// `claim_wave`, earlier than every consumer (argo-cd#12840).
+    WaitingForClaim { claim_wave: i64 },
+}
+
+impl Operation {
+    /// What Git holds under this operation: the lab's overlay, with the claim's wave moved
+    /// for [`Operation::WaitingForClaim`].
+    pub fn desired(self, mut objects: Vec<Value>) -> Vec<Value> {
+        if let Operation::WaitingForClaim { claim_wave } = self {
+            for o in objects
+                .iter_mut()
+                .filter(|o| o["kind"] == "PersistentVolumeClaim")
+            {
+                o["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] =
+                    json!(claim_wave.to_string());
+            }
+        }
+        objects
+    }
 }
 
 /// Argo CD's health statuses, best first: an Application's health is its worst resource's.
@@ -50,11 +67,28 @@ pub fn key_of(object: &Value) -> Key {
     (s(&object["kind"]), s(&object["metadata"]["name"]))
 }
 
+/// Kinds Argo CD has a health check for (built in, or shipped as a Lua customisation).
+const ASSESSED: [&str; 5] = [
+    "PersistentVolumeClaim",
+    "Deployment",
+    "Service",
+    "Ingress",
+    "CronJob",
+];
+
 /// What Argo CD's health check says of a live object; `None` for kinds it does not assess
 /// (ConfigMap, NetworkPolicy, Namespace…), which do not count towards the app's health.
 pub fn health(live: &Value) -> Option<Health> {
+    let kind = live["kind"].as_str()?;
+    if !ASSESSED.contains(&kind) {
+        return None;
+    }
+    // gitops-engine judges an object being deleted before any check of its kind.
+    if live["metadata"]["deletionTimestamp"].is_string() {
+        return Some(Health::Progressing);
+    }
     let status = &live["status"];
-    match live["kind"].as_str()? {
+    match kind {
         "PersistentVolumeClaim" => Some(match status["phase"].as_str() {
             Some("Bound") => Health::Healthy,
             Some("Lost") => Health::Degraded,
@@ -195,19 +229,22 @@ pub fn status(
         let current = live.get(&key);
         let synced = current.is_some() && !drift.contains(&key);
         app_synced &= synced;
+        // A missing object shows as Missing, but only kinds with a health check count
+        // towards the app's health (Argo CD's `setApplicationHealth`).
         let health = match current {
             None => Some(Health::Missing),
             Some(o) => health(o),
         };
-        if let Some(h) = health {
+        let counts = current.is_some() || ASSESSED.contains(&key.0.as_str());
+        if let Some(h) = health.filter(|_| counts) {
             app_health = app_health.max(h);
         }
         let (group, version) = match object["apiVersion"].as_str().unwrap_or_default() {
             api if api.contains('/') => api.split_once('/').unwrap_or_default(),
             api => ("", api),
         };
-        // The live object's wave when there is one (what was really applied), else Git's.
-        let wave = sync_wave(current.unwrap_or(object));
+        // Argo CD reports the wave Git gives the object.
+        let wave = sync_wave(object);
         let mut r = json!({"group": group, "version": version, "kind": key.0, "name": key.1,
             "status": if synced { "Synced" } else { "OutOfSync" }, "syncWave": wave});
         if let Some(h) = health {
@@ -220,7 +257,7 @@ pub fn status(
     }
     let (phase, message) = match operation {
         Operation::Succeeded => ("Succeeded", "successfully synced (all tasks run)"),
-        Operation::WaitingForClaim => (
+        Operation::WaitingForClaim { .. } => (
             "Running",
             "waiting for healthy state of /PersistentVolumeClaim/models",
         ),
@@ -284,6 +321,9 @@ mod tests {
             Some(Health::Progressing)
         );
         assert_eq!(h(json!({"kind": "ConfigMap"})), None);
+        let mut deleting = pvc("Bound");
+        deleting["metadata"] = json!({"deletionTimestamp": "2026-11-28T12:00:00Z"});
+        assert_eq!(h(deleting), Some(Health::Progressing), "pending deletion");
     }
 
     #[test]
@@ -325,6 +365,18 @@ mod tests {
     fn object(api: &str, kind: &str, name: &str, wave: &str) -> Value {
         json!({"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": "mlops-lab",
             "annotations": {"argocd.argoproj.io/sync-wave": wave}}})
+    }
+
+    #[test]
+    fn waiting_for_the_claim_moves_its_wave_in_git() {
+        let objects = vec![
+            object("v1", "PersistentVolumeClaim", "models", "0"),
+            object("apps/v1", "Deployment", "inference", "1"),
+        ];
+        let git = Operation::WaitingForClaim { claim_wave: -1 }.desired(objects.clone());
+        assert_eq!(sync_wave(&git[0]), -1);
+        assert_eq!(sync_wave(&git[1]), 1);
+        assert_eq!(Operation::Succeeded.desired(objects.clone()), objects);
     }
 
     #[test]
@@ -386,12 +438,28 @@ mod tests {
         let s = status(&desired, &live, &drift, Operation::Succeeded, &source);
         assert_eq!(s["sync"]["status"], "OutOfSync");
         assert_eq!(s["health"]["status"], "Healthy");
+        // A missing ConfigMap (no health check) is Missing but leaves the app's health alone.
+        let no_config: HashMap<Key, Value> = live
+            .iter()
+            .filter(|(k, _)| k.0 != "ConfigMap")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let s = status(
+            &desired,
+            &no_config,
+            &HashSet::new(),
+            Operation::Succeeded,
+            &source,
+        );
+        assert_eq!(s["sync"]["status"], "OutOfSync");
+        assert_eq!(s["health"]["status"], "Healthy");
+        assert_eq!(s["resources"][2]["health"]["status"], "Missing");
         live.remove(&("Deployment".to_owned(), "inference".to_owned()));
         let s = status(
             &desired,
             &live,
             &HashSet::new(),
-            Operation::WaitingForClaim,
+            Operation::WaitingForClaim { claim_wave: -1 },
             &source,
         );
         assert_eq!(s["sync"]["status"], "OutOfSync");

@@ -320,6 +320,7 @@ impl Lab {
             .into_iter()
             .filter(|o| !o["metadata"]["annotations"]["argocd.argoproj.io/hook"].is_string())
             .collect();
+        let desired = self.operation.desired(desired);
         let file = self.dir.join("argocd-desired.json");
         write_list(&file, &desired)?;
         let found: serde_json::Value = serde_json::from_str(&self.kubectl(&[
@@ -396,6 +397,8 @@ impl Lab {
             .arg("--kubeconfig")
             .arg(&self.cp.admin_kubeconfig)
             .args(["diff", "--server-side", "--force-conflicts", "-f"])
+            // `drifted` reads `diff -u` headers: never a user's own diff tool.
+            .env_remove("KUBECTL_EXTERNAL_DIFF")
             .arg(file)
             .output()
             .context("run kubectl diff")?;
@@ -492,6 +495,16 @@ impl Lab {
     /// Runs labctl against the lab as the `labctl` user; returns (exit code, stdout, stderr).
     pub fn labctl(&self, args: &[&str]) -> Result<(i32, String, String)> {
         self.labctl_with_config(&self.labctl_config, args)
+    }
+
+    /// `labctl ARGS -o json`: its exit code and the JSON document it printed.
+    pub fn labctl_json(&self, args: &[&str]) -> Result<(i32, serde_json::Value)> {
+        let mut full = args.to_vec();
+        full.extend(["-o", "json"]);
+        let (code, stdout, stderr) = self.labctl(&full)?;
+        let value = serde_json::from_str(&stdout)
+            .with_context(|| format!("labctl {args:?}: not JSON: {stdout}\n{stderr}"))?;
+        Ok((code, value))
     }
 
     /// [`Lab::labctl`] with another lab description.

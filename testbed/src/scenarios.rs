@@ -20,6 +20,58 @@ pub enum Expect {
     Check(&'static str, &'static str),
 }
 
+impl Expect {
+    /// Whether labctl reports this now, once the Application status is refreshed: `Ok`, or
+    /// what labctl reports instead.
+    pub fn shown(self, lab: &Lab) -> Result<(), String> {
+        let fail = |e: anyhow::Error| format!("{e:#}");
+        lab.refresh_app_status().map_err(fail)?;
+        match self {
+            Expect::Finding(id) => {
+                let (_, d) = lab.labctl_json(&["diagnose", "pvc"]).map_err(fail)?;
+                let ids: Vec<&str> = d["findings"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|f| f["id"].as_str())
+                    .collect();
+                if ids.contains(&id) {
+                    Ok(())
+                } else {
+                    Err(format!("diagnose pvc reports {ids:?}, not {id}"))
+                }
+            }
+            Expect::Check(command, id) => {
+                let (_, r) = lab.labctl_json(&[command]).map_err(fail)?;
+                let bad = not_passed(&r);
+                if bad
+                    .iter()
+                    .any(|(i, s, _)| i == id && (s == "fail" || s == "warn"))
+                {
+                    Ok(())
+                } else {
+                    Err(format!("{command}: {id} did not fail; not passed: {bad:?}"))
+                }
+            }
+        }
+    }
+}
+
+/// Ids of the checks of a `preflight`/`verify` JSON report that did not pass, with their
+/// status and message.
+pub fn not_passed(report: &serde_json::Value) -> Vec<(String, String, String)> {
+    report["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["status"] != "pass")
+        .map(|c| {
+            let s = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
+            (s("id"), s("status"), s("message"))
+        })
+        .collect()
+}
+
 /// One way to break the lab.
 #[derive(Debug, Clone, Copy)]
 pub struct Scenario {
@@ -183,7 +235,7 @@ pub const SCENARIOS: &[Scenario] = &[
             )?;
             // The live objects show the rest (claim Pending, consumers missing); that the sync
             // is stuck waiting for the claim is what the lab tells.
-            lab.operation = Operation::WaitingForClaim;
+            lab.operation = Operation::WaitingForClaim { claim_wave: -1 };
             lab.refresh_app_status()
         },
         undo: |lab| {

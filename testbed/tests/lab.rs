@@ -11,32 +11,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use testbed::lab::Lab;
-use testbed::scenarios::{Expect, SCENARIOS};
+use testbed::scenarios::{SCENARIOS, not_passed};
 
 /// How long a scenario may take to show (the scheduler retries, events arrive) or to heal.
 const SETTLE: Duration = Duration::from_secs(90);
 
 fn json_of(lab: &Lab, args: &[&str]) -> (i32, Value) {
-    let mut full = args.to_vec();
-    full.extend(["-o", "json"]);
-    let (code, stdout, stderr) = lab.labctl(&full).expect("run labctl");
-    let value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("labctl {args:?}: not JSON ({e}): {stdout}\n{stderr}"));
-    (code, value)
-}
-
-/// Ids of checks that did not pass, with their status and message.
-fn not_passed(report: &Value) -> Vec<(String, String, String)> {
-    report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .filter(|c| c["status"] != "pass")
-        .map(|c| {
-            let s = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
-            (s("id"), s("status"), s("message"))
-        })
-        .collect()
+    lab.labctl_json(args).expect("labctl answers JSON")
 }
 
 /// Error and warning finding ids of a diagnosis.
@@ -48,39 +29,6 @@ fn problems(diagnosis: &Value) -> Vec<String> {
         .filter(|f| f["severity"] != "info")
         .map(|f| f["id"].as_str().unwrap_or_default().to_owned())
         .collect()
-}
-
-/// What labctl reports now, for one expectation: Ok(()) when it matches.
-fn check_expect(lab: &Lab, expect: Expect) -> Result<(), String> {
-    refresh_app_status(lab);
-    match expect {
-        Expect::Finding(id) => {
-            let (_, d) = json_of(lab, &["diagnose", "pvc"]);
-            let ids: Vec<&str> = d["findings"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(|f| f["id"].as_str())
-                .collect();
-            if ids.contains(&id) {
-                Ok(())
-            } else {
-                Err(format!("diagnose pvc reports {ids:?}, not {id}"))
-            }
-        }
-        Expect::Check(command, id) => {
-            let (_, r) = json_of(lab, &[command]);
-            let bad = not_passed(&r);
-            if bad
-                .iter()
-                .any(|(i, s, _)| i == id && (s == "fail" || s == "warn"))
-            {
-                Ok(())
-            } else {
-                Err(format!("{command}: {id} did not fail; not passed: {bad:?}"))
-            }
-        }
-    }
 }
 
 /// Argo CD does not run in the lab: before labctl reads the Application, the lab writes the
@@ -277,7 +225,7 @@ fn lab_healthy_then_every_scenario_and_back() {
             );
         }
         for expect in scenario.expect.iter().filter(|_| applied.is_ok()) {
-            if let Err(e) = poll(SETTLE, || check_expect(&lab, *expect)) {
+            if let Err(e) = poll(SETTLE, || expect.shown(&lab)) {
                 fail(
                     &mut failures,
                     format!("{}: expected {expect:?}: {e}", scenario.name),

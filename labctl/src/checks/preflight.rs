@@ -579,10 +579,13 @@ pub fn evaluate_ingress_controller(
 async fn ingress_nginx_available(ctx: &Context) -> Result<Outcome, CheckError> {
     let client = fetch::client(ctx).await?;
     let c = &ctx.config.ingress_controller;
-    let (d, ds) = futures::try_join!(
-        fetch::get_namespaced::<Deployment>(&client, &c.namespace, &c.name),
-        fetch::get_namespaced::<DaemonSet>(&client, &c.namespace, &c.name),
-    )?;
+    let d: Option<Deployment> = fetch::get_namespaced(&client, &c.namespace, &c.name).await?;
+    // Only asked for when there is no Deployment: a Deployment install needs no DaemonSet
+    // permission (roles made before labctl read DaemonSets lack `get`).
+    let ds: Option<DaemonSet> = match d {
+        Some(_) => None,
+        None => fetch::get_namespaced(&client, &c.namespace, &c.name).await?,
+    };
     Ok(evaluate_ingress_controller(
         d.as_ref(),
         ds.as_ref(),

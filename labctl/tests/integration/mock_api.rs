@@ -487,12 +487,48 @@ async fn every_cluster_check_of_preflight_passes_on_a_ready_cluster() {
         ["GET /apis/apps/v1/namespaces/mlops-lab/deployments/inference"],
         "{seen:#?}"
     );
-    // The ingress controller is looked up as a Deployment and as a DaemonSet.
+    // The ingress controller is a Deployment here: no DaemonSet is asked for.
     assert!(
-        seen.contains(
-            &"GET /apis/apps/v1/namespaces/ingress-nginx/daemonsets/ingress-nginx-controller"
-                .to_owned()
-        )
+        !seen.iter().any(|s| s.contains("/daemonsets/")),
+        "{seen:#?}"
+    );
+}
+
+/// ingress-nginx installed as a DaemonSet (`controller.kind=DaemonSet`): found after the
+/// Deployment lookup comes back empty.
+#[tokio::test]
+async fn ingress_controller_as_a_daemonset_is_found() {
+    fn daemonset_install(method: &str, uri: &str, body: &Value) -> Option<(u16, Value)> {
+        match (method, uri.split('?').next().unwrap_or(uri)) {
+            (
+                "GET",
+                "/apis/apps/v1/namespaces/ingress-nginx/deployments/ingress-nginx-controller",
+            ) => None,
+            (
+                "GET",
+                "/apis/apps/v1/namespaces/ingress-nginx/daemonsets/ingress-nginx-controller",
+            ) => Some((
+                200,
+                json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+                    "metadata": {"name": "ingress-nginx-controller"},
+                    "spec": {"selector": {}, "template": {}},
+                    "status": {"desiredNumberScheduled": 2, "numberAvailable": 2,
+                        "currentNumberScheduled": 2, "numberMisscheduled": 0, "numberReady": 2}}),
+            )),
+            _ => ready_cluster(method, uri, body),
+        }
+    }
+    let (report, seen) = run(
+        daemonset_install,
+        &["ingress-nginx-available"],
+        preflight::catalogue(),
+    )
+    .await;
+    let r = result(&report, "ingress-nginx-available");
+    assert_eq!(r.status, Status::Pass, "{r:?}\n{seen:#?}");
+    assert_eq!(
+        r.message,
+        "DaemonSet ingress-nginx/ingress-nginx-controller: 2/2 available"
     );
 }
 

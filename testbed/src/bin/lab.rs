@@ -148,8 +148,19 @@ fn run(args: Args) -> Result<ExitCode> {
             let mut lab = Lab::up(&repo, &dir)?;
             eprintln!("lab: breaking it: {}", scenario.description);
             (scenario.apply)(&mut lab)?;
-            // Argo CD does not run in the lab: its Application status is the lab's view now.
-            lab.refresh_app_status()?;
+            // Until labctl sees the breakage (the scheduler retries, events arrive); each look
+            // also rewrites the Application status, which is what Argo CD would show now.
+            eprintln!("lab: waiting for the scenario to show (up to 90 s)...");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+            for expect in scenario.expect {
+                while let Err(e) = expect.shown(&lab) {
+                    if std::time::Instant::now() > deadline {
+                        eprintln!("lab: {expect:?} does not show yet: {e}");
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_secs(2));
+                }
+            }
             let config = lab.labctl_config.clone();
             let kubeconfig = lab.cp.labctl_kubeconfig.clone();
             lab.keep()?;
