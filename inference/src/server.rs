@@ -68,6 +68,8 @@ async fn serve(listener: TcpListener, state: &'static AppState, drain_timeout: D
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
+                // A client that gave up before we accepted it: nothing wrong here.
+                Err(e) if is_connection_error(&e) => continue,
                 Err(e) => {
                     // Out of file descriptors or similar: back off instead of spinning.
                     tracing::warn!(error = %e, "accept failed");
@@ -99,6 +101,14 @@ async fn serve(listener: TcpListener, state: &'static AppState, drain_timeout: D
             tracing::warn!(timeout = ?drain_timeout, "drain timed out; exiting with requests in flight");
         }
     }
+}
+
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    )
 }
 
 /// What answers one connection's requests.
