@@ -115,7 +115,7 @@ fn is_connection_error(e: &std::io::Error) -> bool {
 ///
 /// `GET /predict` is the hot path: it is answered here, without the router's per-request
 /// work (route lookup, request extensions, boxed bodies and services). Against a bare hyper
-/// server that took `/predict` from 0.82 to 0.97–0.98 of its throughput
+/// server that took `/predict` from 0.82 to 0.97–0.99 of its throughput
 /// (`scripts/bench-inference.sh`); the hand-written serve loop alone gained 0.01. Everything
 /// else, `HEAD /predict` included, goes through the router, which calls the same
 /// [`api::answer_predict`], so both paths give the same answer and the same metrics.
