@@ -12,8 +12,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+#[path = "support/runbook.rs"]
+mod runbook;
+
 use labctl::config::LabConfig;
 use labctl::lint::{self, CATALOGUE};
+use runbook::anchors;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -241,15 +245,6 @@ fn each_fixture_fails_with_its_id_only() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
-}
-
-/// `## <id>` headings of a runbook (the anchor GitHub derives from a kebab-case heading).
-fn anchors(markdown: &str) -> Vec<String> {
-    markdown
-        .lines()
-        .filter_map(|l| l.strip_prefix("## "))
-        .map(|h| h.trim().trim_matches('`').to_owned())
-        .collect()
 }
 
 #[test]

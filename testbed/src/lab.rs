@@ -37,6 +37,10 @@ pub struct Lab {
     pub labctl_config: PathBuf,
     /// The Application's last sync operation, as the lab tells it (nothing syncs here).
     pub operation: argocd::Operation,
+    /// What Git holds, as of the last deploy: the overlay's objects (hooks left out) and the
+    /// commit, for the Application status.
+    git: Vec<serde_json::Value>,
+    revision: String,
 }
 
 /// Where a kept lab's processes and addresses are recorded.
@@ -136,6 +140,8 @@ impl Lab {
             model_dir,
             labctl_config,
             operation: argocd::Operation::Succeeded,
+            git: Vec::new(),
+            revision: String::new(),
         };
         lab.deploy()?;
         Ok(lab)
@@ -190,6 +196,7 @@ impl Lab {
             ])?;
         }
         self.operation = argocd::Operation::Succeeded;
+        self.read_git()?;
         self.refresh_app_status()
     }
 
@@ -290,14 +297,11 @@ impl Lab {
         Ok(())
     }
 
-    /// Writes the Application's status the way Argo CD's controller would see the lab now
-    /// (see [`argocd`]): the desired objects are what `manifests/overlays/lab` renders, their
-    /// sync and health come from the live objects. Argo CD itself does not run in the lab, so
-    /// whoever changes the lab calls this before asking labctl (the e2e test does before every
-    /// labctl run, scenarios and `deploy` when they finish).
-    pub fn refresh_app_status(&self) -> Result<()> {
-        let now = humantime_now();
-        let revision = Command::new("git")
+    /// Reads what Git holds for the Application: the lab overlay's objects, exactly as
+    /// rendered (`create --dry-run=client` prints each object as it would be sent, one JSON
+    /// document each, where `apply --dry-run` would merge in live state), and the commit.
+    fn read_git(&mut self) -> Result<()> {
+        self.revision = Command::new("git")
             .args(["-C", &self.repo.display().to_string(), "rev-parse", "HEAD"])
             .output()
             .ok()
@@ -308,19 +312,27 @@ impl Lab {
             .join("manifests/overlays/lab")
             .display()
             .to_string();
-        // What Git renders, exactly: `create --dry-run=client` prints each object as it would
-        // be sent (one JSON document each), where `apply --dry-run` would merge in live state.
         let rendered =
             self.kubectl(&["create", "--dry-run=client", "-o", "json", "-k", &overlay])?;
         // Hooks are reported in the operation, not as resources.
-        let desired: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&rendered)
+        self.git = serde_json::Deserializer::from_str(&rendered)
             .into_iter::<serde_json::Value>()
             .collect::<Result<Vec<_>, _>>()
             .context("kubectl create --dry-run output")?
             .into_iter()
             .filter(|o| !o["metadata"]["annotations"]["argocd.argoproj.io/hook"].is_string())
             .collect();
-        let desired = self.operation.desired(desired);
+        Ok(())
+    }
+
+    /// Writes the Application's status the way Argo CD's controller would see the lab now
+    /// (see [`argocd`]): the desired objects are Git as of the last deploy ([`Lab::read_git`]), their
+    /// sync and health come from the live objects. Argo CD itself does not run in the lab, so
+    /// whoever changes the lab calls this before asking labctl (the e2e test does before every
+    /// labctl run, scenarios and `deploy` when they finish).
+    pub fn refresh_app_status(&self) -> Result<()> {
+        let now = humantime_now();
+        let desired = self.operation.desired(self.git.clone());
         let file = self.dir.join("argocd-desired.json");
         write_list(&file, &desired)?;
         let found: serde_json::Value = serde_json::from_str(&self.kubectl(&[
@@ -346,7 +358,7 @@ impl Lab {
             &drift,
             self.operation,
             &argocd::Source {
-                revision: &revision,
+                revision: &self.revision,
                 namespace: NAMESPACE,
                 now: &now,
             },

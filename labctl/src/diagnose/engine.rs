@@ -678,6 +678,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         });
     }
 
+    /// [`Self::hit`] with the summary to print when one root cause hits many claims.
     #[expect(
         clippy::too_many_arguments,
         reason = "the parts of a finding, named at each call site"
@@ -692,16 +693,10 @@ impl<'i, 'a> Engine<'i, 'a> {
         evidence: Vec<String>,
         remediation: String,
     ) {
-        let affected = self.affected(c);
-        self.hits.push(Hit {
-            id,
-            root,
-            summary,
-            group_summary: Some(group_summary),
-            evidence,
-            affected,
-            remediation,
-        });
+        self.hit(c, id, root, summary, evidence, remediation);
+        if let Some(last) = self.hits.last_mut() {
+            last.group_summary = Some(group_summary);
+        }
     }
 
     /// Latest events of `reasons` about an object, as evidence lines.

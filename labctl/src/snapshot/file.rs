@@ -297,21 +297,21 @@ fn json_error(path: &Path, text: &str, offset: usize, e: &serde_json::Error) -> 
     } else {
         (base_line + e.line() - 1, e.column())
     };
-    let message = without_position(e.to_string());
+    syntax(path, line, column, e)
+}
+
+/// A syntax error at a position in the file. serde's messages end in " at line X column Y"
+/// (relative to the parsed part); that is cut, since the error states the position itself.
+fn syntax(path: &Path, line: usize, column: usize, e: impl std::fmt::Display) -> SnapshotError {
+    let mut message = e.to_string();
+    if let Some(i) = message.rfind(" at line ") {
+        message.truncate(i);
+    }
     SnapshotError::Syntax {
         path: path.to_owned(),
         line,
         column,
         message,
-    }
-}
-
-/// serde's messages end in " at line X column Y" (relative to the parsed part): the error
-/// states the position itself, in the whole file.
-fn without_position(message: String) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_owned(),
-        None => message,
     }
 }
 
@@ -323,13 +323,7 @@ fn parse_yaml(
     for (n, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         let value = serde_json::Value::deserialize(doc).map_err(|e| {
             let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-            let message = without_position(e.to_string());
-            SnapshotError::Syntax {
-                path: path.to_owned(),
-                line,
-                column,
-                message,
-            }
+            syntax(path, line, column, e)
         })?;
         if value.is_null() {
             // An empty document (`---` at the end).

@@ -6,7 +6,7 @@ use std::process::Output;
 
 use labctl::exit;
 
-use crate::support::DataPlane;
+use crate::support::{DATA_PLANE_CHECKS, DataPlane};
 
 fn labctl_in(dir: &Path, args: &[&str]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_labctl"))
@@ -185,25 +185,17 @@ fn unreadable_kubeconfig_fails_the_gate_and_skips_the_rest() {
 fn data_plane_verify(plane: &DataPlane, format: &str) -> Output {
     let port = plane.nginx.addr.port().to_string();
     let dns = plane.dns.addr.to_string();
-    labctl(&[
-        "verify",
-        "-o",
-        format,
-        "--timeout",
-        "3s",
-        "--check",
-        "dns-resolves-host",
-        "--check",
-        "http-healthz",
-        "--check",
-        "model-ready",
+    let mut args = vec!["verify", "-o", format, "--timeout", "3s"];
+    args.extend(DATA_PLANE_CHECKS);
+    args.extend([
         "--dns",
         &dns,
         "--ingress-address",
         "127.0.0.1",
         "--port",
         &port,
-    ])
+    ]);
+    labctl(&args)
 }
 
 #[test]

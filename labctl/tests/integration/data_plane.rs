@@ -5,7 +5,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::support::{DataPlane, HOST, UNROUTED_HOST};
+use crate::support::{DATA_PLANE_CHECKS, DataPlane, HOST, UNROUTED_HOST};
 
 fn labctl(args: &[String]) -> Output {
     let dir = tempfile::tempdir().unwrap();
@@ -148,15 +148,6 @@ fn empty_model_dir_is_model_not_ready() {
         "{err}"
     );
 }
-
-const DATA_PLANE_CHECKS: [&str; 6] = [
-    "--check",
-    "dns-resolves-host",
-    "--check",
-    "http-healthz",
-    "--check",
-    "model-ready",
-];
 
 /// Runs the data-plane verify checks; `overrides` replace the plane's flags (`--port`, …) or add
 /// new ones (`--host`).

@@ -96,6 +96,33 @@ async fn run(
     (report, seen)
 }
 
+/// Runs every check of `catalogue` that asks the cluster (the 10 non-gate API checks).
+async fn run_cluster_checks(
+    route: Route,
+    catalogue: Vec<labctl::checks::Check>,
+) -> (Report, Vec<String>) {
+    let ids: Vec<&'static str> = catalogue
+        .iter()
+        .filter(|c| c.needs_api && !c.fatal)
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids.len(), 10);
+    run(route, &ids, catalogue).await
+}
+
+fn assert_all_passed(report: &Report, seen: &[String]) {
+    for c in &report.checks {
+        assert_eq!(
+            c.status,
+            Status::Pass,
+            "{}: {} {:?}\nrequests: {seen:#?}",
+            c.id,
+            c.message,
+            c.evidence
+        );
+    }
+}
+
 fn result<'a>(report: &'a Report, id: &str) -> &'a labctl::runner::CheckResult {
     report
         .checks
@@ -354,23 +381,8 @@ fn healthy_lab(method: &str, uri: &str, _: &Value) -> Option<(u16, Value)> {
 
 #[tokio::test]
 async fn every_cluster_check_of_verify_passes_on_a_healthy_lab() {
-    let cluster_checks: Vec<&str> = verify::catalogue()
-        .iter()
-        .filter(|c| c.needs_api && !c.fatal)
-        .map(|c| c.id)
-        .collect();
-    assert_eq!(cluster_checks.len(), 10);
-    let (report, seen) = run(healthy_lab, &cluster_checks, verify::catalogue()).await;
-    for c in &report.checks {
-        assert_eq!(
-            c.status,
-            Status::Pass,
-            "{}: {} {:?}\nrequests: {seen:#?}",
-            c.id,
-            c.message,
-            c.evidence
-        );
-    }
+    let (report, seen) = run_cluster_checks(healthy_lab, verify::catalogue()).await;
+    assert_all_passed(&report, &seen);
     assert_eq!(report.checks.len(), 12);
     // The pods are found by the Deployment's selector, the EndpointSlices by the Service name.
     assert!(
@@ -458,23 +470,8 @@ fn ready_cluster(method: &str, uri: &str, body: &Value) -> Option<(u16, Value)> 
 
 #[tokio::test]
 async fn every_cluster_check_of_preflight_passes_on_a_ready_cluster() {
-    let cluster_checks: Vec<&str> = preflight::catalogue()
-        .iter()
-        .filter(|c| c.needs_api && !c.fatal)
-        .map(|c| c.id)
-        .collect();
-    assert_eq!(cluster_checks.len(), 10);
-    let (report, seen) = run(ready_cluster, &cluster_checks, preflight::catalogue()).await;
-    for c in &report.checks {
-        assert_eq!(
-            c.status,
-            Status::Pass,
-            "{}: {} {:?}\nrequests: {seen:#?}",
-            c.id,
-            c.message,
-            c.evidence
-        );
-    }
+    let (report, seen) = run_cluster_checks(ready_cluster, preflight::catalogue()).await;
+    assert_all_passed(&report, &seen);
     // An absent namespace is checked with one GET and nothing is listed in it; the only
     // other request into it looks for a deployed Deployment's pin (none here: one node).
     assert!(seen.contains(&"GET /api/v1/namespaces/mlops-lab".to_owned()));

@@ -2,15 +2,7 @@
 
 use std::path::Path;
 
-fn anchors(markdown: &str) -> Vec<String> {
-    // Sections are `## <id>` headings; GitHub makes the anchor from the heading text, and ids
-    // are already kebab-case, so the heading text is the anchor.
-    markdown
-        .lines()
-        .filter_map(|l| l.strip_prefix("## "))
-        .map(|h| h.trim().trim_matches('`').to_owned())
-        .collect()
-}
+use crate::support::runbook::anchors;
 
 #[test]
 fn every_check_hint_has_a_runbook_section() {

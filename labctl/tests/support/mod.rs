@@ -7,6 +7,18 @@
 
 use testbed::dataplane::{self, Dnsmasq, Inference, Nginx, Route};
 
+pub mod runbook;
+
+/// `labctl verify` arguments that select the checks the data plane alone can answer.
+pub const DATA_PLANE_CHECKS: [&str; 6] = [
+    "--check",
+    "dns-resolves-host",
+    "--check",
+    "http-healthz",
+    "--check",
+    "model-ready",
+];
+
 /// The lab's host name.
 pub const HOST: &str = dataplane::HOST;
 /// A name Pi-hole resolves to the ingress but the ingress does not route.
