@@ -5,6 +5,7 @@
 // Output goes through `render` only (STYLE.md): printing anywhere else is a lint warning.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod argocd;
 pub mod checks;
 pub mod cli;
 pub mod commands;
@@ -17,6 +18,7 @@ pub mod http;
 pub mod lint;
 pub mod render;
 pub mod runner;
+pub mod settle;
 pub mod snapshot;
 
 /// A closed stdout (`labctl verify | head -1`) is success, not an error (as in ripgrep).

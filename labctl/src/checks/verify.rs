@@ -13,6 +13,7 @@ use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 
 use super::preflight::{check, evaluate_deployment_available, gates};
 use super::{Check, CheckError, Outcome, Severity, VERIFICATION, fetch};
+use crate::argocd::Application;
 use crate::config::LabConfig;
 use crate::context::Context;
 
@@ -139,113 +140,36 @@ pub fn catalogue() -> Vec<Check> {
 // ---------------------------------------------------------------------------------------------
 // argocd-app-healthy
 
-/// The part of an Argo CD Application's status we judge (argoproj.io/v1alpha1).
-#[derive(Debug, Default, Clone, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ApplicationStatus {
-    #[serde(default)]
-    pub sync: Option<AppStatusField>,
-    #[serde(default)]
-    pub health: Option<AppStatusField>,
-    #[serde(default)]
-    pub conditions: Vec<AppCondition>,
-    #[serde(default)]
-    pub resources: Vec<AppResource>,
-    #[serde(default)]
-    pub operation_state: Option<OperationState>,
-}
-
-#[derive(Debug, Default, Clone, serde::Deserialize)]
-pub struct AppStatusField {
-    #[serde(default)]
-    pub status: Option<String>,
-    #[serde(default)]
-    pub message: Option<String>,
-}
-
-#[derive(Debug, Default, Clone, serde::Deserialize)]
-pub struct AppCondition {
-    #[serde(rename = "type")]
-    pub type_: String,
-    #[serde(default)]
-    pub message: Option<String>,
-}
-
-#[derive(Debug, Default, Clone, serde::Deserialize)]
-pub struct AppResource {
-    #[serde(default)]
-    pub kind: String,
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub status: Option<String>,
-    #[serde(default)]
-    pub health: Option<AppStatusField>,
-}
-
-#[derive(Debug, Default, Clone, serde::Deserialize)]
-pub struct OperationState {
-    #[serde(default)]
-    pub phase: Option<String>,
-    #[serde(default)]
-    pub message: Option<String>,
-}
-
-pub fn evaluate_application(app: Option<&ApplicationStatus>, name: &str) -> Outcome {
+/// Argo CD's own word on the Application: Synced to the revision it compared and Healthy.
+/// Failing, the evidence is what Argo CD says (see [`crate::argocd::Application::evidence`]):
+/// the resources that differ from Git, the sync operation and what it waits for, failed
+/// hooks, conditions. Each resource's health is judged by the other checks from the live
+/// objects, never from `.status.resources[].health` (Argo CD 3.x does not persist it).
+pub fn evaluate_application(app: Option<&Application>, name: &str) -> Outcome {
     let Some(app) = app else {
         return Outcome::fail(format!("Application {name} not found"));
     };
-    let field = |f: &Option<AppStatusField>| {
-        f.as_ref()
-            .and_then(|s| s.status.clone())
-            .unwrap_or_else(|| "Unknown".into())
-    };
-    let (sync, health) = (field(&app.sync), field(&app.health));
-    if sync == "Synced" && health == "Healthy" {
-        return Outcome::pass(format!("{name}: Synced, Healthy"));
-    }
-    let mut evidence = Vec::new();
-    for r in &app.resources {
-        let h = r.health.as_ref().and_then(|h| h.status.as_deref());
-        let s = r.status.as_deref();
-        let unhealthy = h.is_some_and(|h| h != "Healthy");
-        let unsynced = s.is_some_and(|s| s != "Synced");
-        if unhealthy || unsynced {
-            let msg = r
-                .health
-                .as_ref()
-                .and_then(|h| h.message.as_deref())
-                .unwrap_or("");
-            evidence.push(
-                format!(
-                    "{}/{}: {} {} {msg}",
-                    r.kind,
-                    r.name,
-                    s.unwrap_or("-"),
-                    h.unwrap_or("-")
-                )
-                .trim_end()
-                .to_owned(),
-            );
+    let or_unknown = |s: &str| {
+        if s.is_empty() {
+            "Unknown".to_owned()
+        } else {
+            s.to_owned()
         }
+    };
+    let (sync, health) = (
+        or_unknown(&app.status.sync.status),
+        or_unknown(&app.status.health.status),
+    );
+    let revision = &app.status.sync.revision;
+    let at = if revision.is_empty() {
+        String::new()
+    } else {
+        format!(" at {}", crate::argocd::short(revision))
+    };
+    if sync == "Synced" && health == "Healthy" {
+        return Outcome::pass(format!("{name}: Synced{at}, Healthy"));
     }
-    for c in &app.conditions {
-        evidence.push(format!(
-            "condition {}: {}",
-            c.type_,
-            c.message.as_deref().unwrap_or("")
-        ));
-    }
-    if let Some(op) = &app.operation_state
-        && matches!(op.phase.as_deref(), Some("Failed" | "Error"))
-    {
-        evidence.push(format!(
-            "last sync {}: {}",
-            op.phase.as_deref().unwrap_or(""),
-            op.message.as_deref().unwrap_or("")
-        ));
-    }
-    Outcome::fail(format!("{name}: {sync}, {health}")).with_all(evidence)
+    Outcome::fail(format!("{name}: {sync}{at}, {health}")).with_all(app.evidence())
 }
 
 fn application_resource() -> ApiResource {
@@ -258,7 +182,8 @@ fn application_resource() -> ApiResource {
     }
 }
 
-async fn argocd_app_healthy(ctx: &Context) -> Result<Outcome, CheckError> {
+/// The lab's Application, read live; `None` when it does not exist.
+pub async fn fetch_application(ctx: &Context) -> Result<Option<Application>, CheckError> {
     let client = fetch::client(ctx).await?;
     let c = &ctx.config;
     let api: Api<DynamicObject> =
@@ -271,14 +196,17 @@ async fn argocd_app_healthy(ctx: &Context) -> Result<Outcome, CheckError> {
             Some(&c.argocd_namespace),
         )
     })?;
-    let status = app.map(|a| {
-        a.data
-            .get("status")
-            .cloned()
-            .and_then(|s| serde_json::from_value::<ApplicationStatus>(s).ok())
+    Ok(app.map(|a| {
+        serde_json::to_value(&a)
+            .ok()
+            .and_then(|v| Application::from_value(&v).ok())
             .unwrap_or_default()
-    });
-    Ok(evaluate_application(status.as_ref(), &c.argocd_app))
+    }))
+}
+
+async fn argocd_app_healthy(ctx: &Context) -> Result<Outcome, CheckError> {
+    let app = fetch_application(ctx).await?;
+    Ok(evaluate_application(app.as_ref(), &ctx.config.argocd_app))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -962,41 +890,44 @@ mod tests {
     }
     const HOST: &str = "kubernetes.io/hostname";
 
-    fn app(sync: &str, health: &str) -> ApplicationStatus {
-        serde_json::from_value(serde_json::json!({
-            "sync": {"status": sync},
-            "health": {"status": health},
-            "resources": [
-                {"kind": "PersistentVolumeClaim", "name": "models", "status": "Synced",
-                 "health": {"status": "Progressing", "message": "waiting for first consumer"}},
-                {"kind": "Service", "name": "inference", "status": "Synced", "health": {"status": "Healthy"}}
-            ],
-            "conditions": [{"type": "SyncError", "message": "one or more objects failed to apply"}]
+    /// An Application as Argo CD 3.x writes it: no health in `.status.resources`.
+    fn app(sync: &str, health: &str) -> Application {
+        Application::from_value(&serde_json::json!({
+            "status": {
+                "sync": {"status": sync, "revision": "4f6c2b1e9d0a"},
+                "health": {"status": health},
+                "resources": [
+                    {"kind": "PersistentVolumeClaim", "namespace": "mlops-lab", "name": "models", "status": "Synced"},
+                    {"kind": "Service", "namespace": "mlops-lab", "name": "inference", "status": "OutOfSync"}
+                ],
+                "operationState": {"phase": "Running", "message": "waiting for healthy state of /PersistentVolumeClaim/models",
+                                   "syncResult": {"revision": "4f6c2b1e9d0a"}},
+                "conditions": [{"type": "SyncError", "message": "one or more objects failed to apply"}]
+            }
         }))
         .unwrap()
     }
 
     #[test]
     fn synced_healthy_application_passes() {
-        assert_eq!(
-            evaluate_application(Some(&app("Synced", "Healthy")), "mlops-lab").status,
-            Status::Pass
-        );
+        let o = evaluate_application(Some(&app("Synced", "Healthy")), "mlops-lab");
+        assert_eq!(o.status, Status::Pass);
+        assert_eq!(o.message, "mlops-lab: Synced at 4f6c2b1, Healthy");
     }
 
     #[test]
-    fn unhealthy_application_fails_naming_resource_and_condition() {
-        let o = evaluate_application(Some(&app("Synced", "Progressing")), "mlops-lab");
+    fn unhealthy_application_fails_with_argocds_own_words() {
+        let o = evaluate_application(Some(&app("OutOfSync", "Progressing")), "mlops-lab");
         assert_eq!(o.status, Status::Fail);
-        assert_eq!(o.message, "mlops-lab: Synced, Progressing");
-        assert!(
-            o.evidence
-                .iter()
-                .any(|e| e.contains("PersistentVolumeClaim/models")
-                    && e.contains("waiting for first consumer"))
+        assert_eq!(o.message, "mlops-lab: OutOfSync at 4f6c2b1, Progressing");
+        assert_eq!(
+            o.evidence,
+            [
+                "OutOfSync with Git: Service mlops-lab/inference",
+                "sync operation of 4f6c2b1 Running: waiting for healthy state of /PersistentVolumeClaim/models",
+                "condition SyncError: one or more objects failed to apply",
+            ]
         );
-        assert!(!o.evidence.iter().any(|e| e.contains("Service/inference")));
-        assert!(o.evidence.iter().any(|e| e.contains("SyncError")));
         assert_eq!(evaluate_application(None, "mlops-lab").status, Status::Fail);
     }
 

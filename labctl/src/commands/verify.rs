@@ -1,13 +1,125 @@
 //! `labctl verify`: does the deployed lab work end to end? (after deploying)
+//!
+//! `--wait` repeats the checks until the lab has settled (see [`crate::settle`]), with a
+//! progress line on stderr, and replaces `argocd app wait` followed by `labctl verify`.
+
+use std::time::{Duration, Instant};
 
 use crate::context::Context;
+use crate::render::Palette;
+use crate::settle::{self, Next, Persistence};
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
     #[command(flatten)]
     pub checks: super::checks_common::CheckArgs,
+    /// Wait until Argo CD has synced the Git revision it compared and every check passes (at
+    /// most DURATION, default 10m). Gives up early when waiting cannot help: a failed sync
+    /// operation, a failed hook, or an error finding of `labctl diagnose pvc` that lasts.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "10m",
+        value_parser = humantime::parse_duration
+    )]
+    pub wait: Option<Duration>,
 }
 
+/// Time between two rounds of `--wait`.
+const POLL: Duration = Duration::from_secs(2);
+
 pub async fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
-    super::checks_common::run(ctx, &args.checks, crate::checks::verify::catalogue()).await
+    let catalogue = crate::checks::verify::catalogue();
+    let Some(limit) = args.wait else {
+        return super::checks_common::run(ctx, &args.checks, catalogue).await;
+    };
+    if args.checks.list {
+        return super::checks_common::run(ctx, &args.checks, catalogue).await;
+    }
+    let checks = crate::checks::select(&catalogue, &args.checks.only)?;
+    let started = Instant::now();
+    let mut persistence = Persistence::default();
+    let mut previous = started;
+    let progress = crate::render::Progress::new();
+    loop {
+        let report = crate::runner::run(ctx, &checks, |_| {}).await;
+        // Not readable (no Argo CD, no permission): the argocd check says so; wait on the rest.
+        let app = crate::checks::verify::fetch_application(ctx)
+            .await
+            .ok()
+            .flatten();
+        let errors = error_findings(ctx).await;
+        let now = Instant::now();
+        let ids: Vec<&str> = errors.iter().map(String::as_str).collect();
+        let seen = persistence.update(&ids, now - previous);
+        previous = now;
+        let next = settle::judge(
+            settle::Round {
+                report: &report,
+                app: app.as_ref(),
+                errors: seen,
+            },
+            ctx.strict,
+        );
+        let waited = started.elapsed();
+        let verdict = match next {
+            Next::Wait(why) if waited < limit => {
+                progress.update(&format!(
+                    "labctl: waiting {}s of {}: {why}",
+                    waited.as_secs(),
+                    humantime::format_duration(limit)
+                ));
+                tokio::time::sleep(POLL).await;
+                continue;
+            }
+            Next::Wait(why) => Some(format!(
+                "gave up after {}: {why}",
+                humantime::format_duration(limit)
+            )),
+            Next::GiveUp(why) => Some(format!(
+                "gave up after {}s, waiting cannot help: {why}",
+                waited.as_secs()
+            )),
+            Next::Done => None,
+        };
+        progress.finish();
+        let document =
+            crate::render::checks::render(&report, ctx.output, Palette::new(ctx.color), ctx.strict);
+        crate::render::write_stdout(&document)?;
+        return Ok(match verdict {
+            None => {
+                crate::render::note(&format!(
+                    "labctl: settled after {}s",
+                    started.elapsed().as_secs()
+                ));
+                crate::exit::OK
+            }
+            Some(why) => {
+                crate::render::note(&format!("labctl: verify --wait {why}"));
+                crate::exit::PROBLEM
+            }
+        });
+    }
+}
+
+/// Ids of the error findings of `diagnose pvc` in the lab's namespace now; none when the
+/// cluster cannot be read (the checks say why).
+async fn error_findings(ctx: &Context) -> Vec<String> {
+    let Ok(client) = ctx.client().await else {
+        return Vec::new();
+    };
+    let namespaces = crate::snapshot::live::Namespaces::One(ctx.config.namespace.clone());
+    let read = crate::snapshot::live::load(&client, &namespaces, &ctx.config);
+    let Ok(Ok(snapshot)) = tokio::time::timeout(ctx.timeout, read).await else {
+        return Vec::new();
+    };
+    let scope = crate::diagnose::Scope::namespace(&ctx.config.namespace);
+    crate::diagnose::diagnose(&snapshot, &ctx.config, &scope)
+        .findings
+        .into_iter()
+        .filter(|f| f.severity == crate::diagnose::Severity::Error)
+        .map(|f| f.id.to_owned())
+        .collect()
 }

@@ -1317,12 +1317,13 @@ impl<'i, 'a> Engine<'i, 'a> {
                             format!("{kind} {name}"),
                             r["syncWave"].as_i64().unwrap_or(0),
                         ));
+                        // Only the sync status: Argo CD 3.x does not persist a
+                        // resource's health here, and a consumer never applied has none.
                         app_evidence.push(format!(
-                            "Application {}: {kind} {}/{name} sync {}, health {}",
+                            "Application {}: {kind} {}/{name} {} (not in the cluster)",
                             meta_name(&app.metadata),
                             c.ns,
                             r["status"].as_str().unwrap_or("?"),
-                            r["health"]["status"].as_str().unwrap_or("?")
                         ));
                     }
                 }

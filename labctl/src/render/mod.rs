@@ -95,6 +95,51 @@ pub fn note(message: &str) {
     eprintln!("{message}");
 }
 
+/// A progress line on stderr for long waits: rewritten in place on a terminal; elsewhere (a
+/// log, CI) printed only when its text changes, without the counters that change every time.
+#[derive(Debug)]
+pub struct Progress {
+    terminal: bool,
+    last: std::cell::RefCell<String>,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Progress {
+    pub fn new() -> Self {
+        use std::io::IsTerminal;
+        Self {
+            terminal: std::io::stderr().is_terminal(),
+            last: std::cell::RefCell::new(String::new()),
+        }
+    }
+
+    /// Shows `line` (on a non-terminal, only when the text after its first `: ` changed).
+    pub fn update(&self, line: &str) {
+        if self.terminal {
+            eprint!("\r\x1b[2K{line}");
+            return;
+        }
+        // The part after the first colon carries the state; the prefix carries counters.
+        let key = line.split_once(": ").map_or(line, |(_, rest)| rest);
+        if *self.last.borrow() != key {
+            eprintln!("{line}");
+            *self.last.borrow_mut() = key.to_owned();
+        }
+    }
+
+    /// Ends the line on a terminal, so what follows starts on its own line.
+    pub fn finish(&self) {
+        if self.terminal {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
