@@ -1,36 +1,19 @@
 //! The add-ons a k3s homelab has, installed into the lab's control plane: two nodes, the
 //! local-path StorageClass and the real local-path-provisioner, ingress-nginx's Service and
-//! IngressClass with a published load-balancer address, and Argo CD's CRDs.
+//! IngressClass with a published load-balancer address. (Argo CD: `gitops.rs`.)
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::controlplane::ControlPlane;
-use crate::process::{ProcessGuard, run, wait_until};
+use crate::process::{ProcessGuard, wait_until};
 
-/// The Argo CD release whose CRDs the lab installs (Argo CD itself does not run in the lab).
-pub const ARGOCD_MODULE: &str = "github.com/argoproj/argo-cd/v3@v3.5.7";
 /// The address the lab's "load balancer" (nginx on the host) answers on.
 pub const LOAD_BALANCER_IP: &str = "127.0.0.1";
 pub const NODES: [&str; 2] = ["lab-node-1", "lab-node-2"];
-
-/// Argo CD's CRD files, from the argo-cd Go module.
-fn argocd_crds() -> Result<Vec<PathBuf>> {
-    let out = run(Command::new("go").args(["mod", "download", "-json", ARGOCD_MODULE]))?;
-    let dir = out
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("\"Dir\": \""))
-        .and_then(|l| l.strip_suffix("\","))
-        .context("go mod download printed no Dir")?;
-    let crds = Path::new(dir).join("manifests/crds");
-    Ok(vec![
-        crds.join("application-crd.yaml"),
-        crds.join("appproject-crd.yaml"),
-    ])
-}
 
 /// Installs the nodes and add-ons and waits until the nodes are Ready and schedulable.
 pub fn install(cp: &mut ControlPlane, repo: &Path) -> Result<()> {
@@ -79,7 +62,7 @@ pub fn install(cp: &mut ControlPlane, repo: &Path) -> Result<()> {
     cp.processes = processes;
     waited?;
 
-    eprintln!("lab: local-path, ingress-nginx, Argo CD CRDs");
+    eprintln!("lab: local-path, ingress-nginx");
     for file in ["local-path.yaml", "ingress-nginx.yaml"] {
         cp.kubectl(&["apply", "-f", &addons.join(file).display().to_string()])?;
     }
@@ -97,16 +80,6 @@ pub fn install(cp: &mut ControlPlane, repo: &Path) -> Result<()> {
         "-p",
         &status,
     ])?;
-    for crd in argocd_crds()? {
-        cp.kubectl(&["apply", "--server-side", "-f", &crd.display().to_string()])?;
-    }
-    cp.kubectl(&[
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/applications.argoproj.io",
-    ])?;
-    cp.apply("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: argocd\n")?;
     Ok(())
 }
 

@@ -21,6 +21,11 @@ pub struct Binaries {
     pub kubectl: PathBuf,
     pub kwok: PathBuf,
     pub local_path_provisioner: PathBuf,
+    /// Argo CD's multi-call binary and kustomize (for its repo-server).
+    pub argocd: PathBuf,
+    pub kustomize: PathBuf,
+    /// Argo CD's module directory (its `manifests/`).
+    pub argocd_module: PathBuf,
     /// kwok's module directory (its Stage documents live in `kustomize/stage/`).
     pub kwok_module: PathBuf,
 }
@@ -49,6 +54,7 @@ impl Binaries {
         };
         let (etcd, k8s, kwok) = (dir("etcd")?, dir("kubernetes")?, dir("kwok")?);
         let lpp = dir("local-path-provisioner")?;
+        let (argocd, kustomize) = (dir("argocd")?, dir("kustomize")?);
         let kwok_module = run(Command::new("go")
             .args(["list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok"])
             .current_dir(repo.join("testbed/kwok")))?;
@@ -60,6 +66,9 @@ impl Binaries {
             kubectl: k8s.join("kubectl"),
             kwok: kwok.join("kwok"),
             local_path_provisioner: lpp.join("local-path-provisioner"),
+            argocd: argocd.join("argocd"),
+            kustomize: kustomize.join("kustomize"),
+            argocd_module: dir("argocd-module")?,
             kwok_module: PathBuf::from(kwok_module.trim()),
         })
     }
@@ -309,6 +318,25 @@ impl ControlPlane {
     }
 
     /// Runs the lab's kubectl as `lab-admin`.
+    /// A kubeconfig that authenticates as ServiceAccount `namespace/name` with a token from
+    /// the TokenRequest API (what its pod would have mounted), valid for two days.
+    pub fn service_account_kubeconfig(&self, namespace: &str, name: &str) -> Result<PathBuf> {
+        let token = self.kubectl(&["-n", namespace, "create", "token", name, "--duration=48h"])?;
+        let file = self.dir.join(format!("{name}.kubeconfig"));
+        std::fs::write(
+            &file,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: lab\n  cluster:\n    server: https://127.0.0.1:{}\n    certificate-authority: {}\n\
+                 users:\n- name: {name}\n  user:\n    token: {}\n\
+                 contexts:\n- name: lab\n  context:\n    cluster: lab\n    user: {name}\n    namespace: {namespace}\ncurrent-context: lab\n",
+                self.api_port,
+                self.dir.join("certs/ca.crt").display(),
+                token.trim()
+            ),
+        )?;
+        Ok(file)
+    }
+
     pub fn kubectl(&self, args: &[&str]) -> Result<String> {
         run(Command::new(&self.kubectl_bin)
             .arg("--kubeconfig")

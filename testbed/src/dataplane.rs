@@ -94,7 +94,8 @@ pub fn train(model_dir: &Path, seed: u64) -> Result<String> {
 }
 
 /// Waits until something accepts TCP connections on `addr`.
-fn wait_for_tcp(addr: SocketAddr, guard: &mut ProcessGuard) -> Result<()> {
+/// Waits until `addr` accepts TCP connections; fails if the process exits first.
+pub fn wait_for_tcp(addr: SocketAddr, guard: &mut ProcessGuard) -> Result<()> {
     let deadline = Instant::now() + START_TIMEOUT;
     while Instant::now() < deadline {
         if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {

@@ -11,10 +11,10 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
-use crate::argocd;
 use crate::cluster::{self, LOAD_BALANCER_IP, NODES};
 use crate::controlplane::{Binaries, ControlPlane};
 use crate::dataplane::{self, Dnsmasq, HOST, Inference, Nginx, Route};
+use crate::gitops::{self, ArgoCd, GitServer};
 use crate::process::{ProcessGuard, alive, stop_pids};
 
 /// The node the lab's overlay pins the pipeline to.
@@ -27,6 +27,8 @@ pub struct Lab {
     pub dns: Option<Dnsmasq>,
     pub nginx: Nginx,
     pub inference: Inference,
+    pub argocd: ArgoCd,
+    pub git: GitServer,
     pub provisioner: Option<ProcessGuard>,
     pub cp: ControlPlane,
     pub bins: Binaries,
@@ -35,12 +37,6 @@ pub struct Lab {
     pub model_dir: PathBuf,
     /// labctl's lab description (`--config`).
     pub labctl_config: PathBuf,
-    /// The Application's last sync operation, as the lab tells it (nothing syncs here).
-    pub operation: argocd::Operation,
-    /// What Git holds, as of the last deploy: the overlay's objects (hooks left out) and the
-    /// commit, for the Application status.
-    git: Vec<serde_json::Value>,
-    revision: String,
 }
 
 /// Where a kept lab's processes and addresses are recorded.
@@ -90,6 +86,11 @@ impl Lab {
         cluster::install(&mut cp, repo)?;
         let provisioner = cluster::start_provisioner(&cp, &bins.local_path_provisioner)?;
 
+        eprintln!("lab: Git server and Argo CD {}", bins.argocd.display());
+        let git = GitServer::start(&dir.join("git"), repo)?;
+        gitops::install(&cp, &bins.argocd_module)?;
+        let argocd = ArgoCd::start(&cp, &bins, &dir.join("argocd"))?;
+
         eprintln!("lab: labctl's read-only RBAC for user `labctl`");
         // Only the ClusterRole: the shipped example binding names a placeholder user.
         let role = repo.join("manifests/rbac/clusterrole.yaml");
@@ -132,6 +133,8 @@ impl Lab {
             dns: Some(dns),
             nginx,
             inference,
+            argocd,
+            git,
             provisioner: Some(provisioner),
             cp,
             bins,
@@ -139,25 +142,30 @@ impl Lab {
             dir: dir.clone(),
             model_dir,
             labctl_config,
-            operation: argocd::Operation::Succeeded,
-            git: Vec::new(),
-            revision: String::new(),
         };
         lab.deploy()?;
         Ok(lab)
     }
 
-    /// Applies `manifests/overlays/lab` and the Argo CD objects, waits for the pipeline, and
-    /// publishes the load-balancer address into the Ingress status.
+    /// Bootstraps the lab's Application (`argocd/` with the lab's Git and overlay, as a user
+    /// runs `kubectl apply -k argocd/` once) and waits until Argo CD has synced Git's head:
+    /// the first-model hook ran, the pipeline is healthy, the Ingress has its address (the
+    /// sync waits for every resource's health, the Ingress's included). Then runs the trainer
+    /// CronJob once and routes the ingress.
     pub fn deploy(&mut self) -> Result<()> {
-        eprintln!("lab: deploying manifests/overlays/lab");
-        let overlay = self.repo.join("manifests/overlays/lab");
-        self.cp.kubectl(&[
-            "apply",
-            "--server-side",
-            "-k",
-            &overlay.display().to_string(),
-        ])?;
+        eprintln!(
+            "lab: Argo CD syncs {} from {}",
+            gitops::OVERLAY,
+            self.git.url
+        );
+        self.apply_application()?;
+        let head = self.git.head()?;
+        self.wait_for("the Ingress", Duration::from_secs(240), |lab| {
+            lab.kubectl(&["-n", NAMESPACE, "get", "ingress", "inference"])
+                .map(|_| true)
+        })?;
+        self.publish_ingress_address()?;
+        self.wait_operation(&head, Duration::from_secs(240))?;
         self.wait_healthy(Duration::from_secs(120))?;
         // One training run of the CronJob itself (kwok completes its pod), as the first
         // scheduled run would do; the trainer's real output is the data plane's model dir.
@@ -185,19 +193,123 @@ impl Lab {
             "job/trainer-lab-run",
             "--timeout=60s",
         ])?;
-        self.publish_ingress_address()?;
         self.sync_ingress()?;
-        for file in ["appproject.yaml", "application.yaml"] {
-            self.cp.kubectl(&[
-                "apply",
-                "--server-side",
-                "-f",
-                &self.repo.join("argocd").join(file).display().to_string(),
-            ])?;
+        self.wait_argocd_healthy(&head, Duration::from_secs(120))
+    }
+
+    /// `kubectl apply -k` of the lab's Application: `argocd/` with only the repository URL
+    /// and the overlay path changed (see [`gitops::application_kustomization`]).
+    pub fn apply_application(&self) -> Result<()> {
+        let app_dir = self.dir.join("argocd-app");
+        gitops::write_application_kustomization(&app_dir, &self.repo, &self.git.url)?;
+        self.cp.kubectl(&[
+            "apply",
+            "--server-side",
+            "-k",
+            &app_dir.display().to_string(),
+        ])?;
+        Ok(())
+    }
+
+    /// Deletes the Application without its objects (it has no resources finalizer), which
+    /// also ends an operation that would wait forever.
+    pub fn delete_application(&self) -> Result<()> {
+        self.kubectl(&[
+            "-n",
+            gitops::ARGOCD_NAMESPACE,
+            "delete",
+            "application",
+            gitops::APP,
+            "--ignore-not-found",
+            "--wait=true",
+        ])?;
+        Ok(())
+    }
+
+    /// Removes the Application and the namespace with everything in it, so the next
+    /// [`Lab::apply_application`] is a first install.
+    pub fn uninstall(&mut self) -> Result<()> {
+        self.delete_application()?;
+        // Pods go at once (kwok has no containers to stop), so the claim is released.
+        let _ = self.kubectl(&[
+            "-n",
+            NAMESPACE,
+            "delete",
+            "pods",
+            "--all",
+            "--force",
+            "--grace-period=0",
+        ]);
+        self.kubectl(&[
+            "delete",
+            "namespace",
+            NAMESPACE,
+            "--ignore-not-found",
+            "--wait=true",
+            "--timeout=120s",
+        ])
+        .context("deleting the lab's namespace")?;
+        Ok(())
+    }
+
+    /// Commits what a scenario changed in the lab's Git clone, pushes it, and asks Argo CD
+    /// to refresh (as a Git webhook would); returns the new revision.
+    pub fn push(&mut self, message: &str) -> Result<String> {
+        let revision = self.git.commit(message)?;
+        gitops::refresh(&self.cp)?;
+        Ok(revision)
+    }
+
+    /// Back to the healthy lab after a scenario: Git restored to the repository's
+    /// manifests, the Application re-created (ending a sync that waits forever) and synced.
+    /// With `fresh`, the namespace is removed first, as for a first install.
+    pub fn reset(&mut self, fresh: bool) -> Result<()> {
+        self.git.restore("manifests")?;
+        self.git.commit("Back to the repository's manifests")?;
+        if fresh {
+            self.uninstall()?;
+        } else {
+            self.delete_application()?;
         }
-        self.operation = argocd::Operation::Succeeded;
-        self.read_git()?;
-        self.refresh_app_status()
+        self.deploy()
+    }
+
+    /// Waits until Argo CD's sync operation of `revision` has ended and succeeded.
+    pub fn wait_operation(&mut self, revision: &str, timeout: Duration) -> Result<()> {
+        let what = format!("Argo CD to sync {revision}");
+        self.wait_for(&what, timeout, |lab| {
+            let app = gitops::application(&lab.cp)?;
+            let op = &app["status"]["operationState"];
+            let ran = op["syncResult"]["revision"] == revision
+                || op["operation"]["sync"]["revision"] == revision;
+            match op["phase"].as_str() {
+                Some("Succeeded") if ran => Ok(true),
+                Some("Failed" | "Error") if ran => {
+                    bail!(
+                        "Argo CD's sync of {revision} failed: {}",
+                        gitops::describe(&app)
+                    )
+                }
+                _ => bail!("{}", gitops::describe(&app)),
+            }
+        })
+    }
+
+    /// Waits until the Application is Synced to `revision` and Healthy.
+    pub fn wait_argocd_healthy(&mut self, revision: &str, timeout: Duration) -> Result<()> {
+        let what = format!("the Application to be Synced to {revision} and Healthy");
+        self.wait_for(&what, timeout, |lab| {
+            let app = gitops::application(&lab.cp)?;
+            let s = &app["status"];
+            if s["sync"]["status"] == "Synced"
+                && s["sync"]["revision"] == revision
+                && s["health"]["status"] == "Healthy"
+            {
+                Ok(true)
+            } else {
+                bail!("{}", gitops::describe(&app))
+            }
+        })
     }
 
     /// Waits until the claim is Bound and the Deployment available.
@@ -297,131 +409,6 @@ impl Lab {
         Ok(())
     }
 
-    /// Reads what Git holds for the Application: the lab overlay's objects, exactly as
-    /// rendered (`create --dry-run=client` prints each object as it would be sent, one JSON
-    /// document each, where `apply --dry-run` would merge in live state), and the commit.
-    fn read_git(&mut self) -> Result<()> {
-        self.revision = Command::new("git")
-            .args(["-C", &self.repo.display().to_string(), "rev-parse", "HEAD"])
-            .output()
-            .ok()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-            .unwrap_or_default();
-        let overlay = self
-            .repo
-            .join("manifests/overlays/lab")
-            .display()
-            .to_string();
-        let rendered =
-            self.kubectl(&["create", "--dry-run=client", "-o", "json", "-k", &overlay])?;
-        // Hooks are reported in the operation, not as resources.
-        self.git = serde_json::Deserializer::from_str(&rendered)
-            .into_iter::<serde_json::Value>()
-            .collect::<Result<Vec<_>, _>>()
-            .context("kubectl create --dry-run output")?
-            .into_iter()
-            .filter(|o| !o["metadata"]["annotations"]["argocd.argoproj.io/hook"].is_string())
-            .collect();
-        Ok(())
-    }
-
-    /// Writes the Application's status the way Argo CD's controller would see the lab now
-    /// (see [`argocd`]): the desired objects are Git as of the last deploy ([`Lab::read_git`]), their
-    /// sync and health come from the live objects. Argo CD itself does not run in the lab, so
-    /// whoever changes the lab calls this before asking labctl (the e2e test does before every
-    /// labctl run, scenarios and `deploy` when they finish).
-    pub fn refresh_app_status(&self) -> Result<()> {
-        let now = humantime_now();
-        let desired = self.operation.desired(self.git.clone());
-        let file = self.dir.join("argocd-desired.json");
-        write_list(&file, &desired)?;
-        let found: serde_json::Value = serde_json::from_str(&self.kubectl(&[
-            "get",
-            "-f",
-            &file.display().to_string(),
-            "--ignore-not-found",
-            "-o",
-            "json",
-        ])?)
-        .unwrap_or_default();
-        // A List, or the one object found, or nothing at all.
-        let found = match found["items"].as_array() {
-            Some(items) => items.clone(),
-            None if found["kind"].is_string() => vec![found],
-            None => Vec::new(),
-        };
-        let live = found.into_iter().map(|o| (argocd::key_of(&o), o)).collect();
-        let drift = self.drift(&file, &desired)?;
-        let status = argocd::status(
-            &desired,
-            &live,
-            &drift,
-            self.operation,
-            &argocd::Source {
-                revision: &self.revision,
-                namespace: NAMESPACE,
-                now: &now,
-            },
-        );
-        // A merge patch would merge into the old status; replace it whole, as Argo CD does.
-        let patch = json!([{"op": "add", "path": "/status", "value": status}]).to_string();
-        // The Application CRD has no status subresource: Argo CD writes status with the object.
-        self.cp.kubectl(&[
-            "-n",
-            "argocd",
-            "patch",
-            "application",
-            "mlops-lab",
-            "--type=json",
-            "-p",
-            &patch,
-        ])?;
-        Ok(())
-    }
-
-    /// The desired objects a sync would change: `kubectl diff --server-side` against the live
-    /// objects. When the API server rejects the dry run of one object (a changed immutable
-    /// field, as a claim's access modes), the whole diff fails; then each object is diffed
-    /// alone, and a rejected one counts as changed, as Argo CD shows it OutOfSync.
-    fn drift(
-        &self,
-        file: &Path,
-        desired: &[serde_json::Value],
-    ) -> Result<std::collections::HashSet<argocd::Key>> {
-        if let Some(out) = self.diff(file)? {
-            return Ok(argocd::drifted(&out, desired));
-        }
-        let mut drift = std::collections::HashSet::new();
-        let one = self.dir.join("argocd-desired-one.json");
-        for object in desired {
-            write_list(&one, std::slice::from_ref(object))?;
-            if self.diff(&one)?.is_none_or(|out| !out.is_empty()) {
-                drift.insert(argocd::key_of(object));
-            }
-        }
-        Ok(drift)
-    }
-
-    /// `kubectl diff --server-side` of `file`: its output (exit 0: no difference, 1: some), or
-    /// `None` when the API server rejected the dry run.
-    fn diff(&self, file: &Path) -> Result<Option<String>> {
-        let out = Command::new(&self.cp.kubectl_bin)
-            .arg("--kubeconfig")
-            .arg(&self.cp.admin_kubeconfig)
-            .args(["diff", "--server-side", "--force-conflicts", "-f"])
-            // `drifted` reads `diff -u` headers: never a user's own diff tool.
-            .env_remove("KUBECTL_EXTERNAL_DIFF")
-            .arg(file)
-            .output()
-            .context("run kubectl diff")?;
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        match out.status.code() {
-            Some(0 | 1) => Ok(Some(String::from_utf8_lossy(&out.stdout).into_owned())),
-            _ if stderr.contains("is invalid") => Ok(None),
-            _ => bail!("kubectl diff failed: {}", stderr.trim()),
-        }
-    }
-
     /// Polls `done` every 500 ms until it says true; errors name `what` on timeout.
     pub fn wait_for(
         &mut self,
@@ -443,6 +430,8 @@ impl Lab {
                 bail!("timed out after {timeout:?} waiting for {what}");
             }
             self.cp.check_alive()?;
+            self.argocd.check_alive()?;
+            self.git.check_alive()?;
             std::thread::sleep(Duration::from_millis(500));
         }
     }
@@ -546,14 +535,20 @@ impl Lab {
             dns,
             nginx,
             inference,
+            argocd,
+            git,
             provisioner,
             mut cp,
             dir,
             labctl_config,
             ..
         } = self;
+        let git_url = git.url.clone();
+        // Stopped newest first by `cargo lab down`: Argo CD and Git before the control plane.
         let mut pids: Vec<u32> = cp.processes.drain(..).map(ProcessGuard::detach).collect();
         pids.extend(provisioner.map(ProcessGuard::detach));
+        pids.extend(git.pids());
+        pids.extend(argocd.pids());
         let state = json!({
             "kubeconfig": cp.labctl_kubeconfig,
             "admin_kubeconfig": cp.admin_kubeconfig,
@@ -562,6 +557,7 @@ impl Lab {
             "inference": inference.addr.to_string(),
             "ingress": nginx.addr.to_string(),
             "dns": dns.as_ref().map(|d| d.addr.to_string()),
+            "git": git_url,
             "pids": pids.iter().copied()
                 .chain([inference.guard.detach(), nginx.guard.detach()])
                 .chain(dns.map(|d| d.guard.detach()))
@@ -570,15 +566,4 @@ impl Lab {
         std::fs::write(state_file(&dir), serde_json::to_string_pretty(&state)?)?;
         Ok(())
     }
-}
-
-/// Writes `items` as one `v1 List` (what `kubectl -f` reads).
-fn write_list(file: &Path, items: &[serde_json::Value]) -> Result<()> {
-    let list = json!({"apiVersion": "v1", "kind": "List", "items": items});
-    std::fs::write(file, serde_json::to_string(&list)?)?;
-    Ok(())
-}
-
-fn humantime_now() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }

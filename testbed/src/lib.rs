@@ -4,11 +4,11 @@
 //!
 //! Every process is started on a free loopback port and stopped by its pid.
 
-pub mod argocd;
 pub mod certs;
 pub mod cluster;
 pub mod controlplane;
 pub mod dataplane;
+pub mod gitops;
 pub mod lab;
 pub mod process;
 pub mod scenarios;

@@ -1,12 +1,16 @@
-//! Failure scenarios: each breaks the healthy lab in one way (STORAGE-FAILURES.md, the
-//! verify checks) and can be undone. Scenarios are data: a name, what it does, what labctl
-//! must report, and two functions.
+//! Failure scenarios: each breaks the healthy lab in one way (the storage failure modes of
+//! `runbooks/failure-modes.md`, the verify checks) and can be undone. Scenarios are data: a
+//! name, what it does, what labctl must report, and two functions.
+//!
+//! Argo CD syncs the lab with selfHeal, so a change to an object it manages is made the way a
+//! user makes it: a commit to the lab's Git (a kustomize patch in the lab overlay, see
+//! [`commit_patches`]). Everything else (nodes, the StorageClass, the provisioner, Pi-hole) is
+//! changed directly. Undo restores Git and lets Argo CD sync it back.
 
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::argocd::Operation;
 use crate::cluster::NODES;
 use crate::controlplane::NOT_READY_LABEL;
 use crate::lab::{Lab, NAMESPACE, PIN_NODE};
@@ -21,11 +25,9 @@ pub enum Expect {
 }
 
 impl Expect {
-    /// Whether labctl reports this now, once the Application status is refreshed: `Ok`, or
-    /// what labctl reports instead.
+    /// Whether labctl reports this now: `Ok`, or what labctl reports instead.
     pub fn shown(self, lab: &Lab) -> Result<(), String> {
         let fail = |e: anyhow::Error| format!("{e:#}");
-        lab.refresh_app_status().map_err(fail)?;
         match self {
             Expect::Finding(id) => {
                 let (_, d) = lab.labctl_json(&["diagnose", "pvc"]).map_err(fail)?;
@@ -87,23 +89,29 @@ const OTHER_NODE: &str = NODES[1];
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "volume-node-differs",
-        description: "the pin moves to lab-node-2 while the model volume stays on lab-node-1",
+        description: "a commit pins trainer and inference to lab-node-2 while the model volume stays on lab-node-1",
         expect: &[Expect::Finding("pv-node-affinity-conflict")],
         apply: |lab| {
-            pin(lab, "cronjob/trainer", OTHER_NODE)?;
-            pin(lab, "deployment/inference", OTHER_NODE)
+            commit_patches(
+                lab,
+                "Pin the pipeline to lab-node-2",
+                &[pin("CronJob", OTHER_NODE), pin("Deployment", OTHER_NODE)],
+            )
         },
-        undo: |lab| {
-            pin(lab, "cronjob/trainer", PIN_NODE)?;
-            pin(lab, "deployment/inference", PIN_NODE)
-        },
+        undo: |lab| lab.reset(false),
     },
     Scenario {
         name: "consumers-pinned-apart",
-        description: "the trainer CronJob is pinned to lab-node-2, inference to lab-node-1",
+        description: "a commit pins the trainer CronJob to lab-node-2, inference stays on lab-node-1",
         expect: &[Expect::Finding("consumers-pinned-to-different-nodes")],
-        apply: |lab| pin(lab, "cronjob/trainer", OTHER_NODE),
-        undo: |lab| pin(lab, "cronjob/trainer", PIN_NODE),
+        apply: |lab| {
+            commit_patches(
+                lab,
+                "Pin the trainer to lab-node-2",
+                &[pin("CronJob", OTHER_NODE)],
+            )
+        },
+        undo: |lab| lab.reset(false),
     },
     Scenario {
         name: "pv-node-deleted",
@@ -117,7 +125,8 @@ pub const SCENARIOS: &[Scenario] = &[
         undo: |lab| {
             let nodes = lab.repo.join("testbed/addons/nodes.yaml");
             lab.kubectl(&["apply", "-f", &nodes.display().to_string()])?;
-            wait_node_ready(lab, PIN_NODE)
+            wait_node_ready(lab, PIN_NODE)?;
+            lab.reset(false)
         },
     },
     Scenario {
@@ -144,63 +153,70 @@ pub const SCENARIOS: &[Scenario] = &[
         undo: |lab| {
             lab.kubectl(&["label", "node", PIN_NODE, &format!("{NOT_READY_LABEL}-")])?;
             lab.kubectl(&["uncordon", PIN_NODE])?;
-            wait_node_ready(lab, PIN_NODE)
+            wait_node_ready(lab, PIN_NODE)?;
+            lab.reset(false)
         },
     },
     Scenario {
         name: "node-selector-typo",
-        description: "inference's nodeSelector names lab-node-l (a typo)",
+        description: "a commit pins inference to lab-node-l (a typo)",
         expect: &[Expect::Finding("node-selector-matches-no-node")],
-        apply: |lab| pin(lab, "deployment/inference", "lab-node-l"),
-        undo: |lab| pin(lab, "deployment/inference", PIN_NODE),
+        apply: |lab| {
+            commit_patches(
+                lab,
+                "Pin inference to lab-node-l",
+                &[pin("Deployment", "lab-node-l")],
+            )
+        },
+        undo: |lab| lab.reset(false),
     },
     Scenario {
         name: "storageclass-missing",
-        description: "the local-path StorageClass is gone when the claim is created",
+        description: "the local-path StorageClass is gone at a first install",
         // The Pending claim keeps the Application Progressing.
         expect: &[
             Expect::Finding("storageclass-missing"),
             Expect::Check("verify", "argocd-app-healthy"),
         ],
         apply: |lab| {
-            remove_claim(lab)?;
             lab.kubectl(&["delete", "storageclass", "local-path"])?;
-            recreate_claim(lab, None)
+            first_install(lab)
         },
         undo: |lab| {
             let addons = lab.repo.join("testbed/addons/local-path.yaml");
             lab.kubectl(&["apply", "-f", &addons.display().to_string()])?;
-            remove_claim(lab)?;
-            recreate_claim(lab, None)
+            lab.reset(true)
         },
     },
     Scenario {
         name: "provisioner-stopped",
-        description: "the local-path provisioner is down when the claim is created",
+        description: "the local-path provisioner is down at a first install",
         expect: &[Expect::Finding("provisioner-not-running")],
         apply: |lab| {
-            remove_claim(lab)?;
             lab.stop_provisioner()?;
-            recreate_claim(lab, None)
+            first_install(lab)
         },
         undo: |lab| {
             lab.start_provisioner()?;
-            remove_claim(lab)?;
-            recreate_claim(lab, None)
+            lab.reset(true)
         },
     },
     Scenario {
         name: "rwx-requested",
-        description: "the claim asks for ReadWriteMany, which local-path cannot provide",
+        description: "a commit asks for ReadWriteMany, which local-path cannot provide, at a first install",
         expect: &[Expect::Finding("access-mode-unsupported")],
         apply: |lab| {
-            remove_claim(lab)?;
-            recreate_claim(lab, Some(r#"{"spec":{"accessModes":["ReadWriteMany"]}}"#))
+            edit_overlay(
+                lab,
+                &[json_patch(
+                    "PersistentVolumeClaim",
+                    r#"[{"op":"replace","path":"/spec/accessModes","value":["ReadWriteMany"]}]"#,
+                )],
+            )?;
+            lab.git.commit("The model volume is ReadWriteMany")?;
+            first_install(lab)
         },
-        undo: |lab| {
-            remove_claim(lab)?;
-            recreate_claim(lab, None)
-        },
+        undo: |lab| lab.reset(true),
     },
     Scenario {
         name: "pvc-deleted-in-use",
@@ -210,109 +226,100 @@ pub const SCENARIOS: &[Scenario] = &[
             lab.kubectl(&["-n", NAMESPACE, "delete", "pvc", "models", "--wait=false"])
                 .map(drop)
         },
-        undo: |lab| {
-            remove_claim(lab)?;
-            recreate_claim(lab, None)
-        },
+        undo: |lab| lab.reset(true),
     },
     Scenario {
         name: "sync-wave-deadlock",
-        description: "the claim is in an earlier sync wave than its consumers, which are not applied yet",
+        description: "a commit puts the claim in wave -1, before its consumers, at a first install: Argo CD waits for the claim forever",
         expect: &[Expect::Finding("sync-wave-deadlock")],
         apply: |lab| {
-            remove_claim(lab)?;
-            lab.kubectl(&[
-                "-n",
-                NAMESPACE,
-                "delete",
-                "deployment/inference",
-                "cronjob/trainer",
-                "--wait=true",
-            ])?;
-            apply_claim_only(
+            edit_overlay(
                 lab,
-                Some(r#"{"metadata":{"annotations":{"argocd.argoproj.io/sync-wave":"-1"}}}"#),
+                &[json_patch(
+                    "PersistentVolumeClaim",
+                    r#"[{"op":"add","path":"/metadata/annotations/argocd.argoproj.io~1sync-wave","value":"-1"}]"#,
+                )],
             )?;
-            // The live objects show the rest (claim Pending, consumers missing); that the sync
-            // is stuck waiting for the claim is what the lab tells.
-            lab.operation = Operation::WaitingForClaim { claim_wave: -1 };
-            lab.refresh_app_status()
+            lab.git.commit("The model volume first (sync wave -1)")?;
+            first_install(lab)
         },
-        undo: |lab| {
-            remove_claim(lab)?;
-            lab.deploy()
-        },
+        undo: |lab| lab.reset(true),
     },
     Scenario {
         name: "cronjob-never-run",
-        description: "a fresh install whose only consumer is a CronJob that has not run yet",
+        description: "a first install whose only consumer of the claim is a suspended CronJob (no first-model hook, no inference)",
         expect: &[Expect::Finding("pvc-waiting-for-consumer")],
         apply: |lab| {
-            remove_claim(lab)?;
-            lab.kubectl(&[
-                "-n",
-                NAMESPACE,
-                "delete",
-                "deployment/inference",
-                "--wait=true",
-            ])?;
-            lab.kubectl(&[
-                "-n",
-                NAMESPACE,
-                "patch",
-                "cronjob/trainer",
-                "--type=merge",
-                "-p",
-                r#"{"spec":{"suspend":true}}"#,
-            ])?;
-            apply_claim_only(lab, None)
+            edit_overlay(
+                lab,
+                &[
+                    delete_patch("batch/v1", "Job", "trainer-first-model"),
+                    delete_patch("apps/v1", "Deployment", "inference"),
+                    // In the claim's wave: Argo CD applies both, then waits for the claim.
+                    json_patch(
+                        "CronJob",
+                        r#"[{"op":"add","path":"/spec/suspend","value":true},{"op":"replace","path":"/metadata/annotations/argocd.argoproj.io~1sync-wave","value":"0"}]"#,
+                    ),
+                ],
+            )?;
+            lab.git
+                .commit("Only the suspended trainer CronJob uses the model volume")?;
+            first_install(lab)
         },
-        undo: |lab| {
-            remove_claim(lab)?;
-            lab.kubectl(&[
-                "-n",
-                NAMESPACE,
-                "patch",
-                "cronjob/trainer",
-                "--type=merge",
-                "-p",
-                r#"{"spec":{"suspend":false}}"#,
-            ])?;
-            lab.deploy()
-        },
+        undo: |lab| lab.reset(true),
     },
     Scenario {
         name: "service-selector-typo",
-        description: "the Service selects app.kubernetes.io/name=inferense: no endpoints, the ingress answers 503",
-        // Argo CD sees the Service differ from Git: the Application is OutOfSync.
-        expect: &[
-            Expect::Check("verify", "endpoints-ready"),
-            Expect::Check("verify", "argocd-app-healthy"),
-        ],
+        description: "a commit makes the Service select app.kubernetes.io/name=inferense: no endpoints, the ingress answers 503",
+        expect: &[Expect::Check("verify", "endpoints-ready")],
         apply: |lab| {
-            set_selector(lab, "inferense")?;
+            commit_patches(
+                lab,
+                "Service selector typo",
+                &[json_patch(
+                    "Service",
+                    r#"[{"op":"replace","path":"/spec/selector/app.kubernetes.io~1name","value":"inferense"}]"#,
+                )],
+            )?;
+            // The EndpointSlice controller follows the selector Argo CD applied.
+            lab.wait_for("EndpointSlices to follow the selector", SYNC, |lab| {
+                Ok(lab.ready_endpoints("inference")? == 0)
+            })?;
             lab.sync_ingress()
         },
-        undo: |lab| {
-            set_selector(lab, "inference")?;
-            lab.sync_ingress()
-        },
+        undo: |lab| lab.reset(false),
     },
     Scenario {
         name: "ingress-other-host",
-        description: "the Ingress routes other.homelab instead of model.homelab: the ingress answers 404",
+        description: "a commit makes the Ingress route other.homelab instead of model.homelab: the ingress answers 404",
         expect: &[
             Expect::Check("verify", "ingress-routes-host"),
             Expect::Check("verify", "http-healthz"),
         ],
         apply: |lab| {
-            set_host(lab, "other.homelab")?;
+            commit_patches(
+                lab,
+                "Ingress host other.homelab",
+                &[json_patch(
+                    "Ingress",
+                    r#"[{"op":"replace","path":"/spec/rules/0/host","value":"other.homelab"}]"#,
+                )],
+            )?;
+            lab.wait_for("Argo CD to apply the host", SYNC, |lab| {
+                let host = lab.kubectl(&[
+                    "-n",
+                    NAMESPACE,
+                    "get",
+                    "ingress",
+                    "inference",
+                    "-o",
+                    "jsonpath={.spec.rules[0].host}",
+                ])?;
+                Ok(host.trim() == "other.homelab")
+            })?;
             lab.sync_ingress()
         },
-        undo: |lab| {
-            set_host(lab, "model.homelab")?;
-            lab.sync_ingress()
-        },
+        undo: |lab| lab.reset(false),
     },
     Scenario {
         name: "pihole-missing-record",
@@ -323,68 +330,67 @@ pub const SCENARIOS: &[Scenario] = &[
     },
 ];
 
+/// How long Argo CD may take to apply a pushed commit.
+const SYNC: Duration = Duration::from_secs(120);
+
 /// The scenario called `name`.
 pub fn find(name: &str) -> Option<&'static Scenario> {
     SCENARIOS.iter().find(|s| s.name == name)
 }
 
-/// Pins a workload (`cronjob/trainer` or `deployment/inference`) to `node`.
-fn pin(lab: &mut Lab, workload: &str, node: &str) -> Result<()> {
-    let template = if workload.starts_with("cronjob") {
-        format!(
-            r#"{{"spec":{{"jobTemplate":{{"spec":{{"template":{{"spec":{{"nodeSelector":{{"kubernetes.io/hostname":"{node}"}}}}}}}}}}}}}}"#
-        )
-    } else {
-        format!(
-            r#"{{"spec":{{"template":{{"spec":{{"nodeSelector":{{"kubernetes.io/hostname":"{node}"}}}}}}}}}}"#
-        )
-    };
-    lab.kubectl(&[
-        "-n",
-        NAMESPACE,
-        "patch",
-        workload,
-        "--type=merge",
-        "-p",
-        &template,
-    ])?;
+/// The lab overlay's kustomization in the lab's Git clone.
+const OVERLAY_KUSTOMIZATION: &str = "manifests/overlays/lab/kustomization.yaml";
+
+/// Adds kustomize `patches:` entries to the lab overlay in the lab's Git clone (the overlay
+/// has none of its own).
+fn edit_overlay(lab: &mut Lab, patches: &[String]) -> Result<()> {
+    let file = lab.git.file(OVERLAY_KUSTOMIZATION);
+    let mut text =
+        std::fs::read_to_string(&file).with_context(|| format!("read {}", file.display()))?;
+    text.push_str("\n# A lab scenario's change.\npatches:\n");
+    for patch in patches {
+        text.push_str(patch);
+    }
+    std::fs::write(&file, text)?;
     Ok(())
 }
 
-fn set_selector(lab: &mut Lab, name: &str) -> Result<()> {
-    let patch = format!(r#"{{"spec":{{"selector":{{"app.kubernetes.io/name":"{name}"}}}}}}"#);
-    lab.kubectl(&[
-        "-n",
-        NAMESPACE,
-        "patch",
-        "service/inference",
-        "--type=merge",
-        "-p",
-        &patch,
-    ])?;
-    // The EndpointSlice controller follows the selector within a moment.
-    lab.wait_for(
-        "EndpointSlices to follow the selector",
-        Duration::from_secs(30),
-        |lab| {
-            let ready = lab.ready_endpoints("inference")?;
-            Ok((name == "inference") == (ready > 0))
-        },
+/// [`edit_overlay`], committed and pushed; Argo CD applies it (selfHeal keeps it applied).
+fn commit_patches(lab: &mut Lab, message: &str, patches: &[String]) -> Result<()> {
+    edit_overlay(lab, patches)?;
+    lab.push(message).map(drop)
+}
+
+/// A JSON patch (RFC 6902 operations, as JSON) of the overlay's one object of `kind`.
+fn json_patch(kind: &str, ops: &str) -> String {
+    format!("  - target:\n      kind: {kind}\n    patch: '{ops}'\n")
+}
+
+/// A strategic-merge patch that removes an object from what the overlay renders.
+fn delete_patch(api_version: &str, kind: &str, name: &str) -> String {
+    format!(
+        "  - patch: |-\n      $patch: delete\n      apiVersion: {api_version}\n      kind: {kind}\n      metadata:\n        name: {name}\n"
     )
 }
 
-fn set_host(lab: &mut Lab, host: &str) -> Result<()> {
-    let patch = format!(r#"[{{"op":"replace","path":"/spec/rules/0/host","value":"{host}"}}]"#);
-    lab.kubectl(&[
-        "-n",
-        NAMESPACE,
-        "patch",
-        "ingress/inference",
-        "--type=json",
-        "-p",
-        &patch,
-    ])?;
-    Ok(())
+/// Pins the CronJob's or the Deployment's pods to `node`.
+fn pin(kind: &str, node: &str) -> String {
+    let path = if kind == "CronJob" {
+        "/spec/jobTemplate/spec/template/spec/nodeSelector/kubernetes.io~1hostname"
+    } else {
+        "/spec/template/spec/nodeSelector/kubernetes.io~1hostname"
+    };
+    json_patch(
+        kind,
+        &format!(r#"[{{"op":"replace","path":"{path}","value":"{node}"}}]"#),
+    )
+}
+
+/// A first install of what Git holds now: the Application and the namespace removed, then
+/// the Application applied again. Argo CD creates everything, the claim included.
+fn first_install(lab: &mut Lab) -> Result<()> {
+    lab.uninstall()?;
+    lab.apply_application()
 }
 
 /// Deletes the inference pods so the Deployment makes new ones (what an eviction does).
@@ -418,103 +424,4 @@ fn wait_node_ready(lab: &mut Lab, node: &str) -> Result<()> {
     lab.wait_for("the node to be Ready", Duration::from_secs(90), |lab| {
         node_ready(lab, node).map(|r| r == "True")
     })
-}
-
-/// Scales inference down, deletes the pods and the claim, and waits until it is gone.
-fn remove_claim(lab: &mut Lab) -> Result<()> {
-    let _ = lab.kubectl(&[
-        "-n",
-        NAMESPACE,
-        "scale",
-        "deployment/inference",
-        "--replicas=0",
-    ]);
-    // Every scheduled pod that names the claim holds it, finished Job pods included
-    // (pvc_protection_controller.go: podUsesPVCForDeletion ignores the pod's phase). Their
-    // pods go; the Jobs, and with them the CronJob's history, stay.
-    let _ = lab.kubectl(&[
-        "-n",
-        NAMESPACE,
-        "delete",
-        "pods",
-        "--all",
-        "--force",
-        "--grace-period=0",
-    ]);
-    lab.kubectl(&[
-        "-n",
-        NAMESPACE,
-        "delete",
-        "pvc",
-        "models",
-        "--ignore-not-found",
-        "--wait=true",
-        "--timeout=60s",
-    ])
-    .context("deleting the claim")?;
-    Ok(())
-}
-
-/// The claim as the lab overlay renders it (one YAML document).
-fn rendered_claim(lab: &Lab) -> Result<String> {
-    let overlay = lab
-        .repo
-        .join("manifests/overlays/lab")
-        .display()
-        .to_string();
-    let rendered = lab.kubectl(&["kustomize", &overlay])?;
-    rendered
-        .split("\n---\n")
-        .find(|doc| doc.contains("kind: PersistentVolumeClaim"))
-        .map(str::to_owned)
-        .context("the lab overlay has no PersistentVolumeClaim")
-}
-
-/// Applies only the claim from the lab overlay, then an optional merge patch of fields that
-/// may change after creation (annotations): the claim is WaitForFirstConsumer and has no
-/// consumer yet.
-fn apply_claim_only(lab: &mut Lab, patch: Option<&str>) -> Result<()> {
-    lab.cp.apply(&rendered_claim(lab)?)?;
-    if let Some(p) = patch {
-        lab.kubectl(&[
-            "-n",
-            NAMESPACE,
-            "patch",
-            "pvc/models",
-            "--type=merge",
-            "-p",
-            p,
-        ])?;
-    }
-    Ok(())
-}
-
-/// Re-creates the claim with `spec_patch` merged in before creation (a claim's spec is
-/// immutable) and brings its consumers back.
-fn recreate_claim(lab: &mut Lab, spec_patch: Option<&str>) -> Result<()> {
-    let mut claim = rendered_claim(lab)?;
-    if let Some(p) = spec_patch {
-        let file = lab.dir.join("claim.yaml");
-        std::fs::write(&file, &claim)?;
-        claim = lab.kubectl(&[
-            "patch",
-            "--local",
-            "-f",
-            &file.display().to_string(),
-            "--type=merge",
-            "-p",
-            p,
-            "-o",
-            "yaml",
-        ])?;
-    }
-    lab.cp.apply(&claim)?;
-    lab.kubectl(&[
-        "-n",
-        NAMESPACE,
-        "scale",
-        "deployment/inference",
-        "--replicas=1",
-    ])?;
-    Ok(())
 }

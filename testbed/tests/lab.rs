@@ -31,16 +31,8 @@ fn problems(diagnosis: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Argo CD does not run in the lab: before labctl reads the Application, the lab writes the
-/// status Argo CD's controller would (from the live objects, see `testbed::argocd`).
-fn refresh_app_status(lab: &Lab) {
-    lab.refresh_app_status()
-        .expect("write the Application status");
-}
-
 /// What is unhealthy now (empty = healthy): verify failures and diagnosis problems.
 fn unhealthy(lab: &Lab) -> Vec<String> {
-    refresh_app_status(lab);
     let (_, verify) = json_of(lab, &["verify"]);
     let (_, diagnosis) = json_of(lab, &["diagnose", "pvc"]);
     let mut out: Vec<String> = not_passed(&verify)
@@ -81,13 +73,9 @@ fn poll<T>(timeout: Duration, mut attempt: impl FnMut() -> Result<T, String>) ->
 }
 
 fn assert_healthy(lab: &Lab) {
-    // Preflight: everything passes but what the lab cannot have (Argo CD does not run here).
     let (_, preflight) = json_of(lab, &["preflight"]);
     let bad = not_passed(&preflight);
-    assert!(
-        bad.iter().all(|(id, _, _)| id == "argocd-installed"),
-        "preflight on the healthy lab: {bad:#?}"
-    );
+    assert!(bad.is_empty(), "preflight on the healthy lab: {bad:#?}");
     let problems = poll(SETTLE, || {
         let u = unhealthy(lab);
         if u.is_empty() {
@@ -157,7 +145,6 @@ fn record(lab: &Lab, name: &str) {
     let dir = lab.repo.join("labctl/tests/fixtures/lab");
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join(format!("{name}.json"));
-    refresh_app_status(lab);
     let (code, _, stderr) = lab
         .labctl(&["snapshot", "-f", &out.display().to_string()])
         .unwrap();

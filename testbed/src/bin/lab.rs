@@ -16,9 +16,9 @@ use testbed::scenarios::{self, SCENARIOS};
 
 /// The local lab: a real Kubernetes control plane (etcd, kube-apiserver, kube-scheduler,
 /// kube-controller-manager built from their Go modules; kwok for the kubelets), the
-/// local-path provisioner, nginx as ingress-nginx, dnsmasq as Pi-hole, and the real trainer and
-/// inference. Argo CD itself does not run in the lab: its CRDs are installed and the lab
-/// writes the Application's status as Argo CD would.
+/// local-path provisioner, Argo CD (application controller, repo-server, Redis) syncing the
+/// lab overlay from a Git server in the lab, nginx as ingress-nginx, dnsmasq as Pi-hole, and
+/// the real trainer and inference.
 #[derive(Debug, Parser)]
 #[command(name = "cargo lab", about, long_about)]
 struct Args {
@@ -51,25 +51,7 @@ enum Cmd {
     },
 }
 
-/// Checks the lab cannot pass by design: Argo CD's controller does not run here.
-const LAB_LIMITS: &[&str] = &["argocd-installed"];
-
-/// True when every check of `command` that did not pass is one the lab cannot have.
-fn only_lab_limits(lab: &Lab, command: &[&str]) -> Result<bool> {
-    if command != ["preflight"] {
-        return Ok(false);
-    }
-    let (_, json, _) = lab.labctl(&["preflight", "-o", "json"])?;
-    let report: serde_json::Value = serde_json::from_str(&json)?;
-    Ok(report["checks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|c| c["status"] != "pass")
-        .all(|c| c["id"].as_str().is_some_and(|id| LAB_LIMITS.contains(&id))))
-}
-
-/// Installs what the lab needs and a fresh machine lacks (nginx, dnsmasq, curl, openssl).
+/// Installs what the lab needs and a fresh machine lacks (scripts/install-deps).
 fn install_deps(repo: &std::path::Path) -> Result<()> {
     let status = std::process::Command::new(repo.join("scripts/install-deps")).status()?;
     anyhow::ensure!(status.success(), "scripts/install-deps failed ({status})");
@@ -108,12 +90,10 @@ fn run(args: Args) -> Result<ExitCode> {
                     let (code, stdout, stderr) = lab.labctl(command)?;
                     print!("{stdout}");
                     eprint!("{stderr}");
-                    failed |= code != 0 && !only_lab_limits(&lab, command)?;
+                    failed |= code != 0;
                 }
                 if !failed {
-                    eprintln!(
-                        "\nlab: all good (Argo CD itself does not run in the lab: preflight says so, as it should)"
-                    );
+                    eprintln!("\nlab: all good");
                 }
             }
             if keep {
@@ -148,10 +128,10 @@ fn run(args: Args) -> Result<ExitCode> {
             let mut lab = Lab::up(&repo, &dir)?;
             eprintln!("lab: breaking it: {}", scenario.description);
             (scenario.apply)(&mut lab)?;
-            // Until labctl sees the breakage (the scheduler retries, events arrive); each look
-            // also rewrites the Application status, which is what Argo CD would show now.
-            eprintln!("lab: waiting for the scenario to show (up to 90 s)...");
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+            // Until labctl sees the breakage (Argo CD syncs, the scheduler retries, events
+            // arrive).
+            eprintln!("lab: waiting for the scenario to show (up to 180 s)...");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
             for expect in scenario.expect {
                 while let Err(e) = expect.shown(&lab) {
                     if std::time::Instant::now() > deadline {
