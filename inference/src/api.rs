@@ -1,6 +1,7 @@
 //! HTTP routes.
 //!
-//! Probes: `/healthz` answers whenever the process does (liveness must not depend on the
+//! The main port serves every route but `/metrics`, which has a port of its own
+//! ([`metrics_router`]). Probes: `/healthz` answers whenever the process does (liveness must not depend on the
 //! model); `/readyz` is 200 only with a valid model. `/predict?x=` is the simple API; `/v2/…`
 //! is the Open Inference Protocol v2 REST API that KServe, Triton and MLServer speak. Every
 //! error is a JSON `{"error": "…"}` with a status that says whose fault it is: 400 bad input,
@@ -52,7 +53,6 @@ pub fn router(state: &'static AppState) -> Router {
         .route("/healthz", get(|| async { Json(json!({"live": true})) }))
         .route("/readyz", get(readyz))
         .route("/predict", get(predict))
-        .route("/metrics", get(metrics))
         .route("/v2", get(server_metadata))
         .route(
             "/v2/health/live",
@@ -62,15 +62,27 @@ pub fn router(state: &'static AppState) -> Router {
         .route("/v2/models/{name}", get(model_metadata))
         .route("/v2/models/{name}/ready", get(model_ready))
         .route("/v2/models/{name}/infer", post(infer))
-        .fallback(|req: Request| async move {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("no route for {} {}", req.method(), req.uri().path()),
-            )
-        })
+        .fallback(no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TrackLayer(state))
         .with_state(state)
+}
+
+/// The metrics port's routes: `/metrics` alone. It is not on the main port, which the Ingress
+/// exposes to the LAN.
+pub fn metrics_router(state: &'static AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .fallback(no_route)
+        .layer(TrackLayer(state))
+        .with_state(state)
+}
+
+async fn no_route(request: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("no route for {} {}", request.method(), request.uri().path()),
+    )
 }
 
 /// Counts every answered request by route and status, and times it. A hand-written tower
