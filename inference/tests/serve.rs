@@ -728,3 +728,90 @@ fn raise_open_file_limit(wanted: u64) {
         .expect("raise the open-file limit");
     }
 }
+
+/// The binary tensor data extension's errors, as raw requests (the happy path is
+/// `tests/tritonclient.rs`, with Triton's own client).
+#[test]
+fn binary_tensor_data_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    model::publish(dir.path(), &model(1)).unwrap();
+    let server = Server::start(dir.path(), "1s");
+    let client = reqwest::blocking::Client::new();
+    let send = |header: &str, json: Value, tail: &[u8]| {
+        let mut body = json.to_string().into_bytes();
+        let length = if header.is_empty() {
+            body.len().to_string()
+        } else {
+            header.to_owned()
+        };
+        body.extend_from_slice(tail);
+        let r = client
+            .post(server.url("/v2/models/linear/infer"))
+            .header("Inference-Header-Content-Length", length)
+            .body(body)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        let header = r
+            .headers()
+            .get("inference-header-content-length")
+            .map(|v| v.to_str().unwrap().parse::<usize>().unwrap());
+        (status, header, r.bytes().unwrap().to_vec())
+    };
+    let input = |size: usize| {
+        json!({"inputs": [{"name": "x", "shape": [2], "datatype": "FP64",
+                           "parameters": {"binary_data_size": size}}],
+               "outputs": [{"name": "y", "parameters": {"binary_data": true}}]})
+    };
+    let two: Vec<u8> = [1.0f64, 2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let (status, header, body) = send("", input(16), &two);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let (json, tail) = body.split_at(header.expect("a binary answer says its JSON length"));
+    let json: Value = serde_json::from_slice(json).unwrap();
+    assert_eq!(
+        json["outputs"][0]["parameters"]["binary_data_size"], 16,
+        "{json}"
+    );
+    let y: Vec<f64> = tail
+        .chunks_exact(8)
+        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    assert_eq!(y, [4.0, 7.0]);
+
+    let nan = f64::NAN.to_le_bytes().repeat(2);
+    for (header, json, tail, message) in [
+        ("x", input(16), &two[..], "must be a number of bytes"),
+        ("100000", input(16), &two[..], "but the body has"),
+        (
+            "",
+            input(8),
+            &two[..],
+            "binary_data_size 8 but 16 bytes follow",
+        ),
+        (
+            "",
+            input(16),
+            &two[..8],
+            "binary_data_size 16 but 8 bytes follow",
+        ),
+        ("", input(16), &nan[..], "not a finite FP64"),
+        (
+            "",
+            json!({"inputs": [{"name": "x", "shape": [2], "datatype": "FP64", "data": [1, 2]}]}),
+            &two[..],
+            "no input has binary_data_size",
+        ),
+        (
+            "",
+            json!({"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1]}],
+                   "outputs": [{"name": "z"}]}),
+            &[],
+            "unknown output",
+        ),
+    ] {
+        let (status, _, body) = send(header, json, tail);
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(status, 400, "{message}: {body}");
+        assert!(body.contains(message), "{message}: {body}");
+    }
+}
