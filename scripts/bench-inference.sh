@@ -41,7 +41,8 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 # start NAME CMD...: runs CMD in the background, waits for its `listening addr=` log line and
-# sets ADDR and PID.
+# sets ADDR, METRICS_ADDR (inference's metrics port, from `metrics=`; empty for the baseline)
+# and PID.
 start() {
   local name=$1; shift
   "$@" 2>"$work/$name.log" &
@@ -49,6 +50,7 @@ start() {
   pids+=("$PID")
   for _ in $(seq 100); do
     ADDR=$(grep -o 'addr=127\.0\.0\.1:[0-9]*' "$work/$name.log" | head -1 | cut -d= -f2 || true)
+    METRICS_ADDR=$(grep -o ' metrics=127\.0\.0\.1:[0-9]*' "$work/$name.log" | head -1 | cut -d= -f2 || true)
     [ -n "$ADDR" ] && return 0
     sleep 0.1
   done
@@ -131,6 +133,7 @@ RSS_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$INFER_PID/status")
 echo "bench: reload under load ($PUBLISHES publishes while wrk runs)" >&2
 start reload target/release/inference --model-dir "$work/models" --listen 127.0.0.1:0 --reload-interval 100ms
 RELOAD_ADDR=$ADDR
+RELOAD_METRICS=$METRICS_ADDR
 bench reload "http://$RELOAD_ADDR/predict?x=4.2" &
 wrk_pid=$!
 sleep 0.5
@@ -143,8 +146,8 @@ wait "$wrk_pid"
 R_NON200=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$work/reload.wrk"); R_NON200=${R_NON200:-0}
 R_ERR=$(awk '/Socket errors:/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$work/reload.wrk"); R_ERR=${R_ERR:-0}
 R_RPS=$(awk '/^Requests\/sec:/ {print $2}' "$work/reload.wrk")
-RELOADS=$(curl -fsS "http://$RELOAD_ADDR/metrics" | awk '$1 == "model_reloads_total" {print $2}')
-FAILS=$(curl -fsS "http://$RELOAD_ADDR/metrics" | awk '$1 == "model_reload_failures_total" {print $2}')
+RELOADS=$(curl -fsS "http://$RELOAD_METRICS/metrics" | awk '$1 == "model_reloads_total" {print $2}')
+FAILS=$(curl -fsS "http://$RELOAD_METRICS/metrics" | awk '$1 == "model_reload_failures_total" {print $2}')
 
 RSS_MB=$(awk -v k="$RSS_KB" 'BEGIN {printf "%.1f", k / 1024}')
 cat <<REPORT

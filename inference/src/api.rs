@@ -1,6 +1,7 @@
 //! HTTP routes.
 //!
-//! Probes: `/healthz` answers whenever the process does (liveness must not depend on the
+//! The main port serves every route but `/metrics`, which has a port of its own
+//! ([`metrics_router`]). Probes: `/healthz` answers whenever the process does (liveness must not depend on the
 //! model); `/readyz` is 200 only with a valid model. `/predict?x=` is the simple API; `/v2/…`
 //! is the Open Inference Protocol v2 REST API that KServe, Triton and MLServer speak. Every
 //! error is a JSON `{"error": "…"}` with a status that says whose fault it is: 400 bad input,
@@ -15,7 +16,7 @@ use std::time::Instant;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, RawQuery, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -52,7 +53,6 @@ pub fn router(state: &'static AppState) -> Router {
         .route("/healthz", get(|| async { Json(json!({"live": true})) }))
         .route("/readyz", get(readyz))
         .route("/predict", get(predict))
-        .route("/metrics", get(metrics))
         .route("/v2", get(server_metadata))
         .route(
             "/v2/health/live",
@@ -62,15 +62,27 @@ pub fn router(state: &'static AppState) -> Router {
         .route("/v2/models/{name}", get(model_metadata))
         .route("/v2/models/{name}/ready", get(model_ready))
         .route("/v2/models/{name}/infer", post(infer))
-        .fallback(|req: Request| async move {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("no route for {} {}", req.method(), req.uri().path()),
-            )
-        })
+        .fallback(no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TrackLayer(state))
         .with_state(state)
+}
+
+/// The metrics port's routes: `/metrics` alone. It is not on the main port, which the Ingress
+/// exposes to the LAN.
+pub fn metrics_router(state: &'static AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .fallback(no_route)
+        .layer(TrackLayer(state))
+        .with_state(state)
+}
+
+async fn no_route(request: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("no route for {} {}", request.method(), request.uri().path()),
+    )
 }
 
 /// Counts every answered request by route and status, and times it. A hand-written tower
@@ -319,7 +331,7 @@ async fn metrics(State(state): State<&'static AppState>) -> Response {
 
 async fn server_metadata() -> Json<Value> {
     Json(
-        json!({"name": "mlops-lab-inference", "version": env!("CARGO_PKG_VERSION"), "extensions": []}),
+        json!({"name": "mlops-lab-inference", "version": env!("CARGO_PKG_VERSION"), "extensions": ["binary_tensor_data"]}),
     )
 }
 
@@ -385,6 +397,10 @@ async fn model_ready(
 struct InferRequest {
     id: Option<String>,
     inputs: Vec<InferInput>,
+    #[serde(default)]
+    outputs: Vec<RequestedOutput>,
+    #[serde(default)]
+    parameters: RequestParameters,
 }
 
 #[derive(Debug, Deserialize)]
@@ -392,14 +408,48 @@ struct InferInput {
     name: String,
     shape: Vec<i64>,
     datatype: String,
-    data: Value,
+    /// Absent when the tensor comes as binary data after the JSON.
+    data: Option<Value>,
+    #[serde(default)]
+    parameters: InputParameters,
 }
+
+/// The binary tensor data extension's parameters; others are accepted and ignored.
+#[derive(Debug, Default, Deserialize)]
+struct InputParameters {
+    binary_data_size: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RequestedOutput {
+    name: String,
+    #[serde(default)]
+    parameters: OutputParameters,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct OutputParameters {
+    binary_data: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RequestParameters {
+    /// Every output as binary data unless the output says otherwise (what Triton's client
+    /// sends when no output is named).
+    #[serde(default)]
+    binary_data_output: bool,
+}
+
+/// The binary tensor data extension's header: the length of the JSON part of a body whose
+/// rest is raw tensor bytes.
+const INFERENCE_HEADER_CONTENT_LENGTH: &str = "inference-header-content-length";
 
 async fn infer(
     State(state): State<&'static AppState>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     check_name(state, &name)?;
     let body = body.map_err(|e| {
         let status = e.status();
@@ -412,27 +462,101 @@ async fn infer(
             ApiError::new(status, e.body_text())
         }
     })?;
-    let request: InferRequest = serde_json::from_slice(&body)
+    let (json, binary) = split_binary(&headers, &body)?;
+    let request: InferRequest = serde_json::from_slice(json)
         .map_err(|e| ApiError::bad_request(format!("invalid inference request: {e}")))?;
+    let binary_output = binary_output(&request)?;
     let model = current(state)?;
-    let rows = validate_input(&request.inputs, model.n_features())?;
+    let rows = validate_input(&request.inputs, model.n_features(), binary)?;
     let y: Vec<f64> = rows
         .chunks_exact(model.n_features())
         .map(|x| model.predict(x))
         .collect();
+    let output = if binary_output {
+        json!({"name": "y", "shape": [y.len()], "datatype": "FP64",
+               "parameters": {"binary_data_size": y.len() * 8}})
+    } else {
+        json!({"name": "y", "shape": [y.len()], "datatype": "FP64", "data": y})
+    };
     let mut answer = json!({
         "model_name": state.model_name,
         "model_version": model.version,
-        "outputs": [{"name": "y", "shape": [y.len()], "datatype": "FP64", "data": y}],
+        "outputs": [output],
     });
     if let Some(id) = request.id {
         answer["id"] = Value::String(id);
     }
-    Ok(Json(answer))
+    if !binary_output {
+        return Ok(Json(answer).into_response());
+    }
+    let mut body = serde_json::to_vec(&answer).expect("JSON values serialize");
+    let json_length = body.len();
+    body.reserve_exact(y.len() * 8);
+    for v in &y {
+        body.extend_from_slice(&v.to_le_bytes());
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (
+                HeaderName::from_static(INFERENCE_HEADER_CONTENT_LENGTH),
+                json_length.to_string(),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
 
-/// Checks the one input tensor and returns its values row-major.
-fn validate_input(inputs: &[InferInput], features: usize) -> Result<Vec<f64>, ApiError> {
+/// Splits a body into its JSON and its binary tensor data: with `Inference-Header-Content-Length`
+/// the JSON is that many bytes and raw tensors follow; without it the body is all JSON.
+fn split_binary<'b>(headers: &HeaderMap, body: &'b [u8]) -> Result<(&'b [u8], &'b [u8]), ApiError> {
+    let Some(value) = headers.get(INFERENCE_HEADER_CONTENT_LENGTH) else {
+        return Ok((body, &[]));
+    };
+    let length = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "Inference-Header-Content-Length must be a number of bytes, got {value:?}"
+            ))
+        })?;
+    if length > body.len() {
+        return Err(ApiError::bad_request(format!(
+            "Inference-Header-Content-Length is {length} but the body has {} bytes",
+            body.len()
+        )));
+    }
+    Ok(body.split_at(length))
+}
+
+/// Whether `y` is answered as binary data: as the requested output says, else as the request's
+/// `binary_data_output` says. The model has one output; naming another is an error.
+fn binary_output(request: &InferRequest) -> Result<bool, ApiError> {
+    let mut binary = request.parameters.binary_data_output;
+    for output in &request.outputs {
+        if output.name != "y" {
+            return Err(ApiError::bad_request(format!(
+                "unknown output {:?}; the model's output is \"y\"",
+                output.name
+            )));
+        }
+        if let Some(b) = output.parameters.binary_data {
+            binary = b;
+        }
+    }
+    Ok(binary)
+}
+
+/// Checks the one input tensor and returns its values row-major. `binary` is the body after the
+/// JSON: the input's raw bytes when it has `binary_data_size`, else nothing.
+fn validate_input(
+    inputs: &[InferInput],
+    features: usize,
+    binary: &[u8],
+) -> Result<Vec<f64>, ApiError> {
     let [input] = inputs else {
         return Err(ApiError::bad_request(format!(
             "expected exactly one input tensor \"x\", got {}",
@@ -471,9 +595,34 @@ fn validate_input(inputs: &[InferInput], features: usize) -> Result<Vec<f64>, Ap
             input.shape
         )));
     }
-    let mut values = Vec::new();
-    flatten(&input.data, &mut values)?;
-    let expected = batch as usize * features;
+    let expected = usize::try_from(batch)
+        .ok()
+        .and_then(|b| b.checked_mul(features))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("input x has shape {:?}: too large", input.shape))
+        })?;
+    let values = match (&input.data, input.parameters.binary_data_size) {
+        (None, Some(size)) => binary_values(binary, size, expected, &input.shape)?,
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "input x has both data and binary_data_size; send one",
+            ));
+        }
+        (data, None) => {
+            if !binary.is_empty() {
+                return Err(ApiError::bad_request(format!(
+                    "{} bytes of binary data after the JSON, but no input has binary_data_size",
+                    binary.len()
+                )));
+            }
+            let data = data
+                .as_ref()
+                .ok_or_else(|| ApiError::bad_request("input x has no data"))?;
+            let mut values = Vec::new();
+            flatten(data, &mut values)?;
+            values
+        }
+    };
     if values.len() != expected {
         return Err(ApiError::bad_request(format!(
             "input x has {} values but shape {:?} needs {expected}",
@@ -482,6 +631,41 @@ fn validate_input(inputs: &[InferInput], features: usize) -> Result<Vec<f64>, Ap
         )));
     }
     Ok(values)
+}
+
+/// The binary tensor data extension: FP64 little-endian, row-major, no padding. The one input
+/// owns all the binary data, so its size must be the whole of it.
+fn binary_values(
+    binary: &[u8],
+    size: u64,
+    expected: usize,
+    shape: &[i64],
+) -> Result<Vec<f64>, ApiError> {
+    if size != binary.len() as u64 {
+        return Err(ApiError::bad_request(format!(
+            "input x has binary_data_size {size} but {} bytes follow the JSON",
+            binary.len()
+        )));
+    }
+    if expected.checked_mul(8) != Some(binary.len()) {
+        return Err(ApiError::bad_request(format!(
+            "input x has {size} bytes of binary data but shape {shape:?} needs {} FP64 (8 bytes each)",
+            expected
+        )));
+    }
+    binary
+        .chunks_exact(8)
+        .map(|b| {
+            let v = f64::from_le_bytes(b.try_into().expect("chunks of 8"));
+            if v.is_finite() {
+                Ok(v)
+            } else {
+                Err(ApiError::bad_request(format!(
+                    "input x holds {v}, not a finite FP64"
+                )))
+            }
+        })
+        .collect()
 }
 
 /// OIP allows the data flat or nested by row; both are read row-major.

@@ -83,6 +83,9 @@ pub struct Metrics {
     reloads: AtomicU64,
     reload_failures: AtomicU64,
     model_version: Mutex<Option<String>>,
+    /// Main-port connections open now, and the most it serves at once.
+    connections: AtomicU64,
+    max_connections: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -103,7 +106,22 @@ impl Metrics {
             reloads: AtomicU64::new(0),
             reload_failures: AtomicU64::new(0),
             model_version: Mutex::new(None),
+            connections: AtomicU64::new(0),
+            max_connections: AtomicU64::new(0),
         }
+    }
+
+    /// Once per connection, not per request.
+    pub fn connection_opened(&self) {
+        self.connections.fetch_add(1, Relaxed);
+    }
+
+    pub fn connection_closed(&self) {
+        self.connections.fetch_sub(1, Relaxed);
+    }
+
+    pub fn set_max_connections(&self, max: usize) {
+        self.max_connections.store(max as u64, Relaxed);
     }
 
     /// Counts one answered request.
@@ -215,6 +233,24 @@ impl Metrics {
             out,
             "model_reload_failures_total {}",
             self.reload_failures.load(Relaxed)
+        );
+        out.push_str(
+            "# HELP inference_connections Connections open on the main port.\n\
+             # TYPE inference_connections gauge\n",
+        );
+        let _ = writeln!(
+            out,
+            "inference_connections {}",
+            self.connections.load(Relaxed)
+        );
+        out.push_str(
+            "# HELP inference_max_connections Connections the main port serves at once; more wait to be accepted.\n\
+             # TYPE inference_max_connections gauge\n",
+        );
+        let _ = writeln!(
+            out,
+            "inference_max_connections {}",
+            self.max_connections.load(Relaxed)
         );
         out
     }

@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use std::future::Ready;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -13,9 +14,10 @@ use axum::response::Response;
 use futures_util::future::Either;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::state::AppState;
 use crate::{api, reload};
@@ -25,12 +27,22 @@ use crate::{api, reload};
 pub struct Config {
     pub model_dir: PathBuf,
     pub listen: SocketAddr,
+    /// Where `/metrics` is served, apart from the public routes.
+    pub metrics_listen: SocketAddr,
     pub model_name: String,
     pub reload_interval: Duration,
     /// After SIGTERM, how long in-flight requests may take before the process exits anyway.
     /// Below Kubernetes' default 30 s grace period, so we exit before the SIGKILL.
     pub drain_timeout: Duration,
+    /// How long a connection may take to send a request's headers, counted from the
+    /// connection's start or the end of its previous answer (so it bounds idle keep-alive too).
+    pub header_read_timeout: Duration,
+    /// Connections served at once on the main port; more wait in the kernel's accept queue.
+    pub max_connections: usize,
 }
+
+/// Connections the metrics port serves at once: Prometheus scrapes with one.
+const MAX_METRICS_CONNECTIONS: usize = 16;
 
 /// Serves until SIGTERM or SIGINT, then stops accepting, finishes in-flight requests and
 /// returns. Errors only when the address cannot be bound.
@@ -42,16 +54,58 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         config.model_name.clone(),
         config.model_dir.clone(),
     )));
+    state.metrics.set_max_connections(config.max_connections);
     reload::spawn(state, config.reload_interval);
-    let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+    let listener = bind(config.listen).map_err(|e| {
         std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen))
     })?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, model_dir = %config.model_dir.display(), model_name = %config.model_name, "listening");
+    let metrics_listener = bind(config.metrics_listen).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!(
+                "cannot listen on {} for metrics: {e}",
+                config.metrics_listen
+            ),
+        )
+    })?;
+    let metrics = metrics_listener.local_addr()?;
+    tracing::info!(%addr, %metrics, model_dir = %config.model_dir.display(), model_name = %config.model_name, max_connections = config.max_connections, header_read_timeout = ?config.header_read_timeout, "listening");
 
-    serve(listener, state, config.drain_timeout).await;
+    let mut http = http1::Builder::new();
+    // Without a timer hyper waits for headers forever: an idle or slow client would hold its
+    // connection (and a file descriptor) as long as it likes.
+    http.timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout);
+    // The metrics port runs until the process exits, so Prometheus still sees the drain.
+    tokio::spawn(serve_metrics(metrics_listener, state, http.clone()));
+    serve(
+        listener,
+        state,
+        http,
+        config.max_connections,
+        config.drain_timeout,
+    )
+    .await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The accept queue's length. Clients beyond the connection bound wait there, and once it is
+/// full the kernel drops their SYNs and they retry after 1, 3, 7… s; the usual 128 would make
+/// every client wait like that while slow clients hold the server. The kernel caps it at
+/// `net.core.somaxconn` (4096 by default). Waiting connections cost no file descriptor here.
+const ACCEPT_QUEUE: u32 = 4096;
+
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    // As the standard library's bind does: a restarted server can bind at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_QUEUE)
 }
 
 /// Accepts HTTP/1.1 connections until SIGTERM or SIGINT, then closes the listener, lets every
@@ -60,37 +114,37 @@ pub async fn run(config: Config) -> std::io::Result<()> {
 /// Hand-written rather than `axum::serve` so that each connection is served by [`Connection`],
 /// which answers `GET /predict` before the router. Plain HTTP/1.1 (no HTTP/2 detection, no
 /// upgrades) is all Kubernetes probes, the ingress and `labctl` speak.
-async fn serve(listener: TcpListener, state: &'static AppState, drain_timeout: Duration) {
+async fn serve(
+    listener: TcpListener,
+    state: &'static AppState,
+    http: http1::Builder,
+    max_connections: usize,
+    drain_timeout: Duration,
+) {
     let router = api::router(state);
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(max_connections));
     let mut stop = std::pin::pin!(shutdown_signal());
+    let mut limit = LimitWarning::default();
     loop {
         let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                // A client that gave up before we accepted it: nothing wrong here.
-                Err(e) if is_connection_error(&e) => continue,
-                Err(e) => {
-                    // Out of file descriptors or similar: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
+            accepted = accept(&listener, &slots, &mut limit) => accepted,
             () = &mut stop => break,
         };
-        // Answers are one small write; never hold them back for Nagle.
-        let _ = stream.set_nodelay(true);
+        let (stream, slot) = stream;
         let service = Connection {
             state,
             router: RefCell::new(router.clone()),
         };
-        let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+        let connection = http.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
+        state.metrics.connection_opened();
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
+            state.metrics.connection_closed();
+            drop(slot);
         });
     }
     drop(listener);
@@ -100,6 +154,90 @@ async fn serve(listener: TcpListener, state: &'static AppState, drain_timeout: D
         () = tokio::time::sleep(drain_timeout) => {
             tracing::warn!(timeout = ?drain_timeout, "drain timed out; exiting with requests in flight");
         }
+    }
+}
+
+/// Serves `/metrics` (and 404 for anything else) on its own port, so the Ingress, which
+/// routes to the main port, cannot expose it. Its own connection bound keeps scrapes working
+/// while the main port is full.
+async fn serve_metrics(listener: TcpListener, state: &'static AppState, http: http1::Builder) {
+    let router = api::metrics_router(state);
+    let slots = Arc::new(Semaphore::new(MAX_METRICS_CONNECTIONS));
+    let mut limit = LimitWarning::default();
+    loop {
+        let (stream, slot) = accept(&listener, &slots, &mut limit).await;
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |request| {
+            tower::Service::call(&mut router.clone(), request)
+        });
+        let connection = http.serve_connection(TokioIo::new(stream), service);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "metrics connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+}
+
+/// Waits for a free connection slot, then accepts one connection. While every slot is taken
+/// nothing is accepted: new clients wait in the kernel's accept queue instead of costing a
+/// file descriptor each, and get in as slow or idle clients time out.
+async fn accept(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+    limit: &mut LimitWarning,
+) -> (TcpStream, OwnedSemaphorePermit) {
+    loop {
+        let slot = match Arc::clone(slots).try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                limit.warn(listener);
+                Arc::clone(slots)
+                    .acquire_owned()
+                    .await
+                    .expect("the semaphore is never closed")
+            }
+        };
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                // Answers are one small write; never hold them back for Nagle.
+                let _ = stream.set_nodelay(true);
+                return (stream, slot);
+            }
+            // A client that gave up before we accepted it: nothing wrong here.
+            Err(e) if is_connection_error(&e) => {}
+            Err(e) => {
+                // Out of file descriptors or similar: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Says that the connection limit was reached, at most once every ten seconds: under a flood
+/// of slow clients it would otherwise be said for every connection.
+#[derive(Default)]
+struct LimitWarning {
+    last: Option<Instant>,
+}
+
+impl LimitWarning {
+    fn warn(&mut self, listener: &TcpListener) {
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|last| now.duration_since(last) < Duration::from_secs(10))
+        {
+            return;
+        }
+        self.last = Some(now);
+        let addr = listener.local_addr().ok();
+        tracing::warn!(
+            addr = ?addr,
+            "connection limit reached: new connections wait until one closes"
+        );
     }
 }
 
