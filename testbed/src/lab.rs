@@ -274,23 +274,29 @@ impl Lab {
         self.deploy()
     }
 
-    /// Waits until Argo CD's sync operation of `revision` has ended and succeeded.
+    /// Waits until Argo CD is Synced at `revision` with no operation running: its sync of
+    /// `revision` succeeded, or it needed none (a re-created Application whose objects
+    /// already match Git is Synced without an operation).
     pub fn wait_operation(&mut self, revision: &str, timeout: Duration) -> Result<()> {
         let what = format!("Argo CD to sync {revision}");
         self.wait_for(&what, timeout, |lab| {
             let app = gitops::application(&lab.cp)?;
-            let op = &app["status"]["operationState"];
+            let s = &app["status"];
+            let op = &s["operationState"];
             let ran = op["syncResult"]["revision"] == revision
                 || op["operation"]["sync"]["revision"] == revision;
-            match op["phase"].as_str() {
-                Some("Succeeded") if ran => Ok(true),
-                Some("Failed" | "Error") if ran => {
-                    bail!(
-                        "Argo CD's sync of {revision} failed: {}",
-                        gitops::describe(&app)
-                    )
-                }
-                _ => bail!("{}", gitops::describe(&app)),
+            if ran && matches!(op["phase"].as_str(), Some("Failed" | "Error")) {
+                bail!(
+                    "Argo CD's sync of {revision} failed: {}",
+                    gitops::describe(&app)
+                );
+            }
+            let synced = s["sync"]["status"] == "Synced" && s["sync"]["revision"] == revision;
+            let idle = !matches!(op["phase"].as_str(), Some("Running" | "Terminating"));
+            if synced && idle {
+                Ok(true)
+            } else {
+                bail!("{}", gitops::describe(&app))
             }
         })
     }

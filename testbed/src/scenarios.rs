@@ -92,10 +92,10 @@ pub const SCENARIOS: &[Scenario] = &[
         description: "a commit pins trainer and inference to lab-node-2 while the model volume stays on lab-node-1",
         expect: &[Expect::Finding("pv-node-affinity-conflict")],
         apply: |lab| {
-            commit_patches(
+            commit_pins(
                 lab,
                 "Pin the pipeline to lab-node-2",
-                &[pin("CronJob", OTHER_NODE), pin("Deployment", OTHER_NODE)],
+                &[("CronJob", OTHER_NODE), ("Deployment", OTHER_NODE)],
             )
         },
         undo: |lab| lab.reset(false),
@@ -105,10 +105,10 @@ pub const SCENARIOS: &[Scenario] = &[
         description: "a commit pins the trainer CronJob to lab-node-2, inference stays on lab-node-1",
         expect: &[Expect::Finding("consumers-pinned-to-different-nodes")],
         apply: |lab| {
-            commit_patches(
+            commit_pins(
                 lab,
                 "Pin the trainer to lab-node-2",
-                &[pin("CronJob", OTHER_NODE)],
+                &[("CronJob", OTHER_NODE)],
             )
         },
         undo: |lab| lab.reset(false),
@@ -162,10 +162,10 @@ pub const SCENARIOS: &[Scenario] = &[
         description: "a commit pins inference to lab-node-l (a typo)",
         expect: &[Expect::Finding("node-selector-matches-no-node")],
         apply: |lab| {
-            commit_patches(
+            commit_pins(
                 lab,
                 "Pin inference to lab-node-l",
-                &[pin("Deployment", "lab-node-l")],
+                &[("Deployment", "lab-node-l")],
             )
         },
         undo: |lab| lab.reset(false),
@@ -373,7 +373,36 @@ fn delete_patch(api_version: &str, kind: &str, name: &str) -> String {
     )
 }
 
-/// Pins the CronJob's or the Deployment's pods to `node`.
+/// Takes `kind`'s pin out of the overlay's `replacements:` (which run after `patches:` and
+/// would overwrite a pin patch with the settings' node), so a [`pin`] patch holds.
+fn unpin_from_settings(lab: &mut Lab, kind: &str) -> Result<()> {
+    let file = lab.git.file(OVERLAY_KUSTOMIZATION);
+    let text = std::fs::read_to_string(&file)?;
+    let block = format!("      - select:\n          kind: {kind}\n");
+    let start = text
+        .find(&block)
+        .with_context(|| format!("no replacement target of kind {kind} in the lab overlay"))?;
+    // The target ends after its one fieldPaths item.
+    let paths = text[start..]
+        .find("fieldPaths:\n")
+        .context("a replacement target without fieldPaths")?;
+    let item_start = start + paths + "fieldPaths:\n".len();
+    let item_end = item_start + text[item_start..].find('\n').unwrap_or(0) + 1;
+    let edited = format!("{}{}", &text[..start], &text[item_end..]);
+    std::fs::write(&file, edited)?;
+    Ok(())
+}
+
+/// Pins the CronJob's or the Deployment's pods to `node` by commits to the lab's Git.
+fn commit_pins(lab: &mut Lab, message: &str, pins: &[(&str, &str)]) -> Result<()> {
+    for (kind, _) in pins {
+        unpin_from_settings(lab, kind)?;
+    }
+    let patches: Vec<String> = pins.iter().map(|(kind, node)| pin(kind, node)).collect();
+    commit_patches(lab, message, &patches)
+}
+
+/// A patch that pins the CronJob's or the Deployment's pods to `node`.
 fn pin(kind: &str, node: &str) -> String {
     let path = if kind == "CronJob" {
         "/spec/jobTemplate/spec/template/spec/nodeSelector/kubernetes.io~1hostname"
