@@ -14,6 +14,7 @@ pub mod diagnose;
 pub mod dns;
 pub mod exit;
 pub mod http;
+pub mod k8s;
 pub mod lint;
 pub mod render;
 pub mod runner;

@@ -8,7 +8,7 @@ use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
 use k8s_openapi::api::batch::v1::CronJob;
-use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolumeClaim, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolumeClaim, Service, Toleration};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -19,6 +19,8 @@ use super::permissions::{PERMISSIONS, Permission, Scope};
 use super::{Check, CheckError, Outcome, PREREQUISITES, Severity, fetch};
 use crate::config::LabConfig;
 use crate::context::Context;
+use crate::k8s::placement::node_selector_value;
+use crate::k8s::workload::deployment_pod_spec;
 
 /// Oldest Kubernetes minor version the lab supports (k8s-openapi is built for it).
 pub const MIN_MINOR: u32 = 33;
@@ -323,16 +325,7 @@ async fn permissions(ctx: &Context) -> Result<Outcome, CheckError> {
 // ---------------------------------------------------------------------------------------------
 // nodes-ready, pin-node-schedulable
 
-fn node_name(node: &Node) -> &str {
-    node.metadata.name.as_deref().unwrap_or("<unnamed>")
-}
-
-pub fn node_is_ready(node: &Node) -> bool {
-    node.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
+use crate::k8s::nodes::{is_ready as node_is_ready, node_name, unavailability};
 
 pub fn evaluate_nodes_ready(nodes: &[Node]) -> Outcome {
     let not_ready: Vec<String> = nodes
@@ -356,28 +349,14 @@ pub fn evaluate_nodes_ready(nodes: &[Node]) -> Outcome {
     }
 }
 
-/// Taints that keep our pods (which carry no tolerations) off a node.
-fn blocking_taints(node: &Node) -> Vec<String> {
-    node.spec
-        .as_ref()
-        .and_then(|s| s.taints.as_ref())
-        .map(|ts| {
-            ts.iter()
-                .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
-                .map(|t| {
-                    format!(
-                        "{}={}:{}",
-                        t.key,
-                        t.value.as_deref().unwrap_or(""),
-                        t.effect
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-pub fn evaluate_pin_node(nodes: &[Node], key: &str, value: Option<&str>) -> Outcome {
+/// Whether pods pinned by `key=value` (and tolerating `tolerations`) can be scheduled on the
+/// pin node.
+pub fn evaluate_pin_node(
+    nodes: &[Node],
+    key: &str,
+    value: Option<&str>,
+    tolerations: &[Toleration],
+) -> Outcome {
     let label_of = |n: &Node| n.metadata.labels.as_ref().and_then(|l| l.get(key)).cloned();
     let node = match value {
         Some(v) => match nodes.iter().find(|n| label_of(n).as_deref() == Some(v)) {
@@ -410,18 +389,10 @@ pub fn evaluate_pin_node(nodes: &[Node], key: &str, value: Option<&str>) -> Outc
         },
     };
     let name = node_name(node);
-    let mut problems = Vec::new();
-    if node
-        .spec
-        .as_ref()
-        .and_then(|s| s.unschedulable)
-        .unwrap_or(false)
-    {
-        problems.push(format!("node {name} is cordoned (unschedulable)"));
-    }
-    for taint in blocking_taints(node) {
-        problems.push(format!("node {name} has taint {taint}"));
-    }
+    let mut problems: Vec<String> = unavailability(node, tolerations)
+        .iter()
+        .map(|why| format!("node {name}: {why}"))
+        .collect();
     if label_of(node).is_none() {
         problems.push(format!("node {name} lacks the pin label {key}"));
     }
@@ -451,15 +422,25 @@ async fn pin_node_schedulable(ctx: &Context) -> Result<Outcome, CheckError> {
     // The pin: the lab description's, else (preflight rerun after a deploy) the Deployment's
     // own nodeSelector, as verify reads it. Before the first deploy there is no Deployment,
     // and a missing or unreadable one just leaves the pin unknown.
-    let pin = match &c.pin_label_value {
-        Some(v) => Some(v.clone()),
-        None => fetch::get_namespaced::<Deployment>(&client, &c.namespace, &c.deployment)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|d| super::verify::deployment_pin(&d, &c.pin_label_key)),
-    };
-    Ok(evaluate_pin_node(&nodes, &c.pin_label_key, pin.as_deref()))
+    // Its tolerations, when it exists, say which taints its pods accept.
+    let deployment = fetch::get_namespaced::<Deployment>(&client, &c.namespace, &c.deployment)
+        .await
+        .ok()
+        .flatten();
+    let spec = deployment.as_ref().and_then(deployment_pod_spec);
+    let pin = c
+        .pin_label_value
+        .as_deref()
+        .or_else(|| node_selector_value(spec, &c.pin_label_key));
+    let tolerations = spec
+        .and_then(|s| s.tolerations.as_deref())
+        .unwrap_or_default();
+    Ok(evaluate_pin_node(
+        &nodes,
+        &c.pin_label_key,
+        pin,
+        tolerations,
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -981,12 +962,12 @@ mod tests {
     fn labelled_schedulable_pin_node_passes() {
         let nodes = [node("n1", true), node("n2", true)];
         assert_eq!(
-            evaluate_pin_node(&nodes, HOST, Some("n2")).status,
+            evaluate_pin_node(&nodes, HOST, Some("n2"), &[]).status,
             Status::Pass
         );
         // Single-node cluster without a configured pin: that node.
         assert_eq!(
-            evaluate_pin_node(&nodes[..1], HOST, None).status,
+            evaluate_pin_node(&nodes[..1], HOST, None, &[]).status,
             Status::Pass
         );
     }
@@ -1004,17 +985,17 @@ mod tests {
             }]),
             ..Default::default()
         });
-        let o = evaluate_pin_node(std::slice::from_ref(&n), HOST, Some("n1"));
+        let o = evaluate_pin_node(std::slice::from_ref(&n), HOST, Some("n1"), &[]);
         assert_eq!(o.status, Status::Fail);
         assert!(o.evidence.iter().any(|e| e.contains("cordoned")));
         assert!(o.evidence.iter().any(|e| e.contains("gpu=yes:NoSchedule")));
         assert!(
-            evaluate_pin_node(&[node("n1", true)], HOST, Some("n9"))
+            evaluate_pin_node(&[node("n1", true)], HOST, Some("n9"), &[])
                 .message
                 .contains("no node carries")
         );
         assert_eq!(
-            evaluate_pin_node(&[node("a", true), node("b", true)], HOST, None).status,
+            evaluate_pin_node(&[node("a", true), node("b", true)], HOST, None, &[]).status,
             Status::Fail
         );
     }

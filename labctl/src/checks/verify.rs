@@ -1,11 +1,9 @@
 //! `labctl verify`: does the deployed lab work end to end? Argo CD state, storage, training,
 //! serving, networking, then what a LAN client sees (DNS, HTTP).
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod, PodSpec, Service};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::jiff::Timestamp;
@@ -15,6 +13,10 @@ use super::preflight::{check, evaluate_deployment_available, gates};
 use super::{Check, CheckError, Outcome, Severity, VERIFICATION, fetch};
 use crate::config::LabConfig;
 use crate::context::Context;
+use crate::k8s::names::{self, labels_text};
+use crate::k8s::placement::{self, node_selector_value};
+use crate::k8s::service;
+use crate::k8s::workload::{cron_job_pod_spec, deployment_pod_spec};
 
 macro_rules! vcheck {
     ($id:literal, $cat:literal, $title:literal, $sev:expr, $api:expr, $f:path) => {{
@@ -320,38 +322,12 @@ async fn pvc_bound(ctx: &Context) -> Result<Outcome, CheckError> {
     Ok(evaluate_pvc(pvc.as_ref(), &c.pvc))
 }
 
-/// Nodes a PV is restricted to by `kubernetes.io/hostname In [...]`.
-pub fn pv_nodes(pv: &PersistentVolume) -> Vec<String> {
-    pv.spec
-        .as_ref()
-        .and_then(|s| s.node_affinity.as_ref())
-        .and_then(|a| a.required.as_ref())
-        .map(|r| {
-            r.node_selector_terms
-                .iter()
-                .flat_map(|t| t.match_expressions.iter().flatten())
-                .filter(|e| e.key == "kubernetes.io/hostname" && e.operator == "In")
-                .flat_map(|e| e.values.iter().flatten().cloned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn pin_of(spec: Option<&PodSpec>, key: &str) -> Option<String> {
-    spec?.node_selector.as_ref()?.get(key).cloned()
-}
-
-pub fn deployment_pin(d: &Deployment, key: &str) -> Option<String> {
-    pin_of(d.spec.as_ref().and_then(|s| s.template.spec.as_ref()), key)
-}
-
-pub fn cronjob_pin(cj: &CronJob, key: &str) -> Option<String> {
-    let job = cj.spec.as_ref().and_then(|s| s.job_template.spec.as_ref());
-    pin_of(job.and_then(|j| j.template.spec.as_ref()), key)
-}
-
+/// Whether the volume is on exactly one node and both workloads are pinned there. The volume's
+/// node is every node its node affinity matches ([`placement::volume_nodes`]); a pin `key=value`
+/// is there when that node carries the label.
 pub fn evaluate_pv_affinity(
     pv: Option<&PersistentVolume>,
+    nodes: &[Node],
     deployment_pin: Option<&str>,
     cronjob_pin: Option<&str>,
     key: &str,
@@ -360,18 +336,25 @@ pub fn evaluate_pv_affinity(
         return Outcome::fail("the PVC has no PersistentVolume yet");
     };
     let pv_name = pv.metadata.name.as_deref().unwrap_or("<pv>");
-    let nodes = pv_nodes(pv);
-    let [node] = nodes.as_slice() else {
+    let nodes: Vec<&Node> = nodes.iter().collect();
+    // A volume without node affinity is not node-local: it is on no one node.
+    let held = match placement::pv_affinity(pv) {
+        Some(_) => placement::volume_nodes(pv, &nodes),
+        None => Vec::new(),
+    };
+    let [node] = held.as_slice() else {
+        let names: Vec<&str> = held.iter().map(|n| names::name(&n.metadata)).collect();
         return Outcome::fail(format!(
-            "PV {pv_name} is not restricted to exactly one node ({nodes:?})"
+            "PV {pv_name} is not restricted to exactly one node ({names:?})"
         ));
     };
+    let node_label = node.metadata.labels.as_ref().and_then(|l| l.get(key));
+    let node = names::name(&node.metadata);
     let mut problems = Vec::new();
     for (what, pin) in [("Deployment", deployment_pin), ("CronJob", cronjob_pin)] {
         match pin {
             None => problems.push(format!("{what} has no nodeSelector {key}")),
-            // Only the hostname label can be compared with the PV's hostname affinity.
-            Some(p) if key == "kubernetes.io/hostname" && p != node => {
+            Some(p) if node_label.map(String::as_str) != Some(p) => {
                 problems.push(format!("{what} is pinned to {p}, the volume is on {node}"))
             }
             Some(_) => {}
@@ -405,14 +388,13 @@ async fn pv_node_affinity(ctx: &Context) -> Result<Outcome, CheckError> {
         Some(v) => fetch::get_cluster(&client, &v).await?,
         None => None,
     };
+    let nodes: Vec<Node> = fetch::list_cluster(&client, &ListParams::default()).await?;
     let key = &c.pin_label_key;
     Ok(evaluate_pv_affinity(
         pv.as_ref(),
-        deploy
-            .as_ref()
-            .and_then(|d| deployment_pin(d, key))
-            .as_deref(),
-        cj.as_ref().and_then(|j| cronjob_pin(j, key)).as_deref(),
+        &nodes,
+        node_selector_value(deploy.as_ref().and_then(deployment_pod_spec), key),
+        node_selector_value(cj.as_ref().and_then(cron_job_pod_spec), key),
         key,
     ))
 }
@@ -646,15 +628,6 @@ pub fn evaluate_pods(pods: &[Pod], pinned_node: Option<&str>) -> Outcome {
     }
 }
 
-/// `matchLabels` as a label selector string (`app=inference,tier=serving`).
-fn selector_string(labels: &BTreeMap<String, String>) -> String {
-    labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 async fn inference_pods_pinned(ctx: &Context) -> Result<Outcome, CheckError> {
     let client = fetch::client(ctx).await?;
     let c = &ctx.config;
@@ -673,19 +646,16 @@ async fn inference_pods_pinned(ctx: &Context) -> Result<Outcome, CheckError> {
     let pods: Vec<Pod> = fetch::list_namespaced(
         &client,
         &c.namespace,
-        &ListParams::default().labels(&selector_string(&labels)),
+        &ListParams::default().labels(&labels_text(&labels)),
     )
     .await?;
     // The pin: what the lab description says, else the Deployment's own nodeSelector.
     let pinned = c
         .pin_label_value
-        .clone()
-        .or_else(|| deployment_pin(&d, &c.pin_label_key));
+        .as_deref()
+        .or_else(|| node_selector_value(deployment_pod_spec(&d), &c.pin_label_key));
     let comparable = c.pin_label_key == "kubernetes.io/hostname";
-    Ok(evaluate_pods(
-        &pods,
-        pinned.as_deref().filter(|_| comparable),
-    ))
+    Ok(evaluate_pods(&pods, pinned.filter(|_| comparable)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -713,33 +683,20 @@ pub fn evaluate_service(svc: Option<&Service>, d: Option<&Deployment>, name: &st
         if labels.get(k) != Some(v) {
             problems.push(format!(
                 "selector {k}={v} does not match the pod template labels {}",
-                selector_string(&labels)
+                labels_text(&labels)
             ));
         }
     }
     let containers = template
         .and_then(|t| t.spec.as_ref())
-        .map(|s| s.containers.clone())
+        .map(|s| s.containers.as_slice())
         .unwrap_or_default();
-    let ports: Vec<_> = containers
-        .iter()
-        .flat_map(|c| c.ports.iter().flatten())
-        .collect();
-    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let declared = service::declared_ports(containers);
     for sp in spec.ports.iter().flatten() {
-        let found = match &sp.target_port {
-            None => ports.iter().any(|p| p.container_port == sp.port),
-            Some(IntOrString::Int(n)) => ports.iter().any(|p| p.container_port == *n),
-            Some(IntOrString::String(s)) => ports.iter().any(|p| p.name.as_deref() == Some(s)),
-        };
-        if !found {
-            let target = match &sp.target_port {
-                None => sp.port.to_string(),
-                Some(IntOrString::Int(n)) => n.to_string(),
-                Some(IntOrString::String(s)) => s.clone(),
-            };
+        if service::resolve_target_port(sp, &declared).is_none() {
             problems.push(format!(
-                "targetPort {target} of port {} is not a container port of the pods",
+                "targetPort {} of port {} is not a container port of the pods",
+                service::target_text(&service::target_port(sp)),
                 sp.port
             ));
         }
@@ -747,7 +704,7 @@ pub fn evaluate_service(svc: Option<&Service>, d: Option<&Deployment>, name: &st
     if problems.is_empty() {
         Outcome::pass(format!(
             "selector {} matches; target ports exist",
-            selector_string(&selector)
+            labels_text(&selector)
         ))
     } else {
         Outcome::fail(format!("Service {name} does not reach the inference pods"))
@@ -931,6 +888,7 @@ mod tests {
     use k8s_openapi::api::batch::v1::{
         CronJobSpec, CronJobStatus, JobCondition, JobSpec, JobStatus, JobTemplateSpec,
     };
+    use k8s_openapi::api::core::v1::PodSpec;
     use k8s_openapi::api::core::v1::{
         Container, ContainerPort, ContainerState, ContainerStateWaiting, ContainerStatus,
         NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PersistentVolumeClaimSpec,
@@ -947,6 +905,7 @@ mod tests {
         LabelSelector, ObjectMeta, OwnerReference, Time,
     };
     use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    use std::collections::BTreeMap;
 
     fn meta(name: &str) -> ObjectMeta {
         ObjectMeta {
@@ -1052,26 +1011,33 @@ mod tests {
         }
     }
 
+    fn nodes() -> [Node; 2] {
+        [
+            crate::k8s::nodes::tests::node("n1", "n1"),
+            crate::k8s::nodes::tests::node("n2", "n2"),
+        ]
+    }
+
     #[test]
     fn pv_on_the_pinned_node_passes() {
         assert_eq!(
-            evaluate_pv_affinity(Some(&pv("n1")), Some("n1"), Some("n1"), HOST).status,
+            evaluate_pv_affinity(Some(&pv("n1")), &nodes(), Some("n1"), Some("n1"), HOST).status,
             Status::Pass
         );
     }
 
     #[test]
     fn pv_elsewhere_or_unpinned_workload_fails() {
-        let o = evaluate_pv_affinity(Some(&pv("n1")), Some("n2"), Some("n1"), HOST);
+        let o = evaluate_pv_affinity(Some(&pv("n1")), &nodes(), Some("n2"), Some("n1"), HOST);
         assert_eq!(o.status, Status::Fail);
         assert_eq!(
             o.evidence,
             ["Deployment is pinned to n2, the volume is on n1"]
         );
-        let o = evaluate_pv_affinity(Some(&pv("n1")), Some("n1"), None, HOST);
+        let o = evaluate_pv_affinity(Some(&pv("n1")), &nodes(), Some("n1"), None, HOST);
         assert!(o.evidence[0].contains("CronJob has no nodeSelector"));
         assert_eq!(
-            evaluate_pv_affinity(None, Some("n1"), Some("n1"), HOST).status,
+            evaluate_pv_affinity(None, &nodes(), Some("n1"), Some("n1"), HOST).status,
             Status::Fail
         );
     }
@@ -1116,7 +1082,7 @@ mod tests {
         );
         assert_eq!(evaluate_cronjob(None, "trainer").status, Status::Fail);
         assert_eq!(
-            cronjob_pin(&cronjob("@hourly", false, None), HOST).as_deref(),
+            node_selector_value(cron_job_pod_spec(&cronjob("@hourly", false, None)), HOST),
             Some("n1")
         );
     }
@@ -1320,7 +1286,10 @@ mod tests {
     #[test]
     fn matching_selector_and_target_port_pass() {
         let d = inference_deployment(&[("app", "inference")], "http", 8080);
-        assert_eq!(deployment_pin(&d, HOST).as_deref(), Some("n1"));
+        assert_eq!(
+            node_selector_value(deployment_pod_spec(&d), HOST),
+            Some("n1")
+        );
         let by_name = service(&[("app", "inference")], IntOrString::String("http".into()));
         assert_eq!(
             evaluate_service(Some(&by_name), Some(&d), "inference").status,

@@ -17,10 +17,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::catalogue::FindingId;
 use super::index::{ClassLookup, EventRecord, Index, Workload};
-use super::nodes::{self, HOSTNAME_LABEL};
 use super::scheduler::{self, ReasonKind, SchedulingFailure};
 use super::{Affected, Finding, ObjectRef, Scope};
 use crate::config::LabConfig;
+use crate::k8s::names::{name as meta_name, namespace as meta_ns};
+use crate::k8s::{HOSTNAME_LABEL, WorkloadKind};
+use crate::k8s::{Unavailable, nodes, placement};
 
 const SELECTED_NODE: &str = "volume.kubernetes.io/selected-node";
 const STORAGE_PROVISIONER: &str = "volume.kubernetes.io/storage-provisioner";
@@ -52,7 +54,7 @@ struct Consumer<'a> {
 impl Consumer<'_> {
     fn reference(&self) -> ObjectRef {
         ObjectRef::namespaced(
-            self.workload.kind,
+            self.workload.kind.as_str(),
             self.workload.namespace,
             self.workload.name,
         )
@@ -115,14 +117,6 @@ impl Claim<'_> {
     fn live_pods(&self) -> impl Iterator<Item = &Pod> {
         self.consumers.iter().flat_map(|c| c.pods.iter().copied())
     }
-}
-
-fn meta_name(m: &ObjectMeta) -> &str {
-    m.name.as_deref().unwrap_or("")
-}
-
-fn meta_ns(m: &ObjectMeta) -> &str {
-    m.namespace.as_deref().unwrap_or("")
 }
 
 fn pod_phase(pod: &Pod) -> &str {
@@ -407,8 +401,8 @@ fn pv_line(pv: &PersistentVolume) -> String {
     if let Some(p) = spec.and_then(|s| s.persistent_volume_reclaim_policy.as_deref()) {
         parts.push(format!("reclaimPolicy {p}"));
     }
-    if let Some(a) = nodes::pv_affinity(pv) {
-        parts.push(format!("node affinity {}", nodes::describe_selector(a)));
+    if let Some(a) = placement::pv_affinity(pv) {
+        parts.push(format!("node affinity {}", placement::describe_selector(a)));
     }
     format!(
         "PersistentVolume {}: {}",
@@ -425,9 +419,9 @@ fn pod_line(pod: &Pod) -> String {
         pod_phase(pod)
     );
     if let Some(spec) = &pod.spec {
-        s.push_str(&format!(", {}", nodes::describe_pin(spec)));
+        s.push_str(&format!(", {}", placement::describe_pin(spec)));
         if let Some(n) = spec.node_name.as_deref().filter(|n| !n.is_empty())
-            && !nodes::describe_pin(spec).contains(n)
+            && !placement::describe_pin(spec).contains(n)
         {
             s.push_str(&format!(", on node {n}"));
         }
@@ -444,7 +438,7 @@ fn workload_line(w: &Workload<'_>) -> String {
         w.kind,
         w.namespace,
         w.name,
-        nodes::describe_pin(w.spec)
+        placement::describe_pin(w.spec)
     );
     if let Some(idle) = w.idle {
         s.push_str(&format!(", {idle}"));
@@ -455,7 +449,15 @@ fn workload_line(w: &Workload<'_>) -> String {
     s
 }
 
-fn node_line(node: &Node, why: &[String]) -> String {
+/// `a, b, c`: reasons as one line of evidence.
+fn join(why: &[Unavailable]) -> String {
+    why.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn node_line(node: &Node, why: &[Unavailable]) -> String {
     let host = node
         .metadata
         .labels
@@ -469,11 +471,7 @@ fn node_line(node: &Node, why: &[String]) -> String {
             meta_name(&node.metadata)
         )
     } else {
-        format!(
-            "Node {}{host}: {}",
-            meta_name(&node.metadata),
-            why.join(", ")
-        )
+        format!("Node {}{host}: {}", meta_name(&node.metadata), join(why))
     }
 }
 
@@ -522,7 +520,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             }
             let (kind, owner_name) = match self.ix.top_owner(&pod.metadata) {
                 Some((kind, meta)) => (kind, meta_name(meta)),
-                None => ("Pod", meta_name(&pod.metadata)),
+                None => (WorkloadKind::Pod, meta_name(&pod.metadata)),
             };
             match consumers
                 .iter_mut()
@@ -535,7 +533,7 @@ impl<'i, 'a> Engine<'i, 'a> {
                     if let Some(spec) = &pod.spec {
                         consumers.push(Consumer {
                             workload: Workload {
-                                kind: "Pod",
+                                kind: WorkloadKind::Pod,
                                 namespace: ns,
                                 name: meta_name(&pod.metadata),
                                 meta: &pod.metadata,
@@ -602,7 +600,7 @@ impl<'i, 'a> Engine<'i, 'a> {
                     state: Some(state),
                 });
             }
-            if con.workload.kind != "Pod" {
+            if con.workload.kind != WorkloadKind::Pod {
                 let state = con
                     .workload
                     .idle
@@ -763,7 +761,10 @@ impl<'i, 'a> Engine<'i, 'a> {
     }
 
     fn fits_any_node(&self, spec: &PodSpec) -> bool {
-        self.ix.nodes.iter().any(|n| nodes::pod_fits_node(spec, n))
+        self.ix
+            .nodes
+            .iter()
+            .any(|n| placement::pod_fits_node(spec, n))
     }
 
     fn tolerations(c: &Claim<'a>) -> Vec<Toleration> {
@@ -782,7 +783,7 @@ impl<'i, 'a> Engine<'i, 'a> {
     fn is_node_local(&self, c: &Claim<'a>) -> bool {
         if c.volume_name()
             .and_then(|v| self.ix.pv_by_name.get(v))
-            .is_some_and(|pv| nodes::pv_affinity(pv).is_some())
+            .is_some_and(|pv| placement::pv_affinity(pv).is_some())
         {
             return true;
         }
@@ -864,7 +865,7 @@ impl<'i, 'a> Engine<'i, 'a> {
     fn rerun_hint(&self, c: &Claim<'a>) -> String {
         c.consumers
             .iter()
-            .find(|con| con.workload.kind == "CronJob")
+            .find(|con| con.workload.kind == WorkloadKind::CronJob)
             .map(|con| {
                 format!(
                     "; then regenerate it: kubectl -n {} create job --from=cronjob/{} {}-manual",
@@ -913,12 +914,17 @@ impl<'i, 'a> Engine<'i, 'a> {
         let scale: Vec<String> = c
             .consumers
             .iter()
-            .filter(|con| matches!(con.workload.kind, "Deployment" | "StatefulSet"))
+            .filter(|con| {
+                matches!(
+                    con.workload.kind,
+                    WorkloadKind::Deployment | WorkloadKind::StatefulSet
+                )
+            })
             .map(|con| {
                 format!(
                     "kubectl -n {} scale {} {} --replicas=0",
                     c.ns,
-                    con.workload.kind.to_lowercase(),
+                    con.workload.kind.as_str().to_lowercase(),
                     con.workload.name
                 )
             })
@@ -1058,13 +1064,13 @@ impl<'i, 'a> Engine<'i, 'a> {
         }
         if modes.iter().any(|m| m == "ReadWriteOncePod") {
             let replicas = |w: &Workload<'_>| -> i32 {
-                if w.kind == "Deployment" {
+                if w.kind == WorkloadKind::Deployment {
                     self.ix
                         .deployment_by_key
                         .get(&(w.namespace, w.name))
                         .and_then(|d| d.spec.as_ref()?.replicas)
                         .unwrap_or(1)
-                } else if w.kind == "StatefulSet" {
+                } else if w.kind == WorkloadKind::StatefulSet {
                     // Rare with a ReadWriteOncePod claim: a scan is fine.
                     self.ix
                         .snapshot
@@ -1132,7 +1138,7 @@ impl<'i, 'a> Engine<'i, 'a> {
                 self.ix
                     .nodes
                     .iter()
-                    .filter(|n| nodes::pod_fits_node(con.workload.spec, n))
+                    .filter(|n| placement::pod_fits_node(con.workload.spec, n))
                     .map(|n| meta_name(&n.metadata))
                     .collect()
             })
@@ -1171,7 +1177,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         ev.extend(self.pending_pod_evidence(c));
         // The node to pin to: where the volume is, else the lab's pin, else the first consumer's.
         let target = pv
-            .and_then(nodes::pv_pin)
+            .and_then(placement::pv_pin)
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .or_else(|| {
                 self.config
@@ -1248,7 +1254,11 @@ impl<'i, 'a> Engine<'i, 'a> {
         let mut pvc_wave = sync_wave(&c.pvc.metadata);
         let mut tracked = pvc_wave.is_some();
         let mut consumer_waves: Vec<(String, i64)> = Vec::new();
-        for con in c.consumers.iter().filter(|con| con.workload.kind != "Pod") {
+        for con in c
+            .consumers
+            .iter()
+            .filter(|con| con.workload.kind != WorkloadKind::Pod)
+        {
             let w = sync_wave(con.workload.meta);
             tracked |= w.is_some();
             consumer_waves.push((
@@ -1393,27 +1403,21 @@ impl<'i, 'a> Engine<'i, 'a> {
             }
             return;
         };
-        if nodes::pv_affinity(pv).is_none() {
+        if placement::pv_affinity(pv).is_none() {
             return;
         }
         if !self.nodes_known() {
             self.bound_from_events(c, pv, pinned);
             return;
         }
-        let pv_nodes: Vec<&Node> = self
-            .ix
-            .nodes
-            .iter()
-            .copied()
-            .filter(|n| nodes::pv_fits_node(pv, n))
-            .collect();
+        let pv_nodes = placement::volume_nodes(pv, &self.ix.nodes);
         let pv_name = meta_name(&pv.metadata);
         if pv_nodes.is_empty() {
             self.pv_node_missing(c, pv);
             return;
         }
         let tolerations = Self::tolerations(c);
-        let problems: Vec<(&Node, Vec<String>)> = pv_nodes
+        let problems: Vec<(&Node, Vec<Unavailable>)> = pv_nodes
             .iter()
             .map(|n| (*n, nodes::unavailability(n, &tolerations)))
             .collect();
@@ -1428,22 +1432,8 @@ impl<'i, 'a> Engine<'i, 'a> {
                 &["NodeNotReady", "NodeNotSchedulable"],
             ));
             ev.extend(self.pending_pod_evidence(c));
-            let mut fixes = Vec::new();
-            for w in why {
-                if w.starts_with("NotReady") {
-                    fixes.push(format!(
-                        "bring node {node_name} back (kubelet/k3s-agent running? network?): kubectl describe node {node_name}"
-                    ));
-                } else if w.starts_with("cordoned") {
-                    fixes.push(format!("kubectl uncordon {node_name}"));
-                } else if let Some(t) = w.strip_prefix("untolerated taint ") {
-                    let (kv, effect) = t.rsplit_once(':').unwrap_or((t, "NoSchedule"));
-                    let key = kv.split('=').next().unwrap_or(kv);
-                    fixes.push(format!(
-                        "kubectl taint nodes {node_name} {key}:{effect}- (or add a matching toleration to the consumers)"
-                    ));
-                }
-            }
+            let fixes: Vec<String> = why.iter().map(|w| w.fix(node_name)).collect();
+            let why = join(why);
             self.grouped_hit(
                 c,
                 FindingId::PvNodeUnavailable,
@@ -1451,9 +1441,9 @@ impl<'i, 'a> Engine<'i, 'a> {
                 format!(
                     "PersistentVolume {pv_name} of claim {} lives on node {node_name}, which cannot run its consumers: {}",
                     c.name,
-                    why.join(", ")
+                    why
                 ),
-                format!("Node {node_name} holds the volumes of {{n}} claims and cannot run their consumers: {}", why.join(", ")),
+                format!("Node {node_name} holds the volumes of {{n}} claims and cannot run their consumers: {why}"),
                 ev,
                 format!("The volume exists only on {node_name}; {}.", fixes.join("; ")),
             );
@@ -1468,7 +1458,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         for con in &c.consumers {
             if pv_nodes
                 .iter()
-                .any(|n| nodes::pod_fits_node(con.workload.spec, n))
+                .any(|n| placement::pod_fits_node(con.workload.spec, n))
             {
                 continue;
             }
@@ -1484,7 +1474,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         }
         if !elsewhere.is_empty() {
             let (k, val) =
-                nodes::pv_pin(pv).unwrap_or((HOSTNAME_LABEL, meta_name(&pv_nodes[0].metadata)));
+                placement::pv_pin(pv).unwrap_or((HOSTNAME_LABEL, meta_name(&pv_nodes[0].metadata)));
             let mut ev = vec![pvc_line(c), pv_line(pv)];
             ev.extend(elsewhere.iter().map(|con| workload_line(&con.workload)));
             ev.extend(self.pending_pod_evidence(c));
@@ -1552,7 +1542,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         let pv_name = meta_name(&pv.metadata);
         let mut ev = vec![pvc_line(c), pv_line(pv)];
         ev.extend(self.pending_pod_evidence(c));
-        let (k, val) = nodes::pv_pin(pv).unwrap_or((HOSTNAME_LABEL, "<node of the volume>"));
+        let (k, val) = placement::pv_pin(pv).unwrap_or((HOSTNAME_LABEL, "<node of the volume>"));
         let cmds: Vec<String> = c
             .consumers
             .iter()
@@ -1571,7 +1561,7 @@ impl<'i, 'a> Engine<'i, 'a> {
 
     fn pv_node_missing(&mut self, c: &Claim<'a>, pv: &'a PersistentVolume) {
         let pv_name = meta_name(&pv.metadata);
-        let (k, val) = nodes::pv_pin(pv).unwrap_or((HOSTNAME_LABEL, "?"));
+        let (k, val) = placement::pv_pin(pv).unwrap_or((HOSTNAME_LABEL, "?"));
         let mut ev = vec![pvc_line(c), pv_line(pv)];
         // A node with that name whose hostname label differs is the usual rename trap.
         let renamed = self.ix.node_by_name.get(val).copied();
@@ -1632,7 +1622,12 @@ impl<'i, 'a> Engine<'i, 'a> {
         let pv_node = c
             .volume_name()
             .and_then(|n| self.ix.pv_by_name.get(n))
-            .and_then(|pv| self.ix.nodes.iter().find(|n| nodes::pv_fits_node(pv, n)))
+            .and_then(|pv| {
+                self.ix
+                    .nodes
+                    .iter()
+                    .find(|n| placement::pv_fits_node(pv, n))
+            })
             .copied();
         let target = pv_node.or_else(|| {
             let want = self.config.pin_label_value.as_deref()?;
@@ -1674,7 +1669,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             .collect();
         let pins: Vec<String> = cons
             .iter()
-            .map(|con| nodes::describe_pin(con.workload.spec))
+            .map(|con| placement::describe_pin(con.workload.spec))
             .collect();
         self.hit(
             c,
@@ -2130,7 +2125,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         let remediation = match c
             .consumers
             .iter()
-            .find(|con| con.workload.kind == "CronJob")
+            .find(|con| con.workload.kind == WorkloadKind::CronJob)
         {
             Some(cj) => format!(
                 "Nothing is wrong: the claim binds when the first consumer is scheduled. To provision it now, run the CronJob once: \
@@ -2168,12 +2163,12 @@ impl<'i, 'a> Engine<'i, 'a> {
 fn pin_command(ns: &str, w: &Workload<'_>, key: &str, value: &str) -> String {
     let sel = format!("{{\"nodeSelector\":{{\"{key}\":\"{value}\"}}}}");
     match w.kind {
-        "Deployment" | "StatefulSet" | "ReplicaSet" => format!(
+        WorkloadKind::Deployment | WorkloadKind::StatefulSet | WorkloadKind::ReplicaSet => format!(
             "kubectl -n {ns} patch {} {} --type merge -p '{{\"spec\":{{\"template\":{{\"spec\":{sel}}}}}}}'",
-            w.kind.to_lowercase(),
+            w.kind.as_str().to_lowercase(),
             w.name
         ),
-        "CronJob" => format!(
+        WorkloadKind::CronJob => format!(
             "kubectl -n {ns} patch cronjob {} --type merge -p '{{\"spec\":{{\"jobTemplate\":{{\"spec\":{{\"template\":{{\"spec\":{sel}}}}}}}}}}}'",
             w.name
         ),
@@ -2189,7 +2184,7 @@ mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::PodSpec;
 
-    fn workload<'a>(kind: &'static str, spec: &'a PodSpec, meta: &'a ObjectMeta) -> Workload<'a> {
+    fn workload<'a>(kind: WorkloadKind, spec: &'a PodSpec, meta: &'a ObjectMeta) -> Workload<'a> {
         Workload {
             kind,
             namespace: "mlops-lab",
@@ -2205,14 +2200,24 @@ mod tests {
     #[test]
     fn pin_commands_patch_the_pod_template_where_it_lives() {
         let (spec, meta) = (PodSpec::default(), ObjectMeta::default());
-        let d = pin_command("ns", &workload("Deployment", &spec, &meta), "k", "v");
+        let d = pin_command(
+            "ns",
+            &workload(WorkloadKind::Deployment, &spec, &meta),
+            "k",
+            "v",
+        );
         assert_eq!(
             d,
             r#"kubectl -n ns patch deployment w --type merge -p '{"spec":{"template":{"spec":{"nodeSelector":{"k":"v"}}}}}'"#
         );
-        let c = pin_command("ns", &workload("CronJob", &spec, &meta), "k", "v");
+        let c = pin_command(
+            "ns",
+            &workload(WorkloadKind::CronJob, &spec, &meta),
+            "k",
+            "v",
+        );
         assert!(c.contains(r#"{"spec":{"jobTemplate":{"spec":{"template":{"spec":{"nodeSelector":{"k":"v"}}}}}}}"#), "{c}");
-        let p = pin_command("ns", &workload("Pod", &spec, &meta), "k", "v");
+        let p = pin_command("ns", &workload(WorkloadKind::Pod, &spec, &meta), "k", "v");
         assert_eq!(p, "recreate Pod ns/w with nodeSelector k=v");
     }
 

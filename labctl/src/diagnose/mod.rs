@@ -8,7 +8,6 @@
 pub mod catalogue;
 mod engine;
 pub mod index;
-pub mod nodes;
 pub mod scheduler;
 
 use serde::Serialize;

@@ -345,6 +345,10 @@ fn healthy_lab(method: &str, uri: &str, _: &Value) -> Option<(u16, Value)> {
                                   "spec": {"nodeSelector": pin, "containers": [{"name": "inference",
                                            "ports": [{"name": "http", "containerPort": 8080}]}]}}},
             "status": {"readyReplicas": 1, "conditions": [{"type": "Available", "status": "True"}]}}),
+        "/api/v1/nodes" => list(json!([{
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": "node-1", "labels": {"kubernetes.io/hostname": "node-1"}},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}}])),
         "/apis/batch/v1/namespaces/mlops-lab/cronjobs/trainer" => json!({
             "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "trainer"},
             "spec": {"schedule": "0 3 * * 1", "suspend": false, "jobTemplate": {"spec": {"template": {
