@@ -73,8 +73,8 @@ pub async fn run(
     checks: &[Check],
     mut on_result: impl FnMut(&CheckResult),
 ) -> Report {
-    let needs_api = checks.iter().any(|c| !c.fatal && c.needs_api);
-    let (gates, rest): (Vec<&Check>, Vec<&Check>) = checks.iter().partition(|c| c.fatal);
+    let needs_api = checks.iter().any(|c| !c.gate && c.needs_api);
+    let (gates, rest): (Vec<&Check>, Vec<&Check>) = checks.iter().partition(|c| c.gate);
     let mut results: Vec<CheckResult> = Vec::with_capacity(checks.len());
 
     // Gates run only when something after them needs the API (`verify --check dns-…` runs
@@ -170,18 +170,13 @@ mod tests {
     use crate::config::LabConfig;
     use futures::FutureExt;
 
-    fn check(
-        id: &'static str,
-        fatal: bool,
-        severity: Severity,
-        run: crate::checks::RunFn,
-    ) -> Check {
+    fn check(id: &'static str, gate: bool, severity: Severity, run: crate::checks::RunFn) -> Check {
         Check {
             id,
             category: "test",
             title: "a test check",
             runbook: "verification.md",
-            fatal,
+            gate,
             severity,
             needs_api: true,
             run,

@@ -9,5 +9,5 @@ pub struct PreflightArgs {
 }
 
 pub async fn run(ctx: &Context, args: &PreflightArgs) -> anyhow::Result<i32> {
-    super::checks_common::run(ctx, &args.checks, crate::checks::preflight::catalogue()).await
+    super::checks_common::run(ctx, &args.checks, crate::checks::catalogue::preflight()).await
 }

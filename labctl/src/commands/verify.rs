@@ -9,5 +9,5 @@ pub struct VerifyArgs {
 }
 
 pub async fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
-    super::checks_common::run(ctx, &args.checks, crate::checks::verify::catalogue()).await
+    super::checks_common::run(ctx, &args.checks, crate::checks::catalogue::verify()).await
 }

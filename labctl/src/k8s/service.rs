@@ -158,7 +158,7 @@ mod tests {
             let m = crate::lint::source::parse(&manifest, "test", "mlops-lab").unwrap();
             let templates = crate::lint::rules::templates(&m);
             let lint_passes = crate::lint::rules::services(&m, &templates).is_empty();
-            let verify_passes = crate::checks::verify::evaluate_service(
+            let verify_passes = crate::checks::serving::evaluate_service(
                 m.services.first(),
                 m.deployments.first(),
                 "inference",
