@@ -8,11 +8,12 @@
 pub mod catalogue;
 mod engine;
 pub mod index;
+mod rules;
 pub mod scheduler;
 
 use serde::Serialize;
 
-pub use catalogue::{CATALOGUE, FindingId, FindingKind, Severity};
+pub use catalogue::{CATALOGUE, FindingId, FindingSpec, Severity};
 
 use crate::config::LabConfig;
 use crate::snapshot::ClusterSnapshot;

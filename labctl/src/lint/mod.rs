@@ -57,7 +57,7 @@ impl Rule {
     /// The runbook section of this rule.
     pub fn hint(&self) -> String {
         match self.origin {
-            RuleSource::Diagnose(id) => id.kind().hint(),
+            RuleSource::Diagnose(id) => id.spec().hint(),
             RuleSource::Lint => format!("{RUNBOOK}#{}", self.id),
         }
     }
