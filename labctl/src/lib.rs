@@ -16,8 +16,10 @@ pub mod exit;
 pub mod http;
 pub mod k8s;
 pub mod lint;
+pub mod predict;
 pub mod render;
 pub mod runner;
+pub mod severity;
 pub mod snapshot;
 
 /// A closed stdout (`labctl verify | head -1`) is success, not an error (as in ripgrep).

@@ -10,6 +10,7 @@ use futures::stream::FuturesOrdered;
 
 use crate::checks::{Check, CheckError, Outcome, Severity, Status};
 use crate::context::Context;
+use crate::exit::ExitStatus;
 
 /// The result of one check, ready to render.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -55,14 +56,10 @@ impl Report {
         s
     }
 
-    /// `exit::PROBLEM` if a check failed (or warned, with `--strict`), else `exit::OK`.
-    pub fn exit_code(&self, strict: bool) -> i32 {
+    /// `Failure` if a check failed (or warned, with `--strict`), else `Success`.
+    pub fn exit_code(&self, strict: bool) -> ExitStatus {
         let s = self.summary();
-        if s.fail > 0 || (strict && s.warn > 0) {
-            crate::exit::PROBLEM
-        } else {
-            crate::exit::OK
-        }
+        ExitStatus::failure_if(s.fail > 0 || (strict && s.warn > 0))
     }
 }
 

@@ -40,12 +40,8 @@ pub enum Status {
 }
 
 /// How bad a failed check is: `Warning` turns a failure into a warning (fails only with
-/// `--strict`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
-    Error,
-    Warning,
-}
+/// `--strict`); checks are never `Info`.
+pub use crate::severity::Severity;
 
 /// What a check found: a one-line message and the evidence an operator would look at.
 #[derive(Debug, Clone, PartialEq)]

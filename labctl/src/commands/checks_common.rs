@@ -2,6 +2,7 @@
 
 use crate::checks::Check;
 use crate::context::Context;
+use crate::exit::ExitStatus;
 use crate::render::Palette;
 
 /// Flags of the check commands.
@@ -15,10 +16,14 @@ pub struct CheckArgs {
     pub list: bool,
 }
 
-pub async fn run(ctx: &Context, args: &CheckArgs, catalogue: Vec<Check>) -> anyhow::Result<i32> {
+pub async fn run(
+    ctx: &Context,
+    args: &CheckArgs,
+    catalogue: Vec<Check>,
+) -> anyhow::Result<ExitStatus> {
     if args.list {
         crate::render::write_stdout(&crate::render::checks::list(&catalogue, ctx.output))?;
-        return Ok(crate::exit::OK);
+        return Ok(ExitStatus::Success);
     }
     let checks = crate::checks::select(&catalogue, &args.only)?;
     let verbose = ctx.verbose;

@@ -1,6 +1,7 @@
 //! `labctl verify`: does the deployed lab work end to end? (after deploying)
 
 use crate::context::Context;
+use crate::exit::ExitStatus;
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
@@ -8,6 +9,6 @@ pub struct VerifyArgs {
     pub checks: super::checks_common::CheckArgs,
 }
 
-pub async fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
+pub async fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<ExitStatus> {
     super::checks_common::run(ctx, &args.checks, crate::checks::catalogue::verify()).await
 }

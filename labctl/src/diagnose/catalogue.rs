@@ -1,27 +1,9 @@
 //! The findings catalogue as data: every id the engine can report, with its severity, a title
-//! and the runbook anchor. Ids and severities are a public contract (issue 4): scripts match
-//! on them, and `runbooks/failure-modes.md` has one section per id.
+//! and the runbook anchor. Ids and severities are a public contract: scripts match on them, and `runbooks/failure-modes.md` has one section per id.
 
 use serde::Serialize;
 
-/// How bad a finding is. Exit code 1 on any `Error`; `Warning` only with `--strict`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
-    Warning,
-    Info,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Error => "error",
-            Self::Warning => "warning",
-            Self::Info => "info",
-        }
-    }
-}
+pub use crate::severity::Severity;
 
 /// The runbook every hint points into.
 pub const RUNBOOK: &str = "runbooks/failure-modes.md";

@@ -18,9 +18,6 @@ pub use catalogue::{CATALOGUE, FindingId, FindingSpec, Severity};
 use crate::config::LabConfig;
 use crate::snapshot::ClusterSnapshot;
 
-/// Version of the Diagnosis JSON document (ARCHITECTURE.md "Diagnosis JSON").
-pub const SCHEMA: u32 = 1;
-
 /// What to diagnose.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope {
@@ -141,19 +138,17 @@ impl Diagnosis {
             }
         }
         Self {
-            schema: SCHEMA,
+            schema: crate::render::SCHEMA,
             findings,
             summary,
         }
     }
 
-    /// Exit code: 1 on any error (warnings too with `strict`), 0 otherwise.
-    pub fn exit_code(&self, strict: bool) -> i32 {
-        if self.summary.error > 0 || (strict && self.summary.warning > 0) {
-            crate::exit::PROBLEM
-        } else {
-            crate::exit::OK
-        }
+    /// `Failure` on any error (warnings too with `strict`), `Success` otherwise.
+    pub fn exit_code(&self, strict: bool) -> crate::exit::ExitStatus {
+        crate::exit::ExitStatus::failure_if(
+            self.summary.error > 0 || (strict && self.summary.warning > 0),
+        )
     }
 }
 

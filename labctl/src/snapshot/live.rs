@@ -17,7 +17,7 @@ use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use serde::de::DeserializeOwned;
 
 use super::ClusterSnapshot;
-use crate::config::{LabConfig, ObjectRef};
+use crate::config::{LabConfig, NamespacedName};
 
 /// Which namespaces the live snapshot covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +67,7 @@ where
 /// the candidate locations exists depends on the distribution).
 async fn provisioners(
     client: &kube::Client,
-    candidates: &[ObjectRef],
+    candidates: &[NamespacedName],
 ) -> anyhow::Result<Vec<Deployment>> {
     let mut found = Vec::new();
     for c in candidates {
