@@ -2,7 +2,8 @@
 //!
 //! `main.rs` only parses arguments and maps the outcome to an exit code; everything else lives
 //! here so that it can be tested without a process.
-// Output goes through `render` only (STYLE.md): printing anywhere else is a lint warning.
+// Output goes through `render` only (docs/architecture.md): printing anywhere else is a lint
+// warning.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod checks;
@@ -13,6 +14,7 @@ pub mod context;
 pub mod diagnose;
 pub mod dns;
 pub mod exit;
+pub mod fetch;
 pub mod http;
 pub mod k8s;
 pub mod lint;

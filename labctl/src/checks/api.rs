@@ -9,9 +9,10 @@ use k8s_openapi::apimachinery::pkg::version::Info;
 use kube::api::{Api, PostParams};
 
 use super::permissions::{PERMISSIONS, Permission, Scope};
-use super::{CheckError, Outcome, fetch};
+use super::{CheckError, Outcome};
 use crate::config::LabConfig;
 use crate::context::Context;
+use crate::fetch;
 
 /// Oldest Kubernetes minor version the lab supports (k8s-openapi is built for it).
 pub const MIN_MINOR: u32 = 33;
@@ -71,7 +72,8 @@ pub async fn credentials_accepted(ctx: &Context) -> Result<Outcome, CheckError> 
             "create",
             "selfsubjectreviews.authentication.k8s.io",
             None,
-        )),
+        )
+        .into()),
     }
 }
 

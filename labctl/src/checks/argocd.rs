@@ -5,8 +5,9 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, ApiResource, DynamicObject};
 
 use super::available::evaluate_deployment_available;
-use super::{CheckError, Outcome, fetch};
+use super::{CheckError, Outcome};
 use crate::context::Context;
+use crate::fetch;
 
 pub const ARGOCD_CRD: &str = "applications.argoproj.io";
 pub const ARGOCD_CONTROLLER: &str = "argocd-application-controller";

@@ -6,9 +6,10 @@ use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 
 use super::available::{evaluate_daemonset_available, evaluate_deployment_available};
-use super::{CheckError, Outcome, fetch};
+use super::{CheckError, Outcome};
 use crate::config::LabConfig;
 use crate::context::Context;
+use crate::fetch;
 
 /// ingress-nginx runs as a Deployment (the Helm chart's default) or, on bare metal with
 /// `hostNetwork`, often as a DaemonSet (`controller.kind=DaemonSet`): either counts.

@@ -4,7 +4,7 @@
 //! Checks live by Kubernetes domain (`api`, `nodes`, `storage`, `ingress`, `serving`,
 //! `training`, `argocd`, `namespace`, `dataplane`), each followed by its tests; the two
 //! catalogues that name them in order are in [`catalogue`]. Each check's run function fetches
-//! what it needs ([`fetch`]) and hands the objects to a pure function (`evaluate_*`) that holds
+//! what it needs ([`crate::fetch`]) and hands the objects to a pure function (`evaluate_*`) that holds
 //! the judgement; the pure functions are what the unit tests exercise, with objects built in
 //! code. The runner ([`crate::runner`]) decides order, concurrency and timeouts; rendering lives
 //! in `render::checks`.
@@ -14,7 +14,6 @@ pub mod argocd;
 pub mod available;
 pub mod catalogue;
 pub mod dataplane;
-pub mod fetch;
 pub mod ingress;
 pub mod namespace;
 pub mod nodes;

@@ -6,9 +6,10 @@ use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::ListParams;
 
-use super::{CheckError, Outcome, fetch};
+use super::{CheckError, Outcome};
 use crate::config::LabConfig;
 use crate::context::Context;
+use crate::fetch;
 
 /// Objects found in the namespace, as `kind/name`.
 #[derive(Debug, Default)]

@@ -4,8 +4,9 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Toleration};
 use kube::api::ListParams;
 
-use super::{CheckError, Outcome, fetch};
+use super::{CheckError, Outcome};
 use crate::context::Context;
+use crate::fetch;
 use crate::k8s::nodes::{is_ready as node_is_ready, node_name, unavailability};
 use crate::k8s::placement::node_selector_value;
 use crate::k8s::workload::deployment_pod_spec;

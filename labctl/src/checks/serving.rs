@@ -7,8 +7,9 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::ListParams;
 
 use super::available::evaluate_deployment_available;
-use super::{CheckError, Outcome, fetch};
+use super::{CheckError, Outcome};
 use crate::context::Context;
+use crate::fetch;
 use crate::k8s::names::labels_text;
 use crate::k8s::placement::node_selector_value;
 use crate::k8s::service;

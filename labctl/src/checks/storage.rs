@@ -8,8 +8,9 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::ListParams;
 
 use super::available::evaluate_deployment_available;
-use super::{CheckError, Outcome, fetch};
+use super::{CheckError, Outcome};
 use crate::context::Context;
+use crate::fetch;
 use crate::k8s::names;
 use crate::k8s::placement::{self, node_selector_value};
 use crate::k8s::workload::{cron_job_pod_spec, deployment_pod_spec};

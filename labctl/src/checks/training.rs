@@ -4,8 +4,9 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::ListParams;
 
-use super::{CheckError, Outcome, fetch};
+use super::{CheckError, Outcome};
 use crate::context::Context;
+use crate::fetch;
 
 pub fn evaluate_cronjob(cj: Option<&CronJob>, name: &str) -> Outcome {
     let Some(cj) = cj else {

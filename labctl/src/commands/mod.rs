@@ -2,13 +2,13 @@
 //! engine, hand the result to `render`, return an exit code.
 
 use crate::exit::ExitStatus;
-pub mod checks_common;
 pub mod completions;
 pub mod config;
 pub mod diagnose;
 pub mod lint;
 pub mod predict;
 pub mod preflight;
+pub mod run_checks;
 pub mod snapshot;
 pub mod verify;
 

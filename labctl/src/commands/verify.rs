@@ -6,9 +6,9 @@ use crate::exit::ExitStatus;
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
     #[command(flatten)]
-    pub checks: super::checks_common::CheckArgs,
+    pub checks: super::run_checks::CheckArgs,
 }
 
 pub async fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<ExitStatus> {
-    super::checks_common::run(ctx, &args.checks, crate::checks::catalogue::verify()).await
+    super::run_checks::run(ctx, &args.checks, crate::checks::catalogue::verify()).await
 }

@@ -1,5 +1,5 @@
 //! The storage-topology diagnosis engine: a pure function from a [`ClusterSnapshot`] and the
-//! lab description to findings (issue 4, STORAGE-FAILURES.md).
+//! lab description to findings, one section per finding in `runbooks/failure-modes.md`.
 //!
 //! It judges object state first and events second (events expire after an hour, state does
 //! not), reports one finding per root cause with every affected object listed, and reads pod

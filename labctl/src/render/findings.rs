@@ -1,6 +1,6 @@
 //! Renderers of a [`Diagnosis`]: `table` (one block per finding: severity, id, subject, summary,
 //! evidence, affected objects, remediation, runbook hint; a closing count line), `short` (one
-//! line per finding) and `json` (ARCHITECTURE.md "Diagnosis JSON", `"schema": 1`).
+//! line per finding) and `json` (docs/architecture.md "JSON documents", `"schema": 1`).
 //!
 //! Pure functions from a document to a `String`, so golden tests can compare them.
 

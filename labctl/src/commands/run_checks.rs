@@ -1,4 +1,5 @@
-//! What `preflight` and `verify` share: selecting checks, running them, rendering the report.
+//! Runs a catalogue of checks for `preflight` and `verify`: selects the checks asked for, runs
+//! them, renders the report.
 
 use crate::checks::Check;
 use crate::context::Context;
