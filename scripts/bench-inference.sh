@@ -15,7 +15,7 @@
 # servers share the 2 cores and even the baseline's p99 is the kernel's 4 ms tick.
 # Phase 3, reload under load: while wrk runs, the real trainer publishes 50 new models and
 # inference (reload interval 100ms) swaps them in; every non-200 answer is counted.
-# Goals (issue 2): ratio >= 0.85, p99 <= 2 ms, RSS <= 30 MB, 0 non-200 during reloads.
+# Goals: ratio >= 0.85, p99 <= 2 ms, RSS <= 30 MB, 0 non-200 during reloads.
 # Everything listens on 127.0.0.1 on free ports and is stopped by pid on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."

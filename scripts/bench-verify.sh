@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Benchmark of `labctl verify` against the same checks done the runbook way (issue 3
-# "Performance"; not a test). Both run against the same cluster in the same run, alternating,
+# Benchmark of `labctl verify` against the same checks done the runbook way (not a
+# test). Both run against the same cluster in the same run, alternating,
 # ROUNDS times; the script prints each wall time and the ratio. Goal: labctl <= 1/5 of the
 # runbook's time.
 #

@@ -1,4 +1,4 @@
-//! Benchmark of `labctl diagnose pvc` from a snapshot file (issue 4 "Performance"; not a test).
+//! Benchmark of `labctl diagnose pvc` from a snapshot file (not a test).
 //!
 //! Generates a snapshot per size (N claims, N volumes, N pods with their ReplicaSets and
 //! Deployments, 200 nodes, 4 events per claim and per pod, half through each event API), writes

@@ -11,12 +11,12 @@ use anyhow::Context as _;
 /// Where a Deployment lives, e.g. the local-path provisioner.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ObjectRef {
+pub struct NamespacedName {
     pub namespace: String,
     pub name: String,
 }
 
-impl ObjectRef {
+impl NamespacedName {
     pub fn new(namespace: &str, name: &str) -> Self {
         Self {
             namespace: namespace.to_owned(),
@@ -62,9 +62,9 @@ pub struct LabConfig {
     /// IngressClass the Ingress must use.
     pub ingress_class: String,
     /// The ingress-nginx controller Service (holds the load-balancer address).
-    pub ingress_controller: ObjectRef,
+    pub ingress_controller: NamespacedName,
     /// Candidate locations of the local-path provisioner Deployment (k3s first, upstream second).
-    pub provisioner_deployments: Vec<ObjectRef>,
+    pub provisioner_deployments: Vec<NamespacedName>,
     /// Argo CD Application name.
     pub argocd_app: String,
     /// Namespace Argo CD runs in (and holds the Application).
@@ -88,10 +88,10 @@ impl Default for LabConfig {
             ingress_address: None,
             ingress_port: 80,
             ingress_class: "nginx".into(),
-            ingress_controller: ObjectRef::new("ingress-nginx", "ingress-nginx-controller"),
+            ingress_controller: NamespacedName::new("ingress-nginx", "ingress-nginx-controller"),
             provisioner_deployments: vec![
-                ObjectRef::new("kube-system", "local-path-provisioner"),
-                ObjectRef::new("local-path-storage", "local-path-provisioner"),
+                NamespacedName::new("kube-system", "local-path-provisioner"),
+                NamespacedName::new("local-path-storage", "local-path-provisioner"),
             ],
             argocd_app: "mlops-lab".into(),
             argocd_namespace: "argocd".into(),

@@ -2,10 +2,10 @@
 //!
 //! `main.rs` only parses arguments and maps the outcome to an exit code; everything else lives
 //! here so that it can be tested without a process.
-// Output goes through `render` only (STYLE.md): printing anywhere else is a lint warning.
+// Output goes through `render` only (docs/architecture.md): printing anywhere else is a lint
+// warning.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
-pub mod argocd;
 pub mod checks;
 pub mod cli;
 pub mod commands;
@@ -14,11 +14,15 @@ pub mod context;
 pub mod diagnose;
 pub mod dns;
 pub mod exit;
+pub mod fetch;
 pub mod http;
+pub mod k8s;
 pub mod lint;
+pub mod predict;
 pub mod render;
 pub mod runner;
 pub mod settle;
+pub mod severity;
 pub mod snapshot;
 
 /// A closed stdout (`labctl verify | head -1`) is success, not an error (as in ripgrep).

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use labctl::exit::ExitStatus;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -11,24 +12,20 @@ async fn main() -> ExitCode {
         Err(e) => {
             // clap prints help/version on stdout (exit 0) and usage errors on stderr (exit 2).
             let _ = e.print();
-            return code(if e.use_stderr() {
-                labctl::exit::INTERNAL_ERROR
+            return ExitCode::from(if e.use_stderr() {
+                ExitStatus::Error
             } else {
-                labctl::exit::OK
+                ExitStatus::Success
             });
         }
     };
     match labctl::commands::run(cli).await {
-        Ok(status) => code(status),
-        Err(err) if labctl::is_broken_pipe(&err) => code(labctl::exit::OK),
+        Ok(status) => ExitCode::from(status),
+        Err(err) if labctl::is_broken_pipe(&err) => ExitCode::from(ExitStatus::Success),
         Err(err) => {
             // The whole cause chain once, ripgrep style: "labctl: cannot …: cause".
             eprintln!("labctl: {}", labctl::error_chain(&err));
-            code(labctl::exit::INTERNAL_ERROR)
+            ExitCode::from(ExitStatus::Error)
         }
     }
-}
-
-fn code(status: i32) -> ExitCode {
-    ExitCode::from(u8::try_from(status).unwrap_or(2))
 }

@@ -10,6 +10,7 @@ use futures::stream::FuturesOrdered;
 
 use crate::checks::{Check, CheckError, Outcome, Severity, Status};
 use crate::context::Context;
+use crate::exit::ExitStatus;
 
 /// The result of one check, ready to render.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -55,14 +56,10 @@ impl Report {
         s
     }
 
-    /// `exit::PROBLEM` if a check failed (or warned, with `--strict`), else `exit::OK`.
-    pub fn exit_code(&self, strict: bool) -> i32 {
+    /// `Failure` if a check failed (or warned, with `--strict`), else `Success`.
+    pub fn exit_code(&self, strict: bool) -> ExitStatus {
         let s = self.summary();
-        if s.fail > 0 || (strict && s.warn > 0) {
-            crate::exit::PROBLEM
-        } else {
-            crate::exit::OK
-        }
+        ExitStatus::failure_if(s.fail > 0 || (strict && s.warn > 0))
     }
 }
 
@@ -73,8 +70,8 @@ pub async fn run(
     checks: &[Check],
     mut on_result: impl FnMut(&CheckResult),
 ) -> Report {
-    let needs_api = checks.iter().any(|c| !c.fatal && c.needs_api);
-    let (gates, rest): (Vec<&Check>, Vec<&Check>) = checks.iter().partition(|c| c.fatal);
+    let needs_api = checks.iter().any(|c| !c.gate && c.needs_api);
+    let (gates, rest): (Vec<&Check>, Vec<&Check>) = checks.iter().partition(|c| c.gate);
     let mut results: Vec<CheckResult> = Vec::with_capacity(checks.len());
 
     // Gates run only when something after them needs the API (`verify --check dns-…` runs
@@ -170,18 +167,13 @@ mod tests {
     use crate::config::LabConfig;
     use futures::FutureExt;
 
-    fn check(
-        id: &'static str,
-        fatal: bool,
-        severity: Severity,
-        run: crate::checks::RunFn,
-    ) -> Check {
+    fn check(id: &'static str, gate: bool, severity: Severity, run: crate::checks::RunFn) -> Check {
         Check {
             id,
             category: "test",
             title: "a test check",
             runbook: "verification.md",
-            fatal,
+            gate,
             severity,
             needs_api: true,
             run,

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use crate::argocd::{Application, short};
+use crate::k8s::application::{Application, short};
 use crate::runner::Report;
 
 /// How long an error finding must be seen before `--wait` gives up on it.
@@ -90,7 +90,7 @@ pub fn judge(round: Round<'_>, strict: bool) -> Next {
             lasting.join(", ")
         ));
     }
-    let passes = round.report.exit_code(strict) == crate::exit::OK;
+    let passes = round.report.exit_code(strict) == crate::exit::ExitStatus::Success;
     let settled = round
         .app
         .is_none_or(Application::synced_to_compared_revision);

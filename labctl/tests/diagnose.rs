@@ -162,9 +162,9 @@ mod engine {
             assert!(
                 CASES
                     .iter()
-                    .any(|(_, f)| f.iter().any(|(id, _)| *id == kind.name)),
+                    .any(|(_, f)| f.iter().any(|(id, _)| *id == kind.id)),
                 "no fixture triggers {}",
-                kind.name
+                kind.id
             );
         }
     }

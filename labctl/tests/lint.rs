@@ -1,4 +1,4 @@
-//! `labctl lint` and the shipped manifests (issue 5):
+//! `labctl lint` and the shipped manifests:
 //!
 //! - the rendered overlays parse into k8s-openapi types with no unknown field, contain what the
 //!   lab description (`LabConfig::default()`) and the Argo CD AppProject expect;

@@ -7,9 +7,10 @@ use std::net::{IpAddr, SocketAddr};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::Ingress;
 
-use super::{CheckError, Outcome, fetch};
+use super::{CheckError, Outcome};
 use crate::context::Context;
 use crate::dns::{Answer, DnsError};
+use crate::fetch;
 use crate::http::{HopError, Response};
 
 /// The first address published in a load-balancer status (IP, or a hostname we cannot use).

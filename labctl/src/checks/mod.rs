@@ -1,16 +1,28 @@
-//! The check engine's data: a check is a record (stable id, category, title, runbook, fatal,
+//! The check engine's data: a check is a record (stable id, category, title, runbook, gate,
 //! severity on failure, an async run function), and its result an [`Outcome`].
 //!
-//! Each check's run function fetches what it needs ([`fetch`]) and hands the objects to a pure
-//! function (`evaluate_*`) that holds the judgement; the pure functions are what the unit tests
-//! exercise, with objects built in code. The runner ([`crate::runner`]) decides order,
-//! concurrency and timeouts; rendering lives in `render::checks`.
+//! Checks live by Kubernetes domain (`api`, `nodes`, `storage`, `ingress`, `serving`,
+//! `training`, `argocd`, `namespace`, `dataplane`), each followed by its tests; the two
+//! catalogues that name them in order are in [`catalogue`]. Each check's run function fetches
+//! what it needs ([`crate::fetch`]) and hands the objects to a pure function (`evaluate_*`) that holds
+//! the judgement; the pure functions are what the unit tests exercise, with objects built in
+//! code. The runner ([`crate::runner`]) decides order, concurrency and timeouts; rendering lives
+//! in `render::checks`.
 
+pub mod api;
+pub mod argocd;
+pub mod available;
+pub mod catalogue;
 pub mod dataplane;
-pub mod fetch;
+pub mod ingress;
+pub mod namespace;
+pub mod nodes;
 pub mod permissions;
-pub mod preflight;
-pub mod verify;
+pub mod serving;
+pub mod storage;
+#[cfg(test)]
+pub(crate) mod test_objects;
+pub mod training;
 
 use futures::future::BoxFuture;
 
@@ -27,12 +39,8 @@ pub enum Status {
 }
 
 /// How bad a failed check is: `Warning` turns a failure into a warning (fails only with
-/// `--strict`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
-    Error,
-    Warning,
-}
+/// `--strict`); checks are never `Info`.
+pub use crate::severity::Severity;
 
 /// What a check found: a one-line message and the evidence an operator would look at.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,7 +120,7 @@ pub struct Check {
     /// Runbook file under `runbooks/` with a section `#<id>`.
     pub runbook: &'static str,
     /// A gate: run before the others; if it fails, the rest are not run.
-    pub fatal: bool,
+    pub gate: bool,
     /// What a failure means.
     pub severity: Severity,
     /// Whether the check talks to the Kubernetes API (gates run only if some selected check
@@ -121,7 +129,40 @@ pub struct Check {
     pub run: RunFn,
 }
 
+/// A check named `id` that is true when `title` holds, judged by `run`; by default it asks the
+/// API and a failure is an error. The catalogue sets its category and runbook.
+pub fn check(id: &'static str, title: &'static str, run: RunFn) -> Check {
+    Check {
+        id,
+        category: "",
+        title,
+        runbook: "",
+        gate: false,
+        severity: Severity::Error,
+        needs_api: true,
+        run,
+    }
+}
+
 impl Check {
+    /// Runs before the others; if it fails, the rest are not run.
+    pub fn gate(mut self) -> Self {
+        self.gate = true;
+        self
+    }
+
+    /// A failure is a warning (fails only with `--strict`).
+    pub fn warning_only(mut self) -> Self {
+        self.severity = Severity::Warning;
+        self
+    }
+
+    /// Does not talk to the Kubernetes API (DNS, HTTP): it runs even when the gates fail.
+    pub fn offline(mut self) -> Self {
+        self.needs_api = false;
+        self
+    }
+
     /// `runbooks/<file>#<id>`, printed as `see …` on failure.
     pub fn hint(&self) -> String {
         format!("runbooks/{}#{}", self.runbook, self.id)
@@ -133,6 +174,40 @@ impl std::fmt::Debug for Check {
         f.debug_struct("Check")
             .field("id", &self.id)
             .finish_non_exhaustive()
+    }
+}
+
+/// A catalogue under construction: checks added by category, in order, all pointing into one
+/// runbook.
+pub struct Catalogue {
+    runbook: &'static str,
+    checks: Vec<Check>,
+}
+
+impl Catalogue {
+    pub fn new(runbook: &'static str) -> Self {
+        Self {
+            runbook,
+            checks: Vec::new(),
+        }
+    }
+
+    /// Appends `checks` under the heading `category`.
+    pub fn category(
+        mut self,
+        category: &'static str,
+        checks: impl IntoIterator<Item = Check>,
+    ) -> Self {
+        for mut check in checks {
+            check.category = category;
+            check.runbook = self.runbook;
+            self.checks.push(check);
+        }
+        self
+    }
+
+    pub fn build(self) -> Vec<Check> {
+        self.checks
     }
 }
 
@@ -154,7 +229,7 @@ pub fn select(catalogue: &[Check], ids: &[String]) -> anyhow::Result<Vec<Check>>
     }
     Ok(catalogue
         .iter()
-        .filter(|c| c.fatal || ids.iter().any(|id| id == c.id))
+        .filter(|c| c.gate || ids.iter().any(|id| id == c.id))
         .copied()
         .collect())
 }

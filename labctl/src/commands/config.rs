@@ -1,6 +1,7 @@
 //! `labctl config`: prints the effective lab description (defaults ← labctl.toml ← flags).
 
 use crate::context::{Context, OutputFormat};
+use crate::exit::ExitStatus;
 
 #[derive(Debug, clap::Args)]
 pub struct ConfigArgs {}
@@ -12,11 +13,11 @@ struct Versioned<'a> {
     config: &'a crate::config::LabConfig,
 }
 
-pub fn run(ctx: &Context, _args: &ConfigArgs) -> anyhow::Result<i32> {
+pub fn run(ctx: &Context, _args: &ConfigArgs) -> anyhow::Result<ExitStatus> {
     let document = match ctx.output {
         // The description's fields beside `"schema": 1`, like every JSON document labctl prints.
         OutputFormat::Json => crate::render::to_json_document(&Versioned {
-            schema: crate::render::checks::SCHEMA,
+            schema: crate::render::SCHEMA,
             config: &ctx.config,
         })?,
         OutputFormat::Table | OutputFormat::Short => {
@@ -28,5 +29,5 @@ pub fn run(ctx: &Context, _args: &ConfigArgs) -> anyhow::Result<i32> {
         }
     };
     crate::render::write_stdout(&document)?;
-    Ok(crate::exit::OK)
+    Ok(ExitStatus::Success)
 }

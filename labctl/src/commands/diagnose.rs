@@ -1,6 +1,7 @@
 //! `labctl diagnose pvc`: say why a PersistentVolumeClaim or its consumers are stuck, live or
 //! from a snapshot file (`--snapshot`). Thin: build the snapshot, run the pure engine, render.
 
+use crate::exit::ExitStatus;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -49,13 +50,13 @@ impl PvcArgs {
     }
 }
 
-pub async fn run(ctx: &Context, args: &DiagnoseArgs) -> anyhow::Result<i32> {
+pub async fn run(ctx: &Context, args: &DiagnoseArgs) -> anyhow::Result<ExitStatus> {
     match &args.target {
         DiagnoseTarget::Pvc(pvc) => run_pvc(ctx, pvc).await,
     }
 }
 
-async fn run_pvc(ctx: &Context, args: &PvcArgs) -> anyhow::Result<i32> {
+async fn run_pvc(ctx: &Context, args: &PvcArgs) -> anyhow::Result<ExitStatus> {
     let scope = args.scope(ctx);
     let snapshot = match &args.snapshot {
         Some(path) => crate::snapshot::load_path(path)?,

@@ -1,9 +1,10 @@
 //! `labctl lint [PATH]`: render the manifests and run the static checks before deploying.
 //! Thin: read and lint ([`crate::lint`]), render the findings, return the exit code.
 
+use crate::exit::ExitStatus;
 use std::path::PathBuf;
 
-use crate::context::{Context, OutputFormat};
+use crate::context::Context;
 use crate::render::Palette;
 
 /// Static checks on the manifests, before anything is deployed.
@@ -25,7 +26,7 @@ pub struct LintArgs {
     pub path: PathBuf,
 }
 
-pub async fn run(ctx: &Context, args: &LintArgs) -> anyhow::Result<i32> {
+pub async fn run(ctx: &Context, args: &LintArgs) -> anyhow::Result<ExitStatus> {
     if args.path == std::path::Path::new(crate::lint::DEFAULT_PATH) && !args.path.exists() {
         anyhow::bail!(
             "cannot read {}: not found here; run labctl lint from the repository root or name \
@@ -40,46 +41,12 @@ pub async fn run(ctx: &Context, args: &LintArgs) -> anyhow::Result<i32> {
             report.objects, report.source
         ));
     }
-    let document = match ctx.output {
-        OutputFormat::Json => crate::render::to_json_document(&report)?,
-        format => {
-            let mut text = crate::render::findings::render(
-                &report.diagnosis,
-                format,
-                Palette::new(ctx.color),
-                ctx.strict,
-            )?;
-            if format == OutputFormat::Table {
-                text = with_verdict(&text, &report, Palette::new(ctx.color), ctx.strict);
-            }
-            text
-        }
-    };
+    let document = crate::render::findings::render_lint(
+        &report,
+        ctx.output,
+        Palette::new(ctx.color),
+        ctx.strict,
+    )?;
     crate::render::write_stdout(&document)?;
     Ok(report.diagnosis.exit_code(ctx.strict))
-}
-
-/// The findings table ends with the diagnosis verdict line; lint states its own, with what was
-/// linted.
-fn with_verdict(table: &str, report: &crate::lint::LintReport, p: Palette, strict: bool) -> String {
-    let body = table
-        .trim_end_matches('\n')
-        .rsplit_once('\n')
-        .map_or("", |(body, _verdict)| body);
-    let s = report.diagnosis.summary;
-    let verdict = if report.diagnosis.exit_code(strict) == crate::exit::OK {
-        p.green("no problem found")
-    } else {
-        p.red("problems found")
-    };
-    let mut out = String::new();
-    if !body.is_empty() {
-        out.push_str(body);
-        out.push('\n');
-    }
-    out.push_str(&format!(
-        "Lint: {verdict} in {} objects from {} ({} error(s), {} warning(s), {} info)\n",
-        report.objects, report.source, s.error, s.warning, s.info
-    ));
-    out
 }

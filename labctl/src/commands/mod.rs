@@ -1,13 +1,14 @@
 //! One module per command; each is thin: resolve what it needs from the [`Context`], call the
 //! engine, hand the result to `render`, return an exit code.
 
-pub mod checks_common;
+use crate::exit::ExitStatus;
 pub mod completions;
 pub mod config;
 pub mod diagnose;
 pub mod lint;
 pub mod predict;
 pub mod preflight;
+pub mod run_checks;
 pub mod snapshot;
 pub mod verify;
 
@@ -15,7 +16,7 @@ use crate::cli::{Cli, Command};
 use crate::context::Context;
 
 /// Runs the parsed command line and returns the exit code (see [`crate::exit`]).
-pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     // Completions need no context at all (not even a readable labctl.toml).
     if let Command::Completions(args) = &cli.command {
         return completions::run(args);

@@ -2,6 +2,7 @@
 //! stdout, so a problem can be diagnosed offline (`diagnose pvc --snapshot FILE`) and attached
 //! to a bug report.
 
+use crate::exit::ExitStatus;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -24,7 +25,7 @@ pub struct SnapshotArgs {
     pub all_namespaces: bool,
 }
 
-pub async fn run(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<i32> {
+pub async fn run(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitStatus> {
     let client = ctx.client().await?;
     let namespaces = if args.all_namespaces {
         Namespaces::All
@@ -51,5 +52,5 @@ pub async fn run(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<i32> {
         }
         None => crate::render::write_stdout(&document)?,
     }
-    Ok(crate::exit::OK)
+    Ok(ExitStatus::Success)
 }

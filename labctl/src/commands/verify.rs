@@ -6,13 +6,14 @@
 use std::time::{Duration, Instant};
 
 use crate::context::Context;
+use crate::exit::ExitStatus;
 use crate::render::Palette;
 use crate::settle::{self, Next, Persistence};
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
     #[command(flatten)]
-    pub checks: super::checks_common::CheckArgs,
+    pub checks: super::run_checks::CheckArgs,
     /// Wait until Argo CD has synced the Git revision it compared and every check passes (at
     /// most DURATION, default 10m). Gives up early when waiting cannot help: a failed sync
     /// operation, a failed hook, or an error finding of `labctl diagnose pvc` that lasts.
@@ -30,13 +31,13 @@ pub struct VerifyArgs {
 /// Time between two rounds of `--wait`.
 const POLL: Duration = Duration::from_secs(2);
 
-pub async fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
-    let catalogue = crate::checks::verify::catalogue();
+pub async fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<ExitStatus> {
+    let catalogue = crate::checks::catalogue::verify();
     let Some(limit) = args.wait else {
-        return super::checks_common::run(ctx, &args.checks, catalogue).await;
+        return super::run_checks::run(ctx, &args.checks, catalogue).await;
     };
     if args.checks.list {
-        return super::checks_common::run(ctx, &args.checks, catalogue).await;
+        return super::run_checks::run(ctx, &args.checks, catalogue).await;
     }
     let checks = crate::checks::select(&catalogue, &args.checks.only)?;
     let started = Instant::now();
@@ -46,7 +47,7 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
     loop {
         let report = crate::runner::run(ctx, &checks, |_| {}).await;
         // Not readable (no Argo CD, no permission): the argocd check says so; wait on the rest.
-        let app = crate::checks::verify::fetch_application(ctx)
+        let app = crate::checks::argocd::fetch_application(ctx)
             .await
             .ok()
             .flatten();
@@ -94,11 +95,11 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<i32> {
                     "labctl: settled after {}s",
                     started.elapsed().as_secs()
                 ));
-                crate::exit::OK
+                ExitStatus::Success
             }
             Some(why) => {
                 crate::render::note(&format!("labctl: verify --wait {why}"));
-                crate::exit::PROBLEM
+                ExitStatus::Failure
             }
         });
     }

@@ -1,27 +1,9 @@
 //! The findings catalogue as data: every id the engine can report, with its severity, a title
-//! and the runbook anchor. Ids and severities are a public contract (issue 4): scripts match
-//! on them, and `runbooks/failure-modes.md` has one section per id.
+//! and the runbook anchor. Ids and severities are a public contract: scripts match on them, and `runbooks/failure-modes.md` has one section per id.
 
 use serde::Serialize;
 
-/// How bad a finding is. Exit code 1 on any `Error`; `Warning` only with `--strict`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
-    Warning,
-    Info,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Error => "error",
-            Self::Warning => "warning",
-            Self::Info => "info",
-        }
-    }
-}
+pub use crate::severity::Severity;
 
 /// The runbook every hint points into.
 pub const RUNBOOK: &str = "runbooks/failure-modes.md";
@@ -46,40 +28,41 @@ pub enum FindingId {
     SyncWaveDeadlock,
 }
 
-/// One catalogue entry.
+/// What a finding is: the spec of one catalogue entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FindingKind {
-    pub id: FindingId,
-    /// Stable kebab-case id, also the runbook anchor.
-    pub name: &'static str,
+pub struct FindingSpec {
+    /// Stable kebab-case id, also the runbook anchor (as a check's `id`).
+    pub id: &'static str,
+    /// The typed id the engine records.
+    pub finding: FindingId,
     pub severity: Severity,
     /// What the finding means, in a few words.
     pub title: &'static str,
 }
 
-impl FindingKind {
+impl FindingSpec {
     /// `runbooks/failure-modes.md#<id>`.
     pub fn hint(&self) -> String {
-        format!("{RUNBOOK}#{}", self.name)
+        format!("{RUNBOOK}#{}", self.id)
     }
 }
 
 const fn entry(
-    id: FindingId,
-    name: &'static str,
+    finding: FindingId,
+    id: &'static str,
     severity: Severity,
     title: &'static str,
-) -> FindingKind {
-    FindingKind {
+) -> FindingSpec {
+    FindingSpec {
         id,
-        name,
+        finding,
         severity,
         title,
     }
 }
 
 /// Every finding, in catalogue order.
-pub const CATALOGUE: [FindingKind; 15] = [
+pub const CATALOGUE: [FindingSpec; 15] = [
     entry(
         FindingId::PvcWaitingForConsumer,
         "pvc-waiting-for-consumer",
@@ -172,19 +155,26 @@ pub const CATALOGUE: [FindingKind; 15] = [
     ),
 ];
 
+/// Serialised by its kebab id, as everywhere in labctl's output.
+impl Serialize for FindingId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 impl FindingId {
     /// The catalogue entry of this id.
-    pub fn kind(self) -> &'static FindingKind {
+    pub fn spec(self) -> &'static FindingSpec {
         // CATALOGUE is in enum order (checked by a test), so the discriminant is the index.
         &CATALOGUE[self as usize]
     }
 
     pub fn as_str(self) -> &'static str {
-        self.kind().name
+        self.spec().id
     }
 
     pub fn severity(self) -> Severity {
-        self.kind().severity
+        self.spec().severity
     }
 }
 
@@ -195,20 +185,28 @@ mod tests {
     #[test]
     fn catalogue_is_in_enum_order_with_kebab_ids() {
         for (i, k) in CATALOGUE.iter().enumerate() {
-            assert_eq!(k.id as usize, i, "{}", k.name);
+            assert_eq!(k.finding as usize, i, "{}", k.id);
             assert!(
-                k.name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+                k.id.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
                 "{}",
-                k.name
+                k.id
             );
         }
+    }
+
+    #[test]
+    fn an_id_serialises_as_its_kebab_id() {
+        assert_eq!(
+            serde_json::to_string(&FindingId::PvNodeUnavailable).unwrap(),
+            r#""pv-node-unavailable""#
+        );
     }
 
     #[test]
     fn ids_and_severities_are_the_contract() {
         let got: Vec<(&str, &str)> = CATALOGUE
             .iter()
-            .map(|k| (k.name, k.severity.as_str()))
+            .map(|k| (k.id, k.severity.as_str()))
             .collect();
         assert_eq!(
             got,

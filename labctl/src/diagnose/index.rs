@@ -16,20 +16,11 @@ use kube::core::DynamicObject;
 use super::scheduler::strip_combined_prefix;
 use crate::snapshot::ClusterSnapshot;
 
+use crate::k8s::WorkloadKind;
 /// `(namespace, name)`.
-pub type Key<'a> = (&'a str, &'a str);
-
-fn ns(meta: &ObjectMeta) -> &str {
-    meta.namespace.as_deref().unwrap_or("")
-}
-
-fn name(meta: &ObjectMeta) -> &str {
-    meta.name.as_deref().unwrap_or("")
-}
-
-fn key(meta: &ObjectMeta) -> Key<'_> {
-    (ns(meta), name(meta))
-}
+pub use crate::k8s::names::Key;
+use crate::k8s::names::{key, name, namespace as ns};
+use crate::k8s::service::selects;
 
 /// An Event from either API, reduced to what the engine reads.
 #[derive(Debug, Clone)]
@@ -53,7 +44,7 @@ pub struct EventRecord<'a> {
 #[derive(Debug, Clone)]
 pub struct Workload<'a> {
     /// `Deployment`, `StatefulSet`, `CronJob`, `Job`, `ReplicaSet` or `Pod`.
-    pub kind: &'static str,
+    pub kind: WorkloadKind,
     pub namespace: &'a str,
     pub name: &'a str,
     pub meta: &'a ObjectMeta,
@@ -80,7 +71,7 @@ pub struct Index<'a> {
     /// Claim → workloads whose templates mount it (bare pods included).
     pub workloads_by_claim: HashMap<Key<'a>, Vec<Workload<'a>>>,
     /// uid → (kind, meta) of every owner object (ReplicaSet, Deployment, Job, CronJob, StatefulSet).
-    pub owner_by_uid: HashMap<&'a str, (&'static str, &'a ObjectMeta)>,
+    pub owner_by_uid: HashMap<&'a str, (WorkloadKind, &'a ObjectMeta)>,
     /// Object uid → its events, oldest first.
     pub events_by_uid: HashMap<&'a str, Vec<EventRecord<'a>>>,
     /// `(kind, namespace, name)` → events whose reference has no uid.
@@ -143,25 +134,27 @@ impl<'a> Index<'a> {
         let nodes: Vec<&Node> = s.nodes.iter().collect();
         let node_by_name = s.nodes.iter().map(|n| (name(&n.metadata), n)).collect();
 
-        let mut owner_by_uid: HashMap<&str, (&'static str, &ObjectMeta)> = HashMap::new();
-        let mut add_owner = |kind: &'static str, meta: &'a ObjectMeta| {
+        let mut owner_by_uid: HashMap<&str, (WorkloadKind, &ObjectMeta)> = HashMap::new();
+        let mut add_owner = |kind: WorkloadKind, meta: &'a ObjectMeta| {
             if let Some(uid) = meta.uid.as_deref() {
                 owner_by_uid.insert(uid, (kind, meta));
             }
         };
         s.replica_sets
             .iter()
-            .for_each(|o| add_owner("ReplicaSet", &o.metadata));
+            .for_each(|o| add_owner(WorkloadKind::ReplicaSet, &o.metadata));
         s.deployments
             .iter()
-            .for_each(|o| add_owner("Deployment", &o.metadata));
-        s.jobs.iter().for_each(|o| add_owner("Job", &o.metadata));
+            .for_each(|o| add_owner(WorkloadKind::Deployment, &o.metadata));
+        s.jobs
+            .iter()
+            .for_each(|o| add_owner(WorkloadKind::Job, &o.metadata));
         s.cron_jobs
             .iter()
-            .for_each(|o| add_owner("CronJob", &o.metadata));
+            .for_each(|o| add_owner(WorkloadKind::CronJob, &o.metadata));
         s.stateful_sets
             .iter()
-            .for_each(|o| add_owner("StatefulSet", &o.metadata));
+            .for_each(|o| add_owner(WorkloadKind::StatefulSet, &o.metadata));
 
         let mut pods_by_claim: HashMap<Key, Vec<&Pod>> = HashMap::new();
         let mut workloads_by_claim: HashMap<Key, Vec<Workload>> = HashMap::new();
@@ -188,7 +181,7 @@ impl<'a> Index<'a> {
                             .entry((ns(&pod.metadata), claim))
                             .or_default()
                             .push(Workload {
-                                kind: "Pod",
+                                kind: WorkloadKind::Pod,
                                 namespace: ns(&pod.metadata),
                                 name: name(&pod.metadata),
                                 meta: &pod.metadata,
@@ -202,7 +195,7 @@ impl<'a> Index<'a> {
             }
         }
         // A workload from its pod template, filed under every claim the template mounts.
-        let mut add_workload_of = |kind: &'static str,
+        let mut add_workload_of = |kind: WorkloadKind,
                                    meta: &'a ObjectMeta,
                                    template: &'a PodTemplateSpec,
                                    idle: Option<&'static str>,
@@ -235,14 +228,26 @@ impl<'a> Index<'a> {
                 continue;
             };
             let idle = (spec.replicas == Some(0)).then_some("scaled to 0");
-            add_workload_of("Deployment", &d.metadata, &spec.template, idle, false);
+            add_workload_of(
+                WorkloadKind::Deployment,
+                &d.metadata,
+                &spec.template,
+                idle,
+                false,
+            );
         }
         for d in &s.stateful_sets {
             let Some(spec) = d.spec.as_ref() else {
                 continue;
             };
             let idle = (spec.replicas == Some(0)).then_some("scaled to 0");
-            add_workload_of("StatefulSet", &d.metadata, &spec.template, idle, false);
+            add_workload_of(
+                WorkloadKind::StatefulSet,
+                &d.metadata,
+                &spec.template,
+                idle,
+                false,
+            );
         }
         for c in &s.cron_jobs {
             let Some(spec) = c.spec.as_ref() else {
@@ -255,7 +260,13 @@ impl<'a> Index<'a> {
                 st.last_schedule_time.is_none() && st.active.as_ref().is_none_or(Vec::is_empty)
             });
             let idle = (spec.suspend == Some(true)).then_some("suspended");
-            add_workload_of("CronJob", &c.metadata, &job.template, idle, never_ran);
+            add_workload_of(
+                WorkloadKind::CronJob,
+                &c.metadata,
+                &job.template,
+                idle,
+                never_ran,
+            );
         }
         for j in &s.jobs {
             // Jobs of a CronJob are represented by the CronJob.
@@ -278,7 +289,7 @@ impl<'a> Index<'a> {
                 continue;
             };
             let idle = (spec.suspend == Some(true)).then_some("suspended");
-            add_workload_of("Job", &j.metadata, &spec.template, idle, false);
+            add_workload_of(WorkloadKind::Job, &j.metadata, &spec.template, idle, false);
         }
 
         // Events: both APIs, de-duplicated by uid (one store, two views).
@@ -471,8 +482,7 @@ impl<'a> Index<'a> {
                 .flatten()
             {
                 let selector = svc.spec.as_ref().and_then(|s| s.selector.as_ref());
-                let all =
-                    selector.is_some_and(|sel| sel.iter().all(|(k, v)| labels.get(k) == Some(v)));
+                let all = selector.is_some_and(|sel| selects(sel, Some(labels)));
                 if all && !out.iter().any(|o| std::ptr::eq(*o, *svc)) {
                     out.push(svc);
                 }
@@ -482,7 +492,7 @@ impl<'a> Index<'a> {
     }
 
     /// The top-level workload of a pod: ReplicaSet → Deployment, Job → CronJob.
-    pub fn top_owner(&self, meta: &'a ObjectMeta) -> Option<(&'static str, &'a ObjectMeta)> {
+    pub fn top_owner(&self, meta: &'a ObjectMeta) -> Option<(WorkloadKind, &'a ObjectMeta)> {
         let mut current = self
             .owner_by_uid
             .get(controller(meta)?.uid.as_str())

@@ -1,5 +1,5 @@
 //! The storage-topology diagnosis engine: a pure function from a [`ClusterSnapshot`] and the
-//! lab description to findings (issue 4, STORAGE-FAILURES.md).
+//! lab description to findings, one section per finding in `runbooks/failure-modes.md`.
 //!
 //! It judges object state first and events second (events expire after an hour, state does
 //! not), reports one finding per root cause with every affected object listed, and reads pod
@@ -8,18 +8,15 @@
 pub mod catalogue;
 mod engine;
 pub mod index;
-pub mod nodes;
+mod rules;
 pub mod scheduler;
 
 use serde::Serialize;
 
-pub use catalogue::{CATALOGUE, FindingId, FindingKind, Severity};
+pub use catalogue::{CATALOGUE, FindingId, FindingSpec, Severity};
 
 use crate::config::LabConfig;
 use crate::snapshot::ClusterSnapshot;
-
-/// Version of the Diagnosis JSON document (ARCHITECTURE.md "Diagnosis JSON").
-pub const SCHEMA: u32 = 1;
 
 /// What to diagnose.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -141,19 +138,17 @@ impl Diagnosis {
             }
         }
         Self {
-            schema: SCHEMA,
+            schema: crate::render::SCHEMA,
             findings,
             summary,
         }
     }
 
-    /// Exit code: 1 on any error (warnings too with `strict`), 0 otherwise.
-    pub fn exit_code(&self, strict: bool) -> i32 {
-        if self.summary.error > 0 || (strict && self.summary.warning > 0) {
-            crate::exit::PROBLEM
-        } else {
-            crate::exit::OK
-        }
+    /// `Failure` on any error (warnings too with `strict`), `Success` otherwise.
+    pub fn exit_code(&self, strict: bool) -> crate::exit::ExitStatus {
+        crate::exit::ExitStatus::failure_if(
+            self.summary.error > 0 || (strict && self.summary.warning > 0),
+        )
     }
 }
 

@@ -5,8 +5,8 @@
 //! `0/<N> nodes are available: <count> <reason>, <count> <reason>.` or
 //! `0/<N> nodes are available: <PreFilter message>.`, optionally followed by a PostFilter part
 //! `preemption: ` + the same format again. It changed between versions, so nothing here depends
-//! on the order of reasons or on one exact wording (see STORAGE-FAILURES.md "Reading
-//! FailedScheduling"): `..` endings, the ` ...` cut at 1024 characters, the aggregator's
+//! on the order of reasons or on one exact wording (the wordings are this module's tests):
+//! `..` endings, the ` ...` cut at 1024 characters, the aggregator's
 //! `(combined from similar events): ` prefix and 1.34's `no new claims to deallocate, ` are all
 //! accepted. Parsing never fails: what is not understood is kept as text.
 
@@ -43,7 +43,7 @@ pub enum ReasonKind {
 
 impl ReasonKind {
     /// Classifies one reason text (without its count). Matching is on stable fragments so that
-    /// every wording listed in STORAGE-FAILURES.md lands in the same kind.
+    /// every wording in this module's tests lands in the same kind.
     pub fn classify(reason: &str) -> Self {
         let r = reason.to_ascii_lowercase();
         if r.contains("volume node affinity conflict")

@@ -1,4 +1,4 @@
-//! `labctl lint`: static checks on the manifests before anything is deployed (issue 5).
+//! `labctl lint`: static checks on the manifests before anything is deployed.
 //!
 //! The manifests are rendered ([`source`]: `kubectl kustomize`, plain files or stdin) and parsed
 //! into k8s-openapi types; then two sets of rules run over them:
@@ -57,7 +57,7 @@ impl Rule {
     /// The runbook section of this rule.
     pub fn hint(&self) -> String {
         match self.origin {
-            RuleSource::Diagnose(id) => id.kind().hint(),
+            RuleSource::Diagnose(id) => id.spec().hint(),
             RuleSource::Lint => format!("{RUNBOOK}#{}", self.id),
         }
     }

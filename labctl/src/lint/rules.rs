@@ -8,9 +8,11 @@ use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec, SecurityCo
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::source::{Manifests, labels_match};
+use super::source::Manifests;
 use crate::config::LabConfig;
 use crate::diagnose::{Finding, ObjectRef};
+use crate::k8s::names::labels_text;
+use crate::k8s::service;
 
 /// A pod template (or a bare pod) and the workload that owns it.
 pub struct Template<'a> {
@@ -176,16 +178,8 @@ fn selected<'t, 'a>(svc: &Service, templates: &'t [Template<'a>]) -> Vec<&'t Tem
     templates
         .iter()
         .filter(|t| t.workload.namespace == svc.metadata.namespace)
-        .filter(|t| labels_match(selector, t.labels))
+        .filter(|t| service::selects(selector, t.labels))
         .collect()
-}
-
-fn labels_text(labels: &BTreeMap<String, String>) -> String {
-    labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// `service-selector-matches-no-pod` and `service-target-port-missing`.
@@ -231,15 +225,8 @@ pub fn services(m: &Manifests, templates: &[Template<'_>]) -> Vec<Finding> {
             ));
             continue;
         }
-        let containers: Vec<&Container> = matched
-            .iter()
-            .flat_map(|t| t.spec.containers.iter())
-            .collect();
-        let declared: Vec<(Option<&str>, i32)> = containers
-            .iter()
-            .flat_map(|c| c.ports.iter().flatten())
-            .map(|p| (p.name.as_deref(), p.container_port))
-            .collect();
+        let declared =
+            service::declared_ports(matched.iter().flat_map(|t| t.spec.containers.iter()));
         for port in svc
             .spec
             .as_ref()
@@ -247,34 +234,20 @@ pub fn services(m: &Manifests, templates: &[Template<'_>]) -> Vec<Finding> {
             .into_iter()
             .flatten()
         {
-            let target = port
-                .target_port
-                .clone()
-                .unwrap_or(IntOrString::Int(port.port));
-            let (found, what) = match &target {
-                IntOrString::String(name) => (
-                    declared.iter().any(|(n, _)| *n == Some(name.as_str())),
-                    format!("named port {name:?}"),
-                ),
-                // A numeric target port need not be declared; only judge it when the containers
-                // declare ports and none of them is this one (a mismatch, not an omission).
-                IntOrString::Int(n) => (
-                    declared.is_empty() || declared.iter().any(|(_, p)| p == n),
-                    format!("port {n}"),
-                ),
-            };
-            if found {
+            if service::resolve_target_port(port, &declared).is_some() {
                 continue;
             }
+            let target = service::target_port(port);
+            let what = match &target {
+                IntOrString::String(name) => format!("named port {name:?}"),
+                IntOrString::Int(n) => format!("port {n}"),
+            };
             let declared_text = if declared.is_empty() {
                 "none".to_owned()
             } else {
                 declared
                     .iter()
-                    .map(|(n, p)| match n {
-                        Some(n) => format!("{n}={p}"),
-                        None => p.to_string(),
-                    })
+                    .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join(", ")
             };
@@ -290,10 +263,7 @@ pub fn services(m: &Manifests, templates: &[Template<'_>]) -> Vec<Finding> {
                         "{subject}: port {} ({}) → targetPort {}",
                         port.name.as_deref().unwrap_or("(unnamed)"),
                         port.port,
-                        match &target {
-                            IntOrString::Int(n) => n.to_string(),
-                            IntOrString::String(s) => s.clone(),
-                        }
+                        service::target_text(&target)
                     ),
                     format!(
                         "container ports of {}: {declared_text}",

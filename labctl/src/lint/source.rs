@@ -10,7 +10,6 @@
 //! rejects or warns about them: a typo such as `readOnlyRootFileSystem` would otherwise look
 //! fine here and fail, or be ignored, in the cluster).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -406,16 +405,6 @@ fn walk(original: &Value, typed: &Value, path: String, out: &mut Vec<String>) {
         }
         _ => {}
     }
-}
-
-/// Label map helper shared by the rules.
-pub(crate) fn labels_match(
-    selector: &BTreeMap<String, String>,
-    labels: Option<&BTreeMap<String, String>>,
-) -> bool {
-    selector
-        .iter()
-        .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
 }
 
 #[cfg(test)]

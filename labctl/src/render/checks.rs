@@ -3,11 +3,8 @@
 //! what is not OK) and `json` (one stable, versioned document).
 
 use crate::checks::Status;
-use crate::render::{OutputFormat, Palette};
+use crate::render::{OutputFormat, Palette, SCHEMA};
 use crate::runner::{Report, Summary};
-
-/// Version of the JSON document; bumped only on incompatible changes.
-pub const SCHEMA: u32 = 1;
 
 /// Renders `report` in the requested format (`strict` only changes the final verdict).
 pub fn render(report: &Report, format: OutputFormat, palette: Palette, strict: bool) -> String {

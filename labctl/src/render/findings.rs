@@ -1,10 +1,12 @@
 //! Renderers of a [`Diagnosis`]: `table` (one block per finding: severity, id, subject, summary,
 //! evidence, affected objects, remediation, runbook hint; a closing count line), `short` (one
-//! line per finding) and `json` (ARCHITECTURE.md "Diagnosis JSON", `"schema": 1`).
+//! line per finding) and `json` (docs/architecture.md "JSON documents", `"schema": 1`).
 //!
 //! Pure functions from a document to a `String`, so golden tests can compare them.
 
 use crate::diagnose::{Diagnosis, Finding, Severity};
+use crate::exit::ExitStatus;
+use crate::lint::LintReport;
 use crate::render::{OutputFormat, Palette};
 
 /// Renders `diagnosis` in `format`. `strict` only changes the closing verdict.
@@ -67,8 +69,8 @@ fn counts(d: &Diagnosis) -> String {
     )
 }
 
-/// One block per finding, then a closing line.
-pub fn table(d: &Diagnosis, p: Palette, strict: bool) -> String {
+/// One block per finding, each followed by a blank line.
+fn blocks(d: &Diagnosis, p: Palette) -> String {
     let mut out = String::new();
     for (i, f) in d.findings.iter().enumerate() {
         if i > 0 {
@@ -79,13 +81,49 @@ pub fn table(d: &Diagnosis, p: Palette, strict: bool) -> String {
     if !d.findings.is_empty() {
         out.push('\n');
     }
-    let verdict = if d.exit_code(strict) == crate::exit::OK {
+    out
+}
+
+/// One block per finding, then a closing line.
+pub fn table(d: &Diagnosis, p: Palette, strict: bool) -> String {
+    let mut out = blocks(d, p);
+    let verdict = if d.exit_code(strict) == ExitStatus::Success {
         p.green("no storage problem found")
     } else {
         p.red("storage problems found")
     };
     out.push_str(&format!("Diagnosis: {verdict} ({})\n", counts(d)));
     out
+}
+
+/// Renders a lint report in `format`: the findings as `diagnose` prints them, closed by lint's
+/// own verdict line, which names what was linted.
+pub fn render_lint(
+    report: &LintReport,
+    format: OutputFormat,
+    p: Palette,
+    strict: bool,
+) -> anyhow::Result<String> {
+    Ok(match format {
+        OutputFormat::Table => {
+            let d = &report.diagnosis;
+            let mut out = blocks(d, p);
+            let verdict = if d.exit_code(strict) == ExitStatus::Success {
+                p.green("no problem found")
+            } else {
+                p.red("problems found")
+            };
+            out.push_str(&format!(
+                "Lint: {verdict} in {} objects from {} ({})\n",
+                report.objects,
+                report.source,
+                counts(d)
+            ));
+            out
+        }
+        OutputFormat::Short => short(&report.diagnosis, p),
+        OutputFormat::Json => crate::render::to_json_document(report)?,
+    })
 }
 
 /// `severity id subject: summary`, one line per finding.

@@ -83,6 +83,10 @@ pub fn write_stdout(document: &str) -> std::io::Result<()> {
     }
 }
 
+/// Version of every JSON document labctl prints (checks, diagnosis, lint, config); bumped
+/// only on incompatible changes.
+pub const SCHEMA: u32 = 1;
+
 /// Serialises `value` as pretty JSON with a trailing newline (one document per run).
 pub fn to_json_document<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
     let mut s = serde_json::to_string_pretty(value)?;

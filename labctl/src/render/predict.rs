@@ -1,6 +1,6 @@
 //! Renders a prediction: a small key/value table, or the JSON document.
 
-use crate::commands::predict::Prediction;
+use crate::predict::Prediction;
 use crate::render::OutputFormat;
 
 pub fn render(p: &Prediction, format: OutputFormat) -> anyhow::Result<String> {

@@ -17,7 +17,8 @@ use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use serde::de::DeserializeOwned;
 
 use super::ClusterSnapshot;
-use crate::config::{LabConfig, ObjectRef};
+use crate::config::{LabConfig, NamespacedName};
+use crate::fetch;
 
 /// Which namespaces the live snapshot covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +27,7 @@ pub enum Namespaces {
     All,
 }
 
-/// Lists `K` in `ns` (or everywhere), with the kind named in the error.
+/// Lists `K` in `ns` (or everywhere).
 async fn list<K>(client: &kube::Client, ns: &Namespaces) -> anyhow::Result<Vec<K>>
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
@@ -34,18 +35,11 @@ where
         + DeserializeOwned
         + std::fmt::Debug,
 {
-    let api: Api<K> = match ns {
-        Namespaces::One(n) => Api::namespaced(client.clone(), n),
-        Namespaces::All => Api::all(client.clone()),
+    let ns = match ns {
+        Namespaces::One(n) => Some(n.as_str()),
+        Namespaces::All => None,
     };
-    let list = api.list(&ListParams::default()).await.with_context(|| {
-        let where_ = match ns {
-            Namespaces::One(n) => format!("in namespace {n}"),
-            Namespaces::All => "in all namespaces".into(),
-        };
-        format!("cannot list {} {where_}", K::kind(&()))
-    })?;
-    Ok(list.items)
+    Ok(fetch::list_in(client, ns).await?)
 }
 
 async fn list_cluster<K>(client: &kube::Client) -> anyhow::Result<Vec<K>>
@@ -55,32 +49,23 @@ where
         + DeserializeOwned
         + std::fmt::Debug,
 {
-    let api: Api<K> = Api::all(client.clone());
-    let list = api
-        .list(&ListParams::default())
-        .await
-        .with_context(|| format!("cannot list {}", K::kind(&())))?;
-    Ok(list.items)
+    Ok(fetch::list_cluster(client, &ListParams::default()).await?)
 }
 
 /// The provisioner Deployments named in the lab description (absent ones are skipped: which of
 /// the candidate locations exists depends on the distribution).
 async fn provisioners(
     client: &kube::Client,
-    candidates: &[ObjectRef],
+    candidates: &[NamespacedName],
 ) -> anyhow::Result<Vec<Deployment>> {
     let mut found = Vec::new();
     for c in candidates {
-        let api: Api<Deployment> = Api::namespaced(client.clone(), &c.namespace);
-        match api.get_opt(&c.name).await {
+        match fetch::get_namespaced::<Deployment>(client, &c.namespace, &c.name).await {
             Ok(Some(d)) => found.push(d),
             Ok(None) => {}
             // Not allowed to read kube-system: judge from events instead of failing the run.
-            Err(kube::Error::Api(s)) if s.code == 403 => {}
-            Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("cannot read Deployment {}/{}", c.namespace, c.name));
-            }
+            Err(fetch::FetchError::Forbidden { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(found)
@@ -97,7 +82,8 @@ async fn applications(
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
     match api.list(&ListParams::default()).await {
         Ok(list) => Ok(list.items),
-        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 403 => Ok(Vec::new()),
+        Err(e) if fetch::is_forbidden(&e) => Ok(Vec::new()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(Vec::new()),
         Err(e) => Err(e).context("cannot list Argo CD Applications"),
     }
 }

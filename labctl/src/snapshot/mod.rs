@@ -69,7 +69,7 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    /// `None` = a kind labctl does not read (ignored, as ARCHITECTURE.md "Snapshot files" says).
+    /// `None` = a kind labctl does not read (ignored, as docs/architecture.md "Snapshot files" says).
     pub(crate) fn of(api_version: &str, kind: &str) -> Option<Self> {
         Some(match (api_version, kind) {
             ("v1", "PersistentVolumeClaim") => Self::PersistentVolumeClaim,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use http::{Request, Response};
 use kube::client::Body;
-use labctl::checks::{Status, preflight, select, verify};
+use labctl::checks::{Status, catalogue, select};
 use labctl::config::LabConfig;
 use labctl::context::Context;
 use labctl::runner::Report;
@@ -103,7 +103,7 @@ async fn run_cluster_checks(
 ) -> (Report, Vec<String>) {
     let ids: Vec<&'static str> = catalogue
         .iter()
-        .filter(|c| c.needs_api && !c.fatal)
+        .filter(|c| c.needs_api && !c.gate)
         .map(|c| c.id)
         .collect();
     assert_eq!(ids.len(), 10);
@@ -144,7 +144,7 @@ async fn gates_ask_version_and_selfsubjectreview_then_the_check() {
             _ => None,
         },
         &["storageclass-local-path"],
-        preflight::catalogue(),
+        catalogue::preflight(),
     )
     .await;
     assert_eq!(seen[0], "GET /version");
@@ -184,7 +184,7 @@ async fn forbidden_application_is_skipped_naming_the_permission() {
             _ => None,
         },
         &["argocd-app-healthy"],
-        verify::catalogue(),
+        catalogue::verify(),
     )
     .await;
     assert!(seen.contains(
@@ -215,7 +215,7 @@ async fn forbidden_list_names_verb_resource_and_namespace() {
             _ => None,
         },
         &["endpoints-ready"],
-        verify::catalogue(),
+        catalogue::verify(),
     )
     .await;
     let request = seen.iter().find(|s| s.contains("endpointslices")).unwrap();
@@ -241,7 +241,7 @@ async fn old_server_fails_the_gate_and_nothing_else_is_asked() {
             _ => None,
         },
         &["pvc-bound", "inference-available"],
-        verify::catalogue(),
+        catalogue::verify(),
     )
     .await;
     assert_eq!(seen, ["GET /version"]);
@@ -264,7 +264,7 @@ async fn rejected_credentials_fail_the_gate() {
             _ => None,
         },
         &["pvc-bound"],
-        verify::catalogue(),
+        catalogue::verify(),
     )
     .await;
     let r = result(&report, "credentials-accepted");
@@ -275,7 +275,7 @@ async fn rejected_credentials_fail_the_gate() {
 
 #[tokio::test]
 async fn missing_object_is_a_failure_not_an_error() {
-    let (report, seen) = run(|_, _, _| None, &["pvc-bound"], verify::catalogue()).await;
+    let (report, seen) = run(|_, _, _| None, &["pvc-bound"], catalogue::verify()).await;
     assert!(
         seen.contains(&"GET /api/v1/namespaces/mlops-lab/persistentvolumeclaims/models".to_owned())
     );
@@ -298,7 +298,7 @@ async fn permissions_are_reviewed_per_verb_and_missing_ones_named() {
             _ => None,
         },
         &["permissions"],
-        preflight::catalogue(),
+        catalogue::preflight(),
     )
     .await;
     let reviews = seen
@@ -345,6 +345,10 @@ fn healthy_lab(method: &str, uri: &str, _: &Value) -> Option<(u16, Value)> {
                                   "spec": {"nodeSelector": pin, "containers": [{"name": "inference",
                                            "ports": [{"name": "http", "containerPort": 8080}]}]}}},
             "status": {"readyReplicas": 1, "conditions": [{"type": "Available", "status": "True"}]}}),
+        "/api/v1/nodes" => list(json!([{
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": "node-1", "labels": {"kubernetes.io/hostname": "node-1"}},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}}])),
         "/apis/batch/v1/namespaces/mlops-lab/cronjobs/trainer" => json!({
             "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "trainer"},
             "spec": {"schedule": "0 3 * * 1", "suspend": false, "jobTemplate": {"spec": {"template": {
@@ -381,7 +385,7 @@ fn healthy_lab(method: &str, uri: &str, _: &Value) -> Option<(u16, Value)> {
 
 #[tokio::test]
 async fn every_cluster_check_of_verify_passes_on_a_healthy_lab() {
-    let (report, seen) = run_cluster_checks(healthy_lab, verify::catalogue()).await;
+    let (report, seen) = run_cluster_checks(healthy_lab, catalogue::verify()).await;
     assert_all_passed(&report, &seen);
     assert_eq!(report.checks.len(), 12);
     // The pods are found by the Deployment's selector, the EndpointSlices by the Service name.
@@ -405,7 +409,7 @@ async fn a_broken_piece_fails_only_its_check() {
             healthy_lab(m, uri, b)
         },
         &["service-selects-pods", "endpoints-ready", "ingress-routes-host"],
-        verify::catalogue(),
+        catalogue::verify(),
     )
     .await;
     assert_eq!(result(&report, "service-selects-pods").status, Status::Fail);
@@ -470,7 +474,7 @@ fn ready_cluster(method: &str, uri: &str, body: &Value) -> Option<(u16, Value)> 
 
 #[tokio::test]
 async fn every_cluster_check_of_preflight_passes_on_a_ready_cluster() {
-    let (report, seen) = run_cluster_checks(ready_cluster, preflight::catalogue()).await;
+    let (report, seen) = run_cluster_checks(ready_cluster, catalogue::preflight()).await;
     assert_all_passed(&report, &seen);
     // An absent namespace is checked with one GET and nothing is listed in it; the only
     // other request into it looks for a deployed Deployment's pin (none here: one node).
@@ -518,7 +522,7 @@ async fn ingress_controller_as_a_daemonset_is_found() {
     let (report, seen) = run(
         daemonset_install,
         &["ingress-nginx-available"],
-        preflight::catalogue(),
+        catalogue::preflight(),
     )
     .await;
     let r = result(&report, "ingress-nginx-available");
@@ -559,7 +563,7 @@ async fn pin_node_comes_from_the_deployed_deployment_on_a_multi_node_cluster() {
     let (report, _) = run(
         |m, u, b| two_nodes(m, u, b, true),
         &["pin-node-schedulable"],
-        preflight::catalogue(),
+        catalogue::preflight(),
     )
     .await;
     let r = result(&report, "pin-node-schedulable");
@@ -569,7 +573,7 @@ async fn pin_node_comes_from_the_deployed_deployment_on_a_multi_node_cluster() {
     let (report, _) = run(
         |m, u, b| two_nodes(m, u, b, false),
         &["pin-node-schedulable"],
-        preflight::catalogue(),
+        catalogue::preflight(),
     )
     .await;
     let r = result(&report, "pin-node-schedulable");

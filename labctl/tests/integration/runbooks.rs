@@ -9,8 +9,8 @@ fn every_check_hint_has_a_runbook_section() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut missing = Vec::new();
     let catalogues = [
-        labctl::checks::preflight::catalogue(),
-        labctl::checks::verify::catalogue(),
+        labctl::checks::catalogue::preflight(),
+        labctl::checks::catalogue::verify(),
     ];
     for check in catalogues.iter().flatten() {
         let hint = check.hint();
@@ -26,8 +26,8 @@ fn every_check_hint_has_a_runbook_section() {
 #[test]
 fn check_ids_are_unique_kebab_case() {
     for catalogue in [
-        labctl::checks::preflight::catalogue(),
-        labctl::checks::verify::catalogue(),
+        labctl::checks::catalogue::preflight(),
+        labctl::checks::catalogue::verify(),
     ] {
         let mut ids: Vec<_> = catalogue.iter().map(|c| c.id).collect();
         for id in &ids {

@@ -1,7 +1,9 @@
-//! What `preflight` and `verify` share: selecting checks, running them, rendering the report.
+//! Runs a catalogue of checks for `preflight` and `verify`: selects the checks asked for, runs
+//! them, renders the report.
 
 use crate::checks::Check;
 use crate::context::Context;
+use crate::exit::ExitStatus;
 use crate::render::Palette;
 
 /// Flags of the check commands.
@@ -15,10 +17,14 @@ pub struct CheckArgs {
     pub list: bool,
 }
 
-pub async fn run(ctx: &Context, args: &CheckArgs, catalogue: Vec<Check>) -> anyhow::Result<i32> {
+pub async fn run(
+    ctx: &Context,
+    args: &CheckArgs,
+    catalogue: Vec<Check>,
+) -> anyhow::Result<ExitStatus> {
     if args.list {
         crate::render::write_stdout(&crate::render::checks::list(&catalogue, ctx.output))?;
-        return Ok(crate::exit::OK);
+        return Ok(ExitStatus::Success);
     }
     let checks = crate::checks::select(&catalogue, &args.only)?;
     let verbose = ctx.verbose;

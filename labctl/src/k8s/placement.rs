@@ -1,23 +1,21 @@
-//! Node matching as the scheduler does it: `nodeName`, `nodeSelector` and required node
-//! affinity of a pod, the required node affinity of a PersistentVolume, and whether a node can
-//! take new pods (Ready, not cordoned, taints tolerated). Pure functions over API objects.
+//! Where a pod or a volume may run, as the scheduler decides it: `nodeName`, `nodeSelector` and
+//! required node affinity of a pod, the required node affinity of a PersistentVolume (matched in
+//! full: every operator, every term, `matchFields`), and how a pin reads in evidence.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     Node, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PersistentVolume, PodSpec,
-    Taint, Toleration,
 };
 
-/// The label local-path pins its volumes with.
-pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
+use super::names::name as node_name_of;
 
 fn labels(node: &Node) -> Option<&BTreeMap<String, String>> {
     node.metadata.labels.as_ref()
 }
 
 fn node_name(node: &Node) -> &str {
-    node.metadata.name.as_deref().unwrap_or("")
+    node_name_of(&node.metadata)
 }
 
 /// One `matchExpressions` / `matchFields` requirement (`In`, `NotIn`, `Exists`, `DoesNotExist`,
@@ -178,121 +176,28 @@ pub fn pv_pin(pv: &PersistentVolume) -> Option<(&str, &str)> {
     Some((req.key.as_str(), value.as_str()))
 }
 
-/// Whether `toleration` tolerates `taint` (`k8s.io/api/core/v1` `Toleration.ToleratesTaint`).
-pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
-    if let Some(effect) = toleration.effect.as_deref().filter(|e| !e.is_empty())
-        && effect != taint.effect
-    {
-        return false;
-    }
-    let key = toleration.key.as_deref().unwrap_or("");
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match toleration.operator.as_deref().unwrap_or("Equal") {
-        // Empty key with Exists tolerates everything.
-        "Exists" => true,
-        _ => {
-            !key.is_empty()
-                && toleration.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("")
-        }
-    }
+/// The nodes that hold a volume: those its required node affinity matches (every node when it
+/// has none).
+pub fn volume_nodes<'n>(pv: &PersistentVolume, nodes: &[&'n Node]) -> Vec<&'n Node> {
+    nodes
+        .iter()
+        .copied()
+        .filter(|n| pv_fits_node(pv, n))
+        .collect()
 }
 
-/// Ready condition is `True`.
-pub fn is_ready(node: &Node) -> bool {
-    node.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
-        .is_some_and(|c| c.status == "True")
-}
-
-/// Why new pods with `tolerations` cannot start on `node` (empty = it can take them).
-/// NotReady nodes carry `node.kubernetes.io/not-ready|unreachable` taints too; they are
-/// reported once, as NotReady.
-pub fn unavailability(node: &Node, tolerations: &[Toleration]) -> Vec<String> {
-    let mut why = Vec::new();
-    let ready = is_ready(node);
-    if !ready {
-        let reason = node
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
-            .map(|c| {
-                let r = c.reason.as_deref().unwrap_or("");
-                format!(
-                    "Ready={}{}",
-                    c.status,
-                    if r.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({r})")
-                    }
-                )
-            })
-            .unwrap_or_else(|| "no Ready condition".to_owned());
-        why.push(format!("NotReady: {reason}"));
-    }
-    let spec = node.spec.as_ref();
-    if spec.and_then(|s| s.unschedulable).unwrap_or(false) {
-        why.push("cordoned (spec.unschedulable)".to_owned());
-    }
-    for taint in spec.and_then(|s| s.taints.as_deref()).unwrap_or_default() {
-        if taint.effect == "PreferNoSchedule" {
-            continue;
-        }
-        let lifecycle = matches!(
-            taint.key.as_str(),
-            "node.kubernetes.io/not-ready" | "node.kubernetes.io/unreachable"
-        );
-        if lifecycle && !ready {
-            continue;
-        }
-        if taint.key == "node.kubernetes.io/unschedulable" {
-            continue;
-        }
-        if !tolerations.iter().any(|t| tolerates(t, taint)) {
-            why.push(format!(
-                "untolerated taint {}{}:{}",
-                taint.key,
-                taint
-                    .value
-                    .as_deref()
-                    .map(|v| format!("={v}"))
-                    .unwrap_or_default(),
-                taint.effect
-            ));
-        }
-    }
-    why
+/// The value of the `key` label a pod spec's `nodeSelector` pins it to.
+pub fn node_selector_value<'s>(spec: Option<&'s PodSpec>, key: &str) -> Option<&'s str> {
+    spec?.node_selector.as_ref()?.get(key).map(String::as_str)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::{Affinity, NodeAffinity, NodeCondition, NodeSpec, NodeStatus};
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use k8s_openapi::api::core::v1::{Affinity, NodeAffinity};
 
-    fn node(name: &str, host: &str) -> Node {
-        Node {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                labels: Some([(HOSTNAME_LABEL.to_owned(), host.to_owned())].into()),
-                ..Default::default()
-            },
-            status: Some(NodeStatus {
-                conditions: Some(vec![NodeCondition {
-                    type_: "Ready".into(),
-                    status: "True".into(),
-                    ..Default::default()
-                }]),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }
-    }
+    use crate::k8s::HOSTNAME_LABEL;
+    use crate::k8s::nodes::tests::node;
 
     fn host_in(values: &[&str]) -> NodeSelector {
         NodeSelector {
@@ -332,42 +237,38 @@ mod tests {
     }
 
     #[test]
-    fn taints_and_cordon() {
-        let mut n = node("a", "a");
-        assert!(unavailability(&n, &[]).is_empty());
-        n.spec = Some(NodeSpec {
-            unschedulable: Some(true),
-            taints: Some(vec![Taint {
-                key: "dedicated".into(),
-                value: Some("gpu".into()),
-                effect: "NoSchedule".into(),
-                time_added: None,
-            }]),
-            ..Default::default()
-        });
-        assert_eq!(unavailability(&n, &[]).len(), 2);
-        let tol = Toleration {
-            key: Some("dedicated".into()),
-            operator: Some("Equal".into()),
-            value: Some("gpu".into()),
-            effect: Some("NoSchedule".into()),
-            toleration_seconds: None,
-        };
-        assert_eq!(
-            unavailability(&n, &[tol]),
-            ["cordoned (spec.unschedulable)"]
-        );
-        let all = Toleration {
-            operator: Some("Exists".into()),
-            ..Default::default()
-        };
-        assert!(tolerates(
-            &all,
-            &Taint {
-                key: "k".into(),
-                effect: "NoSchedule".into(),
+    fn a_volume_is_on_every_node_its_affinity_matches_not_only_by_hostname() {
+        let mut zone_a = node("n1", "n1");
+        zone_a
+            .metadata
+            .labels
+            .as_mut()
+            .unwrap()
+            .insert("zone".into(), "a".into());
+        let other = node("n2", "n2");
+        let pv = PersistentVolume {
+            spec: Some(k8s_openapi::api::core::v1::PersistentVolumeSpec {
+                node_affinity: Some(k8s_openapi::api::core::v1::VolumeNodeAffinity {
+                    required: Some(NodeSelector {
+                        node_selector_terms: vec![NodeSelectorTerm {
+                            match_expressions: Some(vec![NodeSelectorRequirement {
+                                key: "zone".into(),
+                                operator: "In".into(),
+                                values: Some(vec!["a".into()]),
+                            }]),
+                            match_fields: None,
+                        }],
+                    }),
+                }),
                 ..Default::default()
-            }
-        ));
+            }),
+            ..Default::default()
+        };
+        let held: Vec<&str> = volume_nodes(&pv, &[&zone_a, &other])
+            .iter()
+            .map(|n| node_name(n))
+            .collect();
+        assert_eq!(held, ["n1"]);
+        assert_eq!(volume_nodes(&pv, &[&other]).len(), 0);
     }
 }

@@ -1,6 +1,7 @@
-//! Fetching for checks: thin wrappers over `kube::Api` that turn a 403 into
-//! [`CheckError::Forbidden`] naming the permission in kubectl's words
+//! The one list/get layer, for checks and live snapshots: thin wrappers over `kube::Api` that
+//! turn a 403 into [`FetchError::Forbidden`] naming the permission in kubectl's words
 //! (`cannot list events in mlops-lab`) and every other error into one that says what was tried.
+//! A check turns the first into "skipped" and the second into an error ([`CheckError`]).
 
 use std::fmt::Debug;
 
@@ -9,7 +10,40 @@ use kube::api::{Api, ListParams};
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 
-use super::CheckError;
+use crate::checks::CheckError;
+
+/// Why a list or get failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The API refused the call with 403.
+    #[error("{permission}")]
+    Forbidden {
+        /// In kubectl's words, e.g. `cannot list events in mlops-lab`.
+        permission: String,
+    },
+    /// Any other failure (unreachable, 401, 5xx, bad response).
+    #[error("cannot {action}: {source}")]
+    Api {
+        /// What was attempted, e.g. `get deployments in mlops-lab`.
+        action: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl From<FetchError> for CheckError {
+    fn from(e: FetchError) -> Self {
+        match e {
+            FetchError::Forbidden { permission } => CheckError::Forbidden { permission },
+            FetchError::Api { action, source } => CheckError::Api { action, source },
+        }
+    }
+}
+
+/// Whether the API refused a call as forbidden (403): the one place that decides it.
+pub fn is_forbidden(err: &kube::Error) -> bool {
+    matches!(err, kube::Error::Api(status) if status.code == 403)
+}
 
 /// `deployments`, `ingresses.networking.k8s.io`: the resource as `kubectl auth can-i` names it.
 pub fn resource_name<K: Resource<DynamicType = ()>>() -> String {
@@ -31,16 +65,17 @@ pub fn action(verb: &str, resource: &str, namespace: Option<&str>) -> String {
 }
 
 /// Maps a kube error for `verb resource [in ns]`.
-pub fn classify(err: kube::Error, verb: &str, resource: &str, ns: Option<&str>) -> CheckError {
+pub fn classify(err: kube::Error, verb: &str, resource: &str, ns: Option<&str>) -> FetchError {
     let action = action(verb, resource, ns);
-    match &err {
-        kube::Error::Api(status) if status.code == 403 => CheckError::Forbidden {
+    if is_forbidden(&err) {
+        FetchError::Forbidden {
             permission: format!("cannot {action}"),
-        },
-        _ => CheckError::Api {
+        }
+    } else {
+        FetchError::Api {
             action,
             source: err,
-        },
+        }
     }
 }
 
@@ -49,7 +84,7 @@ pub async fn get_namespaced<K>(
     client: &Client,
     ns: &str,
     name: &str,
-) -> Result<Option<K>, CheckError>
+) -> Result<Option<K>, FetchError>
 where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
         + Clone
@@ -63,7 +98,7 @@ where
 }
 
 /// GET a cluster-scoped object; `None` when it does not exist.
-pub async fn get_cluster<K>(client: &Client, name: &str) -> Result<Option<K>, CheckError>
+pub async fn get_cluster<K>(client: &Client, name: &str) -> Result<Option<K>, FetchError>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
 {
@@ -78,7 +113,7 @@ pub async fn list_namespaced<K>(
     client: &Client,
     ns: &str,
     params: &ListParams,
-) -> Result<Vec<K>, CheckError>
+) -> Result<Vec<K>, FetchError>
 where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
         + Clone
@@ -92,8 +127,26 @@ where
         .map_err(|e| classify(e, "list", &resource_name::<K>(), Some(ns)))
 }
 
+/// LIST namespaced objects in `ns`, or in every namespace with `None`.
+pub async fn list_in<K>(client: &Client, ns: Option<&str>) -> Result<Vec<K>, FetchError>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug,
+{
+    match ns {
+        Some(ns) => list_namespaced(client, ns, &ListParams::default()).await,
+        None => Api::<K>::all(client.clone())
+            .list(&ListParams::default())
+            .await
+            .map(|l| l.items)
+            .map_err(|e| classify(e, "list", &resource_name::<K>(), None)),
+    }
+}
+
 /// LIST cluster-scoped objects.
-pub async fn list_cluster<K>(client: &Client, params: &ListParams) -> Result<Vec<K>, CheckError>
+pub async fn list_cluster<K>(client: &Client, params: &ListParams) -> Result<Vec<K>, FetchError>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
 {

@@ -1,0 +1,209 @@
+//! Hits and their merge: each rule records a hit per claim; hits with the same root cause
+//! merge into one finding.
+
+use std::collections::HashMap;
+
+use crate::diagnose::catalogue::FindingId;
+use crate::diagnose::engine::claim::*;
+use crate::diagnose::engine::*;
+use crate::diagnose::{Affected, Finding, ObjectRef};
+
+/// One root cause found for one claim; hits with the same `(id, root)` merge into one finding.
+pub(crate) struct Hit {
+    pub(crate) id: FindingId,
+    pub(crate) root: ObjectRef,
+    pub(crate) summary: String,
+    /// Summary when several claims share the root cause (`{n}` = number of claims).
+    pub(crate) group_summary: Option<String>,
+    pub(crate) evidence: Vec<String>,
+    pub(crate) affected: Vec<Affected>,
+    pub(crate) remediation: String,
+}
+
+/// One finding per `(id, root)`, evidence and affected objects combined, sorted by severity,
+/// catalogue order and subject.
+pub(crate) fn merge(hits: Vec<Hit>) -> Vec<Finding> {
+    let mut order: Vec<(FindingId, ObjectRef)> = Vec::new();
+    let mut groups: HashMap<(FindingId, ObjectRef), (Vec<Hit>, usize)> = HashMap::new();
+    for hit in hits {
+        let k = (hit.id, hit.root.clone());
+        let entry = groups.entry(k.clone()).or_insert_with(|| {
+            order.push(k);
+            (Vec::new(), 0)
+        });
+        entry.1 += 1;
+        entry.0.push(hit);
+    }
+    let mut findings: Vec<Finding> = order
+        .into_iter()
+        .filter_map(|k| {
+            let (hits, n) = groups.remove(&k)?;
+            let mut it = hits.into_iter();
+            let first = it.next()?;
+            // Hash sets for de-duplication: a root cause shared by thousands of claims (a
+            // missing class, a dead provisioner) must not cost a quadratic merge.
+            let mut evidence = Unique::new(first.evidence);
+            let mut affected = Unique::new(first.affected);
+            let mut remediation = Unique::new(vec![first.remediation]);
+            for h in it {
+                h.evidence.into_iter().for_each(|e| evidence.push(e));
+                h.affected.into_iter().for_each(|a| affected.push(a));
+                remediation.push(h.remediation);
+            }
+            let (evidence, affected, remediation) =
+                (evidence.items, affected.items, remediation.items);
+            let summary = match (n, first.group_summary) {
+                (n, Some(g)) if n > 1 => g.replace("{n}", &n.to_string()),
+                _ => first.summary,
+            };
+            let kind = k.0.spec();
+            Some(Finding {
+                id: kind.id,
+                severity: kind.severity,
+                subject: k.1,
+                summary,
+                evidence,
+                affected,
+                remediation: remediation.join("\n"),
+                hint: kind.hint(),
+            })
+        })
+        .collect();
+    findings.sort_by(|a, b| {
+        (a.severity, FindingIdOrder(a.id), &a.subject).cmp(&(
+            b.severity,
+            FindingIdOrder(b.id),
+            &b.subject,
+        ))
+    });
+    findings
+}
+
+/// A list without duplicates, in first-seen order, with O(1) membership.
+pub(crate) struct Unique<T: std::hash::Hash + Eq + Clone> {
+    pub(crate) items: Vec<T>,
+    pub(crate) seen: std::collections::HashSet<T>,
+}
+
+impl<T: std::hash::Hash + Eq + Clone> Unique<T> {
+    pub(crate) fn new(items: Vec<T>) -> Self {
+        let mut u = Self {
+            items: Vec::with_capacity(items.len()),
+            seen: Default::default(),
+        };
+        items.into_iter().for_each(|i| u.push(i));
+        u
+    }
+
+    pub(crate) fn push(&mut self, item: T) {
+        if self.seen.insert(item.clone()) {
+            self.items.push(item);
+        }
+    }
+}
+
+/// Sorts ids in catalogue order.
+#[derive(PartialEq, Eq)]
+pub(crate) struct FindingIdOrder(&'static str);
+
+impl PartialOrd for FindingIdOrder {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for FindingIdOrder {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let pos = |id: &str| crate::diagnose::CATALOGUE.iter().position(|k| k.id == id);
+        pos(self.0).cmp(&pos(other.0))
+    }
+}
+
+impl<'i, 'a> Engine<'i, 'a> {
+    pub(crate) fn hit(
+        &mut self,
+        c: &Claim<'a>,
+        id: FindingId,
+        root: ObjectRef,
+        summary: String,
+        evidence: Vec<String>,
+        remediation: String,
+    ) {
+        let affected = self.affected(c);
+        self.hits.push(Hit {
+            id,
+            root,
+            summary,
+            group_summary: None,
+            evidence,
+            affected,
+            remediation,
+        });
+    }
+
+    /// [`Self::hit`] with the summary to print when one root cause hits many claims.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the parts of a finding, named at each call site"
+    )]
+    pub(crate) fn grouped_hit(
+        &mut self,
+        c: &Claim<'a>,
+        id: FindingId,
+        root: ObjectRef,
+        summary: String,
+        group_summary: String,
+        evidence: Vec<String>,
+        remediation: String,
+    ) {
+        self.hit(c, id, root, summary, evidence, remediation);
+        if let Some(last) = self.hits.last_mut() {
+            last.group_summary = Some(group_summary);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(id: FindingId, root: &str, claim: &str) -> Hit {
+        Hit {
+            id,
+            root: ObjectRef::cluster("Node", root),
+            summary: format!("claim {claim}"),
+            group_summary: Some("{n} claims".into()),
+            evidence: vec![format!("claim {claim}"), "shared".into()],
+            affected: vec![Affected {
+                object: ObjectRef::namespaced("PersistentVolumeClaim", "ns", claim),
+                state: None,
+            }],
+            remediation: "same fix".into(),
+        }
+    }
+
+    #[test]
+    fn merge_groups_by_root_and_sorts_by_severity() {
+        let findings = merge(vec![
+            hit(FindingId::PvcWaitingForConsumer, "x", "c"),
+            hit(FindingId::PvNodeUnavailable, "n1", "a"),
+            hit(FindingId::PvNodeUnavailable, "n1", "b"),
+            hit(FindingId::PvNodeUnavailable, "n2", "c"),
+        ]);
+        let got: Vec<(&str, &str, &str)> = findings
+            .iter()
+            .map(|f| (f.id, f.subject.name.as_str(), f.summary.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("pv-node-unavailable", "n1", "2 claims"),
+                ("pv-node-unavailable", "n2", "claim c"),
+                ("pvc-waiting-for-consumer", "x", "claim c"),
+            ]
+        );
+        assert_eq!(findings[0].evidence, ["claim a", "shared", "claim b"]);
+        assert_eq!(findings[0].affected.len(), 2);
+        assert_eq!(findings[0].remediation, "same fix");
+    }
+}

@@ -1,0 +1,133 @@
+//! The rules: one pass over the claims in scope, each claim judged state first, events second,
+//! and the hits merged into one finding per root cause.
+//!
+//! Order of judgement per claim (first root cause wins, so a stuck claim gets one explanation):
+//! lost → terminating → static template/annotation problems (access mode, consumers pinned
+//! apart, sync waves) → bound: volume node gone / unavailable / consumer pinned elsewhere →
+//! pending: class missing, selector matches nothing, selected node stale, provisioner down,
+//! provisioning failed, else waiting for a consumer (info).
+//!
+//! The engine ([`claim`], [`evidence`], [`merge`], [`remedy`]) is shared; the rules live in
+//! `diagnose/rules/`, one file per family of findings.
+
+pub(crate) mod claim;
+pub(crate) mod evidence;
+pub(crate) mod merge;
+pub(crate) mod remedy;
+
+use std::collections::HashMap;
+
+use k8s_openapi::api::core::v1::PersistentVolume;
+
+use crate::config::LabConfig;
+use crate::diagnose::engine::claim::*;
+use crate::diagnose::engine::merge::*;
+use crate::diagnose::index::Index;
+use crate::diagnose::{Finding, Scope};
+use crate::k8s::names::{name as meta_name, namespace as meta_ns};
+
+pub(crate) const SELECTED_NODE: &str = "volume.kubernetes.io/selected-node";
+pub(crate) const STORAGE_PROVISIONER: &str = "volume.kubernetes.io/storage-provisioner";
+pub(crate) const STORAGE_PROVISIONER_BETA: &str = "volume.beta.kubernetes.io/storage-provisioner";
+pub(crate) const SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
+pub(crate) const LOCAL_PATH: &str = "rancher.io/local-path";
+pub(crate) const NO_PROVISIONER: &str = "kubernetes.io/no-provisioner";
+/// How many events of one reason per object are quoted as evidence (latest first).
+pub(crate) const EVENTS_PER_REASON: usize = 2;
+
+pub(crate) struct Engine<'i, 'a> {
+    pub(crate) ix: &'i Index<'a>,
+    pub(crate) config: &'i LabConfig,
+    pub(crate) hits: Vec<Hit>,
+    /// Released `Retain` volumes by the claim they still reference.
+    pub(crate) released_by_claim: HashMap<(&'a str, &'a str), Vec<&'a PersistentVolume>>,
+    /// Argo CD hook Jobs (finished ones included: they run again on every sync) by claim.
+    pub(crate) hooks_by_claim:
+        HashMap<(&'a str, &'a str), Vec<&'a k8s_openapi::api::batch::v1::Job>>,
+}
+
+pub(crate) fn run(ix: &Index<'_>, config: &LabConfig, scope: &Scope) -> Vec<Finding> {
+    let mut released_by_claim: HashMap<(&str, &str), Vec<&PersistentVolume>> = HashMap::new();
+    for pv in &ix.snapshot.persistent_volumes {
+        let phase = pv.status.as_ref().and_then(|s| s.phase.as_deref());
+        if phase != Some("Released") {
+            continue;
+        }
+        if let Some(c) = pv.spec.as_ref().and_then(|s| s.claim_ref.as_ref()) {
+            let k = (
+                c.namespace.as_deref().unwrap_or(""),
+                c.name.as_deref().unwrap_or(""),
+            );
+            released_by_claim.entry(k).or_default().push(pv);
+        }
+    }
+    let mut hooks_by_claim: HashMap<(&str, &str), Vec<&k8s_openapi::api::batch::v1::Job>> =
+        HashMap::new();
+    for job in &ix.snapshot.jobs {
+        let hook = job
+            .metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key("argocd.argoproj.io/hook"));
+        if !hook {
+            continue;
+        }
+        let volumes = job
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .and_then(|s| s.volumes.as_ref());
+        for v in volumes.into_iter().flatten() {
+            if let Some(p) = &v.persistent_volume_claim {
+                hooks_by_claim
+                    .entry((meta_ns(&job.metadata), p.claim_name.as_str()))
+                    .or_default()
+                    .push(job);
+            }
+        }
+    }
+    let mut engine = Engine {
+        ix,
+        config,
+        hits: Vec::new(),
+        released_by_claim,
+        hooks_by_claim,
+    };
+    for pvc in &ix.snapshot.persistent_volume_claims {
+        let ns = meta_ns(&pvc.metadata);
+        if !scope.includes_namespace(ns) {
+            continue;
+        }
+        if scope
+            .pvc
+            .as_deref()
+            .is_some_and(|p| p != meta_name(&pvc.metadata))
+        {
+            continue;
+        }
+        let claim = engine.claim(pvc);
+        engine.judge(&claim);
+    }
+    merge(engine.hits)
+}
+
+impl<'i, 'a> Engine<'i, 'a> {
+    pub(crate) fn judge(&mut self, c: &Claim<'a>) {
+        self.released_not_rebound(c);
+        if c.phase == "Lost" {
+            self.pvc_lost(c, None);
+            return;
+        }
+        if c.pvc.metadata.deletion_timestamp.is_some() && self.terminating_in_use(c) {
+            return;
+        }
+        let access = self.access_mode(c);
+        let pinned = self.consumers_pinned(c);
+        let wave = self.sync_wave(c);
+        match c.phase {
+            "Bound" => self.bound(c, pinned),
+            "Pending" if !access && !wave => self.pending(c, pinned),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! `access-mode-unsupported` and the access-mode conflicts between consumers.
+
+use crate::diagnose::catalogue::FindingId;
+use crate::diagnose::engine::claim::*;
+use crate::diagnose::engine::evidence::*;
+use crate::diagnose::engine::*;
+use crate::diagnose::index::Workload;
+use crate::diagnose::scheduler::ReasonKind;
+use crate::k8s::WorkloadKind;
+use crate::k8s::names::name as meta_name;
+
+impl<'i, 'a> Engine<'i, 'a> {
+    /// RWX/ROX on local-path, or ReadWriteOncePod shared by several consumers.
+    pub(crate) fn access_mode(&mut self, c: &Claim<'a>) -> bool {
+        let modes = c.access_modes();
+        let unsupported_event = self.claim_event(c, "ProvisioningFailed", |m| {
+            m.contains("only supports ReadWriteOnce") || m.contains("Only support ReadWriteOnce")
+        });
+        let multi: Vec<&str> = modes
+            .iter()
+            .map(String::as_str)
+            .filter(|m| matches!(*m, "ReadWriteMany" | "ReadOnlyMany"))
+            .collect();
+        if (self.is_local_path(c) && !multi.is_empty()) || unsupported_event.is_some() {
+            let mut ev = vec![pvc_line(c)];
+            ev.extend(self.events(
+                "PersistentVolumeClaim",
+                &c.pvc.metadata,
+                &["ProvisioningFailed"],
+            ));
+            let class = c.class().map_or("local-path", |s| meta_name(&s.metadata));
+            let remediation = format!(
+                "{class} volumes live on one node: only ReadWriteOnce and ReadWriteOncePod are supported. \
+                 Set accessModes: [ReadWriteOnce] in the manifest and recreate the claim (access modes are immutable): \
+                 kubectl -n {ns} delete pvc {name} && kubectl apply -k <your overlay>; keep every consumer on one node.",
+                ns = c.ns,
+                name = c.name,
+            );
+            let modes_text = if multi.is_empty() {
+                modes.join(", ")
+            } else {
+                multi.join(", ")
+            };
+            self.hit(
+                c,
+                FindingId::AccessModeUnsupported,
+                c.reference(),
+                format!("PersistentVolumeClaim {} asks for {modes_text}, which StorageClass {class} cannot provide", c.name),
+                ev,
+                remediation,
+            );
+            return true;
+        }
+        if modes.iter().any(|m| m == "ReadWriteOncePod") {
+            let replicas = |w: &Workload<'_>| -> i32 {
+                if w.kind == WorkloadKind::Deployment {
+                    self.ix
+                        .deployment_by_key
+                        .get(&(w.namespace, w.name))
+                        .and_then(|d| d.spec.as_ref()?.replicas)
+                        .unwrap_or(1)
+                } else if w.kind == WorkloadKind::StatefulSet {
+                    // Rare with a ReadWriteOncePod claim: a scan is fine.
+                    self.ix
+                        .snapshot
+                        .stateful_sets
+                        .iter()
+                        .find(|d| d.metadata.uid == w.meta.uid)
+                        .and_then(|d| d.spec.as_ref()?.replicas)
+                        .unwrap_or(1)
+                } else {
+                    1
+                }
+            };
+            let active: Vec<&Consumer<'a>> = c
+                .consumers
+                .iter()
+                .filter(|con| con.workload.idle.is_none())
+                .collect();
+            let total: i32 = active.iter().map(|con| replicas(&con.workload)).sum();
+            let rwop_event = c.live_pods().any(|p| {
+                self.scheduling_failure(p)
+                    .is_some_and(|f| f.count(ReasonKind::ReadWriteOncePodInUse) > 0)
+            });
+            if total > 1 || rwop_event {
+                let mut ev = vec![pvc_line(c)];
+                ev.extend(active.iter().map(|con| workload_line(&con.workload)));
+                ev.extend(self.pending_pod_evidence(c));
+                let names: Vec<String> = active
+                    .iter()
+                    .map(|con| format!("{} {}", con.workload.kind, con.workload.name))
+                    .collect();
+                let remediation = format!(
+                    "ReadWriteOncePod lets exactly one pod mount the claim. Use accessModes: [ReadWriteOnce] \
+                     (several pods on one node may share it) and pin every consumer to one node; recreate the claim: \
+                     kubectl -n {ns} delete pvc {name} && kubectl apply -k <your overlay>.",
+                    ns = c.ns,
+                    name = c.name,
+                );
+                self.hit(
+                    c,
+                    FindingId::AccessModeUnsupported,
+                    c.reference(),
+                    format!(
+                        "PersistentVolumeClaim {} is ReadWriteOncePod but shared by {}",
+                        c.name,
+                        names.join(" and ")
+                    ),
+                    ev,
+                    remediation,
+                );
+                return true;
+            }
+        }
+        false
+    }
+}

@@ -1,0 +1,10 @@
+//! The diagnosis rules, one file per family of findings. Each is a method of the engine that
+//! looks at one claim and records hits; [`crate::diagnose::engine`] calls them in order.
+
+mod access_mode;
+mod bound;
+mod lifecycle;
+mod pending;
+mod pinning;
+mod provisioning;
+mod sync_wave;

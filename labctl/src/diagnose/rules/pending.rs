@@ -1,0 +1,212 @@
+//! A pending claim: missing class, stale selected node, scheduler messages.
+
+use crate::diagnose::ObjectRef;
+use crate::diagnose::catalogue::FindingId;
+use crate::diagnose::engine::claim::*;
+use crate::diagnose::engine::evidence::*;
+use crate::diagnose::engine::*;
+use crate::diagnose::index::ClassLookup;
+use crate::k8s::names::name as meta_name;
+
+impl<'i, 'a> Engine<'i, 'a> {
+    pub(crate) fn pending(&mut self, c: &Claim<'a>, pinned: bool) {
+        // 1. The class.
+        let class = match c.class {
+            ClassLookup::Missing(n) => {
+                let mut ev = vec![pvc_line(c)];
+                ev.extend(self.events(
+                    "PersistentVolumeClaim",
+                    &c.pvc.metadata,
+                    &["ProvisioningFailed"],
+                ));
+                ev.extend(self.pending_pod_evidence(c));
+                let existing: Vec<&str> = self
+                    .ix
+                    .snapshot
+                    .storage_classes
+                    .iter()
+                    .map(|s| meta_name(&s.metadata))
+                    .collect();
+                self.grouped_hit(
+                    c,
+                    FindingId::StorageclassMissing,
+                    ObjectRef::cluster("StorageClass", n),
+                    format!("PersistentVolumeClaim {} uses StorageClass {n}, which does not exist", c.name),
+                    format!("{{n}} claims use StorageClass {n}, which does not exist"),
+                    ev,
+                    format!(
+                        "Install the provisioner that creates StorageClass {n}, or set spec.storageClassName to an existing class ({}) in the manifest \
+                         and recreate the claim (immutable): kubectl -n {ns} delete pvc {name} && kubectl apply -k <your overlay>",
+                        if existing.is_empty() { "none exists".to_owned() } else { existing.join(", ") },
+                        ns = c.ns,
+                        name = c.name,
+                    ),
+                );
+                return;
+            }
+            ClassLookup::NoDefault => {
+                let mut ev = vec![pvc_line(c)];
+                ev.extend(self.events(
+                    "PersistentVolumeClaim",
+                    &c.pvc.metadata,
+                    &["FailedBinding"],
+                ));
+                self.hit(
+                    c,
+                    FindingId::StorageclassMissing,
+                    c.reference(),
+                    format!("PersistentVolumeClaim {} sets no StorageClass and the cluster has no default class", c.name),
+                    ev,
+                    format!(
+                        "Set spec.storageClassName: {} in the manifest (and recreate the claim), or mark a default class: \
+                         kubectl patch storageclass {} -p '{{\"metadata\":{{\"annotations\":{{\"storageclass.kubernetes.io/is-default-class\":\"true\"}}}}}}'",
+                        self.config.storage_class, self.config.storage_class
+                    ),
+                );
+                return;
+            }
+            ClassLookup::NoClass | ClassLookup::Unknown(_) => None,
+            ClassLookup::Found(sc) => Some(sc),
+        };
+        // The same message from the provisioner proves a missing class even when the class list
+        // was not readable.
+        if let Some(e) = self.claim_event(c, "ProvisioningFailed", |m| {
+            m.contains("storageclass.storage.k8s.io") && m.contains("not found")
+        }) {
+            let name = e.message.split('"').nth(1).unwrap_or("?").to_owned();
+            if class.is_none() {
+                let ev = vec![
+                    pvc_line(c),
+                    event_line("PersistentVolumeClaim", c.ns, c.name, e),
+                ];
+                self.hit(
+                    c,
+                    FindingId::StorageclassMissing,
+                    ObjectRef::cluster("StorageClass", &name),
+                    format!(
+                        "PersistentVolumeClaim {} uses StorageClass {name}, which does not exist",
+                        c.name
+                    ),
+                    ev,
+                    format!("Create StorageClass {name} or point the claim at an existing class"),
+                );
+                return;
+            }
+        }
+        // 2. Consumers that fit no node: nothing can ever be scheduled.
+        let selected = c.annotation(SELECTED_NODE).filter(|s| !s.is_empty());
+        if selected.is_none() && self.nodes_known() {
+            let none: Vec<&Consumer<'a>> = c
+                .consumers
+                .iter()
+                .filter(|con| con.workload.idle.is_none() && !self.fits_any_node(con.workload.spec))
+                .collect();
+            if !none.is_empty() && !pinned {
+                self.selector_matches_no_node(c, &none);
+                return;
+            }
+        }
+        if pinned {
+            return;
+        }
+        if !self.nodes_known() && selected.is_none() && self.selector_from_events(c) {
+            return;
+        }
+        let Some(sc) = class else {
+            // Class unknown (not in the snapshot): the PV controller's own event still says
+            // whether the claim merely waits for its first consumer.
+            if matches!(c.class, ClassLookup::Unknown(_))
+                && selected.is_none()
+                && self.has_event(
+                    "PersistentVolumeClaim",
+                    &c.pvc.metadata,
+                    "WaitForFirstConsumer",
+                )
+            {
+                self.waiting_for_consumer(c);
+            }
+            return;
+        };
+        // 3. A selected node that is gone (state), or the provisioner saying so (event: it has
+        // already cleared the annotation).
+        let not_found = |m: &str| m.contains("node \"") && m.contains("\" not found");
+        let stale = match selected {
+            Some(n) if self.nodes_known() && !self.ix.node_by_name.contains_key(n) => {
+                Some(n.to_owned())
+            }
+            Some(_) => None,
+            None => self
+                .claim_event(c, "ProvisioningFailed", not_found)
+                .and_then(|e| {
+                    e.message
+                        .split("node \"")
+                        .nth(1)
+                        .and_then(|r| r.split('"').next())
+                })
+                .filter(|n| self.nodes_known() && !self.ix.node_by_name.contains_key(*n))
+                .map(str::to_owned),
+        };
+        if let Some(n) = stale {
+            let mut ev = vec![pvc_line(c)];
+            if self.nodes_known() {
+                ev.push(format!(
+                    "no Node {n}; nodes: {}",
+                    self.ix
+                        .nodes
+                        .iter()
+                        .map(|x| meta_name(&x.metadata))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            ev.extend(self.events(
+                "PersistentVolumeClaim",
+                &c.pvc.metadata,
+                &["ProvisioningFailed"],
+            ));
+            ev.extend(self.pending_pod_evidence(c));
+            let restart: Vec<String> = c
+                .live_pods()
+                .filter(|p| is_pending(p))
+                .map(|p| format!("kubectl -n {} delete pod {}", c.ns, meta_name(&p.metadata)))
+                .collect();
+            self.grouped_hit(
+                c,
+                FindingId::SelectedNodeStale,
+                ObjectRef::cluster("Node", &n),
+                format!("PersistentVolumeClaim {} was scheduled to node {n}, which no longer exists", c.name),
+                format!("{{n}} claims were scheduled to node {n}, which no longer exists"),
+                ev,
+                format!(
+                    "Clear the stale selection so the scheduler picks an existing node: kubectl -n {ns} annotate pvc {name} {SELECTED_NODE}-{}; \
+                     make sure no consumer is pinned to {n}.",
+                    if restart.is_empty() { String::new() } else { format!(" && {}", restart.join(" && ")) },
+                    ns = c.ns,
+                    name = c.name,
+                ),
+            );
+            return;
+        }
+        let wffc = c.wait_for_first_consumer();
+        let provisioning_requested = selected.is_some()
+            || !wffc
+            || c.annotation(STORAGE_PROVISIONER).is_some()
+            || c.annotation(STORAGE_PROVISIONER_BETA).is_some();
+        if provisioning_requested {
+            // 4. The provisioner itself.
+            if self.provisioner_not_running(c, sc) {
+                return;
+            }
+            // 5. It ran and failed.
+            if self.provisioning_failed(c, sc) {
+                return;
+            }
+            if wffc || selected.is_some() {
+                return;
+            }
+        }
+        if wffc && selected.is_none() {
+            self.waiting_for_consumer(c);
+        }
+    }
+}
