@@ -23,6 +23,8 @@ pub struct Round<'a> {
     pub app: Option<&'a Application>,
     /// Error finding ids of the diagnosis, with how long each has been seen.
     pub errors: &'a [(String, Duration)],
+    /// The commit to wait for (`--revision`), when the caller knows what it pushed.
+    pub revision: Option<&'a str>,
 }
 
 /// What `--wait` does next.
@@ -91,13 +93,19 @@ pub fn judge(round: Round<'_>, strict: bool) -> Next {
         ));
     }
     let passes = round.report.exit_code(strict) == crate::exit::ExitStatus::Success;
-    let settled = round
-        .app
-        .is_none_or(Application::synced_to_compared_revision);
+    let settled = round.app.is_none_or(|app| {
+        app.synced_to_compared_revision() && round.revision.is_none_or(|r| app.compared(r))
+    });
     if passes && settled {
         return Next::Done;
     }
     let argocd = match round.app {
+        Some(app) if app.refresh_pending() => "; Argo CD has not compared with Git yet".to_owned(),
+        Some(app) if round.revision.is_some_and(|r| !app.compared(r)) => format!(
+            "; Argo CD compared {}, not {} yet",
+            short(&app.status.sync.revision),
+            round.revision.unwrap_or_default()
+        ),
         Some(app) if !settled => {
             let op = app.status.operation_state.as_ref();
             let phase = op.map(|o| o.phase.as_str()).unwrap_or("no operation yet");
@@ -193,6 +201,7 @@ mod tests {
             report: &r,
             app: Some(&a),
             errors: &[],
+            revision: None,
         };
         assert_eq!(judge(round, false), Next::Done);
     }
@@ -212,6 +221,7 @@ mod tests {
             report: &r,
             app: Some(&a),
             errors: &[],
+            revision: None,
         };
         assert_eq!(
             judge(round, false),
@@ -219,6 +229,51 @@ mod tests {
                 "every check passes; Argo CD OutOfSync at def4567, sync Running: waiting for healthy state of apps/Deployment/inference"
                     .into()
             )
+        );
+    }
+
+    #[test]
+    fn waits_for_the_pushed_revision_and_a_pending_refresh() {
+        let r = report(&[("pvc-bound", Status::Pass)]);
+        let a = app(
+            "Synced",
+            "Succeeded",
+            "successfully synced",
+            "abc1234567",
+            "abc1234567",
+        );
+        let round = Round {
+            report: &r,
+            app: Some(&a),
+            errors: &[],
+            revision: Some("def4567"),
+        };
+        assert_eq!(
+            judge(round, false),
+            Next::Wait("every check passes; Argo CD compared abc1234, not def4567 yet".into())
+        );
+        let round = Round {
+            report: &r,
+            app: Some(&a),
+            errors: &[],
+            revision: Some("abc1234"),
+        };
+        assert_eq!(judge(round, false), Next::Done);
+        let mut v = serde_json::to_value(serde_json::json!({})).unwrap();
+        v["metadata"] =
+            serde_json::json!({"annotations": {"argocd.argoproj.io/refresh": "normal"}});
+        v["status"] = serde_json::json!({"sync": {"status": "Synced", "revision": "abc1234567"},
+            "operationState": {"phase": "Succeeded", "syncResult": {"revision": "abc1234567"}}});
+        let pending = Application::from_value(&v).unwrap();
+        let round = Round {
+            report: &r,
+            app: Some(&pending),
+            errors: &[],
+            revision: None,
+        };
+        assert_eq!(
+            judge(round, false),
+            Next::Wait("every check passes; Argo CD has not compared with Git yet".into())
         );
     }
 
@@ -232,6 +287,7 @@ mod tests {
             report: &r,
             app: None,
             errors: &[],
+            revision: None,
         };
         assert_eq!(
             judge(round, false),
@@ -253,6 +309,7 @@ mod tests {
             report: &r,
             app: Some(&a),
             errors: &[],
+            revision: None,
         };
         assert_eq!(
             judge(round, false),
@@ -267,6 +324,7 @@ mod tests {
             report: &r,
             app: None,
             errors: &errors,
+            revision: None,
         };
         assert!(
             matches!(judge(round, false), Next::GiveUp(w) if w.contains("pv-node-affinity-conflict"))
@@ -281,6 +339,7 @@ mod tests {
             report: &r,
             app: None,
             errors: &errors,
+            revision: None,
         };
         assert!(matches!(judge(round, false), Next::Wait(_)));
     }

@@ -20,8 +20,13 @@ use crate::lab::{Lab, NAMESPACE, PIN_NODE};
 pub enum Expect {
     /// `labctl diagnose pvc -o json` lists this finding id.
     Finding(&'static str),
+    /// `labctl diagnose pvc -o json` lists this finding id with an evidence line containing
+    /// the text (what a real component wrote, such as Argo CD's operation message).
+    Evidence(&'static str, &'static str),
     /// `labctl <command> -o json` reports this check id as failed (or warned).
     Check(&'static str, &'static str),
+    /// `labctl verify --wait` gives up before its limit, naming this id: waiting cannot heal.
+    WaitGivesUp(&'static str),
 }
 
 impl Expect {
@@ -41,6 +46,45 @@ impl Expect {
                     Ok(())
                 } else {
                     Err(format!("diagnose pvc reports {ids:?}, not {id}"))
+                }
+            }
+            Expect::Evidence(id, text) => {
+                let (_, d) = lab.labctl_json(&["diagnose", "pvc"]).map_err(fail)?;
+                let finding = d["findings"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|f| f["id"] == id)
+                    .ok_or_else(|| format!("diagnose pvc does not report {id}: {d}"))?;
+                let evidence = finding["evidence"].as_array().cloned().unwrap_or_default();
+                if evidence
+                    .iter()
+                    .any(|e| e.as_str().is_some_and(|e| e.contains(text)))
+                {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{id}: no evidence line with {text:?}: {evidence:?}"
+                    ))
+                }
+            }
+            Expect::WaitGivesUp(id) => {
+                let started = std::time::Instant::now();
+                let (code, _, stderr) = lab
+                    .labctl(&["verify", "--wait=150s", "-o", "json"])
+                    .map_err(fail)?;
+                let early = started.elapsed() < Duration::from_secs(140);
+                if code == 1
+                    && early
+                    && stderr.contains("waiting cannot help")
+                    && stderr.contains(id)
+                {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "verify --wait exited {code} after {:?}: {stderr}",
+                        started.elapsed()
+                    ))
                 }
             }
             Expect::Check(command, id) => {
@@ -90,7 +134,10 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "volume-node-differs",
         description: "a commit pins trainer and inference to lab-node-2 while the model volume stays on lab-node-1",
-        expect: &[Expect::Finding("pv-node-affinity-conflict")],
+        expect: &[
+            Expect::Finding("pv-node-affinity-conflict"),
+            Expect::WaitGivesUp("pv-node-affinity-conflict"),
+        ],
         apply: |lab| {
             commit_pins(
                 lab,
@@ -231,7 +278,14 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "sync-wave-deadlock",
         description: "a commit puts the claim in wave -1, before its consumers, at a first install: Argo CD waits for the claim forever",
-        expect: &[Expect::Finding("sync-wave-deadlock")],
+        expect: &[
+            Expect::Finding("sync-wave-deadlock"),
+            // Argo CD's own word, from its operation state.
+            Expect::Evidence(
+                "sync-wave-deadlock",
+                "waiting for healthy state of /PersistentVolumeClaim/models",
+            ),
+        ],
         apply: |lab| {
             edit_overlay(
                 lab,
@@ -413,6 +467,19 @@ fn pin(kind: &str, node: &str) -> String {
         kind,
         &format!(r#"[{{"op":"replace","path":"{path}","value":"{node}"}}]"#),
     )
+}
+
+/// Commits a change Argo CD must roll out (an annotation on inference's pod template), as a
+/// routine deploy does; returns the new revision.
+pub fn commit_rollout(lab: &mut Lab) -> Result<String> {
+    edit_overlay(
+        lab,
+        &[json_patch(
+            "Deployment",
+            r#"[{"op":"add","path":"/spec/template/metadata/annotations","value":{"mlops-lab/rollout":"1"}}]"#,
+        )],
+    )?;
+    lab.push("Roll inference out again")
 }
 
 /// A first install of what Git holds now: the Application and the namespace removed, then

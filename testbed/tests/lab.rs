@@ -136,6 +136,28 @@ fn preflight_takes_the_pin_from_the_deployment(lab: &Lab, dir: &std::path::Path)
     );
 }
 
+/// A routine deploy: a commit Argo CD rolls out. `labctl verify --wait` started right after the
+/// push returns 0 only once Argo CD has synced that very commit and every check passes.
+fn verify_wait_returns_once_a_fresh_sync_is_healthy(lab: &mut Lab) {
+    let revision = testbed::scenarios::commit_rollout(lab).expect("push a rollout");
+    let (code, stdout, stderr) = lab
+        .labctl(&["verify", "--wait=3m", "--revision", &revision, "-o", "json"])
+        .expect("labctl verify --wait");
+    assert_eq!(code, 0, "verify --wait: {stdout}\n{stderr}");
+    let app = testbed::gitops::application(&lab.cp).expect("read the Application");
+    let status = &app["status"];
+    assert_eq!(status["sync"]["revision"], revision.as_str(), "{status}");
+    assert_eq!(status["sync"]["status"], "Synced", "{status}");
+    assert_eq!(
+        status["operationState"]["syncResult"]["revision"],
+        revision.as_str(),
+        "{status}"
+    );
+    assert!(stderr.contains("settled after"), "{stderr}");
+    lab.reset(false)
+        .expect("back to the repository's manifests");
+}
+
 /// With `LAB_RECORD=1`, writes what `labctl snapshot` reads now into labctl's offline
 /// fixtures as `<name>.json` (labctl/tests/diagnose.rs checks every recording).
 fn record(lab: &Lab, name: &str) {
@@ -161,6 +183,7 @@ fn lab_healthy_then_every_scenario_and_back() {
     let mut lab = Lab::up(&repo, &dir).expect("lab up");
     assert_healthy(&lab);
     record(&lab, "healthy");
+    verify_wait_returns_once_a_fresh_sync_is_healthy(&mut lab);
     preflight_takes_the_pin_from_the_deployment(&lab, &dir);
     // Both overlays are accepted by a real API server (schema, admission), not only by lint.
     // The lab already runs the hook Job, whose pod template is immutable and names another

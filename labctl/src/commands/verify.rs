@@ -26,6 +26,10 @@ pub struct VerifyArgs {
         value_parser = humantime::parse_duration
     )]
     pub wait: Option<Duration>,
+    /// With --wait: also wait until Argo CD has compared this commit (full or abbreviated),
+    /// e.g. `--revision "$(git rev-parse HEAD)"` right after a push.
+    #[arg(long, value_name = "COMMIT", requires = "wait")]
+    pub revision: Option<String>,
 }
 
 /// Time between two rounds of `--wait`.
@@ -61,6 +65,7 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<ExitStatus>
                 report: &report,
                 app: app.as_ref(),
                 errors: seen,
+                revision: args.revision.as_deref(),
             },
             ctx.strict,
         );

@@ -24,7 +24,12 @@ pub struct Application {
 pub struct Metadata {
     pub name: String,
     pub namespace: String,
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
+
+/// Set (to `normal` or `hard`) by a Git webhook, `argocd app get --refresh` or a user to ask
+/// Argo CD to compare with Git now; Argo CD removes it once it has.
+pub const REFRESH_ANNOTATION: &str = "argocd.argoproj.io/refresh";
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -234,11 +239,23 @@ impl Application {
         matches!(self.operation_phase(), Some("Failed" | "Error"))
     }
 
-    /// Whether Argo CD has finished syncing the revision it compared with: the operation of
-    /// that revision succeeded and nothing differs from Git.
+    /// Whether a refresh was asked for and Argo CD has not compared with Git since: what the
+    /// status says may be about an older commit.
+    pub fn refresh_pending(&self) -> bool {
+        self.metadata.annotations.contains_key(REFRESH_ANNOTATION)
+    }
+
+    /// Whether Argo CD compared `revision` (a full or abbreviated commit).
+    pub fn compared(&self, revision: &str) -> bool {
+        !revision.is_empty() && self.status.sync.revision.starts_with(revision)
+    }
+
+    /// Whether Argo CD has finished syncing the revision it compared with: no refresh pending,
+    /// the operation of that revision succeeded and nothing differs from Git.
     pub fn synced_to_compared_revision(&self) -> bool {
         let revision = &self.status.sync.revision;
-        self.status.sync.status == "Synced"
+        !self.refresh_pending()
+            && self.status.sync.status == "Synced"
             && !revision.is_empty()
             && self.operation_phase().is_none_or(|p| p == "Succeeded")
             && self
@@ -355,6 +372,20 @@ mod tests {
         v["status"]["sync"]["revision"] = json!("fedcba9876543210");
         let app = Application::from_value(&v).unwrap();
         assert!(!app.synced_to_compared_revision());
+    }
+
+    #[test]
+    fn a_pending_refresh_is_not_settled_and_revisions_match_by_prefix() {
+        let mut v = waiting_for_claim();
+        v["status"]["sync"]["status"] = json!("Synced");
+        v["status"]["operationState"]["phase"] = json!("Succeeded");
+        v["metadata"]["annotations"] = json!({REFRESH_ANNOTATION: "normal"});
+        let app = Application::from_value(&v).unwrap();
+        assert!(app.refresh_pending());
+        assert!(!app.synced_to_compared_revision());
+        assert!(app.compared("0123456"));
+        assert!(!app.compared("fedcba9"));
+        assert!(!app.compared(""));
     }
 
     #[test]
