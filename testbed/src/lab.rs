@@ -230,6 +230,24 @@ impl Lab {
     /// [`Lab::apply_application`] is a first install.
     pub fn uninstall(&mut self) -> Result<()> {
         self.delete_application()?;
+        // Argo CD 3.x keeps `argocd.argoproj.io/hook-finalizer` on a hook until it has
+        // finished; a hook still running when its Application goes (the first-model Job
+        // waiting for a claim that cannot bind) keeps it, and with it the namespace, forever.
+        // Nobody is left to remove it, so the lab does, as one does by hand for such a hook.
+        let jobs = self
+            .kubectl(&["-n", NAMESPACE, "get", "jobs", "-o", "name"])
+            .unwrap_or_default();
+        for job in jobs.lines().filter(|l| !l.is_empty()) {
+            let _ = self.kubectl(&[
+                "-n",
+                NAMESPACE,
+                "patch",
+                job,
+                "--type=merge",
+                "-p",
+                r#"{"metadata":{"finalizers":null}}"#,
+            ]);
+        }
         // Pods go at once (kwok has no containers to stop), so the claim is released.
         let _ = self.kubectl(&[
             "-n",
