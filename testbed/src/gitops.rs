@@ -65,9 +65,11 @@ impl GitServer {
         let nginx_dir = dir.join("nginx");
         std::fs::create_dir_all(&nginx_dir)?;
         let socket = dir.join("fcgiwrap.sock");
+        // One process (`-c 1`): with more, fcgiwrap forks workers that outlive a stopped
+        // parent.
         let mut fcgi = Command::new(require_tool("fcgiwrap")?);
         fcgi.arg("-c")
-            .arg("4")
+            .arg("1")
             .arg("-s")
             .arg(format!("unix:{}", path(&socket)));
         let fcgiwrap = ProcessGuard::spawn("fcgiwrap", fcgi, &dir.join("fcgiwrap.log"))?;
