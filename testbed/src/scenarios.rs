@@ -351,14 +351,19 @@ pub const SCENARIOS: &[Scenario] = &[
             Expect::Check("verify", "http-healthz"),
         ],
         apply: |lab| {
-            commit_patches(
-                lab,
-                "Ingress host other.homelab",
-                &[json_patch(
-                    "Ingress",
-                    r#"[{"op":"replace","path":"/spec/rules/0/host","value":"other.homelab"}]"#,
-                )],
+            // The overlay's settings hold the host (its replacements write it into the
+            // Ingress): the commit a user makes.
+            let settings = lab.git.file("manifests/overlays/lab/settings.yaml");
+            let text = std::fs::read_to_string(&settings)?;
+            anyhow::ensure!(
+                text.contains("host: model.homelab"),
+                "the lab overlay's settings.yaml has no `host: model.homelab`"
+            );
+            std::fs::write(
+                &settings,
+                text.replace("host: model.homelab", "host: other.homelab"),
             )?;
+            lab.push("Serve other.homelab")?;
             lab.wait_for("Argo CD to apply the host", SYNC, |lab| {
                 let host = lab.kubectl(&[
                     "-n",

@@ -144,7 +144,7 @@ fn gitops_pin(
         })
         .collect();
     format!(
-        "{why}. In Git: set the pod templates' nodeSelector {key}: {value} in the manifests under {path}          (this repository's overlays set it from `node` in {path}/settings.yaml), then {sync}. Confirm: {}",
+        "{why}. In Git: set the pod templates' nodeSelector {key}: {value} in the manifests under {path} (this repository's overlays set it from `node` in {path}/settings.yaml), then {sync}. Confirm: {}",
         confirm.join("; "),
         path = if m.path.is_empty() {
             "the Application's path"
