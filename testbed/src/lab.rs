@@ -15,7 +15,7 @@ use crate::cluster::{self, LOAD_BALANCER_IP, NODES};
 use crate::controlplane::{Binaries, ControlPlane};
 use crate::dataplane::{self, Dnsmasq, HOST, Inference, Nginx, Route};
 use crate::gitops::{self, ArgoCd, GitServer};
-use crate::process::{ProcessGuard, alive, stop_pids};
+use crate::process::{Kept, ProcessGuard, stop_pids};
 
 /// The node the lab's overlay pins the pipeline to.
 pub const PIN_NODE: &str = NODES[0];
@@ -44,20 +44,15 @@ fn state_file(dir: &Path) -> PathBuf {
     dir.join("state.json")
 }
 
-/// Pids of a kept lab that are still alive.
+/// Pids of a kept lab's processes that still run: the same pid *and* start time as recorded,
+/// so a pid the system handed to another process since (a reboot) is never signalled.
 pub fn kept_pids(dir: &Path) -> Vec<u32> {
     let Ok(text) = std::fs::read_to_string(state_file(dir)) else {
         return Vec::new();
     };
     let state: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    state["pids"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| p.as_u64())
-        .map(|p| p as u32)
-        .filter(|p| alive(*p))
-        .collect()
+    let kept: Vec<Kept> = serde_json::from_value(state["processes"].clone()).unwrap_or_default();
+    kept.iter().filter(|k| k.running()).map(|k| k.pid).collect()
 }
 
 /// Stops a kept lab: every recorded pid, newest first.
@@ -582,9 +577,10 @@ impl Lab {
             "ingress": nginx.addr.to_string(),
             "dns": dns.as_ref().map(|d| d.addr.to_string()),
             "git": git_url,
-            "pids": pids.iter().copied()
+            "processes": pids.iter().copied()
                 .chain([inference.guard.detach(), nginx.guard.detach()])
                 .chain(dns.map(|d| d.guard.detach()))
+                .filter_map(Kept::of)
                 .collect::<Vec<_>>(),
         });
         std::fs::write(state_file(&dir), serde_json::to_string_pretty(&state)?)?;

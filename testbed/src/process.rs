@@ -1,4 +1,5 @@
-//! Processes the lab starts: each one is stopped by its pid when its guard drops.
+//! Processes the lab starts: each one leads a process group of its own, and is stopped with
+//! everything it started (the group) when its guard drops.
 
 use std::fs::File;
 use std::net::{TcpListener, UdpSocket};
@@ -46,6 +47,9 @@ impl ProcessGuard {
             .open(log)
             .with_context(|| format!("open {}", log.display()))?;
         let err = out.try_clone()?;
+        // Its own process group: stopping the group stops what the process forked too, and a
+        // Ctrl-C in the terminal reaches only the lab, which stops its processes in order.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let child = command
             .stdin(Stdio::null())
             .stdout(out)
@@ -112,8 +116,8 @@ impl Drop for ProcessGuard {
     }
 }
 
-/// SIGTERM to every pid (in order), then SIGKILL to those still alive after `grace`
-/// (kube-apiserver's graceful shutdown can outlast etcd and never end).
+/// SIGTERM to every pid's process group (in order), then SIGKILL to those still alive after
+/// `grace` (kube-apiserver's graceful shutdown can outlast etcd and never end).
 pub fn stop_pids(pids: &[u32], grace: Duration) {
     for pid in pids {
         terminate(*pid);
@@ -123,21 +127,59 @@ pub fn stop_pids(pids: &[u32], grace: Duration) {
         std::thread::sleep(Duration::from_millis(100));
     }
     for pid in pids.iter().filter(|p| alive(**p)) {
+        signal(*pid, "-KILL");
+    }
+}
+
+/// Sends SIGTERM to the process group `pid` leads (every lab process leads its own).
+pub fn terminate(pid: u32) {
+    signal(pid, "-TERM");
+}
+
+/// `kill SIGNAL -- -PID` (the group), else the process alone; no libc: `kill` is everywhere
+/// and keeps this crate safe code.
+fn signal(pid: u32, signal: &str) {
+    let group = Command::new("kill")
+        .args([signal, "--", &format!("-{pid}")])
+        .stderr(Stdio::null())
+        .status();
+    if !group.is_ok_and(|s| s.success()) {
         let _ = Command::new("kill")
-            .arg("-KILL")
-            .arg(pid.to_string())
+            .args([signal, &pid.to_string()])
             .stderr(Stdio::null())
             .status();
     }
 }
 
-/// Sends SIGTERM to `pid` (no libc: `kill` is everywhere and keeps this crate safe code).
-pub fn terminate(pid: u32) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .stderr(Stdio::null())
-        .status();
+/// When the process `pid` started, in clock ticks since boot (`/proc/PID/stat`, field 22):
+/// with the pid, it names one process; a pid reused after a reboot or a wrap starts later.
+pub fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// A process of a kept lab, as `cargo lab down` finds it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Kept {
+    pub pid: u32,
+    pub start: u64,
+}
+
+impl Kept {
+    /// `pid` with its start time now; `None` when it is gone.
+    pub fn of(pid: u32) -> Option<Kept> {
+        Some(Kept {
+            pid,
+            start: start_time(pid)?,
+        })
+    }
+
+    /// Whether this very process still runs (not another that got its pid).
+    pub fn running(&self) -> bool {
+        start_time(self.pid) == Some(self.start)
+    }
 }
 
 /// True while `pid` exists.
@@ -203,4 +245,65 @@ pub fn run(command: &mut Command) -> Result<String> {
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_process_is_found_by_pid_and_start_time() {
+        let mut guard = ProcessGuard::spawn(
+            "sleep",
+            {
+                let mut c = Command::new("sleep");
+                c.arg("30");
+                c
+            },
+            &std::env::temp_dir().join(format!("kept-{}.log", std::process::id())),
+        )
+        .unwrap();
+        let kept = Kept::of(guard.pid()).unwrap();
+        assert!(kept.running());
+        // Same pid, another start: a process that got the pid later.
+        let other = Kept {
+            start: kept.start + 1,
+            ..kept
+        };
+        assert!(!other.running());
+        guard.stop();
+        assert!(!kept.running());
+        let _ = std::fs::remove_file(&guard.log);
+    }
+
+    #[test]
+    fn stopping_the_group_stops_what_the_process_forked() {
+        let log = std::env::temp_dir().join(format!("group-{}.log", std::process::id()));
+        let mut c = Command::new("sh");
+        // A child that would outlive its parent if only the parent were signalled.
+        c.args(["-c", "sleep 30 & echo $!; wait"]);
+        let mut guard = ProcessGuard::spawn("sh", c, &log).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let child = loop {
+            if let Ok(pid) = std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .trim()
+                .parse::<u32>()
+            {
+                break pid;
+            }
+            assert!(Instant::now() < deadline, "the child's pid never appeared");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(alive(child));
+        guard.stop();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive(child) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // A zombie until its reaper notices is gone for our purposes.
+        let state = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+        assert!(!alive(child) || state.contains(") Z"), "{state}");
+        let _ = std::fs::remove_file(&log);
+    }
 }
