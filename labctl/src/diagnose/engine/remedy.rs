@@ -155,6 +155,22 @@ fn gitops_pin(
 }
 
 impl<'i, 'a> Engine<'i, 'a> {
+    /// How a deleted claim comes back: `kubectl apply -k` of the manifests, or, when Argo CD
+    /// manages the claim, Argo CD itself (after a commit when the manifest changed first).
+    pub(crate) fn reapply(&self, c: &Claim<'a>) -> String {
+        match self.managed_by(&c.pvc.metadata) {
+            Some(m) if m.self_heal => format!(
+                " (Argo CD's Application {} re-creates it from Git: change the manifest in Git first and push)",
+                m.app
+            ),
+            Some(m) => format!(
+                " && argocd app sync {} (Argo CD re-creates it from Git: change the manifest in Git first and push)",
+                m.app
+            ),
+            None => " && kubectl apply -k <your overlay>".to_owned(),
+        }
+    }
+
     /// `; then re-run the trainer: kubectl … create job --from=cronjob/trainer …` when a CronJob
     /// consumer can regenerate the data.
     pub(crate) fn rerun_hint(&self, c: &Claim<'a>) -> String {

@@ -32,7 +32,8 @@ impl<'i, 'a> Engine<'i, 'a> {
             let remediation = format!(
                 "{class} volumes live on one node: only ReadWriteOnce and ReadWriteOncePod are supported. \
                  Set accessModes: [ReadWriteOnce] in the manifest and recreate the claim (access modes are immutable): \
-                 kubectl -n {ns} delete pvc {name} && kubectl apply -k <your overlay>; keep every consumer on one node.",
+                 kubectl -n {ns} delete pvc {name}{reapply}; keep every consumer on one node.",
+                reapply = self.reapply(c),
                 ns = c.ns,
                 name = c.name,
             );
@@ -93,7 +94,8 @@ impl<'i, 'a> Engine<'i, 'a> {
                 let remediation = format!(
                     "ReadWriteOncePod lets exactly one pod mount the claim. Use accessModes: [ReadWriteOnce] \
                      (several pods on one node may share it) and pin every consumer to one node; recreate the claim: \
-                     kubectl -n {ns} delete pvc {name} && kubectl apply -k <your overlay>.",
+                     kubectl -n {ns} delete pvc {name}{reapply}.",
+                    reapply = self.reapply(c),
                     ns = c.ns,
                     name = c.name,
                 );

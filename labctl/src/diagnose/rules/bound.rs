@@ -107,8 +107,9 @@ impl<'i, 'a> Engine<'i, 'a> {
             let remediation = format!(
                 "Pin the consumers to the node that holds the volume ({k}={val}): {}. \
                  Or, if the data is disposable, delete the claim and its volume and let it be provisioned again on the consumers' node: \
-                 kubectl -n {ns} delete pvc {name} && kubectl delete pv {pv_name} && kubectl apply -k <your overlay>",
+                 kubectl -n {ns} delete pvc {name} && kubectl delete pv {pv_name}{reapply}",
                 fix,
+                reapply = self.reapply(c),
                 ns = c.ns,
                 name = c.name,
             );
@@ -217,7 +218,8 @@ impl<'i, 'a> Engine<'i, 'a> {
             None => format!(
                 "Node {val} is gone and with it the volume's data; nothing heals by itself (PV node affinity is immutable). \
                  Bring the node back under the same hostname, or recreate the claim: \
-                 kubectl -n {ns} delete pvc {name} && kubectl delete pv {pv_name} && kubectl apply -k <your overlay>{rerun}",
+                 kubectl -n {ns} delete pvc {name} && kubectl delete pv {pv_name}{reapply}{rerun}",
+                reapply = self.reapply(c),
                 ns = c.ns,
                 name = c.name,
                 rerun = self.rerun_hint(c),

@@ -28,7 +28,8 @@ impl<'i, 'a> Engine<'i, 'a> {
         let rerun = self.rerun_hint(c);
         let remediation = format!(
             "The data on PersistentVolume {pv} is lost. Recreate the claim and restore the data: \
-             kubectl -n {ns} delete pvc {name} && kubectl apply -k <your overlay>{rerun}",
+             kubectl -n {ns} delete pvc {name}{reapply}{rerun}",
+            reapply = self.reapply(c),
             ns = c.ns,
             name = c.name,
         );

@@ -36,8 +36,9 @@ impl<'i, 'a> Engine<'i, 'a> {
                     ev,
                     format!(
                         "Install the provisioner that creates StorageClass {n}, or set spec.storageClassName to an existing class ({}) in the manifest \
-                         and recreate the claim (immutable): kubectl -n {ns} delete pvc {name} && kubectl apply -k <your overlay>",
+                         and recreate the claim (immutable): kubectl -n {ns} delete pvc {name}{reapply}",
                         if existing.is_empty() { "none exists".to_owned() } else { existing.join(", ") },
+                        reapply = self.reapply(c),
                         ns = c.ns,
                         name = c.name,
                     ),
