@@ -799,4 +799,45 @@ mod lab {
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
+
+    /// Recorded from real Argo CD (selfHeal): the objects carry its tracking annotation, so
+    /// fixes name the change in Git first; kubectl would be reverted within seconds.
+    #[test]
+    fn fixes_of_objects_argo_cd_manages_name_the_git_change_first() {
+        let pin = run_fixture("lab/volume-node-differs.json");
+        let fix = &pin.findings[0].remediation;
+        assert!(
+            fix.contains("Argo CD's Application mlops-lab (selfHeal) manages"),
+            "{fix}"
+        );
+        assert!(
+            fix.contains("In Git: set the pod templates' nodeSelector"),
+            "{fix}"
+        );
+        assert!(!fix.contains("kubectl -n mlops-lab patch"), "{fix}");
+        let rwx = run_fixture("lab/rwx-requested.json");
+        let fix = &rwx.findings[0].remediation;
+        assert!(fix.contains("re-creates it from Git"), "{fix}");
+        assert!(!fix.contains("kubectl apply -k"), "{fix}");
+        let wave = run_fixture("lab/sync-wave-deadlock.json");
+        let f = &wave.findings[0];
+        assert!(
+            f.evidence.iter().any(|e| e.ends_with(
+                "operation Running: waiting for healthy state of /PersistentVolumeClaim/models"
+            )),
+            "{:?}",
+            f.evidence
+        );
+        assert!(f.remediation.contains("in Git"), "{}", f.remediation);
+        // Without Argo CD (a generated fixture: no Application, no tracking annotation), the
+        // same finding's fix is the kubectl command.
+        let plain = run_fixture("pv-node-affinity-conflict.json");
+        assert!(
+            plain.findings[0]
+                .remediation
+                .contains("kubectl -n mlops-lab patch"),
+            "{}",
+            plain.findings[0].remediation
+        );
+    }
 }
