@@ -218,7 +218,6 @@ impl Nginx {
 }
 
 fn write_nginx_conf(dir: &Path, addr: SocketAddr, routes: &[Route]) -> Result<()> {
-    let d = dir.display();
     let mut servers = String::new();
     for route in routes {
         let action = match route.upstream {
@@ -233,9 +232,25 @@ fn write_nginx_conf(dir: &Path, addr: SocketAddr, routes: &[Route]) -> Result<()
             route.host
         ));
     }
-    let conf = format!(
+    let conf = nginx_conf(
+        dir,
+        "",
+        &format!(
+            "    # ingress-nginx's default backend: unknown Host -> 404.\n    server {{\n        listen {addr} default_server;\n        server_name _;\n        return 404;\n    }}\n{servers}"
+        ),
+    );
+    std::fs::write(dir.join("nginx.conf"), conf)?;
+    Ok(())
+}
+
+/// An nginx configuration that keeps every file in `dir` (pid, logs, temp paths), runs in
+/// the foreground with one worker, and serves `servers` (`server { … }` blocks); `main` goes
+/// before the `events` block (such as `user root;`).
+pub fn nginx_conf(dir: &Path, main: &str, servers: &str) -> String {
+    let d = dir.display();
+    format!(
         r#"daemon off;
-worker_processes 1;
+{main}worker_processes 1;
 pid {d}/nginx.pid;
 error_log {d}/error.log warn;
 events {{ worker_connections 256; }}
@@ -246,17 +261,9 @@ http {{
     fastcgi_temp_path {d}/fastcgi;
     uwsgi_temp_path {d}/uwsgi;
     scgi_temp_path {d}/scgi;
-    # ingress-nginx's default backend: unknown Host -> 404.
-    server {{
-        listen {addr} default_server;
-        server_name _;
-        return 404;
-    }}
 {servers}}}
 "#
-    );
-    std::fs::write(dir.join("nginx.conf"), conf)?;
-    Ok(())
+    )
 }
 
 /// dnsmasq as Pi-hole: answers only its host records.

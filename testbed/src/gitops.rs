@@ -18,7 +18,7 @@ use std::process::Command;
 use anyhow::{Context, Result};
 
 use crate::controlplane::{Binaries, ControlPlane};
-use crate::dataplane::{require_tool, wait_for_tcp};
+use crate::dataplane::{nginx_conf, require_tool, wait_for_tcp};
 use crate::process::{ProcessGuard, free_port, run};
 
 /// The Argo CD namespace, as the upstream install uses it.
@@ -161,22 +161,8 @@ fn git(dir: &Path, args: &[&str]) -> Result<String> {
 /// without authentication). Workers run as root so they may reach fcgiwrap's socket wherever
 /// the lab lives (a test's private temporary directory included).
 fn git_nginx_conf(dir: &Path, port: u16, socket: &Path, root: &Path) -> String {
-    let d = dir.display();
-    format!(
-        r#"daemon off;
-user root;
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/client_body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-    server {{
+    let servers = format!(
+        r#"    server {{
         listen 127.0.0.1:{port};
         location / {{
             fastcgi_pass unix:{socket};
@@ -193,11 +179,11 @@ http {{
             fastcgi_param GATEWAY_INTERFACE CGI/1.1;
         }}
     }}
-}}
 "#,
         socket = socket.display(),
         root = root.display(),
-    )
+    );
+    nginx_conf(dir, "user root;\n", &servers)
 }
 
 /// Argo CD's processes. Dropping it stops them, the controller first.
