@@ -1,5 +1,5 @@
-//! `labctl diagnose pvc` on recorded snapshot fixtures (tests/fixtures, written by
-//! `tests/fixtures/generate.py` the way a cluster writes them): every finding id fires on its
+//! `labctl diagnose pvc` on snapshot fixtures (tests/fixtures/generated, written by
+//! `tests/fixtures/generated/generate.py` the way a cluster writes them): every finding id fires on its
 //! scenario and stays silent on its near miss; output snapshots and exit codes through the real
 //! binary; the runbook has a section per id.
 
@@ -9,14 +9,24 @@ use std::process::Command;
 use labctl::config::LabConfig;
 use labctl::diagnose::{CATALOGUE, Diagnosis, Scope, Severity, diagnose};
 
+/// The fixtures, grouped: `generated` (written by `generated/generate.py`), `lab` (recorded
+/// from the real lab by `scripts/record-lab-fixtures.sh`), `lint` (broken copies of the
+/// manifests).
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A generated fixture.
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    fixtures_dir().join("generated").join(name)
 }
 
 fn run_fixture(name: &str) -> Diagnosis {
-    let snapshot = labctl::snapshot::load_path(&fixture(name)).expect(name);
+    run_path(&fixture(name))
+}
+
+fn run_path(path: &Path) -> Diagnosis {
+    let snapshot = labctl::snapshot::load_path(path).expect("the fixture loads");
     diagnose(
         &snapshot,
         &LabConfig::default(),
@@ -785,13 +795,14 @@ mod lab {
         let mut failures = Vec::new();
         for (name, want) in RECORDED {
             let file = format!("lab/{name}.json");
-            if !fixture(&file).exists() {
+            let path = fixtures_dir().join(&file);
+            if !path.exists() {
                 failures.push(format!(
                     "{file}: not recorded (scripts/record-lab-fixtures.sh {name})"
                 ));
                 continue;
             }
-            let got: Vec<&str> = run_fixture(&file).findings.iter().map(|f| f.id).collect();
+            let got: Vec<&str> = run_path(&path).findings.iter().map(|f| f.id).collect();
             let expected: Vec<&str> = want.iter().copied().collect();
             if got != expected {
                 failures.push(format!("{file}: expected {expected:?}, got {got:?}"));
