@@ -11,6 +11,7 @@ use futures::stream::FuturesOrdered;
 use crate::checks::{Check, CheckError, Outcome, Severity, Status};
 use crate::context::Context;
 use crate::exit::ExitStatus;
+use crate::fetch::FetchError;
 
 /// The result of one check, ready to render.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -117,7 +118,7 @@ async fn run_one(ctx: &Context, check: &Check) -> CheckResult {
     let started = Instant::now();
     let outcome = match tokio::time::timeout(ctx.timeout, (check.run)(ctx)).await {
         Ok(Ok(outcome)) => apply_severity(outcome, check.severity),
-        Ok(Err(CheckError::Forbidden { permission })) => Outcome::skip(format!(
+        Ok(Err(CheckError::Fetch(FetchError::Forbidden { permission }))) => Outcome::skip(format!(
             "{permission} (forbidden): grant it, see manifests/rbac/"
         )),
         Ok(Err(err)) => apply_severity(Outcome::fail(err.to_string()), check.severity),
@@ -187,9 +188,9 @@ mod tests {
         Ok(Outcome::fail("broken").with("evidence line"))
     }
     async fn forbidden(_: &Context) -> Result<Outcome, CheckError> {
-        Err(CheckError::Forbidden {
+        Err(CheckError::Fetch(FetchError::Forbidden {
             permission: "cannot list events in mlops-lab".into(),
-        })
+        }))
     }
     async fn hangs(_: &Context) -> Result<Outcome, CheckError> {
         tokio::time::sleep(Duration::from_secs(3600)).await;
