@@ -235,7 +235,9 @@ mod tests {
         assert_eq!(report.exit_code(true), crate::exit::OK);
     }
 
-    #[tokio::test]
+    // Paused time: the clock advances only while every task waits, so the figures below are
+    // exact and a busy machine cannot make the test flaky.
+    #[tokio::test(start_paused = true)]
     async fn timeout_fails_only_that_check_and_others_run_concurrently() {
         let checks = [
             check("hangs", false, Severity::Error, |c| hangs(c).boxed()),
@@ -243,7 +245,7 @@ mod tests {
             check("slow2", false, Severity::Error, |c| slow_pass(c).boxed()),
             check("slow3", false, Severity::Error, |c| slow_pass(c).boxed()),
         ];
-        let started = Instant::now();
+        let started = tokio::time::Instant::now();
         let mut seen = Vec::new();
         let report = run(&ctx(), &checks, |r| seen.push(r.id.clone())).await;
         // Sequentially this would take 500ms + 3 × 200ms.
