@@ -1,7 +1,7 @@
 //! The one list/get layer, for checks and live snapshots: thin wrappers over `kube::Api` that
 //! turn a 403 into [`FetchError::Forbidden`] naming the permission in kubectl's words
 //! (`cannot list events in mlops-lab`) and every other error into one that says what was tried.
-//! A check turns the first into "skipped" and the second into an error ([`CheckError`]).
+//! A check turns the first into "skipped" and the second into a failure.
 
 use std::fmt::Debug;
 
@@ -9,8 +9,6 @@ use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Api, ListParams};
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
-
-use crate::checks::CheckError;
 
 /// Why a list or get failed.
 #[derive(Debug, thiserror::Error)]
@@ -29,15 +27,6 @@ pub enum FetchError {
         #[source]
         source: kube::Error,
     },
-}
-
-impl From<FetchError> for CheckError {
-    fn from(e: FetchError) -> Self {
-        match e {
-            FetchError::Forbidden { permission } => CheckError::Forbidden { permission },
-            FetchError::Api { action, source } => CheckError::Api { action, source },
-        }
-    }
 }
 
 /// Whether the API refused a call as forbidden (403): the one place that decides it.
@@ -120,29 +109,29 @@ where
         + DeserializeOwned
         + Debug,
 {
-    Api::<K>::namespaced(client.clone(), ns)
-        .list(params)
-        .await
-        .map(|l| l.items)
-        .map_err(|e| classify(e, "list", &resource_name::<K>(), Some(ns)))
+    list_in(client, Some(ns), params).await
 }
 
 /// LIST namespaced objects in `ns`, or in every namespace with `None`.
-pub async fn list_in<K>(client: &Client, ns: Option<&str>) -> Result<Vec<K>, FetchError>
+pub async fn list_in<K>(
+    client: &Client,
+    ns: Option<&str>,
+    params: &ListParams,
+) -> Result<Vec<K>, FetchError>
 where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
         + Clone
         + DeserializeOwned
         + Debug,
 {
-    match ns {
-        Some(ns) => list_namespaced(client, ns, &ListParams::default()).await,
-        None => Api::<K>::all(client.clone())
-            .list(&ListParams::default())
-            .await
-            .map(|l| l.items)
-            .map_err(|e| classify(e, "list", &resource_name::<K>(), None)),
-    }
+    let api = match ns {
+        Some(ns) => Api::<K>::namespaced(client.clone(), ns),
+        None => Api::<K>::all(client.clone()),
+    };
+    api.list(params)
+        .await
+        .map(|l| l.items)
+        .map_err(|e| classify(e, "list", &resource_name::<K>(), ns))
 }
 
 /// LIST cluster-scoped objects.
@@ -158,8 +147,8 @@ where
 }
 
 /// The client of the context, or a check error saying why there is none.
-pub async fn client(ctx: &crate::context::Context) -> Result<Client, CheckError> {
+pub async fn client(ctx: &crate::context::Context) -> Result<Client, crate::checks::CheckError> {
     ctx.client()
         .await
-        .map_err(|e| CheckError::Other(crate::error_chain(&e)))
+        .map_err(|e| crate::checks::CheckError::Other(crate::error_chain(&e)))
 }

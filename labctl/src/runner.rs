@@ -11,6 +11,7 @@ use futures::stream::FuturesOrdered;
 use crate::checks::{Check, CheckError, Outcome, Severity, Status};
 use crate::context::Context;
 use crate::exit::ExitStatus;
+use crate::fetch::FetchError;
 
 /// The result of one check, ready to render.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -117,7 +118,7 @@ async fn run_one(ctx: &Context, check: &Check) -> CheckResult {
     let started = Instant::now();
     let outcome = match tokio::time::timeout(ctx.timeout, (check.run)(ctx)).await {
         Ok(Ok(outcome)) => apply_severity(outcome, check.severity),
-        Ok(Err(CheckError::Forbidden { permission })) => Outcome::skip(format!(
+        Ok(Err(CheckError::Fetch(FetchError::Forbidden { permission }))) => Outcome::skip(format!(
             "{permission} (forbidden): grant it, see manifests/rbac/"
         )),
         Ok(Err(err)) => apply_severity(Outcome::fail(err.to_string()), check.severity),
@@ -187,9 +188,9 @@ mod tests {
         Ok(Outcome::fail("broken").with("evidence line"))
     }
     async fn forbidden(_: &Context) -> Result<Outcome, CheckError> {
-        Err(CheckError::Forbidden {
+        Err(CheckError::Fetch(FetchError::Forbidden {
             permission: "cannot list events in mlops-lab".into(),
-        })
+        }))
     }
     async fn hangs(_: &Context) -> Result<Outcome, CheckError> {
         tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -234,7 +235,9 @@ mod tests {
         assert_eq!(report.exit_code(true), crate::exit::OK);
     }
 
-    #[tokio::test]
+    // Paused time: the clock advances only while every task waits, so the figures below are
+    // exact and a busy machine cannot make the test flaky.
+    #[tokio::test(start_paused = true)]
     async fn timeout_fails_only_that_check_and_others_run_concurrently() {
         let checks = [
             check("hangs", false, Severity::Error, |c| hangs(c).boxed()),
@@ -242,7 +245,7 @@ mod tests {
             check("slow2", false, Severity::Error, |c| slow_pass(c).boxed()),
             check("slow3", false, Severity::Error, |c| slow_pass(c).boxed()),
         ];
-        let started = Instant::now();
+        let started = tokio::time::Instant::now();
         let mut seen = Vec::new();
         let report = run(&ctx(), &checks, |r| seen.push(r.id.clone())).await;
         // Sequentially this would take 500ms + 3 × 200ms.

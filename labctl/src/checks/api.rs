@@ -35,13 +35,12 @@ pub fn evaluate_version(info: &Info) -> Outcome {
 
 pub async fn api_reachable(ctx: &Context) -> Result<Outcome, CheckError> {
     let client = fetch::client(ctx).await?;
-    let info = client
-        .apiserver_version()
-        .await
-        .map_err(|e| CheckError::Api {
+    let info = client.apiserver_version().await.map_err(|e| {
+        CheckError::from(fetch::FetchError::Api {
             action: "reach the API server (GET /version)".into(),
             source: e,
-        })?;
+        })
+    })?;
     Ok(evaluate_version(&info))
 }
 

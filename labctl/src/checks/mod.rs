@@ -85,20 +85,10 @@ impl Outcome {
 /// Why a check could not reach a verdict.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
-    /// The API refused a call with 403: the check is skipped, naming the missing permission.
-    #[error("{permission}")]
-    Forbidden {
-        /// In kubectl's words, e.g. `cannot list events in mlops-lab`.
-        permission: String,
-    },
-    /// Any other failure of an API call (unreachable, 401, 5xx, bad response).
-    #[error("cannot {action}: {source}")]
-    Api {
-        /// What was attempted, e.g. `get deployments in mlops-lab`.
-        action: String,
-        #[source]
-        source: kube::Error,
-    },
+    /// An API call failed: a 403 skips the check naming the missing permission, any other
+    /// failure fails it.
+    #[error(transparent)]
+    Fetch(#[from] crate::fetch::FetchError),
     /// Anything else (the message names what failed).
     #[error("{0}")]
     Other(String),

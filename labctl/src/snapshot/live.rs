@@ -39,7 +39,7 @@ where
         Namespaces::One(n) => Some(n.as_str()),
         Namespaces::All => None,
     };
-    Ok(fetch::list_in(client, ns).await?)
+    Ok(fetch::list_in(client, ns, &ListParams::default()).await?)
 }
 
 async fn list_cluster<K>(client: &kube::Client) -> anyhow::Result<Vec<K>>

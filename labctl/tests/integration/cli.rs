@@ -18,8 +18,10 @@ fn labctl_in(dir: &Path, args: &[&str]) -> Output {
         .expect("run labctl")
 }
 
+/// Runs labctl in an empty directory, removed afterwards.
 fn labctl(args: &[&str]) -> Output {
-    labctl_in(&tempfile::tempdir().unwrap().keep(), args)
+    let dir = tempfile::tempdir().unwrap();
+    labctl_in(dir.path(), args)
 }
 
 fn out(o: &Output) -> String {

@@ -2,6 +2,8 @@
 //!
 //! - `mock_api`: request shapes and 403 handling against `tower-test` mock API servers.
 //! - `cli`: the real binary: help, bad flags, exit codes, output snapshots.
+//! - `diagnose`: `labctl diagnose pvc` on the snapshot fixtures.
+//! - `lint`: `labctl lint` on the shipped manifests and the broken copies in `fixtures/lint`.
 //! - `data_plane`: real trainer → inference → nginx → dnsmasq → `labctl predict`/`verify`.
 //! - `runbooks`: every check's hint anchor exists.
 
@@ -10,5 +12,7 @@ mod support;
 
 mod cli;
 mod data_plane;
+mod diagnose;
+mod lint;
 mod mock_api;
 mod runbooks;

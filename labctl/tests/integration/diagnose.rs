@@ -1,5 +1,5 @@
-//! `labctl diagnose pvc` on recorded snapshot fixtures (tests/fixtures, written by
-//! `tests/fixtures/generate.py` the way a cluster writes them): every finding id fires on its
+//! `labctl diagnose pvc` on snapshot fixtures (tests/fixtures/generated, written by
+//! `tests/fixtures/generated/generate.py` the way a cluster writes them): every finding id fires on its
 //! scenario and stays silent on its near miss; output snapshots and exit codes through the real
 //! binary; the runbook has a section per id.
 
@@ -9,14 +9,24 @@ use std::process::Command;
 use labctl::config::LabConfig;
 use labctl::diagnose::{CATALOGUE, Diagnosis, Scope, Severity, diagnose};
 
+/// The fixtures, grouped: `generated` (written by `generated/generate.py`), `lab` (recorded
+/// from the real lab by `scripts/record-lab-fixtures.sh`), `lint` (broken copies of the
+/// manifests).
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A generated fixture.
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    fixtures_dir().join("generated").join(name)
 }
 
 fn run_fixture(name: &str) -> Diagnosis {
-    let snapshot = labctl::snapshot::load_path(&fixture(name)).expect(name);
+    run_path(&fixture(name))
+}
+
+fn run_path(path: &Path) -> Diagnosis {
+    let snapshot = labctl::snapshot::load_path(path).expect("the fixture loads");
     diagnose(
         &snapshot,
         &LabConfig::default(),
@@ -785,13 +795,14 @@ mod lab {
         let mut failures = Vec::new();
         for (name, want) in RECORDED {
             let file = format!("lab/{name}.json");
-            if !fixture(&file).exists() {
+            let path = fixtures_dir().join(&file);
+            if !path.exists() {
                 failures.push(format!(
                     "{file}: not recorded (scripts/record-lab-fixtures.sh {name})"
                 ));
                 continue;
             }
-            let got: Vec<&str> = run_fixture(&file).findings.iter().map(|f| f.id).collect();
+            let got: Vec<&str> = run_path(&path).findings.iter().map(|f| f.id).collect();
             let expected: Vec<&str> = want.iter().copied().collect();
             if got != expected {
                 failures.push(format!("{file}: expected {expected:?}, got {got:?}"));
@@ -804,7 +815,7 @@ mod lab {
     /// fixes name the change in Git first; kubectl would be reverted within seconds.
     #[test]
     fn fixes_of_objects_argo_cd_manages_name_the_git_change_first() {
-        let pin = run_fixture("lab/volume-node-differs.json");
+        let pin = run_path(&fixtures_dir().join("lab/volume-node-differs.json"));
         let fix = &pin.findings[0].remediation;
         assert!(
             fix.contains("Argo CD's Application mlops-lab (selfHeal) manages"),
@@ -815,11 +826,11 @@ mod lab {
             "{fix}"
         );
         assert!(!fix.contains("kubectl -n mlops-lab patch"), "{fix}");
-        let rwx = run_fixture("lab/rwx-requested.json");
+        let rwx = run_path(&fixtures_dir().join("lab/rwx-requested.json"));
         let fix = &rwx.findings[0].remediation;
         assert!(fix.contains("re-creates it from Git"), "{fix}");
         assert!(!fix.contains("kubectl apply -k"), "{fix}");
-        let wave = run_fixture("lab/sync-wave-deadlock.json");
+        let wave = run_path(&fixtures_dir().join("lab/sync-wave-deadlock.json"));
         let f = &wave.findings[0];
         assert!(
             f.evidence.iter().any(|e| e.ends_with(

@@ -12,12 +12,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-#[path = "support/runbook.rs"]
-mod runbook;
-
+use crate::support::runbook::anchors;
 use labctl::config::LabConfig;
 use labctl::lint::{self, CATALOGUE};
-use runbook::anchors;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
