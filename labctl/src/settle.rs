@@ -175,6 +175,20 @@ mod tests {
         }
     }
 
+    /// A round without `--revision`.
+    fn plain<'a>(
+        report: &'a Report,
+        app: Option<&'a Application>,
+        errors: &'a [(String, Duration)],
+    ) -> Round<'a> {
+        Round {
+            report,
+            app,
+            errors,
+            revision: None,
+        }
+    }
+
     fn app(sync: &str, phase: &str, message: &str, compared: &str, synced: &str) -> Application {
         Application::from_value(&serde_json::json!({
             "status": {
@@ -197,12 +211,7 @@ mod tests {
             "abc1234567",
             "abc1234567",
         );
-        let round = Round {
-            report: &r,
-            app: Some(&a),
-            errors: &[],
-            revision: None,
-        };
+        let round = plain(&r, Some(&a), &[]);
         assert_eq!(judge(round, false), Next::Done);
     }
 
@@ -217,12 +226,7 @@ mod tests {
             "def4567890",
             "def4567890",
         );
-        let round = Round {
-            report: &r,
-            app: Some(&a),
-            errors: &[],
-            revision: None,
-        };
+        let round = plain(&r, Some(&a), &[]);
         assert_eq!(
             judge(round, false),
             Next::Wait(
@@ -265,12 +269,7 @@ mod tests {
         v["status"] = serde_json::json!({"sync": {"status": "Synced", "revision": "abc1234567"},
             "operationState": {"phase": "Succeeded", "syncResult": {"revision": "abc1234567"}}});
         let pending = Application::from_value(&v).unwrap();
-        let round = Round {
-            report: &r,
-            app: Some(&pending),
-            errors: &[],
-            revision: None,
-        };
+        let round = plain(&r, Some(&pending), &[]);
         assert_eq!(
             judge(round, false),
             Next::Wait("every check passes; Argo CD has not compared with Git yet".into())
@@ -283,12 +282,7 @@ mod tests {
             ("pvc-bound", Status::Fail),
             ("endpoints-ready", Status::Fail),
         ]);
-        let round = Round {
-            report: &r,
-            app: None,
-            errors: &[],
-            revision: None,
-        };
+        let round = plain(&r, None, &[]);
         assert_eq!(
             judge(round, false),
             Next::Wait("failing: pvc-bound, endpoints-ready".into())
@@ -305,12 +299,7 @@ mod tests {
             "abc1234567",
             "abc1234567",
         );
-        let round = Round {
-            report: &r,
-            app: Some(&a),
-            errors: &[],
-            revision: None,
-        };
+        let round = plain(&r, Some(&a), &[]);
         assert_eq!(
             judge(round, false),
             Next::GiveUp(
@@ -320,12 +309,7 @@ mod tests {
         );
 
         let errors = [("pv-node-affinity-conflict".to_owned(), PERSIST)];
-        let round = Round {
-            report: &r,
-            app: None,
-            errors: &errors,
-            revision: None,
-        };
+        let round = plain(&r, None, &errors);
         assert!(
             matches!(judge(round, false), Next::GiveUp(w) if w.contains("pv-node-affinity-conflict"))
         );
@@ -335,12 +319,7 @@ mod tests {
             "pv-node-affinity-conflict".to_owned(),
             Duration::from_secs(2),
         )];
-        let round = Round {
-            report: &r,
-            app: None,
-            errors: &errors,
-            revision: None,
-        };
+        let round = plain(&r, None, &errors);
         assert!(matches!(judge(round, false), Next::Wait(_)));
     }
 
