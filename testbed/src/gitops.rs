@@ -332,8 +332,8 @@ impl ArgoCd {
         Ok(argocd)
     }
 
-    /// Starts the application controller (again, after [`ArgoCd::stop_controller`]).
-    pub fn start_controller(&mut self) -> Result<()> {
+    /// Starts the application controller.
+    fn start_controller(&mut self) -> Result<()> {
         if self.controller.is_some() {
             return Ok(());
         }
@@ -352,13 +352,6 @@ impl ArgoCd {
             &log,
         )?);
         Ok(())
-    }
-
-    /// Stops the application controller (as a crashed or scaled-down controller).
-    pub fn stop_controller(&mut self) {
-        if let Some(mut c) = self.controller.take() {
-            c.stop();
-        }
     }
 
     pub fn check_alive(&mut self) -> Result<()> {
