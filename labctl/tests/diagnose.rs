@@ -142,6 +142,27 @@ mod engine {
         ),
         ("completed-hook-elsewhere.yaml", &[]),
         ("sync-wave-same.json", &[("pvc-waiting-for-consumer", Info)]),
+        (
+            "insufficient-resources.json",
+            &[("insufficient-resources", Error)],
+        ),
+        (
+            "insufficient-pods-bound.yaml",
+            &[("insufficient-resources", Error)],
+        ),
+        ("insufficient-resources-other-namespace.yaml", &[]),
+        (
+            "pin-node-unavailable.json",
+            &[("pin-node-unavailable", Error)],
+        ),
+        (
+            "pin-node-unavailable-events-only.yaml",
+            &[("pin-node-unavailable", Error)],
+        ),
+        (
+            "pin-node-taint-tolerated.json",
+            &[("pvc-waiting-for-consumer", Info)],
+        ),
     ];
 
     #[test]

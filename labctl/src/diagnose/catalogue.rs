@@ -26,6 +26,8 @@ pub enum FindingId {
     PvReleasedNotRebound,
     PvcLost,
     SyncWaveDeadlock,
+    InsufficientResources,
+    PinNodeUnavailable,
 }
 
 /// What a finding is: the spec of one catalogue entry.
@@ -62,7 +64,7 @@ const fn entry(
 }
 
 /// Every finding, in catalogue order.
-pub const CATALOGUE: [FindingSpec; 15] = [
+pub const CATALOGUE: [FindingSpec; 17] = [
     entry(
         FindingId::PvcWaitingForConsumer,
         "pvc-waiting-for-consumer",
@@ -153,6 +155,18 @@ pub const CATALOGUE: [FindingSpec; 15] = [
         Severity::Error,
         "Argo CD waits for a WaitForFirstConsumer claim before applying its consumers",
     ),
+    entry(
+        FindingId::InsufficientResources,
+        "insufficient-resources",
+        Severity::Error,
+        "a pod cannot be placed: its node lacks the CPU, memory, pods or ephemeral storage it requests",
+    ),
+    entry(
+        FindingId::PinNodeUnavailable,
+        "pin-node-unavailable",
+        Severity::Error,
+        "the node the workloads are pinned to cannot take pods, and no volume is bound yet",
+    ),
 ];
 
 /// Serialised by its kebab id, as everywhere in labctl's output.
@@ -226,6 +240,8 @@ mod tests {
                 ("pv-released-not-rebound", "warning"),
                 ("pvc-lost", "error"),
                 ("sync-wave-deadlock", "error"),
+                ("insufficient-resources", "error"),
+                ("pin-node-unavailable", "error"),
             ]
         );
     }

@@ -4,8 +4,9 @@
 //! Order of judgement per claim (first root cause wins, so a stuck claim gets one explanation):
 //! lost → terminating → static template/annotation problems (access mode, consumers pinned
 //! apart, sync waves) → bound: volume node gone / unavailable / consumer pinned elsewhere →
-//! pending: class missing, selector matches nothing, selected node stale, provisioner down,
-//! provisioning failed, else waiting for a consumer (info).
+//! pending: class missing, selector matches nothing, consumer not placeable (pin node
+//! unavailable, insufficient resources), selected node stale, provisioner down, provisioning
+//! failed, else waiting for a consumer (info).
 //!
 //! The engine ([`claim`], [`evidence`], [`merge`], [`remedy`]) is shared; the rules live in
 //! `diagnose/rules/`, one file per family of findings.

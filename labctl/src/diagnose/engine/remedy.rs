@@ -155,6 +155,50 @@ fn gitops_pin(
 }
 
 impl<'i, 'a> Engine<'i, 'a> {
+    /// A change to a workload's template: when Argo CD manages the workload, the change in Git
+    /// first (a `kubectl` edit of a self-healing Application is reverted) and `kubectl` only to
+    /// confirm; otherwise the `kubectl` command.
+    pub(crate) fn template_fix(
+        &self,
+        workload: &str,
+        meta: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
+        change: &str,
+        kubectl: &str,
+        confirm: &str,
+    ) -> String {
+        match meta.and_then(|m| self.managed_by(m)) {
+            Some(m) => gitops_change(workload, change, confirm, &m),
+            None => kubectl.to_owned(),
+        }
+    }
+}
+
+/// `change` as a commit to the manifests the Application renders, then how to confirm it.
+pub(crate) fn gitops_change(workload: &str, change: &str, confirm: &str, m: &Manager) -> String {
+    let why = if m.self_heal {
+        format!(
+            "Argo CD's Application {} (selfHeal) manages {workload}: a kubectl change is reverted within seconds",
+            m.app
+        )
+    } else {
+        format!("Argo CD's Application {} manages {workload}", m.app)
+    };
+    let sync = if m.self_heal {
+        "commit and push; Argo CD applies it".to_owned()
+    } else {
+        format!("commit, push and sync (argocd app sync {})", m.app)
+    };
+    format!(
+        "{why}. In Git: {change} in the manifests under {path}, then {sync}. Confirm: {confirm}",
+        path = if m.path.is_empty() {
+            "the Application's path"
+        } else {
+            &m.path
+        },
+    )
+}
+
+impl<'i, 'a> Engine<'i, 'a> {
     /// `; then re-run the trainer: kubectl … create job --from=cronjob/trainer …` when a CronJob
     /// consumer can regenerate the data.
     pub(crate) fn rerun_hint(&self, c: &Claim<'a>) -> String {

@@ -7,4 +7,5 @@ mod lifecycle;
 mod pending;
 mod pinning;
 mod provisioning;
+pub(crate) mod scheduling;
 mod sync_wave;
