@@ -177,6 +177,22 @@ mod engine {
         assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
+    /// `labctl diagnose` (everything) on the storage fixtures says what `diagnose pvc` says:
+    /// a root cause both the claims and the pods show is one finding.
+    #[test]
+    fn every_diagnosis_adds_nothing_to_a_storage_fixture() {
+        for (name, expected) in CASES {
+            let snapshot = labctl::snapshot::load_path(&fixture(name)).unwrap();
+            let d = labctl::diagnose::diagnose_target(
+                &snapshot,
+                &LabConfig::default(),
+                &Scope::namespace("mlops-lab"),
+                labctl::diagnose::Target::All,
+            );
+            assert_eq!(ids(&d), *expected, "{name}");
+        }
+    }
+
     #[test]
     fn every_finding_id_has_a_triggering_fixture() {
         for kind in CATALOGUE {
@@ -459,6 +475,53 @@ mod cli {
             diagnose_file("pv-node-missing.json", &["-n", "other", "-A"]).0,
             1
         );
+    }
+
+    #[test]
+    fn every_diagnosis_and_the_pods_diagnosis_share_flags_exit_codes_and_shape() {
+        let run = |args: &[&str], name: &str| {
+            let path = fixture(name);
+            let mut all = args.to_vec();
+            all.extend(["--snapshot", path.to_str().unwrap()]);
+            labctl(&all)
+        };
+        assert_eq!(run(&["diagnose"], "healthy.json").0, 0);
+        assert_eq!(run(&["diagnose", "pods"], "healthy.json").0, 0);
+        assert_eq!(run(&["diagnose"], "pv-node-missing.json").0, 1);
+        assert_eq!(
+            run(&["diagnose", "-n", "other"], "pv-node-missing.json").0,
+            0
+        );
+        assert_eq!(
+            run(&["diagnose", "-A", "-n", "other"], "pv-node-missing.json").0,
+            1
+        );
+        assert_eq!(run(&["diagnose", "-A", "pvc"], "pv-node-missing.json").0, 1);
+        assert_eq!(
+            run(&["diagnose", "--strict"], "pvc-terminating-in-use.yaml").0,
+            1
+        );
+        let (code, out, _) = run(&["diagnose", "-o", "json"], "insufficient-resources.json");
+        assert_eq!(code, 1);
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(doc["schema"], 1);
+        // The claim and the pod show one root cause: one finding.
+        assert_eq!(doc["findings"].as_array().unwrap().len(), 1, "{out}");
+        assert_eq!(doc["findings"][0]["id"], "insufficient-resources");
+        assert_eq!(doc["summary"]["error"], 1);
+        let (code, out, _) = run(
+            &["diagnose", "pods", "-o", "short"],
+            "insufficient-resources.json",
+        );
+        assert_eq!(code, 1);
+        assert!(
+            out.starts_with("ERROR insufficient-resources Node lab-node-1: "),
+            "{out}"
+        );
+        let (_, out, _) = run(&["diagnose"], "healthy.json");
+        assert!(out.contains("Diagnosis: no problem found"), "{out}");
+        let (code, _, err) = run(&["diagnose", "--snapshot"], "healthy.json");
+        assert_eq!(code, 2, "{err}");
     }
 
     #[test]

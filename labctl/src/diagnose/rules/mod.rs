@@ -6,6 +6,7 @@ mod bound;
 mod lifecycle;
 mod pending;
 mod pinning;
+mod pods;
 mod provisioning;
 pub(crate) mod scheduling;
 mod sync_wave;
