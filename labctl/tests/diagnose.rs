@@ -193,12 +193,206 @@ mod engine {
         }
     }
 
+    /// Pod and workload fixture → the findings `labctl diagnose` (everything) must produce.
+    const POD_CASES: &[(&str, &[(&str, Severity)])] = &[
+        ("image-pull-not-found.json", &[("image-pull-failed", Error)]),
+        (
+            "image-pull-unauthorized.yaml",
+            &[("image-pull-failed", Error)],
+        ),
+        ("image-invalid-name.yaml", &[("image-pull-failed", Error)]),
+        ("image-pulling.yaml", &[]),
+        (
+            "image-platform-mismatch.json",
+            &[("image-platform-mismatch", Error)],
+        ),
+        (
+            "image-exec-format-error.yaml",
+            &[("image-platform-mismatch", Error)],
+        ),
+        ("image-arm64-running.yaml", &[]),
+        (
+            "container-crash-looping.json",
+            &[("container-crash-looping", Error)],
+        ),
+        (
+            "container-crash-looping-inference.yaml",
+            &[("container-crash-looping", Error)],
+        ),
+        ("container-restarted-once.yaml", &[]),
+        (
+            "container-oom-killed.json",
+            &[("container-oom-killed", Error)],
+        ),
+        ("container-killed-not-oom.yaml", &[]),
+        ("trainer-job-failed.json", &[("trainer-job-failed", Error)]),
+        (
+            "trainer-hook-deadline-exceeded.yaml",
+            &[("trainer-job-failed", Error)],
+        ),
+        ("trainer-job-failed-then-succeeded.yaml", &[]),
+        (
+            "readiness-failing-no-model.json",
+            &[("readiness-failing", Error)],
+        ),
+        ("readiness-failing.yaml", &[("readiness-failing", Error)]),
+        ("readiness-starting.yaml", &[]),
+        ("config-missing.json", &[("config-missing", Error)]),
+        ("config-missing-secret.yaml", &[("config-missing", Error)]),
+        ("config-container-creating.yaml", &[]),
+        (
+            "insufficient-resources.json",
+            &[("insufficient-resources", Error)],
+        ),
+        ("insufficient-resources-other-namespace.yaml", &[]),
+    ];
+
+    fn run_all(name: &str) -> Diagnosis {
+        let snapshot = labctl::snapshot::load_path(&fixture(name)).expect(name);
+        labctl::diagnose::diagnose_target(
+            &snapshot,
+            &LabConfig::default(),
+            &Scope::namespace("mlops-lab"),
+            labctl::diagnose::Target::All,
+        )
+    }
+
+    #[test]
+    fn every_pod_fixture_yields_exactly_its_findings() {
+        let mut failures = Vec::new();
+        for (name, expected) in POD_CASES {
+            let got = ids(&run_all(name));
+            if got != *expected {
+                failures.push(format!("{name}: expected {expected:?}, got {got:?}"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    /// The pods diagnosis alone says the same about its fixtures (nothing there is storage).
+    #[test]
+    fn the_pods_diagnosis_alone_agrees() {
+        for (name, expected) in POD_CASES {
+            let snapshot = labctl::snapshot::load_path(&fixture(name)).unwrap();
+            let d = labctl::diagnose::diagnose_target(
+                &snapshot,
+                &LabConfig::default(),
+                &Scope::namespace("mlops-lab"),
+                labctl::diagnose::Target::Pods,
+            );
+            assert_eq!(ids(&d), *expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn pod_findings_carry_the_kubelet_and_registry_facts() {
+        let f = &run_all("image-pull-not-found.json").findings[0];
+        assert!(f.summary.contains("(not found)"), "{}", f.summary);
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.contains("Failed to pull image")),
+            "{:?}",
+            f.evidence
+        );
+        let f = &run_all("image-pull-unauthorized.yaml").findings[0];
+        assert!(f.summary.contains("unauthorized"), "{}", f.summary);
+        // Argo CD manages the Deployment with selfHeal: the Git change first.
+        assert!(
+            f.remediation
+                .starts_with("Argo CD's Application mlops-lab (selfHeal)"),
+            "{}",
+            f.remediation
+        );
+        let f = &run_all("image-platform-mismatch.json").findings[0];
+        assert!(
+            f.summary.contains("kubernetes.io/arch=arm64"),
+            "{}",
+            f.summary
+        );
+        let f = &run_all("image-exec-format-error.yaml").findings[0];
+        assert!(f.summary.contains("exec format error"), "{}", f.summary);
+        let f = &run_all("container-crash-looping.json").findings[0];
+        assert!(
+            f.summary
+                .contains("last exit code 1: trainer: holdout r2 0.412 is below --min-r2 0.8"),
+            "{}",
+            f.summary
+        );
+        assert!(
+            f.evidence.iter().any(|e| e.starts_with(
+                "trainer exit 1: bad training data, or the model scored below --min-r2"
+            )),
+            "{:?}",
+            f.evidence
+        );
+        let f = &run_all("container-crash-looping-inference.yaml").findings[0];
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.starts_with("inference exit 2:")),
+            "{:?}",
+            f.evidence
+        );
+        let f = &run_all("container-oom-killed.json").findings[0];
+        assert!(
+            f.summary.contains("memory limit 128Mi, suggested 256Mi"),
+            "{}",
+            f.summary
+        );
+        assert!(f.remediation.contains("In Git: raise resources.limits.memory of container inference in Deployment inference to 256Mi"), "{}", f.remediation);
+        let f = &run_all("trainer-job-failed.json").findings[0];
+        assert!(f.summary.ends_with("(BackoffLimitExceeded): trainer: training data /data/training.csv line 17: expected 2 columns, found 3"), "{}", f.summary);
+        let f = &run_all("trainer-hook-deadline-exceeded.yaml").findings[0];
+        assert!(
+            f.summary
+                .contains("(DeadlineExceeded): trainer: cannot create /models/.staging"),
+            "{}",
+            f.summary
+        );
+        let f = &run_all("readiness-failing-no-model.json").findings[0];
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e
+                    .contains("Readiness probe failed: HTTP probe failed with statuscode: 503")),
+            "{:?}",
+            f.evidence
+        );
+        assert!(
+            f.summary.contains("no model has been published"),
+            "{}",
+            f.summary
+        );
+        assert!(
+            f.remediation.contains("create job --from=cronjob/trainer"),
+            "{}",
+            f.remediation
+        );
+        let f = &run_all("readiness-failing.yaml").findings[0];
+        assert!(!f.summary.contains("no model"), "{}", f.summary);
+        let f = &run_all("config-missing.json").findings[0];
+        assert_eq!(
+            f.subject.to_string(),
+            "ConfigMap mlops-lab/inference-config"
+        );
+        let f = &run_all("config-missing-secret.yaml").findings[0];
+        assert_eq!(f.subject.to_string(), "Secret mlops-lab/registry-token");
+        assert!(
+            f.remediation
+                .contains("In Git: add Secret registry-token to the manifests"),
+            "{}",
+            f.remediation
+        );
+    }
+
     #[test]
     fn every_finding_id_has_a_triggering_fixture() {
         for kind in CATALOGUE {
             assert!(
                 CASES
                     .iter()
+                    .chain(POD_CASES)
                     .any(|(_, f)| f.iter().any(|(id, _)| *id == kind.id)),
                 "no fixture triggers {}",
                 kind.id

@@ -28,6 +28,13 @@ pub enum FindingId {
     SyncWaveDeadlock,
     InsufficientResources,
     PinNodeUnavailable,
+    ImagePullFailed,
+    ImagePlatformMismatch,
+    ContainerCrashLooping,
+    ContainerOomKilled,
+    TrainerJobFailed,
+    ReadinessFailing,
+    ConfigMissing,
 }
 
 /// What a finding is: the spec of one catalogue entry.
@@ -64,7 +71,7 @@ const fn entry(
 }
 
 /// Every finding, in catalogue order.
-pub const CATALOGUE: [FindingSpec; 17] = [
+pub const CATALOGUE: [FindingSpec; 24] = [
     entry(
         FindingId::PvcWaitingForConsumer,
         "pvc-waiting-for-consumer",
@@ -167,6 +174,48 @@ pub const CATALOGUE: [FindingSpec; 17] = [
         Severity::Error,
         "the node the workloads are pinned to cannot take pods, and no volume is bound yet",
     ),
+    entry(
+        FindingId::ImagePullFailed,
+        "image-pull-failed",
+        Severity::Error,
+        "a container image cannot be pulled (not found, unauthorized, registry unreachable, invalid name)",
+    ),
+    entry(
+        FindingId::ImagePlatformMismatch,
+        "image-platform-mismatch",
+        Severity::Error,
+        "the image has no variant for the node's CPU architecture, or its binary cannot execute there",
+    ),
+    entry(
+        FindingId::ContainerCrashLooping,
+        "container-crash-looping",
+        Severity::Error,
+        "a container exits again and again (CrashLoopBackOff)",
+    ),
+    entry(
+        FindingId::ContainerOomKilled,
+        "container-oom-killed",
+        Severity::Error,
+        "a container was killed for exceeding its memory limit",
+    ),
+    entry(
+        FindingId::TrainerJobFailed,
+        "trainer-job-failed",
+        Severity::Error,
+        "a training Job failed (backoff limit or deadline exceeded)",
+    ),
+    entry(
+        FindingId::ReadinessFailing,
+        "readiness-failing",
+        Severity::Error,
+        "inference runs but never becomes Ready",
+    ),
+    entry(
+        FindingId::ConfigMissing,
+        "config-missing",
+        Severity::Error,
+        "a ConfigMap or Secret a pod needs does not exist",
+    ),
 ];
 
 /// Serialised by its kebab id, as everywhere in labctl's output.
@@ -242,6 +291,13 @@ mod tests {
                 ("sync-wave-deadlock", "error"),
                 ("insufficient-resources", "error"),
                 ("pin-node-unavailable", "error"),
+                ("image-pull-failed", "error"),
+                ("image-platform-mismatch", "error"),
+                ("container-crash-looping", "error"),
+                ("container-oom-killed", "error"),
+                ("trainer-job-failed", "error"),
+                ("readiness-failing", "error"),
+                ("config-missing", "error"),
             ]
         );
     }

@@ -1,7 +1,6 @@
 //! The pipeline's pods and workloads (`diagnose pods`): a pod the scheduler cannot place for
 //! resources, and the containers' own failures.
 
-use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 
 use crate::diagnose::catalogue::FindingId;
@@ -104,9 +103,32 @@ impl<'i, 'a> Engine<'i, 'a> {
     }
 
     pub(crate) fn judge_pod(&mut self, pod: &'a Pod) {
+        if is_terminated(pod) || self.owned_by_failed_job(pod) {
+            // A failed Job's pods are the Job's finding (trainer-job-failed).
+            return;
+        }
         if self.unscheduled(pod) {
             self.pod_unschedulable(pod);
+            return;
         }
+        if self.containers(pod) {
+            return;
+        }
+        self.readiness(pod);
+    }
+
+    fn owned_by_failed_job(&self, pod: &Pod) -> bool {
+        pod.metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .filter(|o| o.kind == "Job")
+            .any(|o| {
+                self.ix.snapshot.jobs.iter().any(|j| {
+                    j.metadata.uid.as_deref() == Some(o.uid.as_str())
+                        && crate::diagnose::rules::training::job_failed(j).is_some()
+                })
+            })
     }
 
     /// Pending and not bound to a node.
@@ -141,6 +163,4 @@ impl<'i, 'a> Engine<'i, 'a> {
             );
         }
     }
-
-    pub(crate) fn judge_job(&mut self, _job: &'a Job) {}
 }
