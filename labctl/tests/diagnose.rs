@@ -386,6 +386,34 @@ mod engine {
         );
     }
 
+    /// What a failed `verify` names: the error findings, one line each; none on a healthy lab
+    /// and never the info "waiting for a consumer".
+    #[test]
+    fn verify_causes_are_the_root_cause_findings() {
+        use labctl::render::checks::Cause;
+        let ids = |name: &str| -> Vec<&'static str> {
+            Cause::of(&run_all(name)).iter().map(|c| c.id).collect()
+        };
+        assert_eq!(
+            ids("insufficient-resources.json"),
+            ["insufficient-resources"]
+        );
+        assert_eq!(
+            ids("readiness-failing-no-model.json"),
+            ["readiness-failing"]
+        );
+        assert_eq!(
+            ids("pv-node-affinity-conflict.json"),
+            ["pv-node-affinity-conflict"]
+        );
+        assert_eq!(
+            ids("pvc-terminating-in-use.yaml"),
+            ["pvc-terminating-in-use"]
+        );
+        assert!(ids("healthy.json").is_empty());
+        assert!(ids("waiting-cronjob-not-run.yaml").is_empty());
+    }
+
     #[test]
     fn every_finding_id_has_a_triggering_fixture() {
         for kind in CATALOGUE {
