@@ -1,5 +1,7 @@
-//! `labctl diagnose pvc`: say why a PersistentVolumeClaim or its consumers are stuck, live or
-//! from a snapshot file (`--snapshot`). Thin: build the snapshot, run the pure engine, render.
+//! `labctl diagnose [pvc|pods]`: say why a PersistentVolumeClaim or its consumers are stuck
+//! (`pvc`), why the pipeline's pods and workloads are not running (`pods`), or both in one
+//! report (no subcommand); live or from a snapshot file (`--snapshot`). Thin: build the
+//! snapshot, run the pure engine, render.
 
 use crate::exit::ExitStatus;
 use std::path::PathBuf;
@@ -7,14 +9,21 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 
 use crate::context::Context;
-use crate::diagnose::Scope;
+use crate::diagnose::{Scope, Target};
 use crate::render::{Palette, findings};
 use crate::snapshot::live::Namespaces;
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Without a subcommand: every diagnosis (claims, pods and workloads) in one report.\n\
+                  Exit codes: 0 nothing wrong (info findings only), 1 an error finding \
+                  (or a warning with --strict), 2 labctl could not do its job."
+)]
 pub struct DiagnoseArgs {
     #[command(subcommand)]
-    pub target: DiagnoseTarget,
+    pub target: Option<DiagnoseTarget>,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -25,6 +34,25 @@ pub enum DiagnoseTarget {
                             (or a warning with --strict), 2 labctl could not do its job."
     )]
     Pvc(PvcArgs),
+    /// Why the pipeline's pods and workloads are not running: scheduling, images, crashes,
+    /// OOM kills, failed training Jobs, readiness, missing configuration.
+    #[command(
+        after_help = "Exit codes: 0 nothing wrong (info findings only), 1 an error finding \
+                            (or a warning with --strict), 2 labctl could not do its job."
+    )]
+    Pods,
+}
+
+/// Flags of every diagnosis (accepted before or after the subcommand).
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// Every namespace instead of the lab's (`-n`).
+    #[arg(short = 'A', long, global = true)]
+    pub all_namespaces: bool,
+    /// Read the cluster state from a file or directory written by `labctl snapshot` or
+    /// `kubectl get … -o json|yaml` instead of the API server.
+    #[arg(long, value_name = "PATH", global = true)]
+    pub snapshot: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -32,33 +60,33 @@ pub struct PvcArgs {
     /// Only this claim (and what it affects).
     #[arg(long, value_name = "NAME")]
     pub pvc: Option<String>,
-    /// Every namespace instead of the lab's (`-n`).
-    #[arg(short = 'A', long)]
-    pub all_namespaces: bool,
-    /// Read the cluster state from a file or directory written by `labctl snapshot` or
-    /// `kubectl get … -o json|yaml` instead of the API server.
-    #[arg(long, value_name = "PATH")]
-    pub snapshot: Option<PathBuf>,
 }
 
-impl PvcArgs {
+impl DiagnoseArgs {
     fn scope(&self, ctx: &Context) -> Scope {
+        let pvc = match &self.target {
+            Some(DiagnoseTarget::Pvc(p)) => p.pvc.clone(),
+            _ => None,
+        };
         Scope {
-            namespace: (!self.all_namespaces).then(|| ctx.config.namespace.clone()),
-            pvc: self.pvc.clone(),
+            namespace: (!self.common.all_namespaces).then(|| ctx.config.namespace.clone()),
+            pvc,
+        }
+    }
+
+    fn target(&self) -> Target {
+        match &self.target {
+            Some(DiagnoseTarget::Pvc(_)) => Target::Pvc,
+            Some(DiagnoseTarget::Pods) => Target::Pods,
+            None => Target::All,
         }
     }
 }
 
 pub async fn run(ctx: &Context, args: &DiagnoseArgs) -> anyhow::Result<ExitStatus> {
-    match &args.target {
-        DiagnoseTarget::Pvc(pvc) => run_pvc(ctx, pvc).await,
-    }
-}
-
-async fn run_pvc(ctx: &Context, args: &PvcArgs) -> anyhow::Result<ExitStatus> {
     let scope = args.scope(ctx);
-    let snapshot = match &args.snapshot {
+    let target = args.target();
+    let snapshot = match &args.common.snapshot {
         Some(path) => crate::snapshot::load_path(path)?,
         None => {
             let client = ctx.client().await?;
@@ -90,7 +118,7 @@ async fn run_pvc(ctx: &Context, args: &PvcArgs) -> anyhow::Result<ExitStatus> {
                 .as_deref()
                 .is_none_or(|n| p.metadata.name.as_deref() == Some(n))
     });
-    if in_scope.count() == 0 {
+    if target == Target::Pvc && in_scope.count() == 0 {
         let where_ = scope.namespace.as_deref().map_or_else(
             || "any namespace".to_owned(),
             |ns| format!("namespace {ns}"),
@@ -101,8 +129,19 @@ async fn run_pvc(ctx: &Context, args: &PvcArgs) -> anyhow::Result<ExitStatus> {
             None => crate::render::note(&format!("labctl: no PersistentVolumeClaim in {where_}")),
         }
     }
-    let diagnosis = crate::diagnose::diagnose(&snapshot, &ctx.config, &scope);
-    let document = findings::render(&diagnosis, ctx.output, Palette::new(ctx.color), ctx.strict)?;
+    let diagnosis = crate::diagnose::diagnose_target(&snapshot, &ctx.config, &scope, target);
+    let about = match target {
+        Target::Pvc => "storage",
+        Target::Pods => "pod",
+        Target::All => "",
+    };
+    let document = findings::render_about(
+        &diagnosis,
+        ctx.output,
+        Palette::new(ctx.color),
+        ctx.strict,
+        about,
+    )?;
     crate::render::write_stdout(&document)?;
     Ok(diagnosis.exit_code(ctx.strict))
 }

@@ -5,6 +5,7 @@ use crate::checks::Check;
 use crate::context::Context;
 use crate::exit::ExitStatus;
 use crate::render::Palette;
+use crate::render::checks::Cause;
 
 /// Flags of the check commands.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -21,6 +22,20 @@ pub async fn run(
     ctx: &Context,
     args: &CheckArgs,
     catalogue: Vec<Check>,
+) -> anyhow::Result<ExitStatus> {
+    run_then(ctx, args, catalogue, None).await
+}
+
+/// What a command does with a failed report before it is rendered: `verify` diagnoses the
+/// cluster and names the root causes under the failed checks.
+pub type OnFailure = fn(&Context) -> futures::future::BoxFuture<'_, Vec<Cause>>;
+
+/// [`run`], then, for `verify`, the root causes (`on_failure`) when a check failed.
+pub async fn run_then(
+    ctx: &Context,
+    args: &CheckArgs,
+    catalogue: Vec<Check>,
+    on_failure: Option<OnFailure>,
 ) -> anyhow::Result<ExitStatus> {
     if args.list {
         crate::render::write_stdout(&crate::render::checks::list(&catalogue, ctx.output))?;
@@ -39,8 +54,20 @@ pub async fn run(
         }
     })
     .await;
-    let document =
-        crate::render::checks::render(&report, ctx.output, Palette::new(ctx.color), ctx.strict);
+    let palette = Palette::new(ctx.color);
+    let document = match on_failure {
+        None => crate::render::checks::render(&report, ctx.output, palette, ctx.strict),
+        Some(diagnose) => {
+            let causes = if report.exit_code(ctx.strict) == ExitStatus::Failure {
+                diagnose(ctx).await
+            } else {
+                Vec::new()
+            };
+            crate::render::checks::render_with_causes(
+                &report, &causes, ctx.output, palette, ctx.strict,
+            )
+        }
+    };
     crate::render::write_stdout(&document)?;
     Ok(report.exit_code(ctx.strict))
 }

@@ -1,5 +1,5 @@
 //! `labctl snapshot`: write what the live `diagnose` reads, as one `List` (JSON), to a file or
-//! stdout, so a problem can be diagnosed offline (`diagnose pvc --snapshot FILE`) and attached
+//! stdout, so a problem can be diagnosed offline (`diagnose --snapshot FILE`) and attached
 //! to a bug report.
 
 use crate::exit::ExitStatus;

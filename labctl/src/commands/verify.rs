@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crate::context::Context;
 use crate::exit::ExitStatus;
 use crate::render::Palette;
+use crate::render::checks::Cause;
 use crate::settle::{self, Next, Persistence};
 
 #[derive(Debug, clap::Args)]
@@ -38,7 +39,7 @@ const POLL: Duration = Duration::from_secs(2);
 pub async fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<ExitStatus> {
     let catalogue = crate::checks::catalogue::verify();
     let Some(limit) = args.wait else {
-        return super::run_checks::run(ctx, &args.checks, catalogue).await;
+        return super::run_checks::run_then(ctx, &args.checks, catalogue, Some(causes_now)).await;
     };
     if args.checks.list {
         return super::run_checks::run(ctx, &args.checks, catalogue).await;
@@ -55,7 +56,7 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<ExitStatus>
             .await
             .ok()
             .flatten();
-        let errors = error_findings(ctx).await;
+        let (errors, causes) = error_findings(ctx).await;
         let now = Instant::now();
         let ids: Vec<&str> = errors.iter().map(String::as_str).collect();
         let seen = persistence.update(&ids, now - previous);
@@ -91,8 +92,19 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<ExitStatus>
             Next::Done => None,
         };
         progress.finish();
-        let document =
-            crate::render::checks::render(&report, ctx.output, Palette::new(ctx.color), ctx.strict);
+        // The causes of what failed, from the snapshot this round already read.
+        let causes = if report.exit_code(ctx.strict) == ExitStatus::Failure {
+            causes
+        } else {
+            Vec::new()
+        };
+        let document = crate::render::checks::render_with_causes(
+            &report,
+            &causes,
+            ctx.output,
+            Palette::new(ctx.color),
+            ctx.strict,
+        );
         crate::render::write_stdout(&document)?;
         return Ok(match verdict {
             None => {
@@ -110,22 +122,48 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<ExitStatus>
     }
 }
 
-/// Ids of the error findings of `diagnose pvc` in the lab's namespace now; none when the
-/// cluster cannot be read (the checks say why).
-async fn error_findings(ctx: &Context) -> Vec<String> {
-    let Ok(client) = ctx.client().await else {
-        return Vec::new();
-    };
-    let namespaces = crate::snapshot::live::Namespaces::One(ctx.config.namespace.clone());
-    let read = crate::snapshot::live::load(&client, &namespaces, &ctx.config);
-    let Ok(Ok(snapshot)) = tokio::time::timeout(ctx.timeout, read).await else {
-        return Vec::new();
+/// Ids of the error findings of `diagnose pvc` in the lab's namespace now (what `--wait` gives
+/// up on when they last), and the root causes `labctl diagnose` finds in the same read (what a
+/// failed verify names); none when the cluster cannot be read (the checks say why).
+async fn error_findings(ctx: &Context) -> (Vec<String>, Vec<Cause>) {
+    let Some(snapshot) = read(ctx).await else {
+        return (Vec::new(), Vec::new());
     };
     let scope = crate::diagnose::Scope::namespace(&ctx.config.namespace);
-    crate::diagnose::diagnose(&snapshot, &ctx.config, &scope)
+    let ids = crate::diagnose::diagnose(&snapshot, &ctx.config, &scope)
         .findings
         .into_iter()
         .filter(|f| f.severity == crate::diagnose::Severity::Error)
         .map(|f| f.id.to_owned())
-        .collect()
+        .collect();
+    (ids, causes_of(&snapshot, ctx))
+}
+
+async fn read(ctx: &Context) -> Option<crate::snapshot::ClusterSnapshot> {
+    let client = ctx.client().await.ok()?;
+    let namespaces = crate::snapshot::live::Namespaces::One(ctx.config.namespace.clone());
+    let read = crate::snapshot::live::load(&client, &namespaces, &ctx.config);
+    tokio::time::timeout(ctx.timeout, read).await.ok()?.ok()
+}
+
+/// The root causes of every diagnosis (`labctl diagnose`) over a snapshot.
+fn causes_of(snapshot: &crate::snapshot::ClusterSnapshot, ctx: &Context) -> Vec<Cause> {
+    let scope = crate::diagnose::Scope::namespace(&ctx.config.namespace);
+    let d = crate::diagnose::diagnose_target(
+        snapshot,
+        &ctx.config,
+        &scope,
+        crate::diagnose::Target::All,
+    );
+    Cause::of(&d)
+}
+
+/// Reads the cluster once and names the root causes of a failed verify.
+fn causes_now(ctx: &Context) -> futures::future::BoxFuture<'_, Vec<Cause>> {
+    Box::pin(async move {
+        match read(ctx).await {
+            Some(s) => causes_of(&s, ctx),
+            None => Vec::new(),
+        }
+    })
 }

@@ -26,6 +26,15 @@ pub enum FindingId {
     PvReleasedNotRebound,
     PvcLost,
     SyncWaveDeadlock,
+    InsufficientResources,
+    PinNodeUnavailable,
+    ImagePullFailed,
+    ImagePlatformMismatch,
+    ContainerCrashLooping,
+    ContainerOomKilled,
+    TrainerJobFailed,
+    ReadinessFailing,
+    ConfigMissing,
 }
 
 /// What a finding is: the spec of one catalogue entry.
@@ -62,7 +71,7 @@ const fn entry(
 }
 
 /// Every finding, in catalogue order.
-pub const CATALOGUE: [FindingSpec; 15] = [
+pub const CATALOGUE: [FindingSpec; 24] = [
     entry(
         FindingId::PvcWaitingForConsumer,
         "pvc-waiting-for-consumer",
@@ -153,6 +162,60 @@ pub const CATALOGUE: [FindingSpec; 15] = [
         Severity::Error,
         "Argo CD waits for a WaitForFirstConsumer claim before applying its consumers",
     ),
+    entry(
+        FindingId::InsufficientResources,
+        "insufficient-resources",
+        Severity::Error,
+        "a pod cannot be placed: its node lacks the CPU, memory, pods or ephemeral storage it requests",
+    ),
+    entry(
+        FindingId::PinNodeUnavailable,
+        "pin-node-unavailable",
+        Severity::Error,
+        "the node the workloads are pinned to cannot take pods, and no volume is bound yet",
+    ),
+    entry(
+        FindingId::ImagePullFailed,
+        "image-pull-failed",
+        Severity::Error,
+        "a container image cannot be pulled (not found, unauthorized, registry unreachable, invalid name)",
+    ),
+    entry(
+        FindingId::ImagePlatformMismatch,
+        "image-platform-mismatch",
+        Severity::Error,
+        "the image has no variant for the node's CPU architecture, or its binary cannot execute there",
+    ),
+    entry(
+        FindingId::ContainerCrashLooping,
+        "container-crash-looping",
+        Severity::Error,
+        "a container exits again and again (CrashLoopBackOff)",
+    ),
+    entry(
+        FindingId::ContainerOomKilled,
+        "container-oom-killed",
+        Severity::Error,
+        "a container was killed for exceeding its memory limit",
+    ),
+    entry(
+        FindingId::TrainerJobFailed,
+        "trainer-job-failed",
+        Severity::Error,
+        "a training Job failed (backoff limit or deadline exceeded)",
+    ),
+    entry(
+        FindingId::ReadinessFailing,
+        "readiness-failing",
+        Severity::Error,
+        "inference runs but never becomes Ready",
+    ),
+    entry(
+        FindingId::ConfigMissing,
+        "config-missing",
+        Severity::Error,
+        "a ConfigMap or Secret a pod needs does not exist",
+    ),
 ];
 
 /// Serialised by its kebab id, as everywhere in labctl's output.
@@ -226,6 +289,15 @@ mod tests {
                 ("pv-released-not-rebound", "warning"),
                 ("pvc-lost", "error"),
                 ("sync-wave-deadlock", "error"),
+                ("insufficient-resources", "error"),
+                ("pin-node-unavailable", "error"),
+                ("image-pull-failed", "error"),
+                ("image-platform-mismatch", "error"),
+                ("container-crash-looping", "error"),
+                ("container-oom-killed", "error"),
+                ("trainer-job-failed", "error"),
+                ("readiness-failing", "error"),
+                ("config-missing", "error"),
             ]
         );
     }

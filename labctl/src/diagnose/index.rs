@@ -82,6 +82,8 @@ pub struct Index<'a> {
     /// Service `(namespace, name)` → ready endpoints over all its EndpointSlices.
     pub ready_endpoints: HashMap<Key<'a>, usize>,
     pub deployment_by_key: HashMap<Key<'a>, &'a Deployment>,
+    /// Node name → pods scheduled there (any phase).
+    pub pods_by_node: HashMap<&'a str, Vec<&'a Pod>>,
     pub applications: Vec<&'a DynamicObject>,
 }
 
@@ -433,8 +435,21 @@ impl<'a> Index<'a> {
             .map(|d| (key(&d.metadata), d))
             .collect();
 
+        let mut pods_by_node: HashMap<&str, Vec<&Pod>> = HashMap::new();
+        for p in &s.pods {
+            if let Some(n) = p
+                .spec
+                .as_ref()
+                .and_then(|sp| sp.node_name.as_deref())
+                .filter(|n| !n.is_empty())
+            {
+                pods_by_node.entry(n).or_default().push(p);
+            }
+        }
+
         Self {
             snapshot: s,
+            pods_by_node,
             pvc_by_key,
             pv_by_name,
             class_by_name,

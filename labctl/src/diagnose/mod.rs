@@ -39,7 +39,7 @@ impl Scope {
         Self::default()
     }
 
-    fn includes_namespace(&self, ns: &str) -> bool {
+    pub(crate) fn includes_namespace(&self, ns: &str) -> bool {
         self.namespace.as_deref().is_none_or(|n| n == ns)
     }
 }
@@ -156,4 +156,28 @@ impl Diagnosis {
 pub fn diagnose(snapshot: &ClusterSnapshot, config: &LabConfig, scope: &Scope) -> Diagnosis {
     let index = index::Index::new(snapshot);
     Diagnosis::new(engine::run(&index, config, scope))
+}
+
+/// What a diagnosis covers: `diagnose pvc`, `diagnose pods`, or `diagnose` (everything).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Pvc,
+    Pods,
+    All,
+}
+
+/// Diagnoses `target` in `scope`; with [`Target::All`] one finding per root cause over claims,
+/// pods and workloads together. Pure.
+pub fn diagnose_target(
+    snapshot: &ClusterSnapshot,
+    config: &LabConfig,
+    scope: &Scope,
+    target: Target,
+) -> Diagnosis {
+    let index = index::Index::new(snapshot);
+    let targets = engine::Targets {
+        claims: target != Target::Pods,
+        pods: target != Target::Pvc,
+    };
+    Diagnosis::new(engine::run_targets(&index, config, scope, targets))
 }

@@ -37,8 +37,43 @@ pub enum ReasonKind {
     ReadWriteOncePodInUse,
     /// `Preemption is not helpful for scheduling` and `No preemption victims found…`.
     PreemptionNotHelpful,
-    /// Anything else (resources, ports, topology spread, …): not a storage matter.
+    /// `Insufficient cpu|memory|ephemeral-storage|<extended>` and `Too many pods`
+    /// (NodeResourcesFit): the node lacks what the pod requests.
+    Insufficient(Resource),
+    /// `node(s) didn't have free ports for the requested pod ports`.
+    NodePorts,
+    /// `node(s) didn't match pod affinity rules` / `… pod anti-affinity rules` /
+    /// `… existing pods anti-affinity rules`.
+    PodAffinity,
+    /// `node(s) didn't match pod topology spread constraints`.
+    TopologySpread,
+    /// Anything else: kept as text.
     Other,
+}
+
+/// A resource the NodeResourcesFit filter reports as insufficient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Resource {
+    Cpu,
+    Memory,
+    /// `Too many pods` (the node's pod capacity).
+    Pods,
+    EphemeralStorage,
+    /// An extended resource (`nvidia.com/gpu`, hugepages): its name is in the reason text.
+    Extended,
+}
+
+impl Resource {
+    /// The resource name as in `resources.requests` and `status.allocatable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Memory => "memory",
+            Self::Pods => "pods",
+            Self::EphemeralStorage => "ephemeral-storage",
+            Self::Extended => "extended resource",
+        }
+    }
 }
 
 impl ReasonKind {
@@ -68,6 +103,22 @@ impl ReasonKind {
             Self::ReadWriteOncePodInUse
         } else if r.contains("preemption") {
             Self::PreemptionNotHelpful
+        } else if r.contains("too many pods") {
+            Self::Insufficient(Resource::Pods)
+        } else if let Some(res) = r.trim().strip_prefix("insufficient ") {
+            Self::Insufficient(match res.trim() {
+                "cpu" => Resource::Cpu,
+                "memory" => Resource::Memory,
+                "pods" => Resource::Pods,
+                "ephemeral-storage" => Resource::EphemeralStorage,
+                _ => Resource::Extended,
+            })
+        } else if r.contains("free ports") {
+            Self::NodePorts
+        } else if r.contains("affinity rules") {
+            Self::PodAffinity
+        } else if r.contains("topology spread") {
+            Self::TopologySpread
         } else {
             Self::Other
         }
@@ -136,6 +187,36 @@ impl SchedulingFailure {
     /// Every considered node rejected for `kind`.
     pub fn all_nodes(&self, kind: ReasonKind) -> bool {
         self.filter.as_ref().is_some_and(|a| a.all_nodes(kind))
+    }
+
+    /// The resources nodes lack, with how many nodes lack each, in the message's order.
+    pub fn insufficient(&self) -> Vec<(Resource, u32)> {
+        let mut out: Vec<(Resource, u32)> = Vec::new();
+        for r in self.filter.iter().flat_map(|a| a.reasons.iter()) {
+            if let ReasonKind::Insufficient(res) = r.kind {
+                match out.iter_mut().find(|(x, _)| *x == res) {
+                    Some((_, n)) => *n = n.saturating_add(r.count),
+                    None => out.push((res, r.count)),
+                }
+            }
+        }
+        out
+    }
+
+    /// The filter part as one line: `3 nodes: 1 Insufficient memory, 2 node(s) didn't match …`.
+    pub fn histogram(&self) -> Option<String> {
+        let a = self.filter.as_ref()?;
+        let parts: Vec<String> = a
+            .reasons
+            .iter()
+            .map(|r| format!("{} {}", r.count, r.reason))
+            .chain(a.prefilter.clone())
+            .collect();
+        let total = a
+            .total_nodes
+            .map(|n| format!("{n} node(s) considered: "))
+            .unwrap_or_default();
+        Some(format!("{total}{}", parts.join(", ")))
     }
 
     /// The PreBind `VolumeBinding` timeout (after the 600 s bind timeout the provisioner
@@ -392,6 +473,42 @@ mod tests {
     }
 
     #[test]
+    fn resources_ports_and_affinity_are_kept_as_data() {
+        // 1.33-1.36 NodeResourcesFit wordings; a node counts once, for its first failing filter.
+        let f = parse(
+            "0/3 nodes are available: 1 Insufficient memory, 1 Too many pods, 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/3 nodes are available: 1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling.",
+        );
+        assert_eq!(f.count(ReasonKind::Insufficient(Resource::Memory)), 1);
+        assert_eq!(f.count(ReasonKind::Insufficient(Resource::Pods)), 1);
+        assert_eq!(
+            f.insufficient(),
+            [(Resource::Memory, 1), (Resource::Pods, 1)]
+        );
+        let f = parse(
+            "0/1 nodes are available: 1 Insufficient cpu, 1 Insufficient ephemeral-storage, 1 Insufficient nvidia.com/gpu.",
+        );
+        assert_eq!(
+            f.insufficient(),
+            [
+                (Resource::Cpu, 1),
+                (Resource::EphemeralStorage, 1),
+                (Resource::Extended, 1)
+            ]
+        );
+        assert_eq!(
+            f.histogram().unwrap(),
+            "1 node(s) considered: 1 Insufficient cpu, 1 Insufficient ephemeral-storage, 1 Insufficient nvidia.com/gpu"
+        );
+        let f = parse(
+            "0/3 nodes are available: 1 node(s) didn't have free ports for the requested pod ports, 1 node(s) didn't match pod anti-affinity rules, 1 node(s) didn't match pod topology spread constraints.",
+        );
+        assert_eq!(f.count(ReasonKind::NodePorts), 1);
+        assert_eq!(f.count(ReasonKind::PodAffinity), 1);
+        assert_eq!(f.count(ReasonKind::TopologySpread), 1);
+        assert!(f.insufficient().is_empty());
+    }
+
+    #[test]
     fn comma_inside_reason_stays() {
         let f = parse(
             "0/2 nodes are available: 2 node(s) didn't satisfy plugin(s) [NodeAffinity, VolumeBinding].",
@@ -426,8 +543,32 @@ mod tests {
                 let _ = parse(&s);
             }
 
+            /// Resource reasons, counts and totals in any combination: never a panic, and the
+            /// counts add up whatever the order.
             #[test]
-            fn never_panics_near_format(s in "(\\(combined from similar events\\): )?[0-9]{0,3}/?[0-9]{0,3} ?nodes are available:?[ 0-9a-z(),.:'/\\[\\]{}]{0,80}( preemption:[ 0-9a-z,.]{0,30})?( \\.\\.\\.)?") {
+            fn never_panics_on_resource_reasons(cpu in 0u32..20, mem in 0u32..20, pods in 0u32..20, eph in 0u32..20, junk in "[ a-z/.]{0,20}", rot in 0usize..4, cut in any::<bool>()) {
+                let mut parts = [
+                    format!("{cpu} Insufficient cpu"),
+                    format!("{mem} Insufficient memory"),
+                    format!("{pods} Too many pods"),
+                    format!("{eph} Insufficient ephemeral-storage{junk}"),
+                ];
+                parts.rotate_left(rot);
+                let total = cpu + mem + pods + eph;
+                let mut msg = format!("0/{total} nodes are available: {}. preemption: 0/{total} nodes are available: {total} No preemption victims found for incoming pod.", parts.join(", "));
+                if cut { msg.truncate(msg.len() / 2); msg.push_str(" ..."); }
+                let f = parse(&msg);
+                if !cut {
+                    prop_assert_eq!(f.count(ReasonKind::Insufficient(Resource::Cpu)), cpu);
+                    prop_assert_eq!(f.count(ReasonKind::Insufficient(Resource::Memory)), mem);
+                    prop_assert_eq!(f.count(ReasonKind::Insufficient(Resource::Pods)), pods);
+                }
+                let _ = f.histogram();
+                let _ = f.insufficient();
+            }
+
+            #[test]
+            fn never_panics_near_format(s in "(\\(combined from similar events\\): )?[0-9]{0,3}/?[0-9]{0,3} ?nodes are available:?[ 0-9a-zA-Z(),.:'/\\[\\]{}-]{0,80}( preemption:[ 0-9a-z,.]{0,30})?( \\.\\.\\.)?") {
                 let _ = parse(&s);
             }
 

@@ -10,6 +10,7 @@ pub mod application;
 pub mod names;
 pub mod nodes;
 pub mod placement;
+pub mod resources;
 pub mod service;
 pub mod workload;
 

@@ -15,6 +15,115 @@ pub fn render(report: &Report, format: OutputFormat, palette: Palette, strict: b
     }
 }
 
+/// A root cause `verify` names under its failed checks: a finding of `labctl diagnose`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Cause {
+    pub id: &'static str,
+    pub severity: crate::severity::Severity,
+    pub subject: crate::diagnose::ObjectRef,
+    pub summary: String,
+    pub hint: String,
+}
+
+impl Cause {
+    /// The root causes of a diagnosis: its error findings (its warnings when it has none).
+    pub fn of(d: &crate::diagnose::Diagnosis) -> Vec<Cause> {
+        use crate::severity::Severity;
+        let pick = |sev: Severity| -> Vec<Cause> {
+            d.findings
+                .iter()
+                .filter(|f| f.severity == sev)
+                .map(|f| Cause {
+                    id: f.id,
+                    severity: f.severity,
+                    subject: f.subject.clone(),
+                    summary: f.summary.clone(),
+                    hint: f.hint.clone(),
+                })
+                .collect()
+        };
+        let errors = pick(Severity::Error);
+        if errors.is_empty() {
+            pick(Severity::Warning)
+        } else {
+            errors
+        }
+    }
+}
+
+/// `verify`'s report: the checks, then the root causes the diagnosis found (`causes`: `None`
+/// renders exactly as [`render`]; in JSON a `causes` list, empty when none was found).
+pub fn render_with_causes(
+    report: &Report,
+    causes: &[Cause],
+    format: OutputFormat,
+    palette: Palette,
+    strict: bool,
+) -> String {
+    match format {
+        OutputFormat::Table => {
+            let mut out = table(report, palette, strict);
+            if !causes.is_empty() {
+                out.push_str(&causes_block(causes, palette));
+            }
+            out
+        }
+        OutputFormat::Short => {
+            let mut out = short(report, palette);
+            for c in causes {
+                out.push_str(&format!(
+                    "cause {} {}: {} (labctl diagnose)\n",
+                    c.id, c.subject, c.summary
+                ));
+            }
+            out
+        }
+        OutputFormat::Json => {
+            let doc = JsonVerifyReport {
+                schema: SCHEMA,
+                checks: &report.checks,
+                summary: report.summary(),
+                causes,
+            };
+            crate::render::to_json_document(&doc)
+                .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}\n"))
+        }
+    }
+}
+
+fn causes_block(causes: &[Cause], p: Palette) -> String {
+    let mut out = String::from("\n");
+    out.push_str(&p.bold("Root cause"));
+    out.push('\n');
+    out.push_str("----------\n");
+    for c in causes {
+        out.push_str(&format!(
+            "{} {} {}: {}\n",
+            symbol(Status::Fail, p),
+            p.bold(c.id),
+            c.subject,
+            c.summary
+        ));
+    }
+    out.push_str(&format!(
+        "    details: labctl diagnose (see {})\n",
+        causes
+            .iter()
+            .map(|c| c.hint.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    out
+}
+
+#[derive(serde::Serialize)]
+struct JsonVerifyReport<'a> {
+    schema: u32,
+    checks: &'a [crate::runner::CheckResult],
+    summary: Summary,
+    causes: &'a [Cause],
+}
+
 fn symbol(status: Status, p: Palette) -> String {
     match status {
         Status::Pass => p.green("✔"),
@@ -232,5 +341,71 @@ mod tests {
         };
         assert!(table(&report, Palette::new(false), false).contains("results are ‼"));
         assert!(table(&report, Palette::new(false), true).contains("results are ✖"));
+    }
+
+    fn cause() -> Cause {
+        Cause {
+            id: "insufficient-resources",
+            severity: crate::severity::Severity::Error,
+            subject: crate::diagnose::ObjectRef::cluster("Node", "lab-node-1"),
+            summary: "Pod inference-x cannot be placed: node lab-node-1, where it is pinned, lacks the memory it requests".into(),
+            hint: "runbooks/failure-modes.md#insufficient-resources".into(),
+        }
+    }
+
+    #[test]
+    fn verify_names_the_root_cause_under_the_failed_checks() {
+        let report = sample();
+        let causes = [cause()];
+        let t = render_with_causes(
+            &report,
+            &causes,
+            OutputFormat::Table,
+            Palette::new(false),
+            false,
+        );
+        let status = t.find("Status check results").unwrap();
+        let root = t.find("Root cause\n----------\n✖ insufficient-resources Node lab-node-1: Pod inference-x cannot be placed").unwrap();
+        assert!(root > status, "{t}");
+        assert!(t.ends_with("    details: labctl diagnose (see runbooks/failure-modes.md#insufficient-resources)\n"), "{t}");
+        let s = render_with_causes(
+            &report,
+            &causes,
+            OutputFormat::Short,
+            Palette::new(false),
+            false,
+        );
+        assert!(s.ends_with("cause insufficient-resources Node lab-node-1: Pod inference-x cannot be placed: node lab-node-1, where it is pinned, lacks the memory it requests (labctl diagnose)\n"), "{s}");
+        let j: serde_json::Value = serde_json::from_str(&render_with_causes(
+            &report,
+            &causes,
+            OutputFormat::Json,
+            Palette::new(false),
+            false,
+        ))
+        .unwrap();
+        assert_eq!(j["causes"][0]["id"], "insufficient-resources");
+        assert_eq!(j["causes"][0]["subject"]["name"], "lab-node-1");
+        assert_eq!(j["causes"][0]["severity"], "error");
+        // Without causes the table is the plain report; JSON has an empty list.
+        assert_eq!(
+            render_with_causes(
+                &report,
+                &[],
+                OutputFormat::Table,
+                Palette::new(false),
+                false
+            ),
+            table(&report, Palette::new(false), false)
+        );
+        let j: serde_json::Value = serde_json::from_str(&render_with_causes(
+            &report,
+            &[],
+            OutputFormat::Json,
+            Palette::new(false),
+            false,
+        ))
+        .unwrap();
+        assert_eq!(j["causes"], serde_json::json!([]));
     }
 }

@@ -16,8 +16,20 @@ pub fn render(
     palette: Palette,
     strict: bool,
 ) -> anyhow::Result<String> {
+    render_about(diagnosis, format, palette, strict, "storage")
+}
+
+/// [`render`] for a diagnosis of `about` (`storage`, `pod`, or empty for everything): the
+/// table's verdict names it.
+pub fn render_about(
+    diagnosis: &Diagnosis,
+    format: OutputFormat,
+    palette: Palette,
+    strict: bool,
+    about: &str,
+) -> anyhow::Result<String> {
     Ok(match format {
-        OutputFormat::Table => table(diagnosis, palette, strict),
+        OutputFormat::Table => table_about(diagnosis, palette, strict, about),
         OutputFormat::Short => short(diagnosis, palette),
         OutputFormat::Json => crate::render::to_json_document(diagnosis)?,
     })
@@ -86,11 +98,20 @@ fn blocks(d: &Diagnosis, p: Palette) -> String {
 
 /// One block per finding, then a closing line.
 pub fn table(d: &Diagnosis, p: Palette, strict: bool) -> String {
+    table_about(d, p, strict, "storage")
+}
+
+fn table_about(d: &Diagnosis, p: Palette, strict: bool, about: &str) -> String {
     let mut out = blocks(d, p);
-    let verdict = if d.exit_code(strict) == ExitStatus::Success {
-        p.green("no storage problem found")
+    let about = if about.is_empty() {
+        String::new()
     } else {
-        p.red("storage problems found")
+        format!("{about} ")
+    };
+    let verdict = if d.exit_code(strict) == ExitStatus::Success {
+        p.green(&format!("no {about}problem found"))
+    } else {
+        p.red(&format!("{about}problems found"))
     };
     out.push_str(&format!("Diagnosis: {verdict} ({})\n", counts(d)));
     out

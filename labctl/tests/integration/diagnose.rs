@@ -152,6 +152,27 @@ mod engine {
         ),
         ("completed-hook-elsewhere.yaml", &[]),
         ("sync-wave-same.json", &[("pvc-waiting-for-consumer", Info)]),
+        (
+            "insufficient-resources.json",
+            &[("insufficient-resources", Error)],
+        ),
+        (
+            "insufficient-pods-bound.yaml",
+            &[("insufficient-resources", Error)],
+        ),
+        ("insufficient-resources-other-namespace.yaml", &[]),
+        (
+            "pin-node-unavailable.json",
+            &[("pin-node-unavailable", Error)],
+        ),
+        (
+            "pin-node-unavailable-events-only.yaml",
+            &[("pin-node-unavailable", Error)],
+        ),
+        (
+            "pin-node-taint-tolerated.json",
+            &[("pvc-waiting-for-consumer", Info)],
+        ),
     ];
 
     #[test]
@@ -166,12 +187,250 @@ mod engine {
         assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
+    /// `labctl diagnose` (everything) on the storage fixtures says what `diagnose pvc` says:
+    /// a root cause both the claims and the pods show is one finding.
+    #[test]
+    fn every_diagnosis_adds_nothing_to_a_storage_fixture() {
+        for (name, expected) in CASES {
+            let snapshot = labctl::snapshot::load_path(&fixture(name)).unwrap();
+            let d = labctl::diagnose::diagnose_target(
+                &snapshot,
+                &LabConfig::default(),
+                &Scope::namespace("mlops-lab"),
+                labctl::diagnose::Target::All,
+            );
+            assert_eq!(ids(&d), *expected, "{name}");
+        }
+    }
+
+    /// Pod and workload fixture → the findings `labctl diagnose` (everything) must produce.
+    const POD_CASES: &[(&str, &[(&str, Severity)])] = &[
+        ("image-pull-not-found.json", &[("image-pull-failed", Error)]),
+        (
+            "image-pull-unauthorized.yaml",
+            &[("image-pull-failed", Error)],
+        ),
+        ("image-invalid-name.yaml", &[("image-pull-failed", Error)]),
+        ("image-pulling.yaml", &[]),
+        (
+            "image-platform-mismatch.json",
+            &[("image-platform-mismatch", Error)],
+        ),
+        (
+            "image-exec-format-error.yaml",
+            &[("image-platform-mismatch", Error)],
+        ),
+        ("image-arm64-running.yaml", &[]),
+        (
+            "container-crash-looping.json",
+            &[("container-crash-looping", Error)],
+        ),
+        (
+            "container-crash-looping-inference.yaml",
+            &[("container-crash-looping", Error)],
+        ),
+        ("container-restarted-once.yaml", &[]),
+        (
+            "container-oom-killed.json",
+            &[("container-oom-killed", Error)],
+        ),
+        ("container-killed-not-oom.yaml", &[]),
+        ("trainer-job-failed.json", &[("trainer-job-failed", Error)]),
+        (
+            "trainer-hook-deadline-exceeded.yaml",
+            &[("trainer-job-failed", Error)],
+        ),
+        ("trainer-job-failed-then-succeeded.yaml", &[]),
+        (
+            "readiness-failing-no-model.json",
+            &[("readiness-failing", Error)],
+        ),
+        ("readiness-failing.yaml", &[("readiness-failing", Error)]),
+        ("readiness-starting.yaml", &[]),
+        ("config-missing.json", &[("config-missing", Error)]),
+        ("config-missing-secret.yaml", &[("config-missing", Error)]),
+        ("config-container-creating.yaml", &[]),
+        (
+            "insufficient-resources.json",
+            &[("insufficient-resources", Error)],
+        ),
+        ("insufficient-resources-other-namespace.yaml", &[]),
+    ];
+
+    fn run_all(name: &str) -> Diagnosis {
+        let snapshot = labctl::snapshot::load_path(&fixture(name)).expect(name);
+        labctl::diagnose::diagnose_target(
+            &snapshot,
+            &LabConfig::default(),
+            &Scope::namespace("mlops-lab"),
+            labctl::diagnose::Target::All,
+        )
+    }
+
+    #[test]
+    fn every_pod_fixture_yields_exactly_its_findings() {
+        let mut failures = Vec::new();
+        for (name, expected) in POD_CASES {
+            let got = ids(&run_all(name));
+            if got != *expected {
+                failures.push(format!("{name}: expected {expected:?}, got {got:?}"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    /// The pods diagnosis alone says the same about its fixtures (nothing there is storage).
+    #[test]
+    fn the_pods_diagnosis_alone_agrees() {
+        for (name, expected) in POD_CASES {
+            let snapshot = labctl::snapshot::load_path(&fixture(name)).unwrap();
+            let d = labctl::diagnose::diagnose_target(
+                &snapshot,
+                &LabConfig::default(),
+                &Scope::namespace("mlops-lab"),
+                labctl::diagnose::Target::Pods,
+            );
+            assert_eq!(ids(&d), *expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn pod_findings_carry_the_kubelet_and_registry_facts() {
+        let f = &run_all("image-pull-not-found.json").findings[0];
+        assert!(f.summary.contains("(not found)"), "{}", f.summary);
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.contains("Failed to pull image")),
+            "{:?}",
+            f.evidence
+        );
+        let f = &run_all("image-pull-unauthorized.yaml").findings[0];
+        assert!(f.summary.contains("unauthorized"), "{}", f.summary);
+        // Argo CD manages the Deployment with selfHeal: the Git change first.
+        assert!(
+            f.remediation
+                .starts_with("Argo CD's Application mlops-lab (selfHeal)"),
+            "{}",
+            f.remediation
+        );
+        let f = &run_all("image-platform-mismatch.json").findings[0];
+        assert!(
+            f.summary.contains("kubernetes.io/arch=arm64"),
+            "{}",
+            f.summary
+        );
+        let f = &run_all("image-exec-format-error.yaml").findings[0];
+        assert!(f.summary.contains("exec format error"), "{}", f.summary);
+        let f = &run_all("container-crash-looping.json").findings[0];
+        assert!(
+            f.summary
+                .contains("last exit code 1: trainer: holdout r2 0.412 is below --min-r2 0.8"),
+            "{}",
+            f.summary
+        );
+        assert!(
+            f.evidence.iter().any(|e| e.starts_with(
+                "trainer exit 1: bad training data, or the model scored below --min-r2"
+            )),
+            "{:?}",
+            f.evidence
+        );
+        let f = &run_all("container-crash-looping-inference.yaml").findings[0];
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.starts_with("inference exit 2:")),
+            "{:?}",
+            f.evidence
+        );
+        let f = &run_all("container-oom-killed.json").findings[0];
+        assert!(
+            f.summary.contains("memory limit 128Mi, suggested 256Mi"),
+            "{}",
+            f.summary
+        );
+        assert!(f.remediation.contains("In Git: raise resources.limits.memory of container inference in Deployment inference to 256Mi"), "{}", f.remediation);
+        let f = &run_all("trainer-job-failed.json").findings[0];
+        assert!(f.summary.ends_with("(BackoffLimitExceeded): trainer: training data /data/training.csv line 17: expected 2 columns, found 3"), "{}", f.summary);
+        let f = &run_all("trainer-hook-deadline-exceeded.yaml").findings[0];
+        assert!(
+            f.summary
+                .contains("(DeadlineExceeded): trainer: cannot create /models/.staging"),
+            "{}",
+            f.summary
+        );
+        let f = &run_all("readiness-failing-no-model.json").findings[0];
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e
+                    .contains("Readiness probe failed: HTTP probe failed with statuscode: 503")),
+            "{:?}",
+            f.evidence
+        );
+        assert!(
+            f.summary.contains("no model has been published"),
+            "{}",
+            f.summary
+        );
+        assert!(
+            f.remediation.contains("create job --from=cronjob/trainer"),
+            "{}",
+            f.remediation
+        );
+        let f = &run_all("readiness-failing.yaml").findings[0];
+        assert!(!f.summary.contains("no model"), "{}", f.summary);
+        let f = &run_all("config-missing.json").findings[0];
+        assert_eq!(
+            f.subject.to_string(),
+            "ConfigMap mlops-lab/inference-config"
+        );
+        let f = &run_all("config-missing-secret.yaml").findings[0];
+        assert_eq!(f.subject.to_string(), "Secret mlops-lab/registry-token");
+        assert!(
+            f.remediation
+                .contains("In Git: add Secret registry-token to the manifests"),
+            "{}",
+            f.remediation
+        );
+    }
+
+    /// What a failed `verify` names: the error findings, one line each; none on a healthy lab
+    /// and never the info "waiting for a consumer".
+    #[test]
+    fn verify_causes_are_the_root_cause_findings() {
+        use labctl::render::checks::Cause;
+        let ids = |name: &str| -> Vec<&'static str> {
+            Cause::of(&run_all(name)).iter().map(|c| c.id).collect()
+        };
+        assert_eq!(
+            ids("insufficient-resources.json"),
+            ["insufficient-resources"]
+        );
+        assert_eq!(
+            ids("readiness-failing-no-model.json"),
+            ["readiness-failing"]
+        );
+        assert_eq!(
+            ids("pv-node-affinity-conflict.json"),
+            ["pv-node-affinity-conflict"]
+        );
+        assert_eq!(
+            ids("pvc-terminating-in-use.yaml"),
+            ["pvc-terminating-in-use"]
+        );
+        assert!(ids("healthy.json").is_empty());
+        assert!(ids("waiting-cronjob-not-run.yaml").is_empty());
+    }
+
     #[test]
     fn every_finding_id_has_a_triggering_fixture() {
         for kind in CATALOGUE {
             assert!(
                 CASES
                     .iter()
+                    .chain(POD_CASES)
                     .any(|(_, f)| f.iter().any(|(id, _)| *id == kind.id)),
                 "no fixture triggers {}",
                 kind.id
@@ -448,6 +707,53 @@ mod cli {
             diagnose_file("pv-node-missing.json", &["-n", "other", "-A"]).0,
             1
         );
+    }
+
+    #[test]
+    fn every_diagnosis_and_the_pods_diagnosis_share_flags_exit_codes_and_shape() {
+        let run = |args: &[&str], name: &str| {
+            let path = fixture(name);
+            let mut all = args.to_vec();
+            all.extend(["--snapshot", path.to_str().unwrap()]);
+            labctl(&all)
+        };
+        assert_eq!(run(&["diagnose"], "healthy.json").0, 0);
+        assert_eq!(run(&["diagnose", "pods"], "healthy.json").0, 0);
+        assert_eq!(run(&["diagnose"], "pv-node-missing.json").0, 1);
+        assert_eq!(
+            run(&["diagnose", "-n", "other"], "pv-node-missing.json").0,
+            0
+        );
+        assert_eq!(
+            run(&["diagnose", "-A", "-n", "other"], "pv-node-missing.json").0,
+            1
+        );
+        assert_eq!(run(&["diagnose", "-A", "pvc"], "pv-node-missing.json").0, 1);
+        assert_eq!(
+            run(&["diagnose", "--strict"], "pvc-terminating-in-use.yaml").0,
+            1
+        );
+        let (code, out, _) = run(&["diagnose", "-o", "json"], "insufficient-resources.json");
+        assert_eq!(code, 1);
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(doc["schema"], 1);
+        // The claim and the pod show one root cause: one finding.
+        assert_eq!(doc["findings"].as_array().unwrap().len(), 1, "{out}");
+        assert_eq!(doc["findings"][0]["id"], "insufficient-resources");
+        assert_eq!(doc["summary"]["error"], 1);
+        let (code, out, _) = run(
+            &["diagnose", "pods", "-o", "short"],
+            "insufficient-resources.json",
+        );
+        assert_eq!(code, 1);
+        assert!(
+            out.starts_with("ERROR insufficient-resources Node lab-node-1: "),
+            "{out}"
+        );
+        let (_, out, _) = run(&["diagnose"], "healthy.json");
+        assert!(out.contains("Diagnosis: no problem found"), "{out}");
+        let (code, _, err) = run(&["diagnose", "--snapshot"], "healthy.json");
+        assert_eq!(code, 2, "{err}");
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! Order of judgement per claim (first root cause wins, so a stuck claim gets one explanation):
 //! lost → terminating → static template/annotation problems (access mode, consumers pinned
 //! apart, sync waves) → bound: volume node gone / unavailable / consumer pinned elsewhere →
-//! pending: class missing, selector matches nothing, selected node stale, provisioner down,
-//! provisioning failed, else waiting for a consumer (info).
+//! pending: class missing, selector matches nothing, consumer not placeable (pin node
+//! unavailable, insufficient resources), selected node stale, provisioner down, provisioning
+//! failed, else waiting for a consumer (info).
 //!
 //! The engine ([`claim`], [`evidence`], [`merge`], [`remedy`]) is shared; the rules live in
 //! `diagnose/rules/`, one file per family of findings.
@@ -46,72 +47,129 @@ pub(crate) struct Engine<'i, 'a> {
         HashMap<(&'a str, &'a str), Vec<&'a k8s_openapi::api::batch::v1::Job>>,
 }
 
+/// What a diagnosis judges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Targets {
+    pub(crate) claims: bool,
+    pub(crate) pods: bool,
+}
+
+/// Claims only (`diagnose pvc`, `lint`, `verify`'s storage view).
 pub(crate) fn run(ix: &Index<'_>, config: &LabConfig, scope: &Scope) -> Vec<Finding> {
-    let mut released_by_claim: HashMap<(&str, &str), Vec<&PersistentVolume>> = HashMap::new();
-    for pv in &ix.snapshot.persistent_volumes {
-        let phase = pv.status.as_ref().and_then(|s| s.phase.as_deref());
-        if phase != Some("Released") {
-            continue;
-        }
-        if let Some(c) = pv.spec.as_ref().and_then(|s| s.claim_ref.as_ref()) {
-            let k = (
-                c.namespace.as_deref().unwrap_or(""),
-                c.name.as_deref().unwrap_or(""),
-            );
-            released_by_claim.entry(k).or_default().push(pv);
-        }
-    }
-    let mut hooks_by_claim: HashMap<(&str, &str), Vec<&k8s_openapi::api::batch::v1::Job>> =
-        HashMap::new();
-    for job in &ix.snapshot.jobs {
-        let hook = job
-            .metadata
-            .annotations
-            .as_ref()
-            .is_some_and(|a| a.contains_key("argocd.argoproj.io/hook"));
-        if !hook {
-            continue;
-        }
-        let volumes = job
-            .spec
-            .as_ref()
-            .and_then(|s| s.template.spec.as_ref())
-            .and_then(|s| s.volumes.as_ref());
-        for v in volumes.into_iter().flatten() {
-            if let Some(p) = &v.persistent_volume_claim {
-                hooks_by_claim
-                    .entry((meta_ns(&job.metadata), p.claim_name.as_str()))
-                    .or_default()
-                    .push(job);
-            }
-        }
-    }
-    let mut engine = Engine {
+    run_targets(
         ix,
         config,
-        hits: Vec::new(),
-        released_by_claim,
-        hooks_by_claim,
-    };
-    for pvc in &ix.snapshot.persistent_volume_claims {
-        let ns = meta_ns(&pvc.metadata);
-        if !scope.includes_namespace(ns) {
-            continue;
-        }
-        if scope
-            .pvc
-            .as_deref()
-            .is_some_and(|p| p != meta_name(&pvc.metadata))
-        {
-            continue;
-        }
-        let claim = engine.claim(pvc);
-        engine.judge(&claim);
+        scope,
+        Targets {
+            claims: true,
+            pods: false,
+        },
+    )
+}
+
+/// The chosen diagnoses over one index; hits of all of them merge, so a root cause that both
+/// the claims and the pods show is one finding.
+pub(crate) fn run_targets(
+    ix: &Index<'_>,
+    config: &LabConfig,
+    scope: &Scope,
+    targets: Targets,
+) -> Vec<Finding> {
+    let mut engine = Engine::new(ix, config);
+    if targets.claims {
+        engine.claims(scope);
+    }
+    if targets.pods {
+        engine.pods(scope);
     }
     merge(engine.hits)
 }
 
 impl<'i, 'a> Engine<'i, 'a> {
+    fn new(ix: &'i Index<'a>, config: &'i LabConfig) -> Self {
+        let mut released_by_claim: HashMap<(&str, &str), Vec<&PersistentVolume>> = HashMap::new();
+        for pv in &ix.snapshot.persistent_volumes {
+            let phase = pv.status.as_ref().and_then(|s| s.phase.as_deref());
+            if phase != Some("Released") {
+                continue;
+            }
+            if let Some(c) = pv.spec.as_ref().and_then(|s| s.claim_ref.as_ref()) {
+                let k = (
+                    c.namespace.as_deref().unwrap_or(""),
+                    c.name.as_deref().unwrap_or(""),
+                );
+                released_by_claim.entry(k).or_default().push(pv);
+            }
+        }
+        let mut hooks_by_claim: HashMap<(&str, &str), Vec<&k8s_openapi::api::batch::v1::Job>> =
+            HashMap::new();
+        for job in &ix.snapshot.jobs {
+            let hook = job
+                .metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.contains_key("argocd.argoproj.io/hook"));
+            if !hook {
+                continue;
+            }
+            let volumes = job
+                .spec
+                .as_ref()
+                .and_then(|s| s.template.spec.as_ref())
+                .and_then(|s| s.volumes.as_ref());
+            for v in volumes.into_iter().flatten() {
+                if let Some(p) = &v.persistent_volume_claim {
+                    hooks_by_claim
+                        .entry((meta_ns(&job.metadata), p.claim_name.as_str()))
+                        .or_default()
+                        .push(job);
+                }
+            }
+        }
+        Engine {
+            ix,
+            config,
+            hits: Vec::new(),
+            released_by_claim,
+            hooks_by_claim,
+        }
+    }
+
+    /// Every claim in scope.
+    fn claims(&mut self, scope: &Scope) {
+        let ix = self.ix;
+        for pvc in &ix.snapshot.persistent_volume_claims {
+            let ns = meta_ns(&pvc.metadata);
+            if !scope.includes_namespace(ns) {
+                continue;
+            }
+            if scope
+                .pvc
+                .as_deref()
+                .is_some_and(|p| p != meta_name(&pvc.metadata))
+            {
+                continue;
+            }
+            let claim = self.claim(pvc);
+            self.judge(&claim);
+        }
+    }
+
+    /// Every pod and Job in scope: the pod and workload rules (`diagnose pods`).
+    fn pods(&mut self, scope: &Scope) {
+        let ix = self.ix;
+        for job in &ix.snapshot.jobs {
+            if scope.includes_namespace(meta_ns(&job.metadata)) {
+                self.judge_job(job);
+            }
+        }
+        for pod in &ix.snapshot.pods {
+            if scope.includes_namespace(meta_ns(&pod.metadata)) {
+                self.judge_pod(pod);
+            }
+        }
+    }
+
     pub(crate) fn judge(&mut self, c: &Claim<'a>) {
         self.released_not_rebound(c);
         if c.phase == "Lost" {

@@ -110,24 +110,6 @@ fn gitops_pin(
         .iter()
         .map(|w| format!("{} {}", w.kind, w.name))
         .collect();
-    let why = if m.self_heal {
-        format!(
-            "Argo CD's Application {} (selfHeal) manages {}: a kubectl patch is reverted within seconds",
-            m.app,
-            names.join(" and ")
-        )
-    } else {
-        format!(
-            "Argo CD's Application {} manages {}",
-            m.app,
-            names.join(" and ")
-        )
-    };
-    let sync = if m.self_heal {
-        "commit and push; Argo CD applies it".to_owned()
-    } else {
-        format!("commit, push and sync (argocd app sync {})", m.app)
-    };
     let confirm: Vec<String> = workloads
         .iter()
         .map(|w| {
@@ -143,14 +125,18 @@ fn gitops_pin(
             )
         })
         .collect();
-    format!(
-        "{why}. In Git: set the pod templates' nodeSelector {key}: {value} in the manifests under {path} (this repository's overlays set it from `node` in {path}/settings.yaml), then {sync}. Confirm: {}",
-        confirm.join("; "),
-        path = if m.path.is_empty() {
-            "the Application's path"
-        } else {
-            &m.path
-        },
+    let settings = if m.path.is_empty() {
+        "settings.yaml".to_owned()
+    } else {
+        format!("{}/settings.yaml", m.path)
+    };
+    gitops_change(
+        &names.join(" and "),
+        &format!(
+            "set the pod templates' nodeSelector {key}: {value} (this repository's overlays set it from `node` in {settings})"
+        ),
+        &confirm.join("; "),
+        m,
     )
 }
 
@@ -171,6 +157,50 @@ impl<'i, 'a> Engine<'i, 'a> {
         }
     }
 
+    /// A change to a workload's template: when Argo CD manages the workload, the change in Git
+    /// first (a `kubectl` edit of a self-healing Application is reverted) and `kubectl` only to
+    /// confirm; otherwise the `kubectl` command.
+    pub(crate) fn template_fix(
+        &self,
+        workload: &str,
+        meta: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
+        change: &str,
+        kubectl: &str,
+        confirm: &str,
+    ) -> String {
+        match meta.and_then(|m| self.managed_by(m)) {
+            Some(m) => gitops_change(workload, change, confirm, &m),
+            None => kubectl.to_owned(),
+        }
+    }
+}
+
+/// `change` as a commit to the manifests the Application renders, then how to confirm it.
+pub(crate) fn gitops_change(workload: &str, change: &str, confirm: &str, m: &Manager) -> String {
+    let why = if m.self_heal {
+        format!(
+            "Argo CD's Application {} (selfHeal) manages {workload}: a kubectl change is reverted within seconds",
+            m.app
+        )
+    } else {
+        format!("Argo CD's Application {} manages {workload}", m.app)
+    };
+    let sync = if m.self_heal {
+        "commit and push; Argo CD applies it".to_owned()
+    } else {
+        format!("commit, push and sync (argocd app sync {})", m.app)
+    };
+    format!(
+        "{why}. In Git: {change} in the manifests under {path}, then {sync}. Confirm: {confirm}",
+        path = if m.path.is_empty() {
+            "the Application's path"
+        } else {
+            &m.path
+        },
+    )
+}
+
+impl<'i, 'a> Engine<'i, 'a> {
     /// `; then re-run the trainer: kubectl … create job --from=cronjob/trainer …` when a CronJob
     /// consumer can regenerate the data.
     pub(crate) fn rerun_hint(&self, c: &Claim<'a>) -> String {
@@ -242,7 +272,7 @@ mod tests {
         };
         let fix = gitops_pin("ns", &[&d, &c], "kubernetes.io/hostname", "n1", &m);
         assert!(
-            fix.starts_with("Argo CD's Application mlops-lab (selfHeal) manages Deployment w and CronJob w: a kubectl patch is reverted within seconds. In Git: set the pod templates' nodeSelector kubernetes.io/hostname: n1 in the manifests under manifests/overlays/lab"),
+            fix.starts_with("Argo CD's Application mlops-lab (selfHeal) manages Deployment w and CronJob w: a kubectl change is reverted within seconds. In Git: set the pod templates' nodeSelector kubernetes.io/hostname: n1 (this repository's overlays set it from `node` in manifests/overlays/lab/settings.yaml) in the manifests under manifests/overlays/lab, then commit and push"),
             "{fix}"
         );
         assert!(

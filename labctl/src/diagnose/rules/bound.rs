@@ -128,8 +128,12 @@ impl<'i, 'a> Engine<'i, 'a> {
             return;
         }
         // State says fine; a pending pod may still say otherwise (e.g. hostname label changed
-        // under a running pod): fall back to its scheduler message.
+        // under a running pod): fall back to its scheduler message, then to resources.
+        let before = self.hits.len();
         self.bound_from_events(c, pv, pinned);
+        if self.hits.len() == before {
+            self.insufficient_resources(c);
+        }
     }
 
     /// Without nodes in the snapshot (or when state shows nothing), read the scheduler.

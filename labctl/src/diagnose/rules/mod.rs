@@ -3,8 +3,13 @@
 
 mod access_mode;
 mod bound;
+pub(crate) mod containers;
 mod lifecycle;
 mod pending;
 mod pinning;
+mod pods;
 mod provisioning;
+pub(crate) mod scheduling;
+mod serving;
 mod sync_wave;
+pub(crate) mod training;

@@ -113,6 +113,11 @@ impl<'i, 'a> Engine<'i, 'a> {
         if !self.nodes_known() && selected.is_none() && self.selector_from_events(c) {
             return;
         }
+        // A consumer the scheduler cannot place (its pin node down, or short of resources) is
+        // why the claim waits: say that rather than "waiting for its first consumer".
+        if selected.is_none() && self.unplaceable_consumer(c) {
+            return;
+        }
         let Some(sc) = class else {
             // Class unknown (not in the snapshot): the PV controller's own event still says
             // whether the claim merely waits for its first consumer.

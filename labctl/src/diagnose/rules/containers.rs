@@ -1,0 +1,645 @@
+//! Containers that cannot start or keep failing, from the pod's container statuses as the
+//! kubelet writes them (`state.waiting.reason/message`, `lastState.terminated.{exitCode,reason,
+//! message}`): `image-pull-failed`, `image-platform-mismatch`, `container-crash-looping`,
+//! `container-oom-killed`, `config-missing`.
+
+use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod};
+
+use crate::diagnose::ObjectRef;
+use crate::diagnose::catalogue::FindingId;
+use crate::diagnose::engine::claim::*;
+use crate::diagnose::engine::*;
+use crate::k8s::WorkloadKind;
+use crate::k8s::names::{name as meta_name, namespace as meta_ns};
+use crate::k8s::resources::{format_amount, parse_quantity};
+
+pub(crate) const ARCH_LABEL: &str = "kubernetes.io/arch";
+
+/// Why the registry refused an image, from the kubelet's / containerd's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PullProblem {
+    NotFound,
+    Unauthorized,
+    Unreachable,
+    InvalidName,
+    /// `no match for platform in manifest`: no variant for the node's architecture.
+    Platform,
+    Unknown,
+}
+
+impl PullProblem {
+    pub(crate) fn classify(reason: &str, message: &str) -> Self {
+        let m = message.to_ascii_lowercase();
+        if reason == "InvalidImageName" || m.contains("invalid reference format") {
+            Self::InvalidName
+        } else if m.contains("no match for platform") {
+            Self::Platform
+        } else if m.contains("401 unauthorized")
+            || m.contains("403 forbidden")
+            || m.contains("failed to authorize")
+            || m.contains("pull access denied")
+            || m.contains("authorization failed")
+            || m.contains("unauthorized")
+            || m.contains("denied")
+        {
+            Self::Unauthorized
+        } else if m.contains("no such host")
+            || m.contains("dial tcp")
+            || m.contains("i/o timeout")
+            || m.contains("connection refused")
+            || m.contains("tls handshake timeout")
+            || m.contains("network is unreachable")
+            || m.contains("server misbehaving")
+        {
+            Self::Unreachable
+        } else if m.contains("not found") || m.contains("manifest unknown") {
+            Self::NotFound
+        } else {
+            Self::Unknown
+        }
+    }
+
+    pub(crate) fn words(self) -> &'static str {
+        match self {
+            Self::NotFound => "the image or tag does not exist in the registry (not found)",
+            Self::Unauthorized => {
+                "the registry refused the pull (unauthorized: private image, no or wrong imagePullSecrets)"
+            }
+            Self::Unreachable => {
+                "the node cannot reach the registry (unreachable: DNS, network or TLS)"
+            }
+            Self::InvalidName => "the image name is not a valid reference",
+            Self::Platform => "the image has no variant for the node's platform",
+            Self::Unknown => "the registry refused the pull",
+        }
+    }
+}
+
+/// What an exit code means for this repository's binaries (README.md: trainer, inference).
+pub(crate) fn exit_meaning(container: &str, code: i32) -> Option<&'static str> {
+    match (container, code) {
+        ("trainer", 1) => Some(
+            "trainer exit 1: bad training data, or the model scored below --min-r2 (not published)",
+        ),
+        ("trainer", 2) => Some(
+            "trainer exit 2: bad usage or an I/O failure (model directory not writable, training data missing)",
+        ),
+        ("inference", 2) => Some(
+            "inference exit 2: bad flag value or it could not start (e.g. its port cannot be bound)",
+        ),
+        (_, 137) => Some("exit 137: killed by SIGKILL (memory limit, or a failed liveness probe)"),
+        (_, 143) => Some("exit 143: stopped by SIGTERM"),
+        (_, 139) => Some("exit 139: segmentation fault"),
+        _ => None,
+    }
+}
+
+/// A container status with the spec of its container.
+pub(crate) struct Failing<'a> {
+    pub(crate) status: &'a ContainerStatus,
+    pub(crate) spec: Option<&'a Container>,
+}
+
+fn waiting(cs: &ContainerStatus) -> Option<(&str, &str)> {
+    let w = cs.state.as_ref()?.waiting.as_ref()?;
+    Some((
+        w.reason.as_deref().unwrap_or(""),
+        w.message.as_deref().unwrap_or(""),
+    ))
+}
+
+pub(crate) fn last_terminated(
+    cs: &ContainerStatus,
+) -> Option<&k8s_openapi::api::core::v1::ContainerStateTerminated> {
+    cs.last_state.as_ref()?.terminated.as_ref()
+}
+
+/// `container trainer: waiting CrashLoopBackOff (…); last terminated exit 1 Error: "…"; 5 restarts`.
+pub(crate) fn container_line(pod: &Pod, cs: &ContainerStatus) -> String {
+    let mut s = format!(
+        "Pod {}/{} container {}",
+        meta_ns(&pod.metadata),
+        meta_name(&pod.metadata),
+        cs.name
+    );
+    if let Some((r, m)) = waiting(cs) {
+        s.push_str(&format!(": waiting {r}"));
+        if !m.is_empty() {
+            s.push_str(&format!(" ({m})"));
+        }
+    } else if cs.state.as_ref().is_some_and(|st| st.running.is_some()) {
+        s.push_str(&format!(
+            ": running, {}",
+            if cs.ready { "ready" } else { "not ready" }
+        ));
+    } else if let Some(t) = cs.state.as_ref().and_then(|st| st.terminated.as_ref()) {
+        s.push_str(&format!(
+            ": terminated exit {} {}",
+            t.exit_code,
+            t.reason.as_deref().unwrap_or("")
+        ));
+        if let Some(m) = t.message.as_deref().filter(|m| !m.trim().is_empty()) {
+            s.push_str(&format!(": {:?}", m.trim()));
+        }
+    }
+    if let Some(t) = last_terminated(cs) {
+        s.push_str(&format!(
+            "; last terminated exit {} {}",
+            t.exit_code,
+            t.reason.as_deref().unwrap_or("")
+        ));
+        if let Some(m) = t.message.as_deref().filter(|m| !m.trim().is_empty()) {
+            s.push_str(&format!(": {:?}", m.trim()));
+        }
+    }
+    if cs.restart_count > 0 {
+        s.push_str(&format!("; {} restart(s)", cs.restart_count));
+    }
+    s
+}
+
+impl<'i, 'a> Engine<'i, 'a> {
+    /// The first failing container of a scheduled pod, judged; true when a hit was recorded.
+    pub(crate) fn containers(&mut self, pod: &'a Pod) -> bool {
+        let Some(status) = pod.status.as_ref() else {
+            return false;
+        };
+        let spec = pod.spec.as_ref();
+        let specs = spec.into_iter().flat_map(|s| {
+            s.init_containers
+                .iter()
+                .flatten()
+                .chain(s.containers.iter())
+        });
+        let specs: Vec<&'a Container> = specs.collect();
+        let statuses = status
+            .init_container_statuses
+            .iter()
+            .flatten()
+            .chain(status.container_statuses.iter().flatten());
+        for cs in statuses {
+            let f = Failing {
+                status: cs,
+                spec: specs.iter().copied().find(|c| c.name == cs.name),
+            };
+            if self.container(pod, &f) {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn container(&mut self, pod: &'a Pod, f: &Failing<'a>) -> bool {
+        let cs = f.status;
+        let last = last_terminated(cs);
+        let exec_format = |m: Option<&str>| m.is_some_and(|m| m.contains("exec format error"));
+        match waiting(cs) {
+            Some((r @ ("ErrImagePull" | "ImagePullBackOff" | "InvalidImageName"), m)) => {
+                let problem = PullProblem::classify(r, m);
+                if problem == PullProblem::Platform {
+                    self.platform_mismatch(pod, cs, m);
+                } else {
+                    self.image_pull_failed(pod, cs, problem);
+                }
+                true
+            }
+            Some(("CreateContainerConfigError", m)) => {
+                self.config_missing(pod, cs, m);
+                true
+            }
+            Some((
+                r @ ("CrashLoopBackOff"
+                | "RunContainerError"
+                | "CreateContainerError"
+                | "StartError"),
+                m,
+            )) => {
+                if last.is_some_and(|t| t.reason.as_deref() == Some("OOMKilled")) {
+                    self.oom_killed(pod, f);
+                } else if exec_format(Some(m))
+                    || exec_format(last.and_then(|t| t.message.as_deref()))
+                {
+                    self.platform_mismatch(pod, cs, "exec format error");
+                } else if r == "CrashLoopBackOff" {
+                    self.crash_looping(pod, cs);
+                } else {
+                    return false;
+                }
+                true
+            }
+            _ => {
+                // Restarted after an OOM kill and running again: it will be killed again.
+                if cs.restart_count > 0
+                    && last.is_some_and(|t| t.reason.as_deref() == Some("OOMKilled"))
+                {
+                    self.oom_killed(pod, f);
+                    return true;
+                }
+                false
+            }
+        }
+    }
+
+    /// The workload of a pod: (kind, name, meta) of its top owner, or the pod.
+    pub(crate) fn owner_of(
+        &self,
+        pod: &'a Pod,
+    ) -> (
+        WorkloadKind,
+        &'a str,
+        Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
+    ) {
+        match self.ix.top_owner(&pod.metadata) {
+            Some((k, m)) => (k, meta_name(m), Some(m)),
+            None => (WorkloadKind::Pod, meta_name(&pod.metadata), None),
+        }
+    }
+
+    fn pod_state(pod: &Pod, cs: &ContainerStatus) -> String {
+        match waiting(cs) {
+            Some((r, _)) => format!("{} ({r})", pod_phase(pod)),
+            None => pod_phase(pod).to_owned(),
+        }
+    }
+
+    fn image_pull_failed(&mut self, pod: &'a Pod, cs: &ContainerStatus, problem: PullProblem) {
+        let ns = meta_ns(&pod.metadata);
+        let (kind, wname, wmeta) = self.owner_of(pod);
+        let image = &cs.image;
+        let mut ev = vec![container_line(pod, cs)];
+        ev.extend(self.events("Pod", &pod.metadata, &["Failed", "BackOff"]));
+        let (change, kubectl) = match problem {
+            PullProblem::Unauthorized => (
+                format!(
+                    "add imagePullSecrets to {kind} {wname}'s pod template (or make the image public)"
+                ),
+                format!(
+                    "kubectl -n {ns} create secret docker-registry regcred --docker-server=<registry> --docker-username=<user> --docker-password=<token>, \
+                     then reference it as imagePullSecrets: [{{name: regcred}}] in {kind} {wname}'s pod template"
+                ),
+            ),
+            PullProblem::Unreachable => (
+                "point the image at a registry the nodes can reach".to_owned(),
+                format!(
+                    "The node cannot reach the registry of {image}: check DNS and the network from node {} (crictl pull {image} on the node shows the same error)",
+                    pod.spec
+                        .as_ref()
+                        .and_then(|s| s.node_name.as_deref())
+                        .unwrap_or("?")
+                ),
+            ),
+            _ => (
+                format!(
+                    "set an image (name and tag) that was pushed, in the overlay's kustomization.yaml `images:` for {kind} {wname}"
+                ),
+                format!(
+                    "Push {image}, or set an existing image: kubectl -n {ns} set image {}/{wname} {}=<registry>/<name>:<tag> (the overlay's `images:` is the lasting fix)",
+                    kind.as_str().to_lowercase(),
+                    cs.name
+                ),
+            ),
+        };
+        let confirm = format!(
+            "kubectl -n {ns} get pod {} -o jsonpath='{{.status.containerStatuses[*].state}}'",
+            meta_name(&pod.metadata)
+        );
+        let fix = self.template_fix(
+            &format!("{kind} {wname}"),
+            wmeta,
+            &change,
+            &kubectl,
+            &confirm,
+        );
+        self.pod_hit(
+            pod,
+            Self::pod_state(pod, cs),
+            FindingId::ImagePullFailed,
+            ObjectRef::namespaced(kind.as_str(), ns, wname),
+            format!(
+                "image {image} of container {} cannot be pulled: {}",
+                cs.name,
+                problem.words()
+            ),
+            ev,
+            fix,
+        );
+    }
+
+    fn platform_mismatch(&mut self, pod: &'a Pod, cs: &ContainerStatus, why: &str) {
+        let ns = meta_ns(&pod.metadata);
+        let (kind, wname, wmeta) = self.owner_of(pod);
+        let node = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_deref())
+            .unwrap_or("");
+        let arch = self
+            .ix
+            .node_by_name
+            .get(node)
+            .and_then(|n| n.metadata.labels.as_ref())
+            .and_then(|l| l.get(ARCH_LABEL))
+            .map_or("unknown", String::as_str);
+        let mut ev = vec![container_line(pod, cs)];
+        ev.push(format!("Node {node}: {ARCH_LABEL}={arch}"));
+        ev.extend(self.events("Pod", &pod.metadata, &["Failed", "BackOff"]));
+        let image = &cs.image;
+        let what = if why.contains("exec format error") {
+            format!(
+                "the binary in image {image} cannot execute on node {node} ({ARCH_LABEL}={arch}): exec format error"
+            )
+        } else {
+            format!(
+                "image {image} has no linux/{arch} variant for node {node} ({ARCH_LABEL}={arch})"
+            )
+        };
+        let build = format!(
+            "build and push a multi-platform image: docker buildx build --platform linux/amd64,linux/arm64 --target {} -t {image} --push .",
+            cs.name
+        );
+        let change = format!("set {kind} {wname}'s image to a tag built for linux/{arch}");
+        let kubectl = format!(
+            "{}; or pin the workload to a node of the image's architecture",
+            capitalise(&build)
+        );
+        let confirm = format!(
+            "docker buildx imagetools inspect {image} (lists the platforms of the image index)"
+        );
+        let fix = self.template_fix(
+            &format!("{kind} {wname}"),
+            wmeta,
+            &change,
+            &kubectl,
+            &confirm,
+        );
+        let fix = if fix == kubectl {
+            fix
+        } else {
+            format!("{}. {fix}", capitalise(&build))
+        };
+        self.pod_hit(
+            pod,
+            Self::pod_state(pod, cs),
+            FindingId::ImagePlatformMismatch,
+            ObjectRef::namespaced(kind.as_str(), ns, wname),
+            what,
+            ev,
+            fix,
+        );
+    }
+
+    fn crash_looping(&mut self, pod: &'a Pod, cs: &ContainerStatus) {
+        let ns = meta_ns(&pod.metadata);
+        let (kind, wname, _) = self.owner_of(pod);
+        let mut ev = vec![container_line(pod, cs)];
+        let last = last_terminated(cs);
+        let code = last.map(|t| t.exit_code);
+        let meaning = code.and_then(|c| exit_meaning(&cs.name, c));
+        if let Some(m) = meaning {
+            ev.push(m.to_owned());
+        }
+        ev.extend(self.events("Pod", &pod.metadata, &["BackOff"]));
+        let message = last
+            .and_then(|t| t.message.as_deref())
+            .map(str::trim)
+            .filter(|m| !m.is_empty());
+        let summary = format!(
+            "container {} of {kind} {wname} keeps exiting (CrashLoopBackOff){}{}",
+            cs.name,
+            code.map(|c| format!(", last exit code {c}"))
+                .unwrap_or_default(),
+            message
+                .map(|m| format!(": {}", m.lines().last().unwrap_or(m)))
+                .unwrap_or_default()
+        );
+        let logs = format!(
+            "kubectl -n {ns} logs {} -c {} --previous",
+            meta_name(&pod.metadata),
+            cs.name
+        );
+        let fix = match (cs.name.as_str(), code) {
+            ("trainer", Some(1)) => format!(
+                "Fix the training data (manifests/base/data/training.csv, the training-data ConfigMap) or the --min-r2 gate in the trainer's args in manifests/; see why: {logs}"
+            ),
+            ("trainer", Some(2)) => format!(
+                "Check the trainer's arguments and its volumes (MODEL_DIR writable, TRAINING_DATA present) in manifests/; see why: {logs}"
+            ),
+            _ => format!("Read why it exits: {logs}; fix the cause in the workload's manifest"),
+        };
+        self.pod_hit(
+            pod,
+            Self::pod_state(pod, cs),
+            FindingId::ContainerCrashLooping,
+            ObjectRef::namespaced(kind.as_str(), ns, wname),
+            summary,
+            ev,
+            fix,
+        );
+    }
+
+    pub(crate) fn oom_killed(&mut self, pod: &'a Pod, f: &Failing<'a>) {
+        let cs = f.status;
+        let ns = meta_ns(&pod.metadata);
+        let (kind, wname, wmeta) = self.owner_of(pod);
+        let limit = f
+            .spec
+            .and_then(|c| c.resources.as_ref())
+            .and_then(|r| r.limits.as_ref())
+            .and_then(|l| l.get("memory"))
+            .map(|q| q.0.clone());
+        let suggested = limit
+            .as_deref()
+            .and_then(parse_quantity)
+            .map(|b| format_amount("memory", b * 2.0));
+        let mut ev = vec![container_line(pod, cs)];
+        ev.push(format!(
+            "container {} memory limit: {}",
+            cs.name,
+            limit
+                .as_deref()
+                .unwrap_or("none (killed at the node's memory pressure)")
+        ));
+        ev.extend(self.events("Pod", &pod.metadata, &["BackOff", "OOMKilling"]));
+        let target = suggested.clone().unwrap_or_else(|| "<limit>".to_owned());
+        let kubectl = match kind {
+            WorkloadKind::Deployment | WorkloadKind::StatefulSet => format!(
+                "kubectl -n {ns} set resources {}/{wname} -c {} --limits=memory={target}",
+                kind.as_str().to_lowercase(),
+                cs.name
+            ),
+            _ => format!(
+                "raise resources.limits.memory of container {} in {kind} {wname} to {target} (kubectl -n {ns} edit {} {wname})",
+                cs.name,
+                kind.as_str().to_lowercase()
+            ),
+        };
+        let change = format!(
+            "raise resources.limits.memory of container {} in {kind} {wname} to {target}",
+            cs.name
+        );
+        let confirm = format!(
+            "kubectl -n {ns} get {} {wname} -o jsonpath='{{..resources.limits.memory}}'",
+            kind.as_str().to_lowercase()
+        );
+        let fix = self.template_fix(
+            &format!("{kind} {wname}"),
+            wmeta,
+            &change,
+            &kubectl,
+            &confirm,
+        );
+        self.pod_hit(
+            pod,
+            Self::pod_state(pod, cs),
+            FindingId::ContainerOomKilled,
+            ObjectRef::namespaced(kind.as_str(), ns, wname),
+            format!(
+                "container {} of {kind} {wname} was OOMKilled: memory limit {}{}",
+                cs.name,
+                limit.as_deref().unwrap_or("none"),
+                suggested
+                    .map(|s| format!(", suggested {s} (double)"))
+                    .unwrap_or_default()
+            ),
+            ev,
+            fix,
+        );
+    }
+
+    fn config_missing(&mut self, pod: &'a Pod, cs: &ContainerStatus, message: &str) {
+        let ns = meta_ns(&pod.metadata);
+        let (kind, wname, wmeta) = self.owner_of(pod);
+        let (object_kind, name) = missing_config(message).unwrap_or(("ConfigMap", "?".to_owned()));
+        let mut ev = vec![container_line(pod, cs)];
+        ev.extend(self.events("Pod", &pod.metadata, &["Failed"]));
+        let create = if object_kind == "Secret" {
+            format!("kubectl -n {ns} create secret generic {name} --from-literal=<key>=<value>")
+        } else {
+            format!("kubectl -n {ns} create configmap {name} --from-literal=<key>=<value>")
+        };
+        let kubectl = format!(
+            "Create {object_kind} {name} ({create}) or remove the reference from {kind} {wname}; the pod starts by itself once it exists"
+        );
+        let change = format!(
+            "add {object_kind} {name} to the manifests (or remove the reference from {kind} {wname})"
+        );
+        let confirm = format!("kubectl -n {ns} get {} {name}", object_kind.to_lowercase());
+        let fix = self.template_fix(
+            &format!("{kind} {wname}"),
+            wmeta,
+            &change,
+            &kubectl,
+            &confirm,
+        );
+        self.pod_hit(
+            pod,
+            Self::pod_state(pod, cs),
+            FindingId::ConfigMissing,
+            ObjectRef::namespaced(object_kind, ns, &name),
+            format!(
+                "container {} of {kind} {wname} cannot start: {object_kind} {name} does not exist",
+                cs.name
+            ),
+            ev,
+            fix,
+        );
+    }
+}
+
+/// `configmap "x" not found` / `secret "x" not found` / `couldn't find key k in ConfigMap ns/x`.
+pub(crate) fn missing_config(message: &str) -> Option<(&'static str, String)> {
+    let m = message.to_ascii_lowercase();
+    for (word, kind) in [("configmap", "ConfigMap"), ("secret", "Secret")] {
+        if let Some(i) = m.find(&format!("{word} \"")) {
+            let rest = &message[i + word.len() + 2..];
+            return Some((kind, rest.split('"').next()?.to_owned()));
+        }
+        if let Some(i) = m.find(&format!("in {word} ")) {
+            let rest = &message[i + word.len() + 4..];
+            let obj = rest.split_whitespace().next()?;
+            let name = obj.rsplit('/').next()?.trim_end_matches(['.', ',']);
+            return Some((kind, name.to_owned()));
+        }
+    }
+    None
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_reasons_in_containerd_2_wordings() {
+        let c = |m: &str| PullProblem::classify("ErrImagePull", m);
+        assert_eq!(
+            c(
+                r#"failed to pull and unpack image "ghcr.io/x/trainer:0.9.9": failed to resolve reference "ghcr.io/x/trainer:0.9.9": ghcr.io/x/trainer:0.9.9: not found"#
+            ),
+            PullProblem::NotFound
+        );
+        assert_eq!(
+            c(
+                r#"failed to pull and unpack image "ghcr.io/x/p:1": failed to resolve reference "ghcr.io/x/p:1": failed to authorize: failed to fetch anonymous token: unexpected status from GET request to https://ghcr.io/token?scope=repository%3Ax%2Fp%3Apull&service=ghcr.io: 401 Unauthorized"#
+            ),
+            PullProblem::Unauthorized
+        );
+        assert_eq!(
+            c(
+                r#"failed to do request: Head "https://registry.homelab:5000/v2/trainer/manifests/0.1.0": dial tcp: lookup registry.homelab on 10.43.0.10:53: no such host"#
+            ),
+            PullProblem::Unreachable
+        );
+        assert_eq!(
+            c(
+                r#"failed to pull and unpack image "docker.io/x/inference:0.1.0": no match for platform in manifest: not found"#
+            ),
+            PullProblem::Platform
+        );
+        assert_eq!(
+            PullProblem::classify(
+                "InvalidImageName",
+                r#"Failed to apply default image tag "ghcr.io/X/t": couldn't parse image name "ghcr.io/X/t": invalid reference format: repository name must be lowercase"#
+            ),
+            PullProblem::InvalidName
+        );
+        assert_eq!(c("something else"), PullProblem::Unknown);
+    }
+
+    #[test]
+    fn missing_config_names_the_object() {
+        assert_eq!(
+            missing_config(r#"configmap "inference-config" not found"#),
+            Some(("ConfigMap", "inference-config".to_owned()))
+        );
+        assert_eq!(
+            missing_config(r#"secret "registry-token" not found"#),
+            Some(("Secret", "registry-token".to_owned()))
+        );
+        assert_eq!(
+            missing_config("couldn't find key MODEL_DIR in ConfigMap mlops-lab/settings"),
+            Some(("ConfigMap", "settings".to_owned()))
+        );
+        assert_eq!(missing_config("something else"), None);
+    }
+
+    #[test]
+    fn exit_codes_mean_what_the_readme_says() {
+        assert!(exit_meaning("trainer", 1).unwrap().contains("--min-r2"));
+        assert!(exit_meaning("trainer", 2).unwrap().contains("I/O"));
+        assert!(
+            exit_meaning("inference", 2)
+                .unwrap()
+                .contains("could not start")
+        );
+        assert_eq!(exit_meaning("trainer", 3), None);
+        assert!(exit_meaning("anything", 137).unwrap().contains("SIGKILL"));
+    }
+}

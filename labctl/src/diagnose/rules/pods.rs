@@ -1,0 +1,166 @@
+//! The pipeline's pods and workloads (`diagnose pods`): a pod the scheduler cannot place for
+//! resources, and the containers' own failures.
+
+use k8s_openapi::api::core::v1::Pod;
+
+use crate::diagnose::catalogue::FindingId;
+use crate::diagnose::engine::claim::*;
+use crate::diagnose::engine::evidence::*;
+use crate::diagnose::engine::merge::Hit;
+use crate::diagnose::engine::*;
+use crate::diagnose::scheduler::ReasonKind;
+use crate::diagnose::{Affected, ObjectRef};
+use crate::k8s::WorkloadKind;
+use crate::k8s::names::{name as meta_name, namespace as meta_ns};
+
+/// Scheduler reasons that are the claim diagnosis's business.
+const STORAGE_REASONS: [ReasonKind; 5] = [
+    ReasonKind::VolumeNodeAffinityConflict,
+    ReasonKind::VolumeBindingPlugin,
+    ReasonKind::NoPersistentVolumeToBind,
+    ReasonKind::BoundToMissingPersistentVolume,
+    ReasonKind::ReadWriteOncePodInUse,
+];
+
+impl<'i, 'a> Engine<'i, 'a> {
+    /// The workload a pod belongs to (its top owner), or the pod itself.
+    pub(crate) fn pod_workload(&self, pod: &'a Pod) -> ObjectRef {
+        match self.ix.top_owner(&pod.metadata) {
+            Some((kind, meta)) => {
+                ObjectRef::namespaced(kind.as_str(), meta_ns(meta), meta_name(meta))
+            }
+            None => ObjectRef::namespaced(
+                WorkloadKind::Pod.as_str(),
+                meta_ns(&pod.metadata),
+                meta_name(&pod.metadata),
+            ),
+        }
+    }
+
+    /// Pod → its workload → the Services that select it.
+    pub(crate) fn pod_affected(&self, pod: &'a Pod, state: String) -> Vec<Affected> {
+        let ns = meta_ns(&pod.metadata);
+        let mut out = vec![Affected {
+            object: ObjectRef::namespaced("Pod", ns, meta_name(&pod.metadata)),
+            state: Some(state),
+        }];
+        let w = self.pod_workload(pod);
+        if w.kind != "Pod" {
+            out.push(Affected {
+                object: w,
+                state: None,
+            });
+        }
+        if let Some(labels) = pod.metadata.labels.as_ref() {
+            for svc in self.ix.services_selecting(ns, labels) {
+                let svc_name = meta_name(&svc.metadata);
+                let ready = self
+                    .ix
+                    .ready_endpoints
+                    .get(&(ns, svc_name))
+                    .copied()
+                    .unwrap_or(0);
+                push_unique(
+                    &mut out,
+                    Affected {
+                        object: ObjectRef::namespaced("Service", ns, svc_name),
+                        state: Some(if ready == 0 {
+                            "no ready endpoints".to_owned()
+                        } else {
+                            format!("{ready} ready endpoint(s)")
+                        }),
+                    },
+                );
+            }
+        }
+        out
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the parts of a finding, named at each call site"
+    )]
+    pub(crate) fn pod_hit(
+        &mut self,
+        pod: &'a Pod,
+        state: String,
+        id: FindingId,
+        root: ObjectRef,
+        summary: String,
+        evidence: Vec<String>,
+        remediation: String,
+    ) {
+        let affected = self.pod_affected(pod, state);
+        self.hits.push(Hit {
+            id,
+            root,
+            summary,
+            group_summary: None,
+            evidence,
+            affected,
+            remediation,
+        });
+    }
+
+    pub(crate) fn judge_pod(&mut self, pod: &'a Pod) {
+        if is_terminated(pod) || self.owned_by_failed_job(pod) {
+            // A failed Job's pods are the Job's finding (trainer-job-failed).
+            return;
+        }
+        if self.unscheduled(pod) {
+            self.pod_unschedulable(pod);
+            return;
+        }
+        if self.containers(pod) {
+            return;
+        }
+        self.readiness(pod);
+    }
+
+    fn owned_by_failed_job(&self, pod: &Pod) -> bool {
+        pod.metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .filter(|o| o.kind == "Job")
+            .any(|o| {
+                self.ix.snapshot.jobs.iter().any(|j| {
+                    j.metadata.uid.as_deref() == Some(o.uid.as_str())
+                        && crate::diagnose::rules::training::job_failed(j).is_some()
+                })
+            })
+    }
+
+    /// Pending and not bound to a node.
+    fn unscheduled(&self, pod: &Pod) -> bool {
+        is_pending(pod)
+            && pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.as_deref())
+                .is_none_or(str::is_empty)
+    }
+
+    /// A pending pod the scheduler rejects for resources (storage reasons are the claims').
+    fn pod_unschedulable(&mut self, pod: &'a Pod) {
+        let Some(f) = self.scheduling_failure(pod) else {
+            return;
+        };
+        if STORAGE_REASONS.iter().any(|k| f.count(*k) > 0)
+            || f.filter.as_ref().is_some_and(|a| a.prefilter.is_some())
+        {
+            return;
+        }
+        if let Some(p) = self.insufficient_parts(pod) {
+            self.pod_hit(
+                pod,
+                "Pending (Unschedulable)".to_owned(),
+                FindingId::InsufficientResources,
+                p.root,
+                p.summary,
+                p.evidence,
+                p.remediation,
+            );
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Inference runs but is not Ready: `readiness-failing`, with the kubelet's `Unhealthy` events
+//! and the upstream cause when there is one (no model published yet: the trainer CronJob never
+//! succeeded and no first-model hook Job did).
+
+use k8s_openapi::api::core::v1::Pod;
+
+use crate::diagnose::ObjectRef;
+use crate::diagnose::catalogue::FindingId;
+use crate::diagnose::engine::claim::*;
+use crate::diagnose::engine::*;
+use crate::diagnose::rules::containers::container_line;
+use crate::diagnose::rules::training::{is_trainer_job, job_succeeded};
+use crate::k8s::names::{name as meta_name, namespace as meta_ns};
+
+impl<'i, 'a> Engine<'i, 'a> {
+    /// Whether any trainer run published a model in `ns`: a CronJob's last success, or a
+    /// succeeded trainer Job (the first-model hook included).
+    fn model_published(&self, ns: &str) -> Option<String> {
+        let crons: Vec<_> = self
+            .ix
+            .snapshot
+            .cron_jobs
+            .iter()
+            .filter(|c| meta_ns(&c.metadata) == ns)
+            .collect();
+        let jobs: Vec<_> = self
+            .ix
+            .snapshot
+            .jobs
+            .iter()
+            .filter(|j| meta_ns(&j.metadata) == ns && is_trainer_job(j))
+            .collect();
+        if crons.is_empty() && jobs.is_empty() {
+            return None;
+        }
+        let cron_ok = crons.iter().any(|c| {
+            c.status
+                .as_ref()
+                .is_some_and(|s| s.last_successful_time.is_some())
+        });
+        if cron_ok || jobs.iter().any(|j| job_succeeded(j)) {
+            return None;
+        }
+        let mut why: Vec<String> = crons
+            .iter()
+            .map(|c| {
+                let ran = c
+                    .status
+                    .as_ref()
+                    .is_some_and(|s| s.last_schedule_time.is_some());
+                format!(
+                    "CronJob {ns}/{} {}",
+                    meta_name(&c.metadata),
+                    if ran {
+                        "has never succeeded"
+                    } else {
+                        "has never run"
+                    }
+                )
+            })
+            .collect();
+        why.push(if jobs.is_empty() {
+            "no trainer Job (first-model hook) in the namespace".to_owned()
+        } else {
+            "no trainer Job succeeded".to_owned()
+        });
+        Some(why.join("; "))
+    }
+
+    /// A running pod with a readiness probe that does not pass.
+    pub(crate) fn readiness(&mut self, pod: &'a Pod) {
+        if pod_phase(pod) != "Running" {
+            return;
+        }
+        let Some(statuses) = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+        else {
+            return;
+        };
+        let spec = pod.spec.as_ref();
+        let probed = |name: &str| {
+            spec.is_some_and(|s| {
+                s.containers
+                    .iter()
+                    .any(|c| c.name == name && c.readiness_probe.is_some())
+            })
+        };
+        let Some(cs) = statuses.iter().find(|cs| {
+            !cs.ready && cs.state.as_ref().is_some_and(|s| s.running.is_some()) && probed(&cs.name)
+        }) else {
+            return;
+        };
+        let ns = meta_ns(&pod.metadata);
+        let mut unhealthy: Vec<String> = self
+            .ix
+            .events_for("Pod", &pod.metadata)
+            .filter(|e| e.reason == "Unhealthy" && e.message.contains("Readiness probe failed"))
+            .map(|e| {
+                crate::diagnose::engine::evidence::event_line(
+                    "Pod",
+                    ns,
+                    meta_name(&pod.metadata),
+                    e,
+                )
+            })
+            .collect();
+        unhealthy.reverse();
+        unhealthy.truncate(EVENTS_PER_REASON);
+        let upstream = self.model_published(ns);
+        if unhealthy.is_empty() && upstream.is_none() {
+            // Not Ready and nothing says why yet: it may be starting.
+            return;
+        }
+        let (kind, wname, _) = self.owner_of(pod);
+        let probe = spec
+            .and_then(|s| s.containers.iter().find(|c| c.name == cs.name))
+            .and_then(|c| c.readiness_probe.as_ref())
+            .and_then(|p| p.http_get.as_ref())
+            .map(|h| {
+                format!(
+                    "readinessProbe: GET {} on port {}",
+                    h.path.as_deref().unwrap_or("/"),
+                    match &h.port {
+                        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(i) =>
+                            i.to_string(),
+                        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) =>
+                            s.clone(),
+                    }
+                )
+            });
+        let mut ev = vec![container_line(pod, cs)];
+        ev.extend(probe);
+        ev.extend(unhealthy);
+        let summary;
+        let fix;
+        match &upstream {
+            Some(why) => {
+                ev.push(format!("no model published: {why}"));
+                let cron = self
+                    .ix
+                    .snapshot
+                    .cron_jobs
+                    .iter()
+                    .find(|c| meta_ns(&c.metadata) == ns)
+                    .map(|c| meta_name(&c.metadata));
+                summary = format!(
+                    "{kind} {wname} runs but is not Ready: no model has been published (the trainer never succeeded)"
+                );
+                fix = match cron {
+                    Some(c) => format!(
+                        "Publish a model: run the trainer once, kubectl -n {ns} create job --from=cronjob/{c} {c}-first-run; inference becomes Ready when the model appears (it reloads every 2s). If that Job fails, labctl diagnose names why (trainer-job-failed)."
+                    ),
+                    None => "Publish a model: run the trainer (the first-model hook runs on every Argo CD sync); inference becomes Ready when the model appears.".to_owned(),
+                };
+            }
+            None => {
+                summary = format!(
+                    "{kind} {wname} runs but its readiness probe fails, so its Service has no ready endpoint"
+                );
+                fix = format!(
+                    "Ask it why: kubectl -n {ns} port-forward pod/{} 8080 & curl -s localhost:8080/readyz (503 with the reason: the model is missing or invalid); a model reload failure is logged: kubectl -n {ns} logs {} -c {}",
+                    meta_name(&pod.metadata),
+                    meta_name(&pod.metadata),
+                    cs.name
+                );
+            }
+        }
+        self.pod_hit(
+            pod,
+            "Running, not Ready".to_owned(),
+            FindingId::ReadinessFailing,
+            ObjectRef::namespaced(kind.as_str(), ns, wname),
+            summary,
+            ev,
+            fix,
+        );
+    }
+}

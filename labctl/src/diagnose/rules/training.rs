@@ -1,0 +1,242 @@
+//! A training Job that failed: `trainer-job-failed` (the CronJob's Job or the first-model hook
+//! Job), with the last pod's termination message: the trainer's own error line, since the
+//! manifests set `terminationMessagePolicy: FallbackToLogsOnError`.
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+
+use crate::diagnose::ObjectRef;
+use crate::diagnose::catalogue::FindingId;
+use crate::diagnose::engine::merge::Hit;
+use crate::diagnose::engine::*;
+use crate::diagnose::rules::containers::{Failing, exit_meaning, last_terminated};
+use crate::diagnose::{Affected, ObjectRef as Ref};
+use crate::k8s::names::{name as meta_name, namespace as meta_ns};
+
+const HOOK: &str = "argocd.argoproj.io/hook";
+
+/// The trainer's Jobs: a CronJob's or an Argo CD hook's labelled `app.kubernetes.io/name:
+/// trainer`, or any Job running a `trainer` container.
+pub(crate) fn is_trainer_job(job: &Job) -> bool {
+    let by_cron = job
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.kind == "CronJob");
+    let hook = job
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(HOOK));
+    let trainer = job
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .is_some_and(|s| s.containers.iter().any(|c| c.name == "trainer"));
+    let labelled = job
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("app.kubernetes.io/name"))
+        .is_some_and(|n| n == "trainer");
+    trainer || ((by_cron || hook) && labelled)
+}
+
+/// `(reason, message)` of a `Failed=True` condition.
+pub(crate) fn job_failed(job: &Job) -> Option<(&str, &str)> {
+    let c = job
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Failed" && c.status == "True")?;
+    Some((
+        c.reason.as_deref().unwrap_or(""),
+        c.message.as_deref().unwrap_or(""),
+    ))
+}
+
+pub(crate) fn job_succeeded(job: &Job) -> bool {
+    job.status.as_ref().is_some_and(|s| {
+        s.succeeded.unwrap_or(0) > 0
+            || s.conditions
+                .iter()
+                .flatten()
+                .any(|c| c.type_ == "Complete" && c.status == "True")
+    })
+}
+
+impl<'i, 'a> Engine<'i, 'a> {
+    /// The pods of a Job, oldest first.
+    pub(crate) fn job_pods(&self, job: &'a Job) -> Vec<&'a Pod> {
+        let Some(uid) = job.metadata.uid.as_deref() else {
+            return Vec::new();
+        };
+        let mut pods: Vec<&'a Pod> = self
+            .ix
+            .snapshot
+            .pods
+            .iter()
+            .filter(|p| {
+                p.metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .any(|o| o.uid == uid)
+            })
+            .collect();
+        pods.sort_by_key(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0));
+        pods
+    }
+
+    /// A later Job of the same CronJob succeeded: this failure is history.
+    fn superseded(&self, job: &'a Job) -> bool {
+        let Some(owner) = job
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|o| o.kind == "CronJob")
+        else {
+            return false;
+        };
+        let created = job.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        self.ix.snapshot.jobs.iter().any(|j| {
+            j.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.uid == owner.uid)
+                && j.metadata.creation_timestamp.as_ref().map(|t| t.0) > created
+                && job_succeeded(j)
+        })
+    }
+
+    pub(crate) fn judge_job(&mut self, job: &'a Job) {
+        if !is_trainer_job(job) || self.superseded(job) {
+            return;
+        }
+        let Some((reason, message)) = job_failed(job) else {
+            return;
+        };
+        let ns = meta_ns(&job.metadata);
+        let name = meta_name(&job.metadata);
+        let pods = self.job_pods(job);
+        let last = pods.last().copied();
+        // The last pod's trainer container: its termination is the trainer's own error.
+        let status = last.and_then(|p| {
+            p.status
+                .as_ref()?
+                .container_statuses
+                .as_ref()?
+                .iter()
+                .find(|c| c.name == "trainer")
+                .or_else(|| p.status.as_ref()?.container_statuses.as_ref()?.first())
+        });
+        let terminated = status.and_then(|cs| {
+            cs.state
+                .as_ref()
+                .and_then(|s| s.terminated.as_ref())
+                .or_else(|| last_terminated(cs))
+        });
+        // Killed for memory: that is the root cause, with its own fix.
+        if let (Some(pod), Some(cs), Some(t)) = (last, status, terminated)
+            && t.reason.as_deref() == Some("OOMKilled")
+        {
+            let spec = pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.containers.iter().find(|c| c.name == cs.name));
+            self.oom_killed(pod, &Failing { status: cs, spec });
+            return;
+        }
+        let owner = self.ix.top_owner(&job.metadata);
+        let hook = job
+            .metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(HOOK));
+        let mut ev = vec![format!("Job {ns}/{name}: Failed {reason}: {message}")];
+        if let (Some(pod), Some(cs)) = (last, status) {
+            ev.push(crate::diagnose::rules::containers::container_line(pod, cs));
+        }
+        if let (Some(cs), Some(t)) = (status, terminated)
+            && let Some(m) = exit_meaning(&cs.name, t.exit_code)
+        {
+            ev.push(m.to_owned());
+        }
+        ev.extend(self.events(
+            "Job",
+            &job.metadata,
+            &["BackoffLimitExceeded", "DeadlineExceeded"],
+        ));
+        let error_line = terminated
+            .and_then(|t| t.message.as_deref())
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .map(|m| m.lines().last().unwrap_or(m).to_owned());
+        let rerun = match (owner, hook) {
+            (Some((_, cron)), _) => format!(
+                "kubectl -n {ns} create job --from=cronjob/{c} {c}-manual",
+                c = meta_name(cron)
+            ),
+            (None, true) => match self.managed_by(&job.metadata).map(|m| m.app) {
+                Some(app) => format!("argocd app sync {app} (the hook runs again on every sync)"),
+                None => {
+                    "sync the Argo CD Application again (the hook runs on every sync)".to_owned()
+                }
+            },
+            _ => format!("kubectl -n {ns} delete job {name} and re-apply it"),
+        };
+        let cause = match terminated.map(|t| t.exit_code) {
+            Some(1) => {
+                "fix the training data (manifests/base/data/training.csv, the training-data ConfigMap) or lower --min-r2 in the trainer's args in manifests/"
+            }
+            Some(2) => {
+                "fix the trainer's arguments or volumes in manifests/ (MODEL_DIR writable, TRAINING_DATA present)"
+            }
+            _ if reason == "DeadlineExceeded" => {
+                "the Job ran out of time (activeDeadlineSeconds): see whether its pod could start at all (kubectl describe pod)"
+            }
+            _ => "read the trainer's error above",
+        };
+        let mut affected = vec![Affected {
+            object: Ref::namespaced("Job", ns, name),
+            state: Some(format!("Failed ({reason})")),
+        }];
+        if let Some(pod) = last {
+            affected.push(Affected {
+                object: Ref::namespaced("Pod", ns, meta_name(&pod.metadata)),
+                state: Some(crate::diagnose::engine::claim::pod_phase(pod).to_owned()),
+            });
+        }
+        if let Some((kind, cron)) = owner {
+            affected.push(Affected {
+                object: Ref::namespaced(kind.as_str(), ns, meta_name(cron)),
+                state: None,
+            });
+        }
+        self.hits.push(Hit {
+            id: FindingId::TrainerJobFailed,
+            root: ObjectRef::namespaced("Job", ns, name),
+            summary: format!(
+                "training Job {name} failed ({reason}){}",
+                error_line.map(|l| format!(": {l}")).unwrap_or_default()
+            ),
+            group_summary: None,
+            evidence: ev,
+            affected,
+            remediation: format!("{}; then run it again: {rerun}", capitalise(cause)),
+        });
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
