@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark of `labctl diagnose pvc` from a snapshot file (not a test).
+# Benchmark of `labctl diagnose` (every diagnosis) from a snapshot file (not a test).
 # Prints, per size, the objects in the snapshot, its size, and the time to parse and diagnose it
 # (best of 3, release build), then times the real binary end to end on the 5k snapshot.
 # Usage: scripts/bench-diagnose.sh [SIZES...]   (default: 1000 5000 20000)
@@ -12,12 +12,12 @@ target=$(cargo metadata --no-deps --format-version 1 | sed -n 's/.*"target_direc
 snap="${TMPDIR:-/tmp}/labctl-bench/snapshot-5000.json"
 if [[ -f "$snap" ]]; then
   start=$(date +%s%N)
-  "$target/release/labctl" diagnose pvc -n bench --snapshot "$snap" -o json >/dev/null || true
+  "$target/release/labctl" diagnose -n bench --snapshot "$snap" -o json >/dev/null || true
   end=$(date +%s%N)
-  echo "labctl diagnose pvc --snapshot (5000 claims, whole process): $(( (end - start) / 1000000 )) ms"
+  echo "labctl diagnose --snapshot (5000 claims, whole process): $(( (end - start) / 1000000 )) ms"
   # Peak memory of the same run, when GNU time is installed.
   if [[ -x /usr/bin/time ]]; then
-    /usr/bin/time -f "labctl diagnose pvc --snapshot (5000 claims): peak RSS %M KiB" \
-      "$target/release/labctl" diagnose pvc -n bench --snapshot "$snap" -o json >/dev/null || true
+    /usr/bin/time -f "labctl diagnose --snapshot (5000 claims): peak RSS %M KiB" \
+      "$target/release/labctl" diagnose -n bench --snapshot "$snap" -o json >/dev/null || true
   fi
 fi

@@ -1,4 +1,5 @@
-//! Benchmark of `labctl diagnose pvc` from a snapshot file (not a test).
+//! Benchmark of `labctl diagnose` (every diagnosis: claims, pods and workloads) from a snapshot
+//! file (not a test).
 //!
 //! Generates a snapshot per size (N claims, N volumes, N pods with their ReplicaSets and
 //! Deployments, 200 nodes, 4 events per claim and per pod, half through each event API), writes
@@ -12,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use labctl::config::LabConfig;
-use labctl::diagnose::{Scope, diagnose};
+use labctl::diagnose::{Scope, Target, diagnose_target};
 use serde_json::{Value, json};
 
 const NODES: usize = 200;
@@ -184,7 +185,9 @@ fn main() {
         let (parse, snapshot) = best_of(3, || labctl::snapshot::load_path(&path).expect("parse"));
         let config = LabConfig::default();
         let scope = Scope::namespace(NS);
-        let (diag, d) = best_of(3, || diagnose(&snapshot, &config, &scope));
+        let (diag, d) = best_of(3, || {
+            diagnose_target(&snapshot, &config, &scope, Target::All)
+        });
         println!(
             "{n:>7} {:>9} {mib:>9.1} {:>10.0} {:>11.0} {:>10.0} {:>9}",
             snapshot.len(),

@@ -69,6 +69,9 @@ pub struct LabConfig {
     pub argocd_app: String,
     /// Namespace Argo CD runs in (and holds the Application).
     pub argocd_namespace: String,
+    /// The overlay (kustomize directory) or rendered manifests file `preflight` reads the
+    /// workloads' requests and images from; `None` = `manifests/overlays/homelab` when present.
+    pub manifests: Option<std::path::PathBuf>,
 }
 
 impl Default for LabConfig {
@@ -95,6 +98,7 @@ impl Default for LabConfig {
             ],
             argocd_app: "mlops-lab".into(),
             argocd_namespace: "argocd".into(),
+            manifests: None,
         }
     }
 }

@@ -4,7 +4,9 @@
 use futures::FutureExt;
 
 use super::{Catalogue, Check, PREREQUISITES, VERIFICATION, check};
-use super::{api, argocd, dataplane, ingress, namespace, nodes, serving, storage, training};
+use super::{
+    api, argocd, capacity, dataplane, ingress, namespace, nodes, serving, storage, training,
+};
 
 /// The gate checks both catalogues open with: without the API nothing else can be asked.
 fn gates() -> [Check; 2] {
@@ -45,6 +47,16 @@ pub fn preflight() -> Vec<Check> {
                     "pin-node-schedulable",
                     "the pin node exists, is schedulable, untainted and labelled",
                     |ctx| nodes::pin_node_schedulable(ctx).boxed(),
+                ),
+                check(
+                    "pin-node-capacity",
+                    "the pin node has room for the trainer's and inference's requests",
+                    |ctx| capacity::pin_node_capacity(ctx).boxed(),
+                ),
+                check(
+                    "images-match-node-arch",
+                    "the images offer the pin node's CPU architecture",
+                    |ctx| capacity::images_match_node_arch(ctx).boxed(),
                 ),
             ],
         )

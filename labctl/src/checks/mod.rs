@@ -12,6 +12,7 @@
 pub mod api;
 pub mod argocd;
 pub mod available;
+pub mod capacity;
 pub mod catalogue;
 pub mod dataplane;
 pub mod ingress;

@@ -96,14 +96,17 @@ async fn run(
     (report, seen)
 }
 
-/// Runs every check of `catalogue` that asks the cluster (the 10 non-gate API checks).
+/// Checks that read the manifests and the registry besides the cluster (tested on their own).
+const READ_MANIFESTS: [&str; 2] = ["pin-node-capacity", "images-match-node-arch"];
+
+/// Runs every check of `catalogue` that asks the cluster only (the 10 non-gate API checks).
 async fn run_cluster_checks(
     route: Route,
     catalogue: Vec<labctl::checks::Check>,
 ) -> (Report, Vec<String>) {
     let ids: Vec<&'static str> = catalogue
         .iter()
-        .filter(|c| c.needs_api && !c.gate)
+        .filter(|c| c.needs_api && !c.gate && !READ_MANIFESTS.contains(&c.id))
         .map(|c| c.id)
         .collect();
     assert_eq!(ids.len(), 10);
@@ -579,4 +582,28 @@ async fn pin_node_comes_from_the_deployed_deployment_on_a_multi_node_cluster() {
     let r = result(&report, "pin-node-schedulable");
     assert_eq!(r.status, Status::Fail, "{r:?}");
     assert!(r.message.contains("the cluster has 2 nodes"), "{r:?}");
+}
+
+#[tokio::test]
+async fn manifest_checks_skip_saying_why_without_manifests() {
+    let (client, _seen) = fake_api(ready_cluster);
+    let config = LabConfig {
+        manifests: Some("no/such/overlay".into()),
+        ..LabConfig::default()
+    };
+    let ctx = Context::new(config).with_client(client);
+    let catalogue = catalogue::preflight();
+    let ids: Vec<String> = READ_MANIFESTS.iter().map(|s| s.to_string()).collect();
+    let checks = select(&catalogue, &ids).unwrap();
+    let report = labctl::runner::run(&ctx, &checks, |_| {}).await;
+    for id in READ_MANIFESTS {
+        let r = result(&report, id);
+        assert_eq!(r.status, Status::Skip, "{id}: {}", r.message);
+        assert!(
+            r.message
+                .contains("cannot read the manifests no/such/overlay"),
+            "{id}: {}",
+            r.message
+        );
+    }
 }

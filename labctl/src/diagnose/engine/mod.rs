@@ -45,6 +45,8 @@ pub(crate) struct Engine<'i, 'a> {
     /// Argo CD hook Jobs (finished ones included: they run again on every sync) by claim.
     pub(crate) hooks_by_claim:
         HashMap<(&'a str, &'a str), Vec<&'a k8s_openapi::api::batch::v1::Job>>,
+    /// Uids of the Jobs that failed (their pods are the Job's finding, not their own).
+    pub(crate) failed_jobs: std::collections::HashSet<&'a str>,
 }
 
 /// What a diagnosis judges.
@@ -126,12 +128,20 @@ impl<'i, 'a> Engine<'i, 'a> {
                 }
             }
         }
+        let failed_jobs = ix
+            .snapshot
+            .jobs
+            .iter()
+            .filter(|j| crate::diagnose::rules::training::job_failed(j).is_some())
+            .filter_map(|j| j.metadata.uid.as_deref())
+            .collect();
         Engine {
             ix,
             config,
             hits: Vec::new(),
             released_by_claim,
             hooks_by_claim,
+            failed_jobs,
         }
     }
 

@@ -122,13 +122,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             .owner_references
             .iter()
             .flatten()
-            .filter(|o| o.kind == "Job")
-            .any(|o| {
-                self.ix.snapshot.jobs.iter().any(|j| {
-                    j.metadata.uid.as_deref() == Some(o.uid.as_str())
-                        && crate::diagnose::rules::training::job_failed(j).is_some()
-                })
-            })
+            .any(|o| o.kind == "Job" && self.failed_jobs.contains(o.uid.as_str()))
     }
 
     /// Pending and not bound to a node.
