@@ -72,6 +72,10 @@ pub struct LabConfig {
     /// The overlay (kustomize directory) or rendered manifests file `preflight` reads the
     /// workloads' requests and images from; `None` = `manifests/overlays/homelab` when present.
     pub manifests: Option<std::path::PathBuf>,
+    /// Whether `preflight` may ask the images' registries for their indexes (anonymously).
+    /// Off where no registry is reachable or the images are in none (the local lab imports
+    /// them): `images-match-node-arch` is then skipped, saying so, without a network call.
+    pub registry_lookups: bool,
 }
 
 impl Default for LabConfig {
@@ -99,6 +103,7 @@ impl Default for LabConfig {
             argocd_app: "mlops-lab".into(),
             argocd_namespace: "argocd".into(),
             manifests: None,
+            registry_lookups: true,
         }
     }
 }

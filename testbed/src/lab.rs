@@ -119,9 +119,12 @@ impl Lab {
             &labctl_config,
             format!(
                 "# The local lab (written by `cargo lab up`).\npihole_dns = \"{}\"\ningress_address = \"{LOAD_BALANCER_IP}\"\n\
-                 ingress_port = {}\npin_label_value = \"{PIN_NODE}\"\n",
+                 ingress_port = {}\npin_label_value = \"{PIN_NODE}\"\n\
+                 # preflight reads the lab's overlay; its images are in no registry.\n\
+                 manifests = \"{}\"\nregistry_lookups = false\n",
                 dns.addr,
-                nginx.addr.port()
+                nginx.addr.port(),
+                repo.join("manifests/overlays/lab").display()
             ),
         )?;
         let mut lab = Lab {
