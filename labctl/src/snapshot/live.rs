@@ -88,6 +88,36 @@ async fn applications(
     }
 }
 
+/// Pods of other namespaces that hold resources on a node (scheduled, not finished): a node's
+/// free room (`insufficient-resources`) counts what they request, k3s's Traefik and CoreDNS in
+/// kube-system among them. Read for a one-namespace snapshot only (every namespace is read
+/// whole anyway); none when listing pods everywhere is forbidden, and the room is then
+/// overstated as in any partial snapshot.
+async fn pods_elsewhere(
+    client: &kube::Client,
+    namespaces: &Namespaces,
+) -> anyhow::Result<Vec<Pod>> {
+    let Namespaces::One(ns) = namespaces else {
+        return Ok(Vec::new());
+    };
+    let running = ListParams::default().fields("status.phase!=Succeeded,status.phase!=Failed");
+    match fetch::list_in::<Pod>(client, None, &running).await {
+        Ok(pods) => Ok(holding_elsewhere(pods, ns)),
+        Err(fetch::FetchError::Forbidden { .. }) => Ok(Vec::new()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The pods outside `ns` that are bound to a node.
+fn holding_elsewhere(pods: Vec<Pod>, ns: &str) -> Vec<Pod> {
+    pods.into_iter()
+        .filter(|p| {
+            p.metadata.namespace.as_deref() != Some(ns)
+                && p.spec.as_ref().is_some_and(|s| s.node_name.is_some())
+        })
+        .collect()
+}
+
 /// Reads everything the engine needs, with all list calls in flight at once.
 pub async fn load(
     client: &kube::Client,
@@ -114,12 +144,15 @@ pub async fn load(
     )?;
     // Both event APIs: the scheduler writes events.k8s.io/v1, the PV controller and the
     // provisioner core/v1. They are one store seen twice; the engine de-duplicates by uid.
-    let (events, events_v1, provisioner_deployments, apps) = futures::try_join!(
+    let (events, events_v1, provisioner_deployments, apps, elsewhere) = futures::try_join!(
         list::<CoreEvent>(c, ns),
         list::<EventsV1Event>(c, ns),
         provisioners(c, &config.provisioner_deployments),
         applications(c, &config.argocd_namespace),
+        pods_elsewhere(c, ns),
     )?;
+    let mut pods = pods;
+    pods.extend(elsewhere);
     let mut deployments = deployments;
     for d in provisioner_deployments {
         let already = deployments.iter().any(|x| {
@@ -146,4 +179,39 @@ pub async fn load(
         events_v1,
         applications: apps,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::PodSpec;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    fn pod(ns: &str, node: Option<&str>) -> Pod {
+        Pod {
+            metadata: ObjectMeta {
+                namespace: Some(ns.into()),
+                name: Some(format!("p-{ns}")),
+                ..Default::default()
+            },
+            spec: Some(PodSpec {
+                node_name: node.map(str::to_owned),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_scheduled_pods_of_other_namespaces_count_for_a_nodes_room() {
+        let pods = vec![
+            pod("mlops-lab", Some("n1")),
+            pod("kube-system", Some("n1")),
+            pod("kube-system", None),
+        ];
+        let kept = holding_elsewhere(pods, "mlops-lab");
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].metadata.namespace.as_deref(), Some("kube-system"));
+        assert!(kept[0].spec.as_ref().unwrap().node_name.is_some());
+    }
 }
