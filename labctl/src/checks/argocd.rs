@@ -174,12 +174,7 @@ pub async fn fetch_application(ctx: &Context) -> Result<Option<Application>, Che
             Some(&c.argocd_namespace),
         )
     })?;
-    Ok(app.map(|a| {
-        serde_json::to_value(&a)
-            .ok()
-            .and_then(|v| Application::from_value(&v).ok())
-            .unwrap_or_default()
-    }))
+    Ok(app.map(|a| Application::from_object(&a).unwrap_or_default()))
 }
 
 pub async fn argocd_app_healthy(ctx: &Context) -> Result<Outcome, CheckError> {

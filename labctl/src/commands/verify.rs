@@ -51,12 +51,14 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<ExitStatus>
     let progress = crate::render::Progress::new();
     loop {
         let report = crate::runner::run(ctx, &checks, |_| {}).await;
-        // Not readable (no Argo CD, no permission): the argocd check says so; wait on the rest.
-        let app = crate::checks::argocd::fetch_application(ctx)
-            .await
-            .ok()
-            .flatten();
-        let (errors, causes) = error_findings(ctx).await;
+        // One read of the cluster a round, for the Application and the diagnosis. Not
+        // readable (no Argo CD, no permission): the checks say why; wait on the rest.
+        let snapshot = read(ctx).await;
+        let app = snapshot.as_ref().and_then(|s| application(s, ctx));
+        let errors = snapshot
+            .as_ref()
+            .map(|s| error_findings(s, ctx))
+            .unwrap_or_default();
         let now = Instant::now();
         let ids: Vec<&str> = errors.iter().map(String::as_str).collect();
         let seen = persistence.update(&ids, now - previous);
@@ -93,10 +95,9 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<ExitStatus>
         };
         progress.finish();
         // The causes of what failed, from the snapshot this round already read.
-        let causes = if report.exit_code(ctx.strict) == ExitStatus::Failure {
-            causes
-        } else {
-            Vec::new()
+        let causes = match &snapshot {
+            Some(s) if report.exit_code(ctx.strict) == ExitStatus::Failure => causes_of(s, ctx),
+            _ => Vec::new(),
         };
         let document = crate::render::checks::render_with_causes(
             &report,
@@ -122,21 +123,28 @@ pub async fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<ExitStatus>
     }
 }
 
-/// Ids of the error findings of `diagnose pvc` in the lab's namespace now (what `--wait` gives
-/// up on when they last), and the root causes `labctl diagnose` finds in the same read (what a
-/// failed verify names); none when the cluster cannot be read (the checks say why).
-async fn error_findings(ctx: &Context) -> (Vec<String>, Vec<Cause>) {
-    let Some(snapshot) = read(ctx).await else {
-        return (Vec::new(), Vec::new());
-    };
+/// Ids of the error findings of `diagnose pvc` in the lab's namespace (what `--wait` gives up
+/// on when they last).
+fn error_findings(snapshot: &crate::snapshot::ClusterSnapshot, ctx: &Context) -> Vec<String> {
     let scope = crate::diagnose::Scope::namespace(&ctx.config.namespace);
-    let ids = crate::diagnose::diagnose(&snapshot, &ctx.config, &scope)
+    crate::diagnose::diagnose(snapshot, &ctx.config, &scope)
         .findings
         .into_iter()
         .filter(|f| f.severity == crate::diagnose::Severity::Error)
         .map(|f| f.id.to_owned())
-        .collect();
-    (ids, causes_of(&snapshot, ctx))
+        .collect()
+}
+
+/// The lab's Application in a snapshot (which lists the Applications of Argo CD's namespace).
+fn application(
+    snapshot: &crate::snapshot::ClusterSnapshot,
+    ctx: &Context,
+) -> Option<crate::k8s::application::Application> {
+    let app = snapshot
+        .applications
+        .iter()
+        .find(|a| a.metadata.name.as_deref() == Some(ctx.config.argocd_app.as_str()))?;
+    crate::k8s::application::Application::from_object(app)
 }
 
 async fn read(ctx: &Context) -> Option<crate::snapshot::ClusterSnapshot> {

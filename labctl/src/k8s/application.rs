@@ -188,6 +188,12 @@ impl Application {
         Application::deserialize(value)
     }
 
+    /// Reads an Application listed or fetched untyped (kube's `DynamicObject`); `None` when it
+    /// does not have an Application's shape.
+    pub fn from_object(object: &kube::api::DynamicObject) -> Option<Application> {
+        Application::from_value(&serde_json::to_value(object).ok()?).ok()
+    }
+
     /// Whether Argo CD syncs automatically and reverts changes made in the cluster: then a
     /// fix is a change in Git, and `kubectl` only confirms it.
     pub fn self_heals(&self) -> bool {

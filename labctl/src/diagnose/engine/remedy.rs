@@ -64,8 +64,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             .applications
             .iter()
             .find(|a| a.metadata.name.as_deref() == Some(tracked))?;
-        let value = serde_json::to_value(app).ok()?;
-        let app = crate::k8s::application::Application::from_value(&value).ok()?;
+        let app = crate::k8s::application::Application::from_object(app)?;
         Some(Manager {
             self_heal: app.self_heals(),
             app: app.metadata.name,
