@@ -25,6 +25,80 @@ impl NamespacedName {
     }
 }
 
+/// Which ingress controller routes the host (`ingress_controller` in `labctl.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IngressController {
+    /// Traefik, k3s's bundled controller: IngressClass `traefik`, Deployment and
+    /// LoadBalancer Service `kube-system/traefik`.
+    #[default]
+    Traefik,
+    /// ingress-nginx, end of life since March 2026: IngressClass `nginx`,
+    /// `ingress-nginx/ingress-nginx-controller`.
+    IngressNginx,
+    /// Gateway API: an HTTPRoute attached to a Gateway (on k3s, Traefik's Gateway provider:
+    /// Gateway `kube-system/traefik-gateway`, Service `kube-system/traefik`).
+    Gateway,
+}
+
+impl IngressController {
+    /// As `labctl.toml` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Traefik => "traefik",
+            Self::IngressNginx => "ingress-nginx",
+            Self::Gateway => "gateway",
+        }
+    }
+
+    /// Where the controller runs (its Deployment or DaemonSet, and its Service of the same
+    /// name) when `ingress_controller_workload` does not say.
+    pub fn default_workload(self) -> NamespacedName {
+        match self {
+            Self::Traefik | Self::Gateway => NamespacedName::new("kube-system", "traefik"),
+            Self::IngressNginx => NamespacedName::new("ingress-nginx", "ingress-nginx-controller"),
+        }
+    }
+
+    /// The IngressClass the Ingress uses when `ingress_class` does not say.
+    pub fn default_class(self) -> &'static str {
+        match self {
+            Self::Traefik | Self::Gateway => "traefik",
+            Self::IngressNginx => "nginx",
+        }
+    }
+
+    /// The `spec.controller` of the controller's IngressClass.
+    pub fn class_controller(self) -> &'static str {
+        match self {
+            Self::Traefik | Self::Gateway => "traefik.io/ingress-controller",
+            Self::IngressNginx => "k8s.io/ingress-nginx",
+        }
+    }
+}
+
+/// `ingress_controller = "traefik"`; the table it was before (the controller's Deployment) is
+/// an error that says where that moved, instead of toml's "invalid type: map".
+fn de_ingress_controller<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<IngressController, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Kind(IngressController),
+        Table(#[allow(dead_code)] toml::Table),
+    }
+    match <Repr as serde::Deserialize>::deserialize(d) {
+        Ok(Repr::Kind(kind)) => Ok(kind),
+        Ok(Repr::Table(_)) => Err(serde::de::Error::custom(
+            "ingress_controller names the controller now (\"traefik\", \"ingress-nginx\" or \"gateway\"); its Deployment is ingress_controller_workload = { namespace = \"…\", name = \"…\" }",
+        )),
+        Err(_) => Err(serde::de::Error::custom(
+            "ingress_controller must be \"traefik\", \"ingress-nginx\" or \"gateway\"",
+        )),
+    }
+}
+
 /// The effective lab description (defaults ← `labctl.toml` ← flags).
 ///
 /// In `labctl.toml` every key is optional (missing = default) and an unknown key is an error
@@ -59,10 +133,18 @@ pub struct LabConfig {
     pub ingress_address: Option<IpAddr>,
     /// Ingress HTTP port.
     pub ingress_port: u16,
-    /// IngressClass the Ingress must use.
-    pub ingress_class: String,
-    /// The ingress-nginx controller Service (holds the load-balancer address).
-    pub ingress_controller: NamespacedName,
+    /// The ingress controller in use (`traefik`, k3s's default; `ingress-nginx`; `gateway`).
+    #[serde(deserialize_with = "de_ingress_controller")]
+    pub ingress_controller: IngressController,
+    /// The controller's Deployment or DaemonSet and its Service of the same name (which holds
+    /// the load-balancer address); `None` = the controller's usual place.
+    pub ingress_controller_workload: Option<NamespacedName>,
+    /// IngressClass the Ingress must use; `None` = the controller's (`traefik`, `nginx`).
+    pub ingress_class: Option<String>,
+    /// With `ingress_controller = "gateway"`: the Gateway the HTTPRoute attaches to.
+    pub gateway: NamespacedName,
+    /// With `ingress_controller = "gateway"`: the HTTPRoute that routes `host` to the Service.
+    pub http_route: String,
     /// Candidate locations of the local-path provisioner Deployment (k3s first, upstream second).
     pub provisioner_deployments: Vec<NamespacedName>,
     /// Argo CD Application name.
@@ -94,8 +176,11 @@ impl Default for LabConfig {
             pihole_dns: None,
             ingress_address: None,
             ingress_port: 80,
-            ingress_class: "nginx".into(),
-            ingress_controller: NamespacedName::new("ingress-nginx", "ingress-nginx-controller"),
+            ingress_controller: IngressController::Traefik,
+            ingress_controller_workload: None,
+            ingress_class: None,
+            gateway: NamespacedName::new("kube-system", "traefik-gateway"),
+            http_route: "inference".into(),
             provisioner_deployments: vec![
                 NamespacedName::new("kube-system", "local-path-provisioner"),
                 NamespacedName::new("local-path-storage", "local-path-provisioner"),
@@ -119,6 +204,20 @@ fn de_dns_server<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Socket
 pub const DEFAULT_CONFIG_FILE: &str = "labctl.toml";
 
 impl LabConfig {
+    /// The ingress controller's Deployment/DaemonSet and Service.
+    pub fn controller_workload(&self) -> NamespacedName {
+        self.ingress_controller_workload
+            .clone()
+            .unwrap_or_else(|| self.ingress_controller.default_workload())
+    }
+
+    /// The IngressClass the Ingress must use.
+    pub fn ingress_class_name(&self) -> String {
+        self.ingress_class
+            .clone()
+            .unwrap_or_else(|| self.ingress_controller.default_class().to_owned())
+    }
+
     /// Parses a `labctl.toml` document over the defaults.
     pub fn from_toml_str(text: &str) -> Result<Self, toml::de::Error> {
         toml::from_str(text)
@@ -197,6 +296,44 @@ mod tests {
             LabConfig::from_toml_str(&text).unwrap(),
             LabConfig::default()
         );
+    }
+
+    #[test]
+    fn the_ingress_controller_decides_its_workload_and_class() {
+        let c = LabConfig::default();
+        assert_eq!(c.ingress_controller, IngressController::Traefik);
+        assert_eq!(
+            c.controller_workload(),
+            NamespacedName::new("kube-system", "traefik")
+        );
+        assert_eq!(c.ingress_class_name(), "traefik");
+        let c = LabConfig::from_toml_str("ingress_controller = \"ingress-nginx\"\n").unwrap();
+        assert_eq!(
+            c.controller_workload(),
+            NamespacedName::new("ingress-nginx", "ingress-nginx-controller")
+        );
+        assert_eq!(c.ingress_class_name(), "nginx");
+        let c = LabConfig::from_toml_str(
+            "ingress_controller = \"ingress-nginx\"\ningress_class = \"lan\"\n\
+             ingress_controller_workload = { namespace = \"ing\", name = \"ctl\" }\n",
+        )
+        .unwrap();
+        assert_eq!(c.ingress_class_name(), "lan");
+        assert_eq!(c.controller_workload(), NamespacedName::new("ing", "ctl"));
+    }
+
+    #[test]
+    fn the_old_ingress_controller_table_says_where_it_moved() {
+        let err = LabConfig::from_toml_str(
+            "ingress_controller = { namespace = \"ingress-nginx\", name = \"c\" }\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("ingress_controller_workload"),
+            "{err}"
+        );
+        let err = LabConfig::from_toml_str("ingress_controller = \"haproxy\"\n").unwrap_err();
+        assert!(err.to_string().contains("\"traefik\""), "{err}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The one HTTP client of labctl: requests to the ingress with the lab's Host header, and the
 //! classification of failures into the hop that failed, the way an operator tells them apart
-//! from outside (ECOSYSTEM.md, "ingress-nginx on bare metal").
+//! from outside.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -124,9 +124,11 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
-/// Maps an HTTP status to the hop that produced it. 404 is ingress-nginx's default backend
-/// (Host not routed); 502/504 the ingress could not talk to the pods; 503 is either no ready
-/// endpoints (ingress-nginx's HTML page) or the model server's own JSON `{"error": …}`.
+/// Maps an HTTP status to the hop that produced it. 404 is the controller's answer for a Host
+/// no route matches (Traefik's `404 page not found`, ingress-nginx's default backend); 502/504
+/// the ingress could not talk to the pods; 503 is either no ready endpoints (Traefik with
+/// `allowEmptyServices`, ingress-nginx's HTML page) or the model server's own JSON
+/// `{"error": …}`.
 pub fn classify_status(
     status: u16,
     body: &str,

@@ -177,6 +177,7 @@ mod tests {
             gate,
             severity,
             needs_api: true,
+            applies: |_| true,
             run,
         }
     }

@@ -31,7 +31,12 @@ impl Certs {
         let certs = Certs {
             dir: dir.to_owned(),
         };
+        // The kubelet's certificate came later than the others: a lab directory made before
+        // it gets just that one.
         if certs.file("labctl.crt").exists() {
+            if !certs.file("node.crt").exists() {
+                certs.sign_node()?;
+            }
             return Ok(certs);
         }
         let f = |name: &str| certs.file(name).to_string_lossy().into_owned();
@@ -88,6 +93,7 @@ impl Certs {
             "extendedKeyUsage=clientAuth\n",
         )?;
         sign("labctl", "/CN=labctl", "extendedKeyUsage=clientAuth\n")?;
+        certs.sign_node()?;
         run(Command::new("openssl").args(["genrsa", "-out", &f("sa.key"), "2048"]))?;
         run(Command::new("openssl").args([
             "rsa",
@@ -98,5 +104,37 @@ impl Certs {
             &f("sa.pub"),
         ]))?;
         Ok(certs)
+    }
+}
+
+impl Certs {
+    /// The real node's kubelet credentials: `system:node:<name>` in group `system:nodes`, what
+    /// the API server's Node authorizer grants a kubelet.
+    fn sign_node(&self) -> Result<()> {
+        let f = |name: &str| self.file(name).to_string_lossy().into_owned();
+        let subject = format!("/O=system:nodes/CN=system:node:{}", crate::node::NAME);
+        std::fs::write(self.file("node.ext"), "extendedKeyUsage=clientAuth\n")?;
+        run(Command::new("openssl")
+            .args(["req", "-newkey", "rsa:2048", "-nodes"])
+            .args([
+                "-keyout",
+                &f("node.key"),
+                "-out",
+                &f("node.csr"),
+                "-subj",
+                &subject,
+            ]))?;
+        run(Command::new("openssl")
+            .args(["x509", "-req", "-days", "3650", "-CAcreateserial"])
+            .args([
+                "-in",
+                &f("node.csr"),
+                "-CA",
+                &f("ca.crt"),
+                "-CAkey",
+                &f("ca.key"),
+            ])
+            .args(["-out", &f("node.crt"), "-extfile", &f("node.ext")]))?;
+        Ok(())
     }
 }

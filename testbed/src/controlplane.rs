@@ -28,6 +28,18 @@ pub struct Binaries {
     pub argocd_module: PathBuf,
     /// kwok's module directory (its Stage documents live in `kustomize/stage/`).
     pub kwok_module: PathBuf,
+    /// The real node: kubelet, containerd (`ctr` and the runc shim beside it), runc, and the
+    /// directory of the CNI plugins.
+    pub kubelet: PathBuf,
+    pub containerd: PathBuf,
+    pub runc: PathBuf,
+    pub cni_plugins: PathBuf,
+    /// The ingress controller, and the Gateway API CRDs (standard channel) of the version it
+    /// is built with.
+    pub traefik: PathBuf,
+    pub gateway_api_crds: PathBuf,
+    /// Kubernetes' module directory (the pause image's source, `build/pause/linux/pause.c`).
+    pub k8s_module: PathBuf,
 }
 
 impl Binaries {
@@ -55,9 +67,12 @@ impl Binaries {
         let (etcd, k8s, kwok) = (dir("etcd")?, dir("kubernetes")?, dir("kwok")?);
         let lpp = dir("local-path-provisioner")?;
         let (argocd, kustomize) = (dir("argocd")?, dir("kustomize")?);
-        let kwok_module = run(Command::new("go")
-            .args(["list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok"])
-            .current_dir(repo.join("testbed/kwok")))?;
+        let module = |dir: &str, module: &str| -> Result<PathBuf> {
+            let out = run(Command::new("go")
+                .args(["list", "-m", "-f", "{{.Dir}}", module])
+                .current_dir(repo.join(dir)))?;
+            Ok(PathBuf::from(out.trim()))
+        };
         Ok(Binaries {
             etcd: etcd.join("etcd"),
             kube_apiserver: k8s.join("kube-apiserver"),
@@ -69,7 +84,14 @@ impl Binaries {
             argocd: argocd.join("argocd"),
             kustomize: kustomize.join("kustomize"),
             argocd_module: dir("argocd-module")?,
-            kwok_module: PathBuf::from(kwok_module.trim()),
+            kwok_module: module("testbed/kwok", "sigs.k8s.io/kwok")?,
+            kubelet: dir("kubelet")?.join("kubelet"),
+            containerd: dir("containerd")?.join("containerd"),
+            runc: dir("runc")?.join("runc"),
+            cni_plugins: dir("cni-plugins")?,
+            traefik: dir("traefik")?.join("traefik"),
+            gateway_api_crds: dir("gateway-api-crds")?,
+            k8s_module: module("testbed/k8s", "k8s.io/kubernetes")?,
         })
     }
 }
@@ -205,7 +227,13 @@ impl ControlPlane {
                 "--service-cluster-ip-range=10.0.0.0/24",
                 "--authorization-mode=Node,RBAC",
             ])
-            .args(["--allow-privileged=true", "--endpoint-reconciler-type=none"]);
+            .args(["--allow-privileged=true", "--endpoint-reconciler-type=none"])
+            // `kubectl logs` and probes' events go to the real kubelet: the API server
+            // authenticates to it with the admin certificate, which the kubelet's webhook
+            // authorizer accepts (system:masters).
+            .arg(format!("--kubelet-client-certificate={}", c("admin.crt")))
+            .arg(format!("--kubelet-client-key={}", c("admin.key")))
+            .arg("--kubelet-preferred-address-types=InternalIP");
         let kubectl = bins.kubectl.clone();
         let probe_kcfg = kcfg.clone();
         cp.start_process(

@@ -1,7 +1,8 @@
-//! The data plane as real processes on loopback: the real `trainer` and `inference`,
-//! Debian's nginx as the ingress (`server_name <host>` → inference; any other Host → 404 like
-//! ingress-nginx's default backend) and Debian's dnsmasq as Pi-hole (`host-record`s only, no
-//! upstream, no /etc/hosts). Shared by the lab and by labctl's data-plane tests.
+//! Processes on loopback shared by the lab and by labctl's data-plane tests: Debian's dnsmasq
+//! as Pi-hole (`host-record`s only, no upstream, no /etc/hosts), the workspace's binaries,
+//! and, for labctl's tests only, the real `trainer` and `inference` as processes behind
+//! Debian's nginx as a reverse proxy (`server_name <host>` → inference, any other Host →
+//! 404). The lab itself runs trainer and inference as pods on its real node, behind Traefik.
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -81,6 +82,39 @@ pub fn workspace_bin(name: &str) -> Result<PathBuf> {
         Ok(()) if path.is_file() => Ok(path),
         Ok(()) => bail!("{} not found after cargo build", path.display()),
         Err(e) => bail!("cannot build the workspace binaries: {e}"),
+    }
+}
+
+/// A workspace binary built with `--release` (the lab's container images), built once per
+/// process with cargo.
+pub fn release_bin(name: &str) -> Result<PathBuf> {
+    static BUILT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "--release",
+                "-p",
+                "trainer",
+                "-p",
+                "inference",
+            ])
+            .current_dir(repo_root())
+            .output()
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    });
+    let path = target_dir().join("release").join(name);
+    match built {
+        Ok(()) if path.is_file() => Ok(path),
+        Ok(()) => bail!("{} not found after cargo build --release", path.display()),
+        Err(e) => bail!("cannot build the release binaries: {e}"),
     }
 }
 

@@ -1,4 +1,5 @@
-//! The whole lab: control plane, add-ons, the deployed pipeline and the data plane behind it.
+//! The whole lab: control plane, add-ons, a real node, the deployed pipeline, the ingress
+//! controller and Pi-hole.
 //!
 //! `Lab::up` brings everything up in `.lab/` and waits until the pipeline is healthy; dropping
 //! the `Lab` stops every process it started. `Lab::keep` leaves them running and records their
@@ -11,30 +12,35 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
-use crate::cluster::{self, LOAD_BALANCER_IP, NODES};
+use crate::addons::{self, LOAD_BALANCER_IP, NODES};
 use crate::controlplane::{Binaries, ControlPlane};
-use crate::dataplane::{self, Dnsmasq, HOST, Inference, Nginx, Route};
+use crate::dataplane::{self, Dnsmasq, HOST};
 use crate::gitops::{self, ArgoCd, GitServer};
+use crate::images::{self, Image};
+use crate::ingress::Traefik;
+use crate::node::{self, Node};
 use crate::process::{Kept, ProcessGuard, stop_pids};
 
 /// The node the lab's overlay pins the pipeline to.
 pub const PIN_NODE: &str = NODES[0];
 pub const NAMESPACE: &str = "mlops-lab";
 
-/// A running lab. Fields drop in order: the data plane first, the control plane last.
+/// A running lab. Fields drop in order: Pi-hole and the ingress first, then Argo CD, the
+/// node (its containers removed), the control plane last.
 #[derive(Debug)]
 pub struct Lab {
     pub dns: Option<Dnsmasq>,
-    pub nginx: Nginx,
-    pub inference: Inference,
+    pub traefik: Traefik,
     pub argocd: ArgoCd,
     pub git: GitServer,
     pub provisioner: Option<ProcessGuard>,
+    pub node: Node,
     pub cp: ControlPlane,
     pub bins: Binaries,
     pub repo: PathBuf,
     pub dir: PathBuf,
-    pub model_dir: PathBuf,
+    /// Where local-path-provisioner creates volumes on the real node.
+    pub storage: PathBuf,
     /// labctl's lab description (`--config`).
     pub labctl_config: PathBuf,
 }
@@ -55,13 +61,53 @@ pub fn kept_pids(dir: &Path) -> Vec<u32> {
     kept.iter().filter(|k| k.running()).map(|k| k.pid).collect()
 }
 
-/// Stops a kept lab: every recorded pid, newest first.
+/// Stops a kept lab: every recorded pid, newest first, then what the node left (its
+/// containers, mounts and bridge).
 pub fn down(dir: &Path) -> Result<usize> {
     let mut pids = kept_pids(dir);
     pids.reverse();
     stop_pids(&pids, Duration::from_secs(5));
+    node::cleanup(&dir.join("node"));
     let _ = std::fs::remove_file(state_file(dir));
     Ok(pids.len())
+}
+
+/// The images the real node runs, imported into its containerd: the workspace's release
+/// `trainer` and `inference` under the names and tag the lab overlay gives them, the pause
+/// image, and local-path-provisioner's helper image.
+pub fn node_images(repo: &Path, bins: &Binaries, cache: &Path) -> Result<Vec<Image>> {
+    eprintln!("lab: images (release trainer and inference, pause, busybox)");
+    let mut trainer = Image::program("trainer", &dataplane::release_bin("trainer")?)?;
+    trainer.name = images::normalise(&format!("mlops-lab-trainer:{}", LAB_IMAGE_TAG));
+    trainer.env = vec!["MODEL_DIR=/models".into()];
+    let mut inference = Image::program("inference", &dataplane::release_bin("inference")?)?;
+    inference.name = images::normalise(&format!("mlops-lab-inference:{}", LAB_IMAGE_TAG));
+    inference.env = vec![
+        "MODEL_DIR=/models".into(),
+        "LISTEN_ADDR=0.0.0.0:8080".into(),
+        "LOG_FORMAT=json".into(),
+    ];
+    inference.exposed_ports = vec![8080];
+    let helper = local_path_helper_image(repo)?;
+    Ok(vec![
+        trainer,
+        inference,
+        images::pause(&bins.k8s_module, cache, node::PAUSE_TAG)?,
+        images::busybox(&images::normalise(&helper))?,
+    ])
+}
+
+/// The tag the lab overlay gives both workload images (`images:` in its kustomization).
+pub const LAB_IMAGE_TAG: &str = "dev";
+
+/// The helper image local-path-provisioner's configuration names (`helperPod.yaml`).
+fn local_path_helper_image(repo: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(repo.join("testbed/addons/local-path.yaml"))?;
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("image: "))
+        .filter(|i| i.contains("busybox"))
+        .map(str::to_owned)
+        .context("no busybox helper image in testbed/addons/local-path.yaml")
 }
 
 impl Lab {
@@ -73,18 +119,28 @@ impl Lab {
                 dir.display()
             );
         }
+        node::check_host()?;
         std::fs::create_dir_all(dir)?;
         let dir = dir.canonicalize()?;
+        // What a lab killed before it could clean up left behind.
+        node::cleanup(&dir.join("node"));
         let bins = Binaries::build(repo)?;
+        let images = node_images(repo, &bins, &dir.join("images"))?;
         let stages = [repo.join("testbed/kwok/stages/local-path-helper.yaml")];
         let mut cp = ControlPlane::start(&dir, &bins, &stages)?;
-        cluster::install(&mut cp, repo)?;
-        let provisioner = cluster::start_provisioner(&cp, &bins.local_path_provisioner)?;
+        let storage = dir.join("storage");
+        let _ = std::fs::remove_dir_all(&storage);
+        addons::install(&mut cp, repo, &storage)?;
+        let provisioner = addons::start_provisioner(&cp, &bins.local_path_provisioner)?;
 
         eprintln!("lab: Git server and Argo CD {}", bins.argocd.display());
         let git = GitServer::start(&dir.join("git"), repo)?;
         gitops::install(&cp, &bins.argocd_module)?;
         let argocd = ArgoCd::start(&cp, &bins, &dir.join("argocd"))?;
+
+        // The real node comes last, so every stand-in pod of a host process (Argo CD, the
+        // provisioner, Traefik) is already bound to the kwok node.
+        let node = Node::start(&cp, &bins, &dir.join("node"), &images)?;
 
         eprintln!("lab: labctl's read-only RBAC for user `labctl`");
         // Only the ClusterRole: the shipped example binding names a placeholder user.
@@ -96,23 +152,13 @@ impl Lab {
              subjects:\n- apiGroup: rbac.authorization.k8s.io\n  kind: User\n  name: labctl\n",
         )?;
 
-        eprintln!("lab: data plane (trainer, inference, nginx as ingress, dnsmasq as Pi-hole)");
-        let model_dir = dir.join("models");
-        let _ = std::fs::remove_dir_all(&model_dir);
-        let version = dataplane::train(&model_dir, 1)?;
-        let inference = Inference::start(&model_dir, &dir.join("logs/inference.log"))?;
-        let nginx = Nginx::start(
-            &dir.join("nginx"),
-            &[Route {
-                host: HOST.into(),
-                upstream: Some(inference.addr),
-            }],
-        )?;
-        let dns = Dnsmasq::start(&dir.join("dnsmasq"), &[(HOST, LOAD_BALANCER_IP)])?;
         eprintln!(
-            "lab: model {version} served at {}, ingress {}, Pi-hole {}",
-            inference.addr, nginx.addr, dns.addr
+            "lab: Traefik {} and dnsmasq as Pi-hole",
+            bins.traefik.display()
         );
+        let traefik = Traefik::start(&cp, &bins, repo, &dir.join("traefik"))?;
+        let dns = Dnsmasq::start(&dir.join("dnsmasq"), &[(HOST, LOAD_BALANCER_IP)])?;
+        eprintln!("lab: ingress {}, Pi-hole {}", traefik.addr, dns.addr);
 
         let labctl_config = dir.join("labctl.toml");
         std::fs::write(
@@ -123,22 +169,22 @@ impl Lab {
                  # preflight reads the lab's overlay; its images are in no registry.\n\
                  manifests = \"{}\"\nregistry_lookups = false\n",
                 dns.addr,
-                nginx.addr.port(),
+                traefik.addr.port(),
                 repo.join("manifests/overlays/lab").display()
             ),
         )?;
         let mut lab = Lab {
             dns: Some(dns),
-            nginx,
-            inference,
+            traefik,
             argocd,
             git,
             provisioner: Some(provisioner),
+            node,
             cp,
             bins,
             repo: repo.to_owned(),
             dir: dir.clone(),
-            model_dir,
+            storage,
             labctl_config,
         };
         lab.deploy()?;
@@ -147,9 +193,10 @@ impl Lab {
 
     /// Bootstraps the lab's Application (`argocd/` with the lab's Git and overlay, as a user
     /// runs `kubectl apply -k argocd/` once) and waits until Argo CD has synced Git's head:
-    /// the first-model hook ran, the pipeline is healthy, the Ingress has its address (the
-    /// sync waits for every resource's health, the Ingress's included). Then runs the trainer
-    /// CronJob once and routes the ingress.
+    /// the first-model hook trained on the real node, inference is Ready by its own probe,
+    /// Traefik published the Ingress's address (the sync waits for every resource's health,
+    /// the Ingress's included). Then runs the trainer CronJob once, as its first scheduled
+    /// run would.
     pub fn deploy(&mut self) -> Result<()> {
         eprintln!(
             "lab: Argo CD syncs {} from {}",
@@ -158,15 +205,8 @@ impl Lab {
         );
         self.apply_application()?;
         let head = self.git.head()?;
-        self.wait_for("the Ingress", Duration::from_secs(240), |lab| {
-            lab.kubectl(&["-n", NAMESPACE, "get", "ingress", "inference"])
-                .map(|_| true)
-        })?;
-        self.publish_ingress_address()?;
-        self.wait_operation(&head, Duration::from_secs(240))?;
+        self.wait_operation(&head, Duration::from_secs(300))?;
         self.wait_healthy(Duration::from_secs(120))?;
-        // One training run of the CronJob itself (kwok completes its pod), as the first
-        // scheduled run would do; the trainer's real output is the data plane's model dir.
         let _ = self.kubectl(&[
             "-n",
             NAMESPACE,
@@ -189,9 +229,8 @@ impl Lab {
             "wait",
             "--for=condition=Complete",
             "job/trainer-lab-run",
-            "--timeout=60s",
+            "--timeout=120s",
         ])?;
-        self.sync_ingress()?;
         self.wait_argocd_healthy(&head, Duration::from_secs(120))
     }
 
@@ -246,7 +285,7 @@ impl Lab {
                 r#"{"metadata":{"finalizers":null}}"#,
             ]);
         }
-        // Pods go at once (kwok has no containers to stop), so the claim is released.
+        // Pods go at once (the kubelet kills their containers), so the claim is released.
         let _ = self.kubectl(&[
             "-n",
             NAMESPACE,
@@ -334,6 +373,28 @@ impl Lab {
         })
     }
 
+    /// The directory of the model volume on the real node (the PersistentVolume's path).
+    pub fn model_dir(&self) -> Result<PathBuf> {
+        let pv = self.kubectl(&[
+            "-n",
+            NAMESPACE,
+            "get",
+            "pvc",
+            "models",
+            "-o",
+            "jsonpath={.spec.volumeName}",
+        ])?;
+        let path = self.kubectl(&[
+            "get",
+            "pv",
+            pv.trim(),
+            "-o",
+            "jsonpath={.spec.hostPath.path}{.spec.local.path}",
+        ])?;
+        anyhow::ensure!(!path.trim().is_empty(), "PV {} has no path", pv.trim());
+        Ok(PathBuf::from(path.trim()))
+    }
+
     /// Waits until the claim is Bound and the Deployment available.
     pub fn wait_healthy(&self, timeout: Duration) -> Result<()> {
         let t = format!("--timeout={}s", timeout.as_secs());
@@ -360,36 +421,6 @@ impl Lab {
         Ok(())
     }
 
-    /// Plays ingress-nginx's controller once: reads the Ingresses of class `nginx` and the
-    /// ready endpoints of their backends, and reconfigures nginx: a routed host proxies to the
-    /// inference process, a host whose Service has no ready endpoints answers 503, any other
-    /// host 404. Called after every change the lab makes, instead of a watch.
-    pub fn sync_ingress(&mut self) -> Result<()> {
-        let ingresses: serde_json::Value = serde_json::from_str(
-            &self.kubectl(&["-n", NAMESPACE, "get", "ingress", "-o", "json"])?,
-        )?;
-        let mut routes = Vec::new();
-        for ingress in ingresses["items"].as_array().into_iter().flatten() {
-            if ingress["spec"]["ingressClassName"] != "nginx" {
-                continue;
-            }
-            for rule in ingress["spec"]["rules"].as_array().into_iter().flatten() {
-                let (Some(host), Some(service)) = (
-                    rule["host"].as_str(),
-                    rule["http"]["paths"][0]["backend"]["service"]["name"].as_str(),
-                ) else {
-                    continue;
-                };
-                let ready = self.ready_endpoints(service)?;
-                routes.push(Route {
-                    host: host.to_owned(),
-                    upstream: (ready > 0).then_some(self.inference.addr),
-                });
-            }
-        }
-        self.nginx.configure(&routes)
-    }
-
     /// Ready endpoints of a Service, from its EndpointSlices.
     pub fn ready_endpoints(&self, service: &str) -> Result<usize> {
         let selector = format!("kubernetes.io/service-name={service}");
@@ -410,25 +441,6 @@ impl Lab {
             .flat_map(|s| s["endpoints"].as_array().cloned().unwrap_or_default())
             .filter(|e| e["conditions"]["ready"] != false)
             .count())
-    }
-
-    /// As ingress-nginx with `--publish-service` would: the LB address in the Ingress status.
-    pub fn publish_ingress_address(&self) -> Result<()> {
-        let status = format!(
-            r#"{{"status":{{"loadBalancer":{{"ingress":[{{"ip":"{LOAD_BALANCER_IP}"}}]}}}}}}"#
-        );
-        self.cp.kubectl(&[
-            "-n",
-            NAMESPACE,
-            "patch",
-            "ingress",
-            "inference",
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            &status,
-        ])?;
-        Ok(())
     }
 
     /// Polls `done` every 500 ms until it says true; errors name `what` on timeout.
@@ -452,6 +464,8 @@ impl Lab {
                 bail!("timed out after {timeout:?} waiting for {what}");
             }
             self.cp.check_alive()?;
+            self.node.check_alive()?;
+            self.traefik.guard.check_alive()?;
             self.argocd.check_alive()?;
             self.git.check_alive()?;
             std::thread::sleep(Duration::from_millis(500));
@@ -476,7 +490,7 @@ impl Lab {
 
     pub fn start_provisioner(&mut self) -> Result<()> {
         if self.provisioner.is_none() {
-            self.provisioner = Some(cluster::start_provisioner(
+            self.provisioner = Some(addons::start_provisioner(
                 &self.cp,
                 &self.bins.local_path_provisioner,
             )?);
@@ -555,11 +569,11 @@ impl Lab {
     pub fn keep(self) -> Result<()> {
         let Lab {
             dns,
-            nginx,
-            inference,
+            traefik,
             argocd,
             git,
             provisioner,
+            node,
             mut cp,
             dir,
             labctl_config,
@@ -569,6 +583,7 @@ impl Lab {
         // Stopped newest first by `cargo lab down`: Argo CD and Git before the control plane.
         let mut pids: Vec<u32> = cp.processes.drain(..).map(ProcessGuard::detach).collect();
         pids.extend(provisioner.map(ProcessGuard::detach));
+        pids.extend(node.detach());
         pids.extend(git.pids());
         pids.extend(argocd.pids());
         let state = json!({
@@ -576,12 +591,11 @@ impl Lab {
             "admin_kubeconfig": cp.admin_kubeconfig,
             "kubectl": cp.kubectl_bin,
             "labctl_config": labctl_config,
-            "inference": inference.addr.to_string(),
-            "ingress": nginx.addr.to_string(),
+            "ingress": traefik.addr.to_string(),
             "dns": dns.as_ref().map(|d| d.addr.to_string()),
             "git": git_url,
             "processes": pids.iter().copied()
-                .chain([inference.guard.detach(), nginx.guard.detach()])
+                .chain([traefik.guard.detach()])
                 .chain(dns.map(|d| d.guard.detach()))
                 .filter_map(Kept::of)
                 .collect::<Vec<_>>(),

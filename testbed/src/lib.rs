@@ -4,11 +4,14 @@
 //!
 //! Every process is started on a free loopback port and stopped by its pid.
 
+pub mod addons;
 pub mod certs;
-pub mod cluster;
 pub mod controlplane;
 pub mod dataplane;
 pub mod gitops;
+pub mod images;
+pub mod ingress;
 pub mod lab;
+pub mod node;
 pub mod process;
 pub mod scenarios;

@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::cluster::NODES;
-use crate::controlplane::NOT_READY_LABEL;
+use crate::addons::NODES;
 use crate::lab::{Lab, NAMESPACE, PIN_NODE};
 
 /// What labctl must report while a scenario is applied.
@@ -23,6 +22,11 @@ pub enum Expect {
     /// `labctl diagnose pvc -o json` lists this finding id with an evidence line containing
     /// the text (what a real component wrote, such as Argo CD's operation message).
     Evidence(&'static str, &'static str),
+    /// `labctl diagnose -o json` (the whole pipeline) lists this finding id.
+    Pipeline(&'static str),
+    /// `labctl diagnose -o json` lists this finding id with an evidence line containing the
+    /// text (what the kubelet, containerd or the trainer wrote).
+    PipelineEvidence(&'static str, &'static str),
     /// `labctl <command> -o json` reports this check id as failed (or warned).
     Check(&'static str, &'static str),
     /// `labctl verify --wait` gives up before its limit, naming this id: waiting cannot heal.
@@ -34,6 +38,8 @@ impl Expect {
     pub fn shown(self, lab: &Lab) -> Result<(), String> {
         let fail = |e: anyhow::Error| format!("{e:#}");
         match self {
+            Expect::Pipeline(id) => finding(lab, &["diagnose"], id, None),
+            Expect::PipelineEvidence(id, text) => finding(lab, &["diagnose"], id, Some(text)),
             Expect::Finding(id) => {
                 let (_, d) = lab.labctl_json(&["diagnose", "pvc"]).map_err(fail)?;
                 let ids: Vec<&str> = d["findings"]
@@ -103,6 +109,28 @@ impl Expect {
     }
 }
 
+/// `labctl ARGS -o json` lists the finding `id` (with an evidence line containing `text`).
+fn finding(lab: &Lab, args: &[&str], id: &str, text: Option<&str>) -> Result<(), String> {
+    let (_, d) = lab.labctl_json(args).map_err(|e| format!("{e:#}"))?;
+    let findings = d["findings"].as_array().cloned().unwrap_or_default();
+    let Some(f) = findings.iter().find(|f| f["id"] == id) else {
+        let ids: Vec<&str> = findings.iter().filter_map(|f| f["id"].as_str()).collect();
+        return Err(format!("labctl {args:?} reports {ids:?}, not {id}"));
+    };
+    let Some(text) = text else { return Ok(()) };
+    let evidence = f["evidence"].as_array().cloned().unwrap_or_default();
+    if evidence
+        .iter()
+        .any(|e| e.as_str().is_some_and(|e| e.contains(text)))
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "{id}: no evidence line with {text:?}: {evidence:?}"
+        ))
+    }
+}
+
 /// Ids of the checks of a `preflight`/`verify` JSON report that did not pass, with their
 /// status and message.
 pub fn not_passed(report: &serde_json::Value) -> Vec<(String, String, String)> {
@@ -162,33 +190,29 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "pv-node-deleted",
-        description: "the node holding the volume is deleted (its pods go with it)",
+        description: "the node holding the volume is removed (kubelet stopped, Node deleted; its pods go with it)",
         expect: &[Expect::Finding("pv-node-missing")],
         apply: |lab| {
+            // A node taken out of the cluster: its kubelet stops, then `kubectl delete node`.
+            lab.node.stop_kubelet();
             lab.kubectl(&["delete", "node", PIN_NODE, "--wait=true"])?;
             // The pod GC removes pods of a deleted node; the Deployment recreates them.
             restart_inference(lab)
         },
         undo: |lab| {
-            let nodes = lab.repo.join("testbed/addons/nodes.yaml");
-            lab.kubectl(&["apply", "-f", &nodes.display().to_string()])?;
+            // A kubelet that starts registers its Node again.
+            lab.node.start_kubelet()?;
             wait_node_ready(lab, PIN_NODE)?;
             lab.reset(false)
         },
     },
     Scenario {
         name: "pv-node-notready",
-        description: "the volume's node is cordoned and its kubelet reports NotReady",
+        description: "the volume's node is cordoned and its kubelet stops: the node turns NotReady",
         expect: &[Expect::Finding("pv-node-unavailable")],
         apply: |lab| {
             lab.kubectl(&["cordon", PIN_NODE])?;
-            lab.kubectl(&[
-                "label",
-                "--overwrite",
-                "node",
-                PIN_NODE,
-                &format!("{NOT_READY_LABEL}=true"),
-            ])?;
+            lab.node.stop_kubelet();
             lab.wait_for(
                 "the node to turn NotReady",
                 Duration::from_secs(90),
@@ -198,7 +222,7 @@ pub const SCENARIOS: &[Scenario] = &[
             restart_inference(lab)
         },
         undo: |lab| {
-            lab.kubectl(&["label", "node", PIN_NODE, &format!("{NOT_READY_LABEL}-")])?;
+            lab.node.start_kubelet()?;
             lab.kubectl(&["uncordon", PIN_NODE])?;
             wait_node_ready(lab, PIN_NODE)?;
             lab.reset(false)
@@ -230,8 +254,7 @@ pub const SCENARIOS: &[Scenario] = &[
             first_install(lab)
         },
         undo: |lab| {
-            let addons = lab.repo.join("testbed/addons/local-path.yaml");
-            lab.kubectl(&["apply", "-f", &addons.display().to_string()])?;
+            crate::addons::apply(&lab.cp, &lab.repo, "local-path.yaml", &lab.storage)?;
             lab.reset(true)
         },
     },
@@ -335,11 +358,10 @@ pub const SCENARIOS: &[Scenario] = &[
                     r#"[{"op":"replace","path":"/spec/selector/app.kubernetes.io~1name","value":"inferense"}]"#,
                 )],
             )?;
-            // The EndpointSlice controller follows the selector Argo CD applied.
+            // The EndpointSlice controller follows the selector; Traefik follows the slices.
             lab.wait_for("EndpointSlices to follow the selector", SYNC, |lab| {
                 Ok(lab.ready_endpoints("inference")? == 0)
-            })?;
-            lab.sync_ingress()
+            })
         },
         undo: |lab| lab.reset(false),
     },
@@ -375,10 +397,89 @@ pub const SCENARIOS: &[Scenario] = &[
                     "jsonpath={.spec.rules[0].host}",
                 ])?;
                 Ok(host.trim() == "other.homelab")
-            })?;
-            lab.sync_ingress()
+            })
         },
         undo: |lab| lab.reset(false),
+    },
+    Scenario {
+        name: "image-tag-missing",
+        description: "a commit sets inference's image tag to one that exists nowhere: containerd's pull fails (ErrImagePull, ImagePullBackOff)",
+        expect: &[Expect::Pipeline("image-pull-failed")],
+        apply: |lab| {
+            set_image_tag(lab, "mlops-lab-inference", "0.0.0-missing")?;
+            lab.push("inference:0.0.0-missing").map(drop)
+        },
+        undo: |lab| lab.reset(false),
+    },
+    Scenario {
+        name: "trainer-bad-data",
+        description: "a commit puts a non-numeric row into data/training.csv; the CronJob's next run fails (BackoffLimitExceeded), the trainer's error in its termination message",
+        expect: &[Expect::PipelineEvidence(
+            "trainer-job-failed",
+            "is not a finite number",
+        )],
+        apply: |lab| {
+            let data = lab.git.file("manifests/base/data/training.csv");
+            let mut text = std::fs::read_to_string(&data)?;
+            text.push_str("4.2,not-a-number\n");
+            std::fs::write(&data, text)?;
+            let revision = lab.push("A bad row in the training data")?;
+            lab.wait_operation(&revision, SYNC)?;
+            // The CronJob's next scheduled run, now.
+            run_trainer(lab, BAD_DATA_JOB)
+        },
+        undo: |lab| {
+            lab.kubectl(&[
+                "-n",
+                NAMESPACE,
+                "delete",
+                "job",
+                BAD_DATA_JOB,
+                "--ignore-not-found",
+            ])?;
+            lab.reset(false)
+        },
+    },
+    Scenario {
+        name: "inference-oom",
+        description: "a commit sets inference's memory limit below what it needs: the kernel OOM-kills it (OOMKilled, CrashLoopBackOff)",
+        expect: &[Expect::Pipeline("container-oom-killed")],
+        apply: |lab| {
+            commit_patches(
+                lab,
+                "inference: memory limit 4Mi",
+                &[json_patch(
+                    "Deployment",
+                    &format!(
+                        r#"[{{"op":"replace","path":"/spec/template/spec/containers/0/resources/limits/memory","value":"{OOM_LIMIT}"}},{{"op":"replace","path":"/spec/template/spec/containers/0/resources/requests/memory","value":"{OOM_LIMIT}"}}]"#
+                    ),
+                )],
+            )
+        },
+        undo: |lab| lab.reset(false),
+    },
+    Scenario {
+        name: "no-model-published",
+        description: "a first install without the first-model hook (the claim moved to wave 1 with inference): inference runs on an empty volume and never turns Ready",
+        expect: &[
+            Expect::Pipeline("readiness-failing"),
+            Expect::PipelineEvidence("readiness-failing", "Startup probe failed"),
+        ],
+        apply: |lab| {
+            edit_overlay(
+                lab,
+                &[
+                    delete_patch("batch/v1", "Job", "trainer-first-model"),
+                    json_patch(
+                        "PersistentVolumeClaim",
+                        r#"[{"op":"add","path":"/metadata/annotations/argocd.argoproj.io~1sync-wave","value":"1"}]"#,
+                    ),
+                ],
+            )?;
+            lab.git.commit("No first-model hook")?;
+            first_install(lab)
+        },
+        undo: |lab| lab.reset(true),
     },
     Scenario {
         name: "pihole-missing-record",
@@ -391,6 +492,41 @@ pub const SCENARIOS: &[Scenario] = &[
 
 /// How long Argo CD may take to apply a pushed commit.
 const SYNC: Duration = Duration::from_secs(120);
+
+/// The Job the bad-data scenario creates from the CronJob.
+const BAD_DATA_JOB: &str = "trainer-bad-data";
+
+/// A memory limit inference cannot start within: its runtime alone needs more (measured on
+/// the lab's node: the process is killed while it starts).
+const OOM_LIMIT: &str = "4Mi";
+
+/// Sets the lab overlay's `newTag` of image `name` in the lab's Git clone.
+fn set_image_tag(lab: &mut Lab, name: &str, tag: &str) -> Result<()> {
+    let file = lab.git.file(OVERLAY_KUSTOMIZATION);
+    let text = std::fs::read_to_string(&file)?;
+    let entry = format!("  - name: {name}\n    newTag: ");
+    let start = text
+        .find(&entry)
+        .with_context(|| format!("no images entry for {name} in the lab overlay"))?
+        + entry.len();
+    let end = start + text[start..].find('\n').unwrap_or(text.len() - start);
+    std::fs::write(&file, format!("{}{tag}{}", &text[..start], &text[end..]))?;
+    Ok(())
+}
+
+/// Creates Job `name` from the trainer CronJob (what its schedule does).
+fn run_trainer(lab: &mut Lab, name: &str) -> Result<()> {
+    let _ = lab.kubectl(&["-n", NAMESPACE, "delete", "job", name, "--ignore-not-found"]);
+    lab.kubectl(&[
+        "-n",
+        NAMESPACE,
+        "create",
+        "job",
+        name,
+        "--from=cronjob/trainer",
+    ])
+    .map(drop)
+}
 
 /// The scenario called `name`.
 pub fn find(name: &str) -> Option<&'static Scenario> {

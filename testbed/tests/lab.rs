@@ -2,8 +2,8 @@
 //! `predict` and `diagnose pvc`; each scenario makes labctl report its finding or failed check;
 //! undoing it makes the lab healthy again.
 //!
-//! Needs the lab's binaries (built from Go modules by `testbed/build`, cached) plus nginx and
-//! dnsmasq, so it is ignored in the everyday `cargo test`; `scripts/test` runs it with
+//! Needs root and the lab's binaries (built from Go modules by `testbed/build`, cached) plus
+//! nginx (the lab's Git server), fcgiwrap, redis and dnsmasq, so it is ignored in the everyday `cargo test`; `scripts/test` runs it with
 //! `--ignored`. `LAB_SCENARIOS=a,b` runs only those scenarios; `LAB_RECORD=1` writes each
 //! scenario's `labctl snapshot` into labctl's offline fixtures (labctl/tests/fixtures/lab/).
 
@@ -95,7 +95,8 @@ fn assert_healthy(lab: &Lab) {
     assert_eq!(problems, Ok(()), "the healthy lab");
     let (code, predicted) = json_of(lab, &["predict", "4.2"]);
     assert_eq!(code, 0, "{predicted}");
-    let model = model::load(&lab.model_dir).unwrap();
+    // The model the trainer pod published into the claim's directory on the real node.
+    let model = model::load(&lab.model_dir().expect("the volume's directory")).unwrap();
     assert_eq!(
         predicted["y"].as_f64().unwrap(),
         model.predict(&[4.2]),
@@ -182,7 +183,7 @@ fn record(lab: &Lab, name: &str) {
 }
 
 #[test]
-#[ignore = "needs the lab: the control plane built by testbed/build, nginx and dnsmasq (scripts/test runs it)"]
+#[ignore = "needs the lab: root, the components built by testbed/build, and Debian's tools (scripts/test runs it)"]
 fn lab_healthy_then_every_scenario_and_back() {
     // A killed test must not leave a control plane behind.
     testbed::process::stop_all_on_interrupt().expect("signal handler");
@@ -258,7 +259,6 @@ fn lab_healthy_then_every_scenario_and_back() {
             );
         }
         let healed = poll(SETTLE, || {
-            let _ = lab.sync_ingress();
             let u = unhealthy(&lab);
             if u.is_empty() {
                 Ok(())

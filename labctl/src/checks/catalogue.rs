@@ -79,13 +79,29 @@ pub fn preflight() -> Vec<Check> {
             "ingress",
             [
                 check(
-                    "ingress-nginx-available",
-                    "ingress-nginx controller is available",
-                    |ctx| ingress::ingress_nginx_available(ctx).boxed(),
+                    "ingress-controller-supported",
+                    "the ingress controller in use is maintained",
+                    |ctx| ingress::ingress_controller_supported(ctx).boxed(),
+                )
+                .offline()
+                .warning_only(),
+                check(
+                    "ingress-controller-available",
+                    "the ingress controller is available",
+                    |ctx| ingress::ingress_controller_available(ctx).boxed(),
                 ),
-                check("ingressclass-nginx", "IngressClass exists", |ctx| {
-                    ingress::ingressclass_nginx(ctx).boxed()
-                }),
+                check(
+                    "ingressclass-matches-controller",
+                    "the IngressClass exists and belongs to the controller in use",
+                    |ctx| ingress::ingressclass_matches_controller(ctx).boxed(),
+                )
+                .when(ingress::uses_ingress),
+                check(
+                    "gateway-programmed",
+                    "the Gateway is Programmed and admits the lab's routes",
+                    |ctx| ingress::gateway_programmed(ctx).boxed(),
+                )
+                .when(ingress::uses_gateway),
                 check(
                     "ingress-address-published",
                     "the ingress controller publishes an external address",
@@ -195,7 +211,14 @@ pub fn verify() -> Vec<Check> {
                     "ingress-routes-host",
                     "Ingress routes the host to the Service and has an address",
                     |ctx| ingress::ingress_routes_host(ctx).boxed(),
-                ),
+                )
+                .when(ingress::uses_ingress),
+                check(
+                    "httproute-accepted",
+                    "the HTTPRoute routes the host to the Service, Accepted with references resolved",
+                    |ctx| ingress::http_route_accepted(ctx).boxed(),
+                )
+                .when(ingress::uses_gateway),
             ],
         )
         .category(

@@ -22,7 +22,7 @@ fn lb_ip(status: Option<&k8s_openapi::api::core::v1::LoadBalancerStatus>) -> Opt
         .find_map(|i| i.ip.as_deref()?.parse().ok())
 }
 
-/// The ingress address: the Ingress status first (what ingress-nginx publishes), then the
+/// The ingress address: the Ingress status first (what the controller publishes), then the
 /// controller Service (load-balancer IP, then externalIPs).
 pub fn ingress_address_from(
     ingress: Option<&Ingress>,
@@ -56,13 +56,10 @@ pub async fn ingress_address(ctx: &Context) -> Result<Option<IpAddr>, CheckError
     }
     let client = fetch::client(ctx).await?;
     let c = &ctx.config;
+    let workload = c.controller_workload();
     let (ingress, controller) = futures::try_join!(
         fetch::get_namespaced::<Ingress>(&client, &c.namespace, &c.ingress),
-        fetch::get_namespaced::<Service>(
-            &client,
-            &c.ingress_controller.namespace,
-            &c.ingress_controller.name
-        ),
+        fetch::get_namespaced::<Service>(&client, &workload.namespace, &workload.name),
     )?;
     Ok(ingress_address_from(ingress.as_ref(), controller.as_ref()))
 }

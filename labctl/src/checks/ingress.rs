@@ -1,23 +1,54 @@
-//! Ingress: the controller, its IngressClass and published address before deploying; the
-//! lab's Ingress routing the host afterwards.
+//! Ingress: the controller in use (Traefik, k3s's default; ingress-nginx, end of life; or a
+//! Gateway API Gateway), its IngressClass and published address before deploying; the lab's
+//! Ingress or HTTPRoute routing the host afterwards.
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use kube::api::{Api, DynamicObject};
 
 use super::available::{evaluate_daemonset_available, evaluate_deployment_available};
 use super::{CheckError, Outcome};
-use crate::config::LabConfig;
+use crate::config::{IngressController, LabConfig};
 use crate::context::Context;
 use crate::fetch;
+use crate::k8s::gateway::{self, Gateway, HttpRoute, condition};
 
-/// ingress-nginx runs as a Deployment (the Helm chart's default) or, on bare metal with
-/// `hostNetwork`, often as a DaemonSet (`controller.kind=DaemonSet`): either counts.
+/// Whether the lab routes through an Ingress (Traefik, ingress-nginx) rather than an HTTPRoute.
+pub fn uses_ingress(config: &LabConfig) -> bool {
+    config.ingress_controller != IngressController::Gateway
+}
+
+/// Whether the lab routes through a Gateway API HTTPRoute.
+pub fn uses_gateway(config: &LabConfig) -> bool {
+    config.ingress_controller == IngressController::Gateway
+}
+
+/// ingress-nginx has had no release or security fix since March 2026: a warning that points
+/// at the migration. Traefik and the Gateway API are maintained.
+pub fn evaluate_controller_supported(controller: IngressController) -> Outcome {
+    match controller {
+        IngressController::IngressNginx => Outcome::fail(
+            "ingress-nginx reached end of life in March 2026: no releases or security fixes since",
+        )
+        .with("move to Traefik (k3s's default) or the Gateway API: runbooks/prerequisites.md#migrate-from-ingress-nginx"),
+        IngressController::Traefik => Outcome::pass("Traefik (k3s's bundled ingress controller)"),
+        IngressController::Gateway => Outcome::pass("Gateway API (HTTPRoute)"),
+    }
+}
+
+pub async fn ingress_controller_supported(ctx: &Context) -> Result<Outcome, CheckError> {
+    Ok(evaluate_controller_supported(ctx.config.ingress_controller))
+}
+
+/// A controller runs as a Deployment (Traefik's and ingress-nginx's charts' default) or, on
+/// bare metal with `hostNetwork`, often as a DaemonSet: either counts.
 pub fn evaluate_ingress_controller(
     deployment: Option<&Deployment>,
     daemonset: Option<&DaemonSet>,
     namespace: &str,
     name: &str,
+    controller: IngressController,
 ) -> Outcome {
     match (deployment, daemonset) {
         (Some(d), _) => {
@@ -27,13 +58,16 @@ pub fn evaluate_ingress_controller(
             evaluate_daemonset_available(ds, &format!("DaemonSet {namespace}/{name}"))
         }
         (None, None) => Outcome::fail(format!("no Deployment or DaemonSet {namespace}/{name}"))
-            .with("install ingress-nginx (runbook), or set ingress_controller in labctl.toml"),
+            .with(format!(
+                "ingress_controller = \"{}\": install it (runbook), or set ingress_controller / ingress_controller_workload in labctl.toml",
+                controller.as_str()
+            )),
     }
 }
 
-pub async fn ingress_nginx_available(ctx: &Context) -> Result<Outcome, CheckError> {
+pub async fn ingress_controller_available(ctx: &Context) -> Result<Outcome, CheckError> {
     let client = fetch::client(ctx).await?;
-    let c = &ctx.config.ingress_controller;
+    let c = ctx.config.controller_workload();
     let d: Option<Deployment> = fetch::get_namespaced(&client, &c.namespace, &c.name).await?;
     // Only asked for when there is no Deployment: a Deployment install needs no DaemonSet
     // permission (roles made before labctl read DaemonSets lack `get`).
@@ -46,32 +80,45 @@ pub async fn ingress_nginx_available(ctx: &Context) -> Result<Outcome, CheckErro
         ds.as_ref(),
         &c.namespace,
         &c.name,
+        ctx.config.ingress_controller,
     ))
 }
 
-pub fn evaluate_ingress_class(class: Option<&IngressClass>, name: &str) -> Outcome {
+/// The IngressClass `name` exists and belongs to the controller in use.
+pub fn evaluate_ingress_class(
+    class: Option<&IngressClass>,
+    name: &str,
+    controller: IngressController,
+) -> Outcome {
     let Some(class) = class else {
         return Outcome::fail(format!("IngressClass {name} not found"));
     };
-    let controller = class
+    let found = class
         .spec
         .as_ref()
         .and_then(|s| s.controller.as_deref())
         .unwrap_or("");
-    if controller == "k8s.io/ingress-nginx" {
-        Outcome::pass(format!("IngressClass {name} (controller {controller})"))
+    let expected = controller.class_controller();
+    if found == expected {
+        Outcome::pass(format!("IngressClass {name} (controller {found})"))
     } else {
         Outcome::fail(format!(
-            "IngressClass {name} belongs to controller {controller:?}, not k8s.io/ingress-nginx"
+            "IngressClass {name} belongs to controller {found:?}, not {expected} ({})",
+            controller.as_str()
         ))
+        .with("set ingress_controller (or ingress_class) in labctl.toml to the controller that serves it")
     }
 }
 
-pub async fn ingressclass_nginx(ctx: &Context) -> Result<Outcome, CheckError> {
+pub async fn ingressclass_matches_controller(ctx: &Context) -> Result<Outcome, CheckError> {
     let client = fetch::client(ctx).await?;
-    let name = &ctx.config.ingress_class;
-    let class: Option<IngressClass> = fetch::get_cluster(&client, name).await?;
-    Ok(evaluate_ingress_class(class.as_ref(), name))
+    let name = ctx.config.ingress_class_name();
+    let class: Option<IngressClass> = fetch::get_cluster(&client, &name).await?;
+    Ok(evaluate_ingress_class(
+        class.as_ref(),
+        &name,
+        ctx.config.ingress_controller,
+    ))
 }
 
 pub fn evaluate_ingress_address(
@@ -100,19 +147,180 @@ pub fn evaluate_ingress_address(
             Outcome::fail(format!(
                 "{what} (type {kind}) publishes no external address"
             ))
-            .with("use a LoadBalancer (MetalLB) or set externalIPs / --publish-status-address")
+            .with("use a LoadBalancer (k3s's ServiceLB, MetalLB) or set externalIPs")
         }
     }
 }
 
 pub async fn ingress_address_published(ctx: &Context) -> Result<Outcome, CheckError> {
     let client = fetch::client(ctx).await?;
-    let c = &ctx.config.ingress_controller;
+    let c = ctx.config.controller_workload();
     let svc: Option<Service> = fetch::get_namespaced(&client, &c.namespace, &c.name).await?;
     Ok(evaluate_ingress_address(
         svc.as_ref(),
         &format!("{}/{}", c.namespace, c.name),
         ctx.config.ingress_address,
+    ))
+}
+
+/// The Gateway exists, its controller has programmed it, and a listener admits routes from
+/// the lab's namespace (a listener's default admits only its own namespace's routes).
+pub fn evaluate_gateway(gateway: Option<&Gateway>, config: &LabConfig) -> Outcome {
+    let what = format!(
+        "Gateway {}/{}",
+        config.gateway.namespace, config.gateway.name
+    );
+    let Some(gw) = gateway else {
+        return Outcome::fail(format!("{what} not found"))
+            .with("k3s: enable Traefik's Gateway provider (providers.kubernetesGateway.enabled) or create the Gateway; the Gateway API CRDs must be installed");
+    };
+    let mut problems = Vec::new();
+    for type_ in ["Accepted", "Programmed"] {
+        match condition(&gw.conditions, type_) {
+            Some(c) if c.status == "True" => {}
+            Some(c) => problems.push(format!(
+                "{type_} is {} ({}{})",
+                c.status,
+                c.reason,
+                if c.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", c.message)
+                }
+            )),
+            None => problems.push(format!(
+                "no {type_} condition: no controller has taken the Gateway"
+            )),
+        }
+    }
+    if !gw.admits_routes_from(&config.namespace) {
+        let listeners: Vec<String> = gw
+            .listeners
+            .iter()
+            .map(|l| format!("{} (:{}, routes from {})", l.name, l.port, l.routes_from))
+            .collect();
+        problems.push(format!(
+            "no listener admits routes from namespace {}: {}",
+            config.namespace,
+            listeners.join(", ")
+        ));
+    }
+    if problems.is_empty() {
+        let listeners: Vec<String> = gw
+            .listeners
+            .iter()
+            .map(|l| format!("{} :{}", l.name, l.port))
+            .collect();
+        Outcome::pass(format!(
+            "{what} is Programmed (listeners {})",
+            listeners.join(", ")
+        ))
+    } else {
+        Outcome::fail(format!("{what} cannot route the lab"))
+            .with_all(problems)
+            .with("k3s's Traefik chart: gateway.listeners.web.namespacePolicy.from = All admits routes of other namespaces")
+    }
+}
+
+pub async fn gateway_programmed(ctx: &Context) -> Result<Outcome, CheckError> {
+    let client = fetch::client(ctx).await?;
+    let g = &ctx.config.gateway;
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client, &g.namespace, &gateway::gateway_resource());
+    let object = api.get_opt(&g.name).await.map_err(|e| {
+        fetch::classify(
+            e,
+            "get",
+            "gateways.gateway.networking.k8s.io",
+            Some(&g.namespace),
+        )
+    })?;
+    Ok(evaluate_gateway(
+        object.as_ref().map(Gateway::from_object).as_ref(),
+        &ctx.config,
+    ))
+}
+
+/// The HTTPRoute serves the host, sends it to the Service, and the Gateway's controller has
+/// accepted it with every reference resolved.
+pub fn evaluate_http_route(route: Option<&HttpRoute>, config: &LabConfig) -> Outcome {
+    let what = format!("HTTPRoute {}/{}", config.namespace, config.http_route);
+    let Some(route) = route else {
+        return Outcome::fail(format!("{what} not found")).with(
+            "with ingress_controller = \"gateway\" the manifests carry one: components/gateway",
+        );
+    };
+    let gateway = format!("{}/{}", config.gateway.namespace, config.gateway.name);
+    let mut problems = Vec::new();
+    if !route.serves(&config.host) {
+        problems.push(format!(
+            "no hostname {} (hostnames: {})",
+            config.host,
+            route.hostnames.join(", ")
+        ));
+    }
+    if !route.parent_refs.contains(&gateway) {
+        problems.push(format!(
+            "not attached to Gateway {gateway} (parentRefs: {})",
+            route.parent_refs.join(", ")
+        ));
+    }
+    if !route
+        .backends
+        .iter()
+        .any(|(name, _)| *name == config.service)
+    {
+        problems.push(format!("no backendRef to Service {}", config.service));
+    }
+    match route.parents.iter().find(|p| p.gateway == gateway) {
+        None => problems.push(format!(
+            "Gateway {gateway} reports nothing about it (status.parents): its controller has not seen it"
+        )),
+        Some(parent) => {
+            for type_ in ["Accepted", "ResolvedRefs"] {
+                match condition(&parent.conditions, type_) {
+                    Some(c) if c.status == "True" => {}
+                    Some(c) => problems.push(format!(
+                        "{type_} is {} ({}{})",
+                        c.status,
+                        c.reason,
+                        if c.message.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", c.message)
+                        }
+                    )),
+                    None => problems.push(format!("no {type_} condition from {gateway}")),
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Outcome::pass(format!(
+            "{} → {} through {gateway}, Accepted, references resolved",
+            config.host, config.service
+        ))
+    } else {
+        Outcome::fail(format!("{what} does not route {} correctly", config.host)).with_all(problems)
+    }
+}
+
+pub async fn http_route_accepted(ctx: &Context) -> Result<Outcome, CheckError> {
+    let client = fetch::client(ctx).await?;
+    let c = &ctx.config;
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client, &c.namespace, &gateway::http_route_resource());
+    let object = api.get_opt(&c.http_route).await.map_err(|e| {
+        fetch::classify(
+            e,
+            "get",
+            "httproutes.gateway.networking.k8s.io",
+            Some(&c.namespace),
+        )
+    })?;
+    Ok(evaluate_http_route(
+        object.as_ref().map(HttpRoute::from_object).as_ref(),
+        c,
     ))
 }
 
@@ -126,13 +334,31 @@ mod controller_tests {
 
     use k8s_openapi::api::networking::v1::*;
 
+    const NGINX: IngressController = IngressController::IngressNginx;
+
+    #[test]
+    fn ingress_nginx_warns_end_of_life_and_the_others_pass() {
+        let o = evaluate_controller_supported(NGINX);
+        assert_eq!(o.status, Status::Fail, "{o:?}");
+        assert!(o.message.contains("end of life"), "{o:?}");
+        assert!(
+            o.evidence
+                .iter()
+                .any(|d| d.contains("#migrate-from-ingress-nginx")),
+            "{o:?}"
+        );
+        for c in [IngressController::Traefik, IngressController::Gateway] {
+            assert_eq!(evaluate_controller_supported(c).status, Status::Pass);
+        }
+    }
+
     #[test]
     fn ingress_controller_as_deployment_or_daemonset_passes() {
         let ns = "ingress-nginx";
         let name = "ingress-nginx-controller";
-        let o = evaluate_ingress_controller(Some(&deployment(true, 1)), None, ns, name);
+        let o = evaluate_ingress_controller(Some(&deployment(true, 1)), None, ns, name, NGINX);
         assert_eq!(o.status, Status::Pass, "{o:?}");
-        let o = evaluate_ingress_controller(None, Some(&daemonset(2, 2)), ns, name);
+        let o = evaluate_ingress_controller(None, Some(&daemonset(2, 2)), ns, name, NGINX);
         assert_eq!(o.status, Status::Pass, "{o:?}");
         assert_eq!(
             o.message,
@@ -144,20 +370,20 @@ mod controller_tests {
     fn ingress_controller_missing_or_unavailable_fails() {
         let ns = "ingress-nginx";
         let name = "ingress-nginx-controller";
-        let o = evaluate_ingress_controller(None, None, ns, name);
+        let o = evaluate_ingress_controller(None, None, ns, name, NGINX);
         assert_eq!(o.status, Status::Fail);
         assert_eq!(
             o.message,
             "no Deployment or DaemonSet ingress-nginx/ingress-nginx-controller"
         );
-        let o = evaluate_ingress_controller(None, Some(&daemonset(1, 0)), ns, name);
+        let o = evaluate_ingress_controller(None, Some(&daemonset(1, 0)), ns, name, NGINX);
         assert_eq!(o.status, Status::Fail, "{o:?}");
-        let o = evaluate_ingress_controller(None, Some(&daemonset(0, 0)), ns, name);
+        let o = evaluate_ingress_controller(None, Some(&daemonset(0, 0)), ns, name, NGINX);
         assert_eq!(o.status, Status::Fail, "{o:?}");
         assert!(o.message.contains("runs on no node"), "{o:?}");
-        let o = evaluate_ingress_controller(None, Some(&daemonset(3, 1)), ns, name);
+        let o = evaluate_ingress_controller(None, Some(&daemonset(3, 1)), ns, name, NGINX);
         assert_eq!(o.status, Status::Warn, "{o:?}");
-        let o = evaluate_ingress_controller(Some(&deployment(false, 0)), None, ns, name);
+        let o = evaluate_ingress_controller(Some(&deployment(false, 0)), None, ns, name, NGINX);
         assert_eq!(o.status, Status::Fail, "{o:?}");
     }
 
@@ -172,24 +398,117 @@ mod controller_tests {
     }
 
     #[test]
-    fn nginx_ingress_class_passes() {
+    fn the_class_of_the_controller_in_use_passes() {
+        let traefik = IngressController::Traefik;
         assert_eq!(
-            evaluate_ingress_class(Some(&ingress_class("k8s.io/ingress-nginx")), "nginx").status,
+            evaluate_ingress_class(Some(&ingress_class("k8s.io/ingress-nginx")), "nginx", NGINX)
+                .status,
+            Status::Pass
+        );
+        assert_eq!(
+            evaluate_ingress_class(
+                Some(&ingress_class("traefik.io/ingress-controller")),
+                "traefik",
+                traefik
+            )
+            .status,
             Status::Pass
         );
     }
 
     #[test]
-    fn foreign_or_missing_ingress_class_fails() {
+    fn another_controllers_or_a_missing_class_fails() {
+        let o = evaluate_ingress_class(
+            Some(&ingress_class("traefik.io/ingress-controller")),
+            "nginx",
+            NGINX,
+        );
+        assert_eq!(o.status, Status::Fail);
+        assert!(o.message.contains("not k8s.io/ingress-nginx"), "{o:?}");
         assert_eq!(
-            evaluate_ingress_class(
-                Some(&ingress_class("traefik.io/ingress-controller")),
-                "nginx"
-            )
-            .status,
+            evaluate_ingress_class(None, "nginx", NGINX).status,
             Status::Fail
         );
-        assert_eq!(evaluate_ingress_class(None, "nginx").status, Status::Fail);
+    }
+
+    fn gateway_config() -> LabConfig {
+        LabConfig {
+            ingress_controller: IngressController::Gateway,
+            ..LabConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_programmed_gateway_admitting_the_namespace_passes() {
+        let gw = Gateway::from_object(&crate::k8s::gateway::tests::gateway_object("True", "All"));
+        let o = evaluate_gateway(Some(&gw), &gateway_config());
+        assert_eq!(o.status, Status::Pass, "{o:?}");
+        assert!(o.message.contains("web :8000"), "{o:?}");
+    }
+
+    #[test]
+    fn an_unprogrammed_gateway_or_one_admitting_only_its_namespace_fails() {
+        let c = gateway_config();
+        let gw = Gateway::from_object(&crate::k8s::gateway::tests::gateway_object("False", "All"));
+        let o = evaluate_gateway(Some(&gw), &c);
+        assert_eq!(o.status, Status::Fail, "{o:?}");
+        assert!(
+            o.evidence
+                .iter()
+                .any(|d| d.starts_with("Programmed is False")),
+            "{o:?}"
+        );
+        let gw = Gateway::from_object(&crate::k8s::gateway::tests::gateway_object("True", "Same"));
+        let o = evaluate_gateway(Some(&gw), &c);
+        assert!(
+            o.evidence
+                .iter()
+                .any(|d| d.contains("no listener admits routes from namespace mlops-lab")),
+            "{o:?}"
+        );
+        assert_eq!(evaluate_gateway(None, &c).status, Status::Fail);
+    }
+
+    #[test]
+    fn an_accepted_route_with_resolved_references_passes() {
+        let r = HttpRoute::from_object(&crate::k8s::gateway::tests::route_object(
+            "model.homelab",
+            "True",
+            "True",
+        ));
+        let o = evaluate_http_route(Some(&r), &gateway_config());
+        assert_eq!(o.status, Status::Pass, "{o:?}");
+    }
+
+    #[test]
+    fn a_route_with_unresolved_references_another_host_or_none_fails() {
+        let c = gateway_config();
+        let r = HttpRoute::from_object(&crate::k8s::gateway::tests::route_object(
+            "model.homelab",
+            "True",
+            "False",
+        ));
+        let o = evaluate_http_route(Some(&r), &c);
+        assert_eq!(o.status, Status::Fail);
+        assert!(
+            o.evidence
+                .iter()
+                .any(|d| d.contains("ResolvedRefs is False (BackendNotFound")),
+            "{o:?}"
+        );
+        let r = HttpRoute::from_object(&crate::k8s::gateway::tests::route_object(
+            "other.homelab",
+            "True",
+            "True",
+        ));
+        let o = evaluate_http_route(Some(&r), &c);
+        assert!(
+            o.evidence
+                .iter()
+                .any(|d| d.contains("no hostname model.homelab")),
+            "{o:?}"
+        );
+        assert_eq!(evaluate_http_route(None, &c).status, Status::Fail);
     }
 
     fn controller_service(ip: Option<&str>) -> Service {
@@ -256,11 +575,9 @@ pub fn evaluate_ingress(
             .as_ref()
             .and_then(|a| a.get("kubernetes.io/ingress.class").cloned())
     });
-    if class.as_deref() != Some(config.ingress_class.as_str()) {
-        problems.push(format!(
-            "ingressClassName is {class:?}, not {:?}",
-            config.ingress_class
-        ));
+    let expected = config.ingress_class_name();
+    if class.as_deref() != Some(expected.as_str()) {
+        problems.push(format!("ingressClassName is {class:?}, not {expected:?}"));
     }
     let service_ports: Vec<(i32, Option<String>)> = svc
         .and_then(|s| s.spec.as_ref())
@@ -416,7 +733,12 @@ mod routes_tests {
     fn routed_ingress_with_address_passes() {
         let svc = service(&[("app", "inference")], IntOrString::Int(8080));
         let o = evaluate_ingress(
-            Some(&ingress("nginx", "model.homelab", 80, Some("192.168.1.50"))),
+            Some(&ingress(
+                "traefik",
+                "model.homelab",
+                80,
+                Some("192.168.1.50"),
+            )),
             Some(&svc),
             &LabConfig::default(),
         );
@@ -428,18 +750,16 @@ mod routes_tests {
         let svc = service(&[("app", "inference")], IntOrString::Int(8080));
         let config = LabConfig::default();
         let o = evaluate_ingress(
-            Some(&ingress(
-                "traefik",
-                "model.homelab",
-                80,
-                Some("192.168.1.50"),
-            )),
+            Some(&ingress("nginx", "model.homelab", 80, Some("192.168.1.50"))),
             Some(&svc),
             &config,
         );
-        assert!(o.evidence[0].contains("ingressClassName"));
+        assert_eq!(
+            o.evidence[0],
+            "ingressClassName is Some(\"nginx\"), not \"traefik\""
+        );
         let o = evaluate_ingress(
-            Some(&ingress("nginx", "model.lan", 80, Some("192.168.1.50"))),
+            Some(&ingress("traefik", "model.lan", 80, Some("192.168.1.50"))),
             Some(&svc),
             &config,
         );
@@ -449,7 +769,7 @@ mod routes_tests {
         );
         let o = evaluate_ingress(
             Some(&ingress(
-                "nginx",
+                "traefik",
                 "model.homelab",
                 8080,
                 Some("192.168.1.50"),
@@ -459,7 +779,7 @@ mod routes_tests {
         );
         assert!(o.evidence[0].contains("inference:8080"), "{o:?}");
         let o = evaluate_ingress(
-            Some(&ingress("nginx", "model.homelab", 80, None)),
+            Some(&ingress("traefik", "model.homelab", 80, None)),
             Some(&svc),
             &config,
         );

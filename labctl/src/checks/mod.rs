@@ -117,6 +117,9 @@ pub struct Check {
     /// Whether the check talks to the Kubernetes API (gates run only if some selected check
     /// does).
     pub needs_api: bool,
+    /// Whether the check belongs to a lab described so (an Ingress check does not when the
+    /// route is a Gateway API HTTPRoute); a check that does not is neither run nor listed.
+    pub applies: fn(&crate::config::LabConfig) -> bool,
     pub run: RunFn,
 }
 
@@ -131,6 +134,7 @@ pub fn check(id: &'static str, title: &'static str, run: RunFn) -> Check {
         gate: false,
         severity: Severity::Error,
         needs_api: true,
+        applies: |_| true,
         run,
     }
 }
@@ -151,6 +155,12 @@ impl Check {
     /// Does not talk to the Kubernetes API (DNS, HTTP): it runs even when the gates fail.
     pub fn offline(mut self) -> Self {
         self.needs_api = false;
+        self
+    }
+
+    /// Belongs only to a lab for which `applies` holds.
+    pub fn when(mut self, applies: fn(&crate::config::LabConfig) -> bool) -> Self {
+        self.applies = applies;
         self
     }
 

@@ -7,6 +7,7 @@
 //! pure and tested beside its definition with objects built in code.
 
 pub mod application;
+pub mod gateway;
 pub mod names;
 pub mod nodes;
 pub mod placement;

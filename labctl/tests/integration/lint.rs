@@ -16,6 +16,35 @@ use crate::support::runbook::anchors;
 use labctl::config::LabConfig;
 use labctl::lint::{self, CATALOGUE};
 
+/// A copy of the homelab overlay with `components/<component>` enabled, as a user enables it,
+/// in a directory of its own under the target directory (kustomize accepts only relative
+/// paths to bases and components).
+fn homelab_with_component(component: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("overlay-{component}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir = dir.canonicalize().unwrap();
+    let up = "../".repeat(dir.components().count() - 1);
+    let manifests = format!(
+        "{up}{}",
+        root()
+            .join("manifests")
+            .display()
+            .to_string()
+            .trim_start_matches('/')
+    );
+    let homelab = root().join("manifests/overlays/homelab");
+    let text = std::fs::read_to_string(homelab.join("kustomization.yaml"))
+        .unwrap()
+        .replace("../../base", &format!("{manifests}/base"));
+    std::fs::write(
+        dir.join("kustomization.yaml"),
+        format!("{text}\ncomponents:\n  - {manifests}/components/{component}\n"),
+    )
+    .unwrap();
+    std::fs::copy(homelab.join("settings.yaml"), dir.join("settings.yaml")).unwrap();
+    dir
+}
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -119,7 +148,7 @@ fn overlays_parse_into_k8s_openapi_types_without_unknown_fields() {
         let ingress = m.ingresses[0].spec.as_ref().unwrap();
         assert_eq!(
             ingress.ingress_class_name.as_deref(),
-            Some(c.ingress_class.as_str())
+            Some(c.ingress_class_name().as_str())
         );
         assert_eq!(
             ingress.rules.as_ref().unwrap()[0].host.as_deref(),
@@ -427,9 +456,16 @@ fn argocd_project_allows_every_rendered_kind() {
     };
     let cluster = allowed("clusterResourceWhitelist");
     let namespaced = allowed("namespaceResourceWhitelist");
-    let text = lint::source::kustomize(&root().join(lint::DEFAULT_PATH)).unwrap();
+    // The homelab overlay, and the same with each component a user may enable.
+    let mut texts = vec![lint::source::kustomize(&root().join(lint::DEFAULT_PATH)).unwrap()];
+    for component in ["gateway", "ingress-nginx"] {
+        texts.push(lint::source::kustomize(&homelab_with_component(component)).unwrap());
+    }
     let mut rendered = BTreeSet::new();
-    for doc in lint::source::documents(&text, "homelab").unwrap() {
+    for doc in texts
+        .iter()
+        .flat_map(|t| lint::source::documents(t, "homelab").unwrap())
+    {
         let api = doc["apiVersion"].as_str().unwrap();
         let group = api.rsplit_once('/').map_or("", |(g, _)| g).to_owned();
         let kind = doc["kind"].as_str().unwrap().to_owned();

@@ -99,14 +99,20 @@ async fn run(
 /// Checks that read the manifests and the registry besides the cluster (tested on their own).
 const READ_MANIFESTS: [&str; 2] = ["pin-node-capacity", "images-match-node-arch"];
 
-/// Runs every check of `catalogue` that asks the cluster only (the 10 non-gate API checks).
+/// Runs every check of `catalogue` that asks the cluster only (the 10 non-gate API checks of
+/// a lab with the default ingress controller, Traefik).
 async fn run_cluster_checks(
     route: Route,
     catalogue: Vec<labctl::checks::Check>,
 ) -> (Report, Vec<String>) {
     let ids: Vec<&'static str> = catalogue
         .iter()
-        .filter(|c| c.needs_api && !c.gate && !READ_MANIFESTS.contains(&c.id))
+        .filter(|c| {
+            c.needs_api
+                && !c.gate
+                && !READ_MANIFESTS.contains(&c.id)
+                && (c.applies)(&LabConfig::default())
+        })
         .map(|c| c.id)
         .collect();
     assert_eq!(ids.len(), 10);
@@ -378,7 +384,7 @@ fn healthy_lab(method: &str, uri: &str, _: &Value) -> Option<(u16, Value)> {
             "endpoints": [{"addresses": ["10.42.0.7"], "conditions": {"ready": true}}]}])),
         "/apis/networking.k8s.io/v1/namespaces/mlops-lab/ingresses/inference" => json!({
             "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "inference"},
-            "spec": {"ingressClassName": "nginx", "rules": [{"host": "model.homelab", "http": {"paths": [
+            "spec": {"ingressClassName": "traefik", "rules": [{"host": "model.homelab", "http": {"paths": [
                 {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "inference", "port": {"number": 80}}}}]}}]},
             "status": {"loadBalancer": {"ingress": [{"ip": "192.168.1.50"}]}}}),
         _ => return None,
@@ -426,7 +432,7 @@ fn available_deployment(name: &str) -> Value {
            "status": {"readyReplicas": 1, "conditions": [{"type": "Available", "status": "True"}]}})
 }
 
-/// A cluster ready for the lab: one Ready node, k3s local-path, ingress-nginx with a
+/// A cluster ready for the lab: one Ready node, k3s local-path, k3s's Traefik with a
 /// load-balancer address, Argo CD, no `mlops-lab` namespace yet, every permission granted.
 fn ready_cluster(method: &str, uri: &str, body: &Value) -> Option<(u16, Value)> {
     let path = uri.split('?').next().unwrap_or(uri);
@@ -448,14 +454,14 @@ fn ready_cluster(method: &str, uri: &str, body: &Value) -> Option<(u16, Value)> 
         ("GET", "/apis/apps/v1/namespaces/kube-system/deployments/local-path-provisioner") => {
             available_deployment("local-path-provisioner")
         }
-        ("GET", "/apis/apps/v1/namespaces/ingress-nginx/deployments/ingress-nginx-controller") => {
-            available_deployment("ingress-nginx-controller")
+        ("GET", "/apis/apps/v1/namespaces/kube-system/deployments/traefik") => {
+            available_deployment("traefik")
         }
-        ("GET", "/apis/networking.k8s.io/v1/ingressclasses/nginx") => json!({
-            "apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "nginx"},
-            "spec": {"controller": "k8s.io/ingress-nginx"}}),
-        ("GET", "/api/v1/namespaces/ingress-nginx/services/ingress-nginx-controller") => json!({
-            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "ingress-nginx-controller"},
+        ("GET", "/apis/networking.k8s.io/v1/ingressclasses/traefik") => json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "traefik"},
+            "spec": {"controller": "traefik.io/ingress-controller"}}),
+        ("GET", "/api/v1/namespaces/kube-system/services/traefik") => json!({
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "traefik"},
             "spec": {"type": "LoadBalancer"}, "status": {"loadBalancer": {"ingress": [{"ip": "192.168.1.50"}]}}}),
         (
             "GET",
@@ -498,23 +504,17 @@ async fn every_cluster_check_of_preflight_passes_on_a_ready_cluster() {
     );
 }
 
-/// ingress-nginx installed as a DaemonSet (`controller.kind=DaemonSet`): found after the
-/// Deployment lookup comes back empty.
+/// Traefik installed as a DaemonSet (the chart's `deployment.kind=DaemonSet`): found after
+/// the Deployment lookup comes back empty.
 #[tokio::test]
 async fn ingress_controller_as_a_daemonset_is_found() {
     fn daemonset_install(method: &str, uri: &str, body: &Value) -> Option<(u16, Value)> {
         match (method, uri.split('?').next().unwrap_or(uri)) {
-            (
-                "GET",
-                "/apis/apps/v1/namespaces/ingress-nginx/deployments/ingress-nginx-controller",
-            ) => None,
-            (
-                "GET",
-                "/apis/apps/v1/namespaces/ingress-nginx/daemonsets/ingress-nginx-controller",
-            ) => Some((
+            ("GET", "/apis/apps/v1/namespaces/kube-system/deployments/traefik") => None,
+            ("GET", "/apis/apps/v1/namespaces/kube-system/daemonsets/traefik") => Some((
                 200,
                 json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
-                    "metadata": {"name": "ingress-nginx-controller"},
+                    "metadata": {"name": "traefik"},
                     "spec": {"selector": {}, "template": {}},
                     "status": {"desiredNumberScheduled": 2, "numberAvailable": 2,
                         "currentNumberScheduled": 2, "numberMisscheduled": 0, "numberReady": 2}}),
@@ -524,16 +524,13 @@ async fn ingress_controller_as_a_daemonset_is_found() {
     }
     let (report, seen) = run(
         daemonset_install,
-        &["ingress-nginx-available"],
+        &["ingress-controller-available"],
         catalogue::preflight(),
     )
     .await;
-    let r = result(&report, "ingress-nginx-available");
+    let r = result(&report, "ingress-controller-available");
     assert_eq!(r.status, Status::Pass, "{r:?}\n{seen:#?}");
-    assert_eq!(
-        r.message,
-        "DaemonSet ingress-nginx/ingress-nginx-controller: 2/2 available"
-    );
+    assert_eq!(r.message, "DaemonSet kube-system/traefik: 2/2 available");
 }
 
 /// Two nodes and no `pin_label_value`: the pin comes from the deployed Deployment's

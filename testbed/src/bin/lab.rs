@@ -15,10 +15,11 @@ use testbed::lab::{self, Lab};
 use testbed::scenarios::{self, SCENARIOS};
 
 /// The local lab: a real Kubernetes control plane (etcd, kube-apiserver, kube-scheduler,
-/// kube-controller-manager built from their Go modules; kwok for the kubelets), the
-/// local-path provisioner, Argo CD (application controller, repo-server, Redis) syncing the
-/// lab overlay from a Git server in the lab, nginx as ingress-nginx, dnsmasq as Pi-hole, and
-/// the real trainer and inference.
+/// kube-controller-manager built from their Go modules), a real node (kubelet, containerd,
+/// runc, CNI bridge) running the pipeline's pods and a kwok node beside it, the local-path
+/// provisioner, Argo CD (application controller, repo-server, Redis) syncing the lab overlay
+/// from a Git server in the lab, Traefik as the ingress controller and dnsmasq as Pi-hole.
+/// Needs root (the node's containers).
 #[derive(Debug, Parser)]
 #[command(name = "cargo lab", about, long_about)]
 struct Args {

@@ -96,7 +96,13 @@ impl<'i, 'a> Engine<'i, 'a> {
         let mut unhealthy: Vec<String> = self
             .ix
             .events_for("Pod", &pod.metadata)
-            .filter(|e| e.reason == "Unhealthy" && e.message.contains("Readiness probe failed"))
+            // A startup probe gates the readiness probe: until it passes, its failures are
+            // why the pod is not Ready (the kubelet's "Startup probe failed: …" events).
+            .filter(|e| {
+                e.reason == "Unhealthy"
+                    && (e.message.contains("Readiness probe failed")
+                        || e.message.contains("Startup probe failed"))
+            })
             .map(|e| {
                 crate::diagnose::engine::evidence::event_line(
                     "Pod",

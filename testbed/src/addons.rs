@@ -1,6 +1,8 @@
-//! The add-ons a k3s homelab has, installed into the lab's control plane: two nodes, the
-//! local-path StorageClass and the real local-path-provisioner, ingress-nginx's Service and
-//! IngressClass with a published load-balancer address. (Argo CD: `gitops.rs`.)
+//! The add-ons a k3s homelab has, installed into the lab's control plane: the kwok node
+//! `lab-node-2` (the real node `lab-node-1` registers itself: `node.rs`), the local-path
+//! StorageClass and the real local-path-provisioner, Traefik's Service, RBAC and IngressClass
+//! with a published load-balancer address (the Traefik process: `ingress.rs`; Argo CD:
+//! `gitops.rs`).
 
 use std::path::Path;
 use std::process::Command;
@@ -11,14 +13,24 @@ use anyhow::Result;
 use crate::controlplane::ControlPlane;
 use crate::process::{ProcessGuard, wait_until};
 
-/// The address the lab's "load balancer" (nginx on the host) answers on.
+/// The address the lab's "load balancer" (Traefik on the host) answers on.
 pub const LOAD_BALANCER_IP: &str = "127.0.0.1";
-pub const NODES: [&str; 2] = ["lab-node-1", "lab-node-2"];
+/// The real node (kubelet, containerd) and the kwok node.
+pub const NODES: [&str; 2] = [crate::node::NAME, "lab-node-2"];
 
-/// Installs the nodes and add-ons and waits until the nodes are Ready and schedulable.
-pub fn install(cp: &mut ControlPlane, repo: &Path) -> Result<()> {
+/// `kubectl apply` of one add-on file of `testbed/addons`, with the lab's local-path
+/// directory for the real node written into the provisioner's configuration.
+pub fn apply(cp: &ControlPlane, repo: &Path, file: &str, storage: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(repo.join("testbed/addons").join(file))?;
+    cp.apply(&text.replace("LAB_STORAGE", &storage.display().to_string()))?;
+    Ok(())
+}
+
+/// Installs the kwok node and the add-ons, and waits until the node is Ready and
+/// schedulable. Stand-in pods of host processes are pinned to the kwok node.
+pub fn install(cp: &mut ControlPlane, repo: &Path, storage: &Path) -> Result<()> {
     let addons = repo.join("testbed/addons");
-    eprintln!("lab: nodes {} and {}", NODES[0], NODES[1]);
+    eprintln!("lab: kwok node {}", NODES[1]);
     cp.kubectl(&[
         "apply",
         "-f",
@@ -44,7 +56,7 @@ pub fn install(cp: &mut ControlPlane, repo: &Path) -> Result<()> {
                     "-o",
                     "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}",
                 ]);
-                matches!((taints, ready), (Ok(t), Ok(r)) if t.trim().is_empty() && r.trim() == "True True")
+                matches!((taints, ready), (Ok(t), Ok(r)) if t.trim().is_empty() && r.trim() == "True")
             },
         )?;
         wait_until(
@@ -62,19 +74,20 @@ pub fn install(cp: &mut ControlPlane, repo: &Path) -> Result<()> {
     cp.processes = processes;
     waited?;
 
-    eprintln!("lab: local-path, ingress-nginx");
-    for file in ["local-path.yaml", "ingress-nginx.yaml"] {
-        cp.kubectl(&["apply", "-f", &addons.join(file).display().to_string()])?;
+    eprintln!("lab: local-path, Traefik");
+    std::fs::create_dir_all(storage)?;
+    for file in ["local-path.yaml", "traefik.yaml"] {
+        apply(cp, repo, file, storage)?;
     }
-    // As MetalLB would: the load-balancer address in the controller Service's status.
+    // As k3s's ServiceLB would: the load-balancer address in the controller Service's status.
     let status =
         format!(r#"{{"status":{{"loadBalancer":{{"ingress":[{{"ip":"{LOAD_BALANCER_IP}"}}]}}}}}}"#);
     cp.kubectl(&[
         "-n",
-        "ingress-nginx",
+        "kube-system",
         "patch",
         "service",
-        "ingress-nginx-controller",
+        "traefik",
         "--subresource=status",
         "--type=merge",
         "-p",
