@@ -442,19 +442,33 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "inference-oom",
-        description: "a commit sets inference's memory limit below what it needs: the kernel OOM-kills it (OOMKilled, CrashLoopBackOff)",
+        description: "a commit sets inference's memory limit to 6Mi; a burst of slow clients makes it allocate past it and the kernel OOM-kills it (OOMKilled, restarted)",
         expect: &[Expect::Pipeline("container-oom-killed")],
         apply: |lab| {
-            commit_patches(
+            let revision = commit_patches_at(
                 lab,
-                "inference: memory limit 4Mi",
+                "inference: memory limit 6Mi",
                 &[json_patch(
                     "Deployment",
                     &format!(
                         r#"[{{"op":"replace","path":"/spec/template/spec/containers/0/resources/limits/memory","value":"{OOM_LIMIT}"}},{{"op":"replace","path":"/spec/template/spec/containers/0/resources/requests/memory","value":"{OOM_LIMIT}"}}]"#
                     ),
                 )],
-            )
+            )?;
+            lab.wait_operation(&revision, SYNC)?;
+            lab.wait_healthy(SYNC)?;
+            let ip = lab.kubectl(&[
+                "-n",
+                NAMESPACE,
+                "get",
+                "pods",
+                "-l",
+                "app.kubernetes.io/name=inference",
+                "--field-selector=status.phase=Running",
+                "-o",
+                "jsonpath={.items[0].status.podIP}",
+            ])?;
+            slow_clients(ip.trim(), 8080, 2000)
         },
         undo: |lab| lab.reset(false),
     },
@@ -496,9 +510,35 @@ const SYNC: Duration = Duration::from_secs(120);
 /// The Job the bad-data scenario creates from the CronJob.
 const BAD_DATA_JOB: &str = "trainer-bad-data";
 
-/// A memory limit inference cannot start within: its runtime alone needs more (measured on
-/// the lab's node: the process is killed while it starts).
-const OOM_LIMIT: &str = "4Mi";
+/// A memory limit inference starts within (about 3.5 MiB at rest on the lab's node) but not
+/// with several hundred open connections (measured: killed at about 880).
+const OOM_LIMIT: &str = "6Mi";
+
+/// Opens up to `n` connections to `ip:port`, each sending the start of a request and never
+/// the end, as slow clients do; stops at the first refused connection (the server is gone)
+/// and closes them all after a moment.
+fn slow_clients(ip: &str, port: u16, n: usize) -> Result<()> {
+    use std::io::Write;
+    let addr: std::net::SocketAddr = format!("{ip}:{port}")
+        .parse()
+        .with_context(|| format!("pod address {ip:?}"))?;
+    let mut open = Vec::new();
+    for _ in 0..n {
+        let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+        else {
+            break;
+        };
+        if stream
+            .write_all(b"GET /predict?x=1 HTTP/1.1\r\nHost: model.homelab\r\n")
+            .is_err()
+        {
+            break;
+        }
+        open.push(stream);
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    Ok(())
+}
 
 /// Sets the lab overlay's `newTag` of image `name` in the lab's Git clone.
 fn set_image_tag(lab: &mut Lab, name: &str, tag: &str) -> Result<()> {
@@ -552,8 +592,13 @@ fn edit_overlay(lab: &mut Lab, patches: &[String]) -> Result<()> {
 
 /// [`edit_overlay`], committed and pushed; Argo CD applies it (selfHeal keeps it applied).
 fn commit_patches(lab: &mut Lab, message: &str, patches: &[String]) -> Result<()> {
+    commit_patches_at(lab, message, patches).map(drop)
+}
+
+/// [`commit_patches`], returning the new revision.
+fn commit_patches_at(lab: &mut Lab, message: &str, patches: &[String]) -> Result<String> {
     edit_overlay(lab, patches)?;
-    lab.push(message).map(drop)
+    lab.push(message)
 }
 
 /// A JSON patch (RFC 6902 operations, as JSON) of the overlay's one object of `kind`.
@@ -608,6 +653,16 @@ fn pin(kind: &str, node: &str) -> String {
         kind,
         &format!(r#"[{{"op":"replace","path":"{path}","value":"{node}"}}]"#),
     )
+}
+
+/// Enables `manifests/components/<name>` in the lab overlay by a commit, as a user enables it
+/// in theirs; returns the new revision.
+pub fn commit_component(lab: &mut Lab, name: &str) -> Result<String> {
+    let file = lab.git.file(OVERLAY_KUSTOMIZATION);
+    let mut text = std::fs::read_to_string(&file)?;
+    text.push_str(&format!("\ncomponents:\n  - ../../components/{name}\n"));
+    std::fs::write(&file, text)?;
+    lab.push(&format!("Enable components/{name}"))
 }
 
 /// Commits a change Argo CD must roll out (an annotation on inference's pod template), as a

@@ -167,6 +167,97 @@ fn verify_wait_returns_once_a_fresh_sync_is_healthy(lab: &mut Lab) {
         .expect("back to the repository's manifests");
 }
 
+/// The manifests' Gateway API path on Traefik's Gateway provider: a commit enables
+/// `components/gateway`; with `ingress_controller = "gateway"`, preflight and verify pass
+/// (`gateway-programmed`, `httproute-accepted`, both judged from what Traefik wrote) and
+/// `predict` answers through the HTTPRoute. A listener that admits only its own namespace's
+/// routes (the chart's default) fails both, with the reason Traefik gives.
+fn gateway_routes_the_host(lab: &mut Lab, dir: &std::path::Path) {
+    let revision = testbed::scenarios::commit_component(lab, "gateway").expect("commit");
+    lab.wait_operation(&revision, Duration::from_secs(120))
+        .expect("Argo CD syncs the HTTPRoute");
+    let config = dir.join("labctl-gateway.toml");
+    let text = std::fs::read_to_string(&lab.labctl_config).unwrap();
+    std::fs::write(&config, format!("{text}ingress_controller = \"gateway\"\n")).unwrap();
+    let json = |args: &[&str]| -> (i32, Value) {
+        let mut full = args.to_vec();
+        full.extend(["-o", "json"]);
+        let (code, stdout, stderr) = lab.labctl_with_config(&config, &full).unwrap();
+        let value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+        (code, value)
+    };
+    let status = |report: &Value, id: &str| -> (String, String) {
+        let c = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("no {id} in {report}"));
+        (
+            c["status"].as_str().unwrap().to_owned(),
+            format!("{} {}", c["message"], c["evidence"]),
+        )
+    };
+    let healthy = poll(SETTLE, || {
+        let (_, verify) = json(&["verify"]);
+        let bad = not_passed(&verify);
+        if bad.is_empty() {
+            Ok(verify)
+        } else {
+            Err(format!("{bad:?}"))
+        }
+    });
+    let verify = healthy.expect("verify passes through the Gateway");
+    assert_eq!(status(&verify, "httproute-accepted").0, "pass");
+    assert!(
+        !verify.to_string().contains("ingress-routes-host"),
+        "an Ingress check in gateway mode: {verify}"
+    );
+    let (_, preflight) = json(&["preflight"]);
+    assert_eq!(
+        status(&preflight, "gateway-programmed").0,
+        "pass",
+        "{preflight}"
+    );
+    let (code, predicted) = json(&["predict", "4.2"]);
+    assert_eq!(code, 0, "predict through the HTTPRoute: {predicted}");
+
+    let listener = |from: &str| {
+        lab.kubectl(&[
+            "-n",
+            "kube-system",
+            "patch",
+            "gateway",
+            "traefik-gateway",
+            "--type=json",
+            "-p",
+            &format!(
+                r#"[{{"op":"replace","path":"/spec/listeners/0/allowedRoutes/namespaces/from","value":"{from}"}}]"#
+            ),
+        ])
+        .expect("patch the Gateway")
+    };
+    listener("Same");
+    let refused = poll(SETTLE, || {
+        let (_, verify) = json(&["verify", "--check", "httproute-accepted"]);
+        match status(&verify, "httproute-accepted") {
+            (s, text) if s == "fail" && text.contains("NotAllowedByListeners") => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    assert_eq!(refused, Ok(()), "a listener admitting only kube-system");
+    let (_, preflight) = json(&["preflight", "--check", "gateway-programmed"]);
+    let (s, text) = status(&preflight, "gateway-programmed");
+    assert_eq!(s, "fail", "{text}");
+    assert!(
+        text.contains("no listener admits routes from namespace mlops-lab"),
+        "{text}"
+    );
+    listener("All");
+    lab.reset(false)
+        .expect("back to the repository's manifests");
+}
+
 /// With `LAB_RECORD=1`, writes what `labctl snapshot` reads now into labctl's offline
 /// fixtures as `<name>.json` (labctl/tests/diagnose.rs checks every recording).
 fn record(lab: &Lab, name: &str) {
@@ -194,6 +285,7 @@ fn lab_healthy_then_every_scenario_and_back() {
     record(&lab, "healthy");
     verify_wait_returns_once_a_fresh_sync_is_healthy(&mut lab);
     preflight_takes_the_pin_from_the_deployment(&lab, &dir);
+    gateway_routes_the_host(&mut lab, &dir);
     // Both overlays are accepted by a real API server (schema, admission), not only by lint.
     // The lab already runs the hook Job, whose pod template is immutable and names another
     // node in the homelab overlay, so Jobs are left out of the dry run.
@@ -284,6 +376,10 @@ fn lab_healthy_then_every_scenario_and_back() {
         failures.len(),
         failures.join("\n")
     );
+    // Stopped (containers, mounts and bridge removed) before its directory goes; a failed
+    // run keeps the directory and its logs.
+    drop(lab);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A fresh directory for this run's lab (certificates, etcd data, logs, kubeconfigs).

@@ -380,8 +380,8 @@ pub fn ingress_backends(m: &Manifests) -> Vec<Finding> {
                         problem,
                     ],
                     "Make the backend name the Service (metadata.name) and one of its ports \
-                     (spec.ports[].name, or the number): ingress-nginx answers 503 for a backend \
-                     without endpoints."
+                     (spec.ports[].name, or the number): Traefik answers 404 for a backend that \
+                     does not exist (ingress-nginx answered 503)."
                         .to_owned(),
                 ));
             }
