@@ -473,6 +473,25 @@ pub const SCENARIOS: &[Scenario] = &[
         undo: |lab| lab.reset(false),
     },
     Scenario {
+        name: "inference-command-typo",
+        description: "a commit gives inference the command /usr/local/bin/inferenc: runc cannot start it (StartError, RunContainerError)",
+        expect: &[Expect::PipelineEvidence(
+            "container-start-failed",
+            "/usr/local/bin/inferenc",
+        )],
+        apply: |lab| {
+            commit_patches(
+                lab,
+                "inference: command typo",
+                &[json_patch(
+                    "Deployment",
+                    r#"[{"op":"add","path":"/spec/template/spec/containers/0/command","value":["/usr/local/bin/inferenc"]}]"#,
+                )],
+            )
+        },
+        undo: |lab| lab.reset(false),
+    },
+    Scenario {
         name: "no-model-published",
         description: "a first install without the first-model hook (the claim moved to wave 1 with inference): inference runs on an empty volume and never turns Ready",
         expect: &[

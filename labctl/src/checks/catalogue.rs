@@ -263,4 +263,31 @@ mod tests {
             assert_eq!(ids.len(), n);
         }
     }
+
+    #[test]
+    fn the_ingress_controller_decides_the_routing_checks() {
+        use crate::config::{IngressController, LabConfig};
+        let ids = |controller, catalogue: Vec<Check>| -> Vec<&'static str> {
+            let config = LabConfig {
+                ingress_controller: controller,
+                ..LabConfig::default()
+            };
+            super::super::applicable(catalogue, &config)
+                .iter()
+                .map(|c| c.id)
+                .collect()
+        };
+        let ingress = ids(IngressController::Traefik, verify());
+        assert!(ingress.contains(&"ingress-routes-host"));
+        assert!(!ingress.contains(&"httproute-accepted"));
+        let gateway = ids(IngressController::Gateway, verify());
+        assert!(gateway.contains(&"httproute-accepted"));
+        assert!(!gateway.contains(&"ingress-routes-host"));
+        let preflight_gateway = ids(IngressController::Gateway, preflight());
+        assert!(preflight_gateway.contains(&"gateway-programmed"));
+        assert!(!preflight_gateway.contains(&"ingressclass-matches-controller"));
+        let preflight_nginx = ids(IngressController::IngressNginx, preflight());
+        assert!(preflight_nginx.contains(&"ingressclass-matches-controller"));
+        assert!(!preflight_nginx.contains(&"gateway-programmed"));
+    }
 }

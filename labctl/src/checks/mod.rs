@@ -216,6 +216,15 @@ impl Catalogue {
 pub const PREREQUISITES: &str = "prerequisites.md";
 pub const VERIFICATION: &str = "verification.md";
 
+/// The checks of `catalogue` that belong to the lab `config` describes (its ingress
+/// controller decides some), in order. Every command that runs a catalogue asks this first.
+pub fn applicable(catalogue: Vec<Check>, config: &crate::config::LabConfig) -> Vec<Check> {
+    catalogue
+        .into_iter()
+        .filter(|c| (c.applies)(config))
+        .collect()
+}
+
 /// Finds checks by id in a catalogue; an unknown id is an error listing the valid ones. The
 /// gate checks always stay in: the runner runs them only if a selected check needs the API.
 pub fn select(catalogue: &[Check], ids: &[String]) -> anyhow::Result<Vec<Check>> {

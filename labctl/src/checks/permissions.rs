@@ -70,6 +70,20 @@ pub const PERMISSIONS: &[Permission] = &[
     p("batch", "jobs", &["list"], Scope::Lab),
     p("discovery.k8s.io", "endpointslices", &["list"], Scope::Lab),
     p("events.k8s.io", "events", &["list"], Scope::Lab),
+    // With `ingress_controller = "gateway"`: the Gateway (in its own namespace, often
+    // kube-system) and the lab's HTTPRoute.
+    p(
+        "gateway.networking.k8s.io",
+        "gateways",
+        &["get"],
+        Scope::Cluster,
+    ),
+    p(
+        "gateway.networking.k8s.io",
+        "httproutes",
+        &["get"],
+        Scope::Lab,
+    ),
     p(
         "networking.k8s.io",
         "ingressclasses",

@@ -37,11 +37,7 @@ pub async fn run_then(
     catalogue: Vec<Check>,
     on_failure: Option<OnFailure>,
 ) -> anyhow::Result<ExitStatus> {
-    // Only the checks that belong to this lab (its ingress controller decides some).
-    let catalogue: Vec<Check> = catalogue
-        .into_iter()
-        .filter(|c| (c.applies)(&ctx.config))
-        .collect();
+    let catalogue = crate::checks::applicable(catalogue, &ctx.config);
     if args.list {
         crate::render::write_stdout(&crate::render::checks::list(&catalogue, ctx.output))?;
         return Ok(ExitStatus::Success);

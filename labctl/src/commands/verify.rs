@@ -37,7 +37,7 @@ pub struct VerifyArgs {
 const POLL: Duration = Duration::from_secs(2);
 
 pub async fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<ExitStatus> {
-    let catalogue = crate::checks::catalogue::verify();
+    let catalogue = crate::checks::applicable(crate::checks::catalogue::verify(), &ctx.config);
     let Some(limit) = args.wait else {
         return super::run_checks::run_then(ctx, &args.checks, catalogue, Some(causes_now)).await;
     };

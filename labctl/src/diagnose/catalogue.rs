@@ -32,6 +32,7 @@ pub enum FindingId {
     ImagePlatformMismatch,
     ContainerCrashLooping,
     ContainerOomKilled,
+    ContainerStartFailed,
     TrainerJobFailed,
     ReadinessFailing,
     ConfigMissing,
@@ -71,7 +72,7 @@ const fn entry(
 }
 
 /// Every finding, in catalogue order.
-pub const CATALOGUE: [FindingSpec; 24] = [
+pub const CATALOGUE: [FindingSpec; 25] = [
     entry(
         FindingId::PvcWaitingForConsumer,
         "pvc-waiting-for-consumer",
@@ -199,6 +200,12 @@ pub const CATALOGUE: [FindingSpec; 24] = [
         "a container was killed for exceeding its memory limit",
     ),
     entry(
+        FindingId::ContainerStartFailed,
+        "container-start-failed",
+        Severity::Error,
+        "the container runtime cannot start a container (its command, a mount, a limit it cannot set)",
+    ),
+    entry(
         FindingId::TrainerJobFailed,
         "trainer-job-failed",
         Severity::Error,
@@ -295,6 +302,7 @@ mod tests {
                 ("image-platform-mismatch", "error"),
                 ("container-crash-looping", "error"),
                 ("container-oom-killed", "error"),
+                ("container-start-failed", "error"),
                 ("trainer-job-failed", "error"),
                 ("readiness-failing", "error"),
                 ("config-missing", "error"),

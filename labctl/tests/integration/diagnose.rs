@@ -235,6 +235,14 @@ mod engine {
             &[("container-oom-killed", Error)],
         ),
         ("container-killed-not-oom.yaml", &[]),
+        (
+            "container-start-failed.json",
+            &[("container-start-failed", Error)],
+        ),
+        (
+            "container-start-failed-command.yaml",
+            &[("container-start-failed", Error)],
+        ),
         ("trainer-job-failed.json", &[("trainer-job-failed", Error)]),
         (
             "trainer-hook-deadline-exceeded.yaml",
@@ -351,6 +359,19 @@ mod engine {
             f.summary
         );
         assert!(f.remediation.contains("In Git: raise resources.limits.memory of container inference in Deployment inference to 256Mi"), "{}", f.remediation);
+        let f = &run_all("container-start-failed.json").findings[0];
+        assert!(
+            f.summary.contains("its memory limit (2Mi) is below what the runtime uses to start it (error setting cgroup config for procHooks process: unable to set memory limit to 2097152"),
+            "{}",
+            f.summary
+        );
+        assert!(f.remediation.contains("Raise resources.limits.memory of container inference in Deployment inference in manifests/"), "{}", f.remediation);
+        let f = &run_all("container-start-failed-command.yaml").findings[0];
+        assert!(
+            f.summary.ends_with(r#"its command is not in the image (exec: "/usr/local/bin/inferenc": stat /usr/local/bin/inferenc: no such file or directory)"#),
+            "{}",
+            f.summary
+        );
         let f = &run_all("trainer-job-failed.json").findings[0];
         assert!(f.summary.ends_with("(BackoffLimitExceeded): trainer: training data /data/training.csv line 17: expected 2 columns, found 3"), "{}", f.summary);
         let f = &run_all("trainer-hook-deadline-exceeded.yaml").findings[0];
