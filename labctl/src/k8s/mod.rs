@@ -8,6 +8,7 @@
 
 pub mod application;
 pub mod gateway;
+pub mod labels;
 pub mod names;
 pub mod nodes;
 pub mod placement;

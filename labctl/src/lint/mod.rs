@@ -92,9 +92,10 @@ pub const PROBES: &str = "probes-missing";
 pub const RESOURCES: &str = "resources-missing";
 pub const SECURITY: &str = "security-settings-missing";
 pub const MODEL_MOUNT: &str = "model-mount-writable";
+pub const NETWORK_POLICY: &str = "networkpolicy-blocks-controller";
 
 /// Every rule, in report order.
-pub const CATALOGUE: [Rule; 11] = [
+pub const CATALOGUE: [Rule; 12] = [
     engine(
         FindingId::ConsumersPinnedToDifferentNodes,
         CONSUMERS_PINNED,
@@ -138,6 +139,10 @@ pub const CATALOGUE: [Rule; 11] = [
     lint(
         MODEL_MOUNT,
         "a serving workload mounts the model volume writable",
+    ),
+    lint(
+        NETWORK_POLICY,
+        "a NetworkPolicy admits no traffic from the ingress controller to the served pods",
     ),
 ];
 
