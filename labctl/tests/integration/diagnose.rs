@@ -1088,7 +1088,8 @@ mod robustness {
 }
 
 /// Snapshots recorded from the real local lab (testbed/: kube-apiserver, scheduler and
-/// controller-manager v1.36, the real local-path provisioner) by
+/// controller-manager v1.36, the real node's kubelet v1.36 with containerd 2.4 and runc 1.5,
+/// the real local-path provisioner, Argo CD 3.6, Traefik 3.6) by
 /// `scripts/record-lab-fixtures.sh` (the lab e2e with `LAB_RECORD=1`): each scenario yields
 /// its finding and nothing else.
 mod lab {
@@ -1116,6 +1117,55 @@ mod lab {
         ("ingress-other-host", None),
         ("pihole-missing-record", None),
     ];
+
+    /// Failures of the real node (kubelet, containerd, runc) → the one finding `labctl
+    /// diagnose` (the whole pipeline) must produce.
+    const RECORDED_PIPELINE: &[(&str, &str)] = &[
+        ("image-tag-missing", "image-pull-failed"),
+        ("trainer-bad-data", "trainer-job-failed"),
+        ("inference-oom", "container-oom-killed"),
+        ("inference-command-typo", "container-start-failed"),
+        ("no-model-published", "readiness-failing"),
+    ];
+
+    #[test]
+    fn every_recorded_pipeline_failure_yields_exactly_its_finding() {
+        let mut failures = Vec::new();
+        for (name, want) in RECORDED_PIPELINE {
+            let file = format!("lab/{name}.json");
+            let path = fixtures_dir().join(&file);
+            let Ok(snapshot) = labctl::snapshot::load_path(&path) else {
+                failures.push(format!(
+                    "{file}: not recorded (scripts/record-lab-fixtures.sh {name})"
+                ));
+                continue;
+            };
+            let d = labctl::diagnose::diagnose_target(
+                &snapshot,
+                &LabConfig::default(),
+                &Scope::namespace("mlops-lab"),
+                labctl::diagnose::Target::All,
+            );
+            let got: Vec<&str> = d.findings.iter().map(|f| f.id).collect();
+            if got != [*want] {
+                failures.push(format!("{file}: expected [{want}], got {got:?}"));
+            }
+        }
+        // And the healthy lab, judged whole, has nothing to say.
+        let healthy = labctl::snapshot::load_path(&fixtures_dir().join("lab/healthy.json"))
+            .expect("lab/healthy.json");
+        let d = labctl::diagnose::diagnose_target(
+            &healthy,
+            &LabConfig::default(),
+            &Scope::namespace("mlops-lab"),
+            labctl::diagnose::Target::All,
+        );
+        if !d.findings.is_empty() {
+            let ids: Vec<&str> = d.findings.iter().map(|f| f.id).collect();
+            failures.push(format!("lab/healthy.json, whole pipeline: {ids:?}"));
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
 
     #[test]
     fn every_recorded_scenario_yields_exactly_its_finding() {
