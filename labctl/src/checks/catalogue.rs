@@ -5,7 +5,8 @@ use futures::FutureExt;
 
 use super::{Catalogue, Check, PREREQUISITES, VERIFICATION, check};
 use super::{
-    api, argocd, capacity, dataplane, ingress, namespace, nodes, serving, storage, training,
+    api, argocd, capacity, dataplane, gateway, ingress, namespace, nodes, serving, storage,
+    training,
 };
 
 /// The gate checks both catalogues open with: without the API nothing else can be asked.
@@ -99,9 +100,9 @@ pub fn preflight() -> Vec<Check> {
                 check(
                     "gateway-programmed",
                     "the Gateway is Programmed and admits the lab's routes",
-                    |ctx| ingress::gateway_programmed(ctx).boxed(),
+                    |ctx| gateway::gateway_programmed(ctx).boxed(),
                 )
-                .when(ingress::uses_gateway),
+                .when(gateway::uses_gateway),
                 check(
                     "ingress-address-published",
                     "the ingress controller publishes an external address",
@@ -216,9 +217,9 @@ pub fn verify() -> Vec<Check> {
                 check(
                     "httproute-accepted",
                     "the HTTPRoute routes the host to the Service, Accepted with references resolved",
-                    |ctx| ingress::http_route_accepted(ctx).boxed(),
+                    |ctx| gateway::http_route_accepted(ctx).boxed(),
                 )
-                .when(ingress::uses_gateway),
+                .when(gateway::uses_gateway),
             ],
         )
         .category(

@@ -1,27 +1,20 @@
-//! Ingress: the controller in use (Traefik, k3s's default; ingress-nginx, end of life; or a
-//! Gateway API Gateway), its IngressClass and published address before deploying; the lab's
-//! Ingress or HTTPRoute routing the host afterwards.
+//! Ingress: the controller in use (Traefik, k3s's default; or ingress-nginx, end of life), its
+//! IngressClass and published address before deploying; the lab's Ingress routing the host
+//! afterwards. The Gateway API's Gateway and HTTPRoute: `gateway.rs`.
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
-use kube::api::{Api, DynamicObject};
 
 use super::available::{evaluate_daemonset_available, evaluate_deployment_available};
 use super::{CheckError, Outcome};
 use crate::config::{IngressController, LabConfig};
 use crate::context::Context;
 use crate::fetch;
-use crate::k8s::gateway::{self, Gateway, HttpRoute, condition};
 
 /// Whether the lab routes through an Ingress (Traefik, ingress-nginx) rather than an HTTPRoute.
 pub fn uses_ingress(config: &LabConfig) -> bool {
     config.ingress_controller != IngressController::Gateway
-}
-
-/// Whether the lab routes through a Gateway API HTTPRoute.
-pub fn uses_gateway(config: &LabConfig) -> bool {
-    config.ingress_controller == IngressController::Gateway
 }
 
 /// ingress-nginx has had no release or security fix since March 2026: a warning that points
@@ -163,167 +156,6 @@ pub async fn ingress_address_published(ctx: &Context) -> Result<Outcome, CheckEr
     ))
 }
 
-/// The Gateway exists, its controller has programmed it, and a listener admits routes from
-/// the lab's namespace (a listener's default admits only its own namespace's routes).
-pub fn evaluate_gateway(gateway: Option<&Gateway>, config: &LabConfig) -> Outcome {
-    let what = format!(
-        "Gateway {}/{}",
-        config.gateway.namespace, config.gateway.name
-    );
-    let Some(gw) = gateway else {
-        return Outcome::fail(format!("{what} not found"))
-            .with("k3s: enable Traefik's Gateway provider (providers.kubernetesGateway.enabled) or create the Gateway; the Gateway API CRDs must be installed");
-    };
-    let mut problems = Vec::new();
-    for type_ in ["Accepted", "Programmed"] {
-        match condition(&gw.conditions, type_) {
-            Some(c) if c.status == "True" => {}
-            Some(c) => problems.push(format!(
-                "{type_} is {} ({}{})",
-                c.status,
-                c.reason,
-                if c.message.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", c.message)
-                }
-            )),
-            None => problems.push(format!(
-                "no {type_} condition: no controller has taken the Gateway"
-            )),
-        }
-    }
-    if !gw.admits_routes_from(&config.namespace) {
-        let listeners: Vec<String> = gw
-            .listeners
-            .iter()
-            .map(|l| format!("{} (:{}, routes from {})", l.name, l.port, l.routes_from))
-            .collect();
-        problems.push(format!(
-            "no listener admits routes from namespace {}: {}",
-            config.namespace,
-            listeners.join(", ")
-        ));
-    }
-    if problems.is_empty() {
-        let listeners: Vec<String> = gw
-            .listeners
-            .iter()
-            .map(|l| format!("{} :{}", l.name, l.port))
-            .collect();
-        Outcome::pass(format!(
-            "{what} is Programmed (listeners {})",
-            listeners.join(", ")
-        ))
-    } else {
-        Outcome::fail(format!("{what} cannot route the lab"))
-            .with_all(problems)
-            .with("k3s's Traefik chart: gateway.listeners.web.namespacePolicy.from = All admits routes of other namespaces")
-    }
-}
-
-pub async fn gateway_programmed(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
-    let g = &ctx.config.gateway;
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(client, &g.namespace, &gateway::gateway_resource());
-    let object = api.get_opt(&g.name).await.map_err(|e| {
-        fetch::classify(
-            e,
-            "get",
-            "gateways.gateway.networking.k8s.io",
-            Some(&g.namespace),
-        )
-    })?;
-    Ok(evaluate_gateway(
-        object.as_ref().map(Gateway::from_object).as_ref(),
-        &ctx.config,
-    ))
-}
-
-/// The HTTPRoute serves the host, sends it to the Service, and the Gateway's controller has
-/// accepted it with every reference resolved.
-pub fn evaluate_http_route(route: Option<&HttpRoute>, config: &LabConfig) -> Outcome {
-    let what = format!("HTTPRoute {}/{}", config.namespace, config.http_route);
-    let Some(route) = route else {
-        return Outcome::fail(format!("{what} not found")).with(
-            "with ingress_controller = \"gateway\" the manifests carry one: components/gateway",
-        );
-    };
-    let gateway = format!("{}/{}", config.gateway.namespace, config.gateway.name);
-    let mut problems = Vec::new();
-    if !route.serves(&config.host) {
-        problems.push(format!(
-            "no hostname {} (hostnames: {})",
-            config.host,
-            route.hostnames.join(", ")
-        ));
-    }
-    if !route.parent_refs.contains(&gateway) {
-        problems.push(format!(
-            "not attached to Gateway {gateway} (parentRefs: {})",
-            route.parent_refs.join(", ")
-        ));
-    }
-    if !route
-        .backends
-        .iter()
-        .any(|(name, _)| *name == config.service)
-    {
-        problems.push(format!("no backendRef to Service {}", config.service));
-    }
-    match route.parents.iter().find(|p| p.gateway == gateway) {
-        None => problems.push(format!(
-            "Gateway {gateway} reports nothing about it (status.parents): its controller has not seen it"
-        )),
-        Some(parent) => {
-            for type_ in ["Accepted", "ResolvedRefs"] {
-                match condition(&parent.conditions, type_) {
-                    Some(c) if c.status == "True" => {}
-                    Some(c) => problems.push(format!(
-                        "{type_} is {} ({}{})",
-                        c.status,
-                        c.reason,
-                        if c.message.is_empty() {
-                            String::new()
-                        } else {
-                            format!(": {}", c.message)
-                        }
-                    )),
-                    None => problems.push(format!("no {type_} condition from {gateway}")),
-                }
-            }
-        }
-    }
-    if problems.is_empty() {
-        Outcome::pass(format!(
-            "{} → {} through {gateway}, Accepted, references resolved",
-            config.host, config.service
-        ))
-    } else {
-        Outcome::fail(format!("{what} does not route {} correctly", config.host)).with_all(problems)
-    }
-}
-
-pub async fn http_route_accepted(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
-    let c = &ctx.config;
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(client, &c.namespace, &gateway::http_route_resource());
-    let object = api.get_opt(&c.http_route).await.map_err(|e| {
-        fetch::classify(
-            e,
-            "get",
-            "httproutes.gateway.networking.k8s.io",
-            Some(&c.namespace),
-        )
-    })?;
-    Ok(evaluate_http_route(
-        object.as_ref().map(HttpRoute::from_object).as_ref(),
-        c,
-    ))
-}
-
 #[cfg(test)]
 mod controller_tests {
     use super::*;
@@ -429,86 +261,6 @@ mod controller_tests {
             evaluate_ingress_class(None, "nginx", NGINX).status,
             Status::Fail
         );
-    }
-
-    fn gateway_config() -> LabConfig {
-        LabConfig {
-            ingress_controller: IngressController::Gateway,
-            ..LabConfig::default()
-        }
-    }
-
-    #[test]
-    fn a_programmed_gateway_admitting_the_namespace_passes() {
-        let gw = Gateway::from_object(&crate::k8s::gateway::tests::gateway_object("True", "All"));
-        let o = evaluate_gateway(Some(&gw), &gateway_config());
-        assert_eq!(o.status, Status::Pass, "{o:?}");
-        assert!(o.message.contains("web :8000"), "{o:?}");
-    }
-
-    #[test]
-    fn an_unprogrammed_gateway_or_one_admitting_only_its_namespace_fails() {
-        let c = gateway_config();
-        let gw = Gateway::from_object(&crate::k8s::gateway::tests::gateway_object("False", "All"));
-        let o = evaluate_gateway(Some(&gw), &c);
-        assert_eq!(o.status, Status::Fail, "{o:?}");
-        assert!(
-            o.evidence
-                .iter()
-                .any(|d| d.starts_with("Programmed is False")),
-            "{o:?}"
-        );
-        let gw = Gateway::from_object(&crate::k8s::gateway::tests::gateway_object("True", "Same"));
-        let o = evaluate_gateway(Some(&gw), &c);
-        assert!(
-            o.evidence
-                .iter()
-                .any(|d| d.contains("no listener admits routes from namespace mlops-lab")),
-            "{o:?}"
-        );
-        assert_eq!(evaluate_gateway(None, &c).status, Status::Fail);
-    }
-
-    #[test]
-    fn an_accepted_route_with_resolved_references_passes() {
-        let r = HttpRoute::from_object(&crate::k8s::gateway::tests::route_object(
-            "model.homelab",
-            "True",
-            "True",
-        ));
-        let o = evaluate_http_route(Some(&r), &gateway_config());
-        assert_eq!(o.status, Status::Pass, "{o:?}");
-    }
-
-    #[test]
-    fn a_route_with_unresolved_references_another_host_or_none_fails() {
-        let c = gateway_config();
-        let r = HttpRoute::from_object(&crate::k8s::gateway::tests::route_object(
-            "model.homelab",
-            "True",
-            "False",
-        ));
-        let o = evaluate_http_route(Some(&r), &c);
-        assert_eq!(o.status, Status::Fail);
-        assert!(
-            o.evidence
-                .iter()
-                .any(|d| d.contains("ResolvedRefs is False (BackendNotFound")),
-            "{o:?}"
-        );
-        let r = HttpRoute::from_object(&crate::k8s::gateway::tests::route_object(
-            "other.homelab",
-            "True",
-            "True",
-        ));
-        let o = evaluate_http_route(Some(&r), &c);
-        assert!(
-            o.evidence
-                .iter()
-                .any(|d| d.contains("no hostname model.homelab")),
-            "{o:?}"
-        );
-        assert_eq!(evaluate_http_route(None, &c).status, Status::Fail);
     }
 
     fn controller_service(ip: Option<&str>) -> Service {

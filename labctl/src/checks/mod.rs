@@ -15,6 +15,7 @@ pub mod available;
 pub mod capacity;
 pub mod catalogue;
 pub mod dataplane;
+pub mod gateway;
 pub mod ingress;
 pub mod namespace;
 pub mod nodes;
