@@ -18,17 +18,18 @@ impl<'i, 'a> Engine<'i, 'a> {
     fn model_published(&self, ns: &str) -> Option<String> {
         let crons: Vec<_> = self
             .ix
-            .snapshot
-            .cron_jobs
-            .iter()
-            .filter(|c| meta_ns(&c.metadata) == ns)
+            .cron_jobs_by_ns
+            .get(ns)
+            .into_iter()
+            .flatten()
             .collect();
         let jobs: Vec<_> = self
             .ix
-            .snapshot
-            .jobs
-            .iter()
-            .filter(|j| meta_ns(&j.metadata) == ns && is_trainer_job(j))
+            .jobs_by_ns
+            .get(ns)
+            .into_iter()
+            .flatten()
+            .filter(|j| is_trainer_job(j))
             .collect();
         if crons.is_empty() && jobs.is_empty() {
             return None;

@@ -74,19 +74,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         let Some(uid) = job.metadata.uid.as_deref() else {
             return Vec::new();
         };
-        let mut pods: Vec<&'a Pod> = self
-            .ix
-            .snapshot
-            .pods
-            .iter()
-            .filter(|p| {
-                p.metadata
-                    .owner_references
-                    .iter()
-                    .flatten()
-                    .any(|o| o.uid == uid)
-            })
-            .collect();
+        let mut pods: Vec<&'a Pod> = self.ix.pods_by_owner.get(uid).cloned().unwrap_or_default();
         pods.sort_by_key(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0));
         pods
     }
@@ -103,14 +91,9 @@ impl<'i, 'a> Engine<'i, 'a> {
             return false;
         };
         let created = job.metadata.creation_timestamp.as_ref().map(|t| t.0);
-        self.ix.snapshot.jobs.iter().any(|j| {
-            j.metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .any(|o| o.uid == owner.uid)
-                && j.metadata.creation_timestamp.as_ref().map(|t| t.0) > created
-                && job_succeeded(j)
+        let runs = self.ix.jobs_by_owner.get(owner.uid.as_str());
+        runs.into_iter().flatten().any(|j| {
+            j.metadata.creation_timestamp.as_ref().map(|t| t.0) > created && job_succeeded(j)
         })
     }
 
