@@ -223,3 +223,33 @@ fn capitalise(s: &str) -> String {
         None => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnose::test_cluster::*;
+    use serde_json::json;
+
+    fn job(conditions: serde_json::Value) -> serde_json::Value {
+        json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": meta("trainer-1"),
+               "spec": {"template": {"spec": {"restartPolicy": "Never",
+                   "containers": [{"name": "trainer", "image": "t"}]}}},
+               "status": {"conditions": conditions}})
+    }
+
+    #[test]
+    fn a_failed_trainer_job_is_found() {
+        let mut items = base();
+        items.push(job(
+            json!([{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                               "message": "Job has reached the specified backoff limit"}]),
+        ));
+        assert!(ids(items).contains(&"trainer-job-failed"));
+    }
+
+    #[test]
+    fn a_completed_trainer_job_is_not() {
+        let mut items = base();
+        items.push(job(json!([{"type": "Complete", "status": "True"}])));
+        assert!(!ids(items).contains(&"trainer-job-failed"));
+    }
+}
