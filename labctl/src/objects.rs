@@ -60,7 +60,10 @@ pub struct RawObject<'t> {
     pub api_version: String,
     /// `kind`, inherited likewise (empty if unknown).
     pub kind: String,
-    pub position: Position,
+    /// The YAML document; for JSON the position is counted from the text when asked for
+    /// ([`RawObject::position`]): counting lines before every object of a large file would
+    /// cost time quadratic in its size.
+    document: usize,
     body: Body<'t>,
 }
 
@@ -76,6 +79,17 @@ enum Body<'t> {
 }
 
 impl RawObject<'_> {
+    /// Where the object is: line and column of its `{` in JSON, its document in YAML.
+    pub fn position(&self) -> Position {
+        match &self.body {
+            Body::Json { text, raw, .. } => {
+                let (line, column) = line_column(text, offset_in(text, raw.get()));
+                Position::At { line, column }
+            }
+            Body::Tree(_) => Position::Document(self.document),
+        }
+    }
+
     /// `metadata.name`, for messages (`?` when absent).
     fn name(&self) -> String {
         #[derive(Deserialize)]
@@ -137,7 +151,7 @@ impl RawObject<'_> {
     }
 
     fn object_error(&self, e: impl std::fmt::Display) -> ReadError {
-        let what = match self.position {
+        let what = match self.position() {
             Position::Document(n) => format!("document {n}, {} {:?}", self.kind, self.name()),
             Position::At { line, column } => {
                 format!("{line}:{column}, {} {:?}", self.kind, self.name())
@@ -150,15 +164,20 @@ impl RawObject<'_> {
     }
 }
 
-/// Reads every object of `text` in order and hands each to `each`. JSON when the text starts
-/// with `{` or `[`, YAML otherwise (JSON is YAML too, but serde_json keeps positions and types
-/// without a tree).
+/// Whether [`read`] reads `text` as JSON: it starts with `{` or `[`. A JSON object borrows
+/// from the text and costs nothing until it is typed; a YAML object holds its own tree.
+pub fn is_json(text: &str) -> bool {
+    let trimmed = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
+    trimmed.starts_with('{') || trimmed.starts_with('[')
+}
+
+/// Reads every object of `text` in order and hands each to `each`. JSON when [`is_json`], YAML
+/// otherwise (JSON is YAML too, but serde_json keeps positions and types without a tree).
 pub fn read<'t, E: From<ReadError>>(
     text: &'t str,
     mut each: impl FnMut(RawObject<'t>) -> Result<(), E>,
 ) -> Result<(), E> {
-    let trimmed = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
-    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+    if is_json(text) {
         read_json(text, &mut each)
     } else {
         read_yaml(text, &mut each)
@@ -258,11 +277,10 @@ fn json_object<'t, E: From<ReadError>>(
         }
         return Ok(());
     }
-    let (line, column) = line_column(text, offset_in(text, raw.get()));
     each(RawObject {
         api_version: api_version.to_owned(),
         kind: kind.to_owned(),
-        position: Position::At { line, column },
+        document: 0,
         body: Body::Json {
             text,
             raw,
@@ -335,7 +353,7 @@ fn tree_object<'t, E: From<ReadError>>(
     each(RawObject {
         api_version,
         kind,
-        position: Position::Document(document),
+        document,
         body: Body::Tree(value),
     })
 }
@@ -396,7 +414,7 @@ mod tests {
     fn kinds(text: &str) -> Result<Vec<(String, String, Position)>, ReadError> {
         let mut out = Vec::new();
         read(text, |o: RawObject<'_>| -> Result<(), ReadError> {
-            out.push((o.api_version.clone(), o.kind.clone(), o.position));
+            out.push((o.api_version.clone(), o.kind.clone(), o.position()));
             Ok(())
         })?;
         Ok(out)

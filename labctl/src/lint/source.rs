@@ -188,7 +188,7 @@ pub fn documents(text: &str, source_name: &str) -> Result<Vec<Value>, SourceErro
 fn positioned(text: &str, source_name: &str) -> Result<Vec<(Position, Value)>, SourceError> {
     let mut out = Vec::new();
     crate::objects::read(text, |o: RawObject<'_>| -> Result<(), ReadError> {
-        let position = o.position;
+        let position = o.position();
         out.push((position, o.into_value()?));
         Ok(())
     })

@@ -6,6 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
+use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetSpec, ReplicaSetStatus};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+
 use super::{ClusterSnapshot, Kind};
 use crate::objects::{RawObject, ReadError};
 
@@ -70,15 +73,47 @@ pub fn load_path(path: &Path) -> Result<ClusterSnapshot, SnapshotError> {
 }
 
 /// Parses the text of one file (see [`crate::objects`]); `path` is only used in errors.
+///
+/// Each list gets exactly the room it needs: k8s-openapi objects are large (a Pod or a
+/// Deployment is over 2 KiB before any field is set), and lists grown by doubling held up to
+/// twice that, plus the copies left behind by each growth. JSON objects are counted by kind
+/// before they are typed (they borrow from the text); YAML documents, which hold a tree each,
+/// are typed as they come and the lists trimmed afterwards.
 pub fn parse_str(text: &str, path: &Path) -> Result<ClusterSnapshot, SnapshotError> {
     let mut snapshot = ClusterSnapshot::default();
-    crate::objects::read(text, |o: RawObject<'_>| -> Result<(), ReadError> {
-        match Kind::of(&o.api_version, &o.kind) {
-            Some(kind) => push(&mut snapshot, kind, &o),
-            None => Ok(()),
+    let located = |e| located(path, e);
+    if crate::objects::is_json(text) {
+        let mut known: Vec<(Kind, RawObject<'_>)> = Vec::new();
+        crate::objects::read(text, |o: RawObject<'_>| -> Result<(), ReadError> {
+            if let Some(kind) = Kind::of(&o.api_version, &o.kind) {
+                known.push((kind, o));
+            }
+            Ok(())
+        })
+        .map_err(located)?;
+        for kind in Kind::ALL {
+            let n = known.iter().filter(|(k, _)| *k == kind).count();
+            reserve(&mut snapshot, kind, n);
         }
-    })
-    .map_err(|e| match e {
+        for (kind, o) in known {
+            push(&mut snapshot, kind, &o).map_err(located)?;
+        }
+    } else {
+        crate::objects::read(text, |o: RawObject<'_>| -> Result<(), ReadError> {
+            match Kind::of(&o.api_version, &o.kind) {
+                Some(kind) => push(&mut snapshot, kind, &o),
+                None => Ok(()),
+            }
+        })
+        .map_err(located)?;
+        snapshot.shrink_to_fit();
+    }
+    Ok(snapshot)
+}
+
+/// A reader's error in file `path`.
+fn located(path: &Path, e: ReadError) -> SnapshotError {
+    match e {
         ReadError::Syntax {
             line,
             column,
@@ -94,8 +129,28 @@ pub fn parse_str(text: &str, path: &Path) -> Result<ClusterSnapshot, SnapshotErr
             what,
             message,
         },
-    })?;
-    Ok(snapshot)
+    }
+}
+
+/// Room for `n` more objects of `kind`.
+fn reserve(s: &mut ClusterSnapshot, kind: Kind, n: usize) {
+    match kind {
+        Kind::PersistentVolumeClaim => s.persistent_volume_claims.reserve_exact(n),
+        Kind::PersistentVolume => s.persistent_volumes.reserve_exact(n),
+        Kind::StorageClass => s.storage_classes.reserve_exact(n),
+        Kind::Node => s.nodes.reserve_exact(n),
+        Kind::Pod => s.pods.reserve_exact(n),
+        Kind::Job => s.jobs.reserve_exact(n),
+        Kind::CronJob => s.cron_jobs.reserve_exact(n),
+        Kind::ReplicaSet => s.replica_sets.reserve_exact(n),
+        Kind::Deployment => s.deployments.reserve_exact(n),
+        Kind::StatefulSet => s.stateful_sets.reserve_exact(n),
+        Kind::Service => s.services.reserve_exact(n),
+        Kind::EndpointSlice => s.endpoint_slices.reserve_exact(n),
+        Kind::CoreEvent => s.events.reserve_exact(n),
+        Kind::EventsV1Event => s.events_v1.reserve_exact(n),
+        Kind::Application => s.applications.reserve_exact(n),
+    }
 }
 
 /// Types `o` into the list of its kind.
@@ -108,7 +163,7 @@ fn push(s: &mut ClusterSnapshot, kind: Kind, o: &RawObject<'_>) -> Result<(), Re
         Kind::Pod => s.pods.push(o.decode()?),
         Kind::Job => s.jobs.push(o.decode()?),
         Kind::CronJob => s.cron_jobs.push(o.decode()?),
-        Kind::ReplicaSet => s.replica_sets.push(o.decode()?),
+        Kind::ReplicaSet => s.replica_sets.push(o.decode::<ReplicaSetOwner>()?.into()),
         Kind::Deployment => s.deployments.push(o.decode()?),
         Kind::StatefulSet => s.stateful_sets.push(o.decode()?),
         Kind::Service => s.services.push(o.decode()?),
@@ -118,6 +173,46 @@ fn push(s: &mut ClusterSnapshot, kind: Kind, o: &RawObject<'_>) -> Result<(), Re
         Kind::Application => s.applications.push(o.decode()?),
     }
     Ok(())
+}
+
+/// A ReplicaSet as the engine reads it: the owner between a Deployment and its pods (its
+/// metadata, replicas, selector and status). Its pod template, a copy of the Deployment's, is
+/// not kept: at over 5 KiB a template (k8s-openapi's `Container` and `Volume` are 2 KiB and
+/// more each) it was a fifth of a large snapshot's memory, and nothing reads it.
+#[derive(serde::Deserialize)]
+struct ReplicaSetOwner {
+    #[serde(default)]
+    metadata: ObjectMeta,
+    #[serde(default)]
+    spec: Option<ReplicaSetOwnerSpec>,
+    #[serde(default)]
+    status: Option<ReplicaSetStatus>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReplicaSetOwnerSpec {
+    #[serde(default)]
+    replicas: Option<i32>,
+    #[serde(default)]
+    min_ready_seconds: Option<i32>,
+    #[serde(default)]
+    selector: LabelSelector,
+}
+
+impl From<ReplicaSetOwner> for ReplicaSet {
+    fn from(o: ReplicaSetOwner) -> Self {
+        ReplicaSet {
+            metadata: o.metadata,
+            spec: o.spec.map(|s| ReplicaSetSpec {
+                replicas: s.replicas,
+                min_ready_seconds: s.min_ready_seconds,
+                selector: s.selector,
+                template: None,
+            }),
+            status: o.status,
+        }
+    }
 }
 
 #[cfg(test)]
