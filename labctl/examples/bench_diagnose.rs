@@ -8,7 +8,10 @@
 //!
 //! ```sh
 //! cargo run --release -p labctl --example bench_diagnose -- 1000 5000 20000
+//! JUDGE_ONLY=7 target/release/examples/bench_diagnose 5000 20000   # judge the written files only
 //! ```
+//!
+//! On stderr, where judging goes: building the indexes alone, `diagnose pvc` and `diagnose pods`.
 
 use std::time::{Duration, Instant};
 
@@ -178,6 +181,21 @@ fn main() {
     );
     for n in sizes {
         let path = dir.join(format!("snapshot-{n}.json"));
+        // `JUDGE_ONLY=RUNS`: judge the snapshot an earlier run wrote, best of RUNS, nothing else
+        // (for a profiler, or to compare two builds on the same file).
+        if let Some(runs) = std::env::var("JUDGE_ONLY")
+            .ok()
+            .and_then(|r| r.parse::<usize>().ok())
+        {
+            let snapshot = labctl::snapshot::load_path(&path).expect("parse");
+            let config = LabConfig::default();
+            let scope = Scope::namespace(NS);
+            let (d, _) = best_of(runs, || {
+                diagnose_target(&snapshot, &config, &scope, Target::All)
+            });
+            eprintln!("{n} judge {:.1} ms", d.as_secs_f64() * 1e3);
+            continue;
+        }
         let text = generate(n);
         std::fs::write(&path, &text).expect("write snapshot");
         let mib = text.len() as f64 / (1024.0 * 1024.0);
@@ -188,6 +206,22 @@ fn main() {
         let (diag, d) = best_of(3, || {
             diagnose_target(&snapshot, &config, &scope, Target::All)
         });
+        // Where judging goes: the indexes alone, then each diagnosis (each builds its index).
+        let (index, _) = best_of(3, || {
+            labctl::diagnose::index::Index::new(&snapshot).nodes.len()
+        });
+        let (pvc, _) = best_of(3, || {
+            diagnose_target(&snapshot, &config, &scope, Target::Pvc)
+        });
+        let (pods, _) = best_of(3, || {
+            diagnose_target(&snapshot, &config, &scope, Target::Pods)
+        });
+        eprintln!(
+            "{n:>7} claims: index {:.0} ms, pvc {:.0} ms, pods {:.0} ms",
+            index.as_secs_f64() * 1e3,
+            pvc.as_secs_f64() * 1e3,
+            pods.as_secs_f64() * 1e3
+        );
         println!(
             "{n:>7} {:>9} {mib:>9.1} {:>10.0} {:>11.0} {:>10.0} {:>9}",
             snapshot.len(),

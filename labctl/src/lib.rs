@@ -18,6 +18,7 @@ pub mod fetch;
 pub mod http;
 pub mod k8s;
 pub mod lint;
+pub mod objects;
 pub mod predict;
 pub mod render;
 pub mod runner;

@@ -1,10 +1,17 @@
 //! Indexes over a [`ClusterSnapshot`], built once in linear time, so that every join the
 //! engine makes (claim → volume, pod → owner → workload, object → events, pods → Services) is
 //! a hash lookup rather than a scan: 20k claims must not cost 20k² comparisons.
+//!
+//! The maps are sized from the snapshot before they are filled and hash with [`FastHash`]:
+//! growing a map re-hashes every key, and each key is a string elsewhere on the heap, so at
+//! 20k claims the re-hashing and SipHash's cost per short key made building the index grow
+//! about 7x for 4x the objects (measured with `examples/bench_diagnose.rs`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
     Node, PersistentVolume, PersistentVolumeClaim, Pod, PodSpec, PodTemplateSpec, Service,
 };
@@ -21,6 +28,70 @@ use crate::k8s::WorkloadKind;
 pub use crate::k8s::names::Key;
 use crate::k8s::names::{key, name, namespace as ns};
 use crate::k8s::service::selects;
+
+/// The word-at-a-time multiply-rotate hash of rustc's `FxHasher`: several times faster than
+/// SipHash on the short names and uids the index keys on. It does not resist crafted
+/// collisions; a snapshot is the operator's own cluster state, not an attacker's input, and
+/// the worst a collision costs is time.
+#[derive(Default, Clone, Copy)]
+pub struct FastHasher(u64);
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FastHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for FastHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(last));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// [`FastHasher`] for `HashMap` and `HashSet`.
+pub type FastHash = BuildHasherDefault<FastHasher>;
+/// A map of the index (see [`FastHasher`]).
+pub type HashMap<K, V> = std::collections::HashMap<K, V, FastHash>;
+/// A set of the index (see [`FastHasher`]).
+pub type HashSet<T> = std::collections::HashSet<T, FastHash>;
+
+/// An empty map with room for `n` entries.
+pub fn map_with<K, V>(n: usize) -> HashMap<K, V> {
+    HashMap::with_capacity_and_hasher(n, FastHash::default())
+}
+
+/// An empty set with room for `n` entries.
+pub fn set_with<T>(n: usize) -> HashSet<T> {
+    HashSet::with_capacity_and_hasher(n, FastHash::default())
+}
 
 /// An Event from either API, reduced to what the engine reads.
 #[derive(Debug, Clone)]
@@ -85,6 +156,14 @@ pub struct Index<'a> {
     /// Node name → pods scheduled there (any phase).
     pub pods_by_node: HashMap<&'a str, Vec<&'a Pod>>,
     pub applications: Vec<&'a DynamicObject>,
+    /// Owner uid (any owner reference) → the pods it owns, in snapshot order.
+    pub pods_by_owner: HashMap<&'a str, Vec<&'a Pod>>,
+    /// Owner uid (any owner reference) → the Jobs it owns (a CronJob's runs).
+    pub jobs_by_owner: HashMap<&'a str, Vec<&'a Job>>,
+    /// Namespace → its CronJobs.
+    pub cron_jobs_by_ns: HashMap<&'a str, Vec<&'a CronJob>>,
+    /// Namespace → its Jobs.
+    pub jobs_by_ns: HashMap<&'a str, Vec<&'a Job>>,
 }
 
 fn claims_of(spec: &PodSpec) -> impl Iterator<Item = &str> {
@@ -104,21 +183,16 @@ fn controller(meta: &ObjectMeta) -> Option<&OwnerReference> {
 
 impl<'a> Index<'a> {
     pub fn new(s: &'a ClusterSnapshot) -> Self {
-        let pvc_by_key = s
-            .persistent_volume_claims
-            .iter()
-            .map(|p| (key(&p.metadata), p))
-            .collect();
-        let pv_by_name = s
-            .persistent_volumes
-            .iter()
-            .map(|p| (name(&p.metadata), p))
-            .collect();
-        let class_by_name: HashMap<_, _> = s
-            .storage_classes
-            .iter()
-            .map(|c| (name(&c.metadata), c))
-            .collect();
+        let mut pvc_by_key = map_with(s.persistent_volume_claims.len());
+        pvc_by_key.extend(
+            s.persistent_volume_claims
+                .iter()
+                .map(|p| (key(&p.metadata), p)),
+        );
+        let mut pv_by_name = map_with(s.persistent_volumes.len());
+        pv_by_name.extend(s.persistent_volumes.iter().map(|p| (name(&p.metadata), p)));
+        let mut class_by_name: HashMap<_, _> = map_with(s.storage_classes.len());
+        class_by_name.extend(s.storage_classes.iter().map(|c| (name(&c.metadata), c)));
         // Several defaults: Kubernetes (1.26+) uses the newest one.
         let default_class = s
             .storage_classes
@@ -134,9 +208,16 @@ impl<'a> Index<'a> {
             })
             .max_by_key(|c| c.metadata.creation_timestamp.as_ref().map(|t| t.0));
         let nodes: Vec<&Node> = s.nodes.iter().collect();
-        let node_by_name = s.nodes.iter().map(|n| (name(&n.metadata), n)).collect();
+        let mut node_by_name = map_with(s.nodes.len());
+        node_by_name.extend(s.nodes.iter().map(|n| (name(&n.metadata), n)));
 
-        let mut owner_by_uid: HashMap<&str, (WorkloadKind, &ObjectMeta)> = HashMap::new();
+        let mut owner_by_uid: HashMap<&str, (WorkloadKind, &ObjectMeta)> = map_with(
+            s.replica_sets.len()
+                + s.deployments.len()
+                + s.jobs.len()
+                + s.cron_jobs.len()
+                + s.stateful_sets.len(),
+        );
         let mut add_owner = |kind: WorkloadKind, meta: &'a ObjectMeta| {
             if let Some(uid) = meta.uid.as_deref() {
                 owner_by_uid.insert(uid, (kind, meta));
@@ -158,13 +239,18 @@ impl<'a> Index<'a> {
             .iter()
             .for_each(|o| add_owner(WorkloadKind::StatefulSet, &o.metadata));
 
-        let mut pods_by_claim: HashMap<Key, Vec<&Pod>> = HashMap::new();
-        let mut workloads_by_claim: HashMap<Key, Vec<Workload>> = HashMap::new();
+        // About one claim per pod and per workload: sized for that, they rarely grow.
+        let claims = s.persistent_volume_claims.len();
+        let mut pods_by_claim: HashMap<Key, Vec<&Pod>> = map_with(claims.max(s.pods.len()));
+        let mut workloads_by_claim: HashMap<Key, Vec<Workload>> =
+            map_with(claims.max(s.pods.len()));
         for pod in &s.pods {
             let Some(spec) = &pod.spec else { continue };
-            let mut seen = HashSet::new();
+            // A pod mounts a handful of claims: a list finds repeats without allocating a set.
+            let mut seen: Vec<&str> = Vec::new();
             for claim in claims_of(spec) {
-                if seen.insert(claim) {
+                if !seen.contains(&claim) {
+                    seen.push(claim);
                     pods_by_claim
                         .entry((ns(&pod.metadata), claim))
                         .or_default()
@@ -215,9 +301,10 @@ impl<'a> Index<'a> {
                 idle,
                 never_ran,
             };
-            let mut seen = HashSet::new();
+            let mut seen: Vec<&str> = Vec::new();
             for claim in claims_of(w.spec) {
-                if seen.insert(claim) {
+                if !seen.contains(&claim) {
+                    seen.push(claim);
                     workloads_by_claim
                         .entry((w.namespace, claim))
                         .or_default()
@@ -295,10 +382,11 @@ impl<'a> Index<'a> {
         }
 
         // Events: both APIs, de-duplicated by uid (one store, two views).
-        let mut events_by_uid: HashMap<&str, Vec<EventRecord>> = HashMap::new();
-        let mut events_by_name: HashMap<(&str, &str, &str), Vec<EventRecord>> = HashMap::new();
-        let mut seen_events: HashSet<&str> =
-            HashSet::with_capacity(s.events.len() + s.events_v1.len());
+        let all_events = s.events.len() + s.events_v1.len();
+        // Objects have a few events each: a quarter of the events is a fair guess of objects.
+        let mut events_by_uid: HashMap<&str, Vec<EventRecord>> = map_with(all_events / 4);
+        let mut events_by_name: HashMap<(&str, &str, &str), Vec<EventRecord>> = map_with(0);
+        let mut seen_events: HashSet<&str> = set_with(all_events);
         let mut add_event = |uid: Option<&'a str>,
                              obj: Option<&'a k8s_openapi::api::core::v1::ObjectReference>,
                              rec: EventRecord<'a>| {
@@ -394,7 +482,8 @@ impl<'a> Index<'a> {
             list.sort_by_key(|e| e.last_seen);
         }
 
-        let mut services_by_selector: HashMap<(&str, &str, &str), Vec<&Service>> = HashMap::new();
+        let mut services_by_selector: HashMap<(&str, &str, &str), Vec<&Service>> =
+            map_with(s.services.len());
         for svc in &s.services {
             // A Service without selector has hand-made endpoints: it selects no pod.
             let first = svc
@@ -409,7 +498,7 @@ impl<'a> Index<'a> {
                     .push(svc);
             }
         }
-        let mut ready_endpoints: HashMap<Key, usize> = HashMap::new();
+        let mut ready_endpoints: HashMap<Key, usize> = map_with(s.services.len());
         for slice in &s.endpoint_slices {
             let Some(svc) = slice
                 .metadata
@@ -429,13 +518,10 @@ impl<'a> Index<'a> {
                 .entry((ns(&slice.metadata), svc.as_str()))
                 .or_default() += ready;
         }
-        let deployment_by_key = s
-            .deployments
-            .iter()
-            .map(|d| (key(&d.metadata), d))
-            .collect();
+        let mut deployment_by_key = map_with(s.deployments.len());
+        deployment_by_key.extend(s.deployments.iter().map(|d| (key(&d.metadata), d)));
 
-        let mut pods_by_node: HashMap<&str, Vec<&Pod>> = HashMap::new();
+        let mut pods_by_node: HashMap<&str, Vec<&Pod>> = map_with(s.nodes.len());
         for p in &s.pods {
             if let Some(n) = p
                 .spec
@@ -447,8 +533,38 @@ impl<'a> Index<'a> {
             }
         }
 
+        let mut pods_by_owner: HashMap<&str, Vec<&Pod>> = map_with(s.pods.len());
+        for p in &s.pods {
+            for o in p.metadata.owner_references.iter().flatten() {
+                let list = pods_by_owner.entry(o.uid.as_str()).or_default();
+                // Two references to one owner list the pod once.
+                if list.last().is_none_or(|l| !std::ptr::eq(*l, p)) {
+                    list.push(p);
+                }
+            }
+        }
+        let mut jobs_by_owner: HashMap<&str, Vec<&Job>> = map_with(s.cron_jobs.len());
+        let mut jobs_by_ns: HashMap<&str, Vec<&Job>> = map_with(0);
+        for j in &s.jobs {
+            for o in j.metadata.owner_references.iter().flatten() {
+                let list = jobs_by_owner.entry(o.uid.as_str()).or_default();
+                if list.last().is_none_or(|l| !std::ptr::eq(*l, j)) {
+                    list.push(j);
+                }
+            }
+            jobs_by_ns.entry(ns(&j.metadata)).or_default().push(j);
+        }
+        let mut cron_jobs_by_ns: HashMap<&str, Vec<&CronJob>> = map_with(0);
+        for c in &s.cron_jobs {
+            cron_jobs_by_ns.entry(ns(&c.metadata)).or_default().push(c);
+        }
+
         Self {
             snapshot: s,
+            pods_by_owner,
+            jobs_by_owner,
+            cron_jobs_by_ns,
+            jobs_by_ns,
             pods_by_node,
             pvc_by_key,
             pv_by_name,

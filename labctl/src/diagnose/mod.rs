@@ -10,6 +10,8 @@ mod engine;
 pub mod index;
 mod rules;
 pub mod scheduler;
+#[cfg(test)]
+pub(crate) mod test_cluster;
 
 use serde::Serialize;
 

@@ -5,6 +5,7 @@
 //! kustomize v5), so `labctl lint` renders exactly what `kubectl apply -k` and Argo CD's
 //! kustomize would. `LABCTL_KUBECTL` names another kubectl binary.
 //!
+//! The text is read by the one object reader ([`crate::objects`]), as snapshot files are.
 //! Every object of a kind labctl knows is parsed into its k8s-openapi type, and any field that
 //! type does not know is reported (k8s-openapi silently drops unknown fields, the API server
 //! rejects or warns about them: a typo such as `readOnlyRootFileSystem` would otherwise look
@@ -21,6 +22,7 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use serde_json::Value;
 
 use crate::diagnose::ObjectRef;
+use crate::objects::{Position, RawObject, ReadError};
 
 /// Environment variable naming the kubectl binary (default: `kubectl` on `PATH`).
 pub const KUBECTL_ENV: &str = "LABCTL_KUBECTL";
@@ -48,8 +50,9 @@ pub enum SourceError {
     /// `kubectl kustomize` failed; `stderr` is what it said.
     #[error("kubectl kustomize {} failed: {stderr}", path.display())]
     Kustomize { path: PathBuf, stderr: String },
-    /// A document is not valid YAML/JSON.
-    #[error("invalid YAML in {source_name}: {message}")]
+    /// A document is not valid YAML/JSON; `message` starts with where (`line:column: ` or
+    /// `document n: `).
+    #[error("invalid manifest in {source_name}: {message}")]
     Syntax {
         source_name: String,
         message: String,
@@ -115,7 +118,7 @@ pub fn read(path: &Path) -> Result<(String, Origin), SourceError> {
     if is_kustomization(path) {
         return Ok((kustomize(path)?, Origin::Kustomize(path.to_owned())));
     }
-    let files = crate::snapshot::file::manifest_files(path)
+    let files = crate::objects::files_below(path)
         .map_err(|(path, source)| SourceError::Io { path, source })?;
     if files.is_empty() {
         return Err(SourceError::Empty {
@@ -172,38 +175,31 @@ pub fn kustomize_with(kubectl: &str, dir: &Path) -> Result<String, SourceError> 
     })
 }
 
-/// The documents of a YAML stream (JSON is YAML) as JSON values; empty documents are skipped
-/// and `List`s are flattened into their items.
+/// Every object of the text as a JSON tree (see [`crate::objects`]: YAML or JSON streams,
+/// `List`s flattened, empty documents skipped).
 pub fn documents(text: &str, source_name: &str) -> Result<Vec<Value>, SourceError> {
+    Ok(positioned(text, source_name)?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect())
+}
+
+/// [`documents`] with where each object is, for messages.
+fn positioned(text: &str, source_name: &str) -> Result<Vec<(Position, Value)>, SourceError> {
     let mut out = Vec::new();
-    for doc in serde_yaml_ng::Deserializer::from_str(text) {
-        let value: Value =
-            serde::Deserialize::deserialize(doc).map_err(|e| SourceError::Syntax {
-                source_name: source_name.to_owned(),
-                message: e.to_string(),
-            })?;
-        flatten(value, &mut out);
-    }
+    crate::objects::read(text, |o: RawObject<'_>| -> Result<(), ReadError> {
+        let position = o.position();
+        out.push((position, o.into_value()?));
+        Ok(())
+    })
+    .map_err(|e| syntax(source_name, e))?;
     Ok(out)
 }
 
-fn flatten(value: Value, out: &mut Vec<Value>) {
-    match value {
-        Value::Null => {}
-        Value::Object(ref map)
-            if map
-                .get("kind")
-                .and_then(Value::as_str)
-                .is_some_and(|k| k.ends_with("List"))
-                && map.get("items").is_some_and(Value::is_array) =>
-        {
-            if let Value::Object(mut map) = value
-                && let Some(Value::Array(items)) = map.remove("items")
-            {
-                items.into_iter().for_each(|i| flatten(i, out));
-            }
-        }
-        other => out.push(other),
+fn syntax(source_name: &str, e: ReadError) -> SourceError {
+    SourceError::Syntax {
+        source_name: source_name.to_owned(),
+        message: e.to_string(),
     }
 }
 
@@ -262,7 +258,7 @@ pub fn parse(
     default_namespace: &str,
 ) -> Result<Manifests, SourceError> {
     let mut m = Manifests::default();
-    for mut doc in documents(text, source_name)? {
+    for (position, mut doc) in positioned(text, source_name)? {
         let api_version = doc
             .get("apiVersion")
             .and_then(Value::as_str)
@@ -294,7 +290,7 @@ pub fn parse(
             namespace: namespace.filter(|_| namespaced),
             name: name.clone(),
         };
-        let what = format!("{object}");
+        let what = format!("{object} ({position})");
         let ctx = Typing {
             source_name,
             what: &what,
@@ -328,7 +324,7 @@ pub fn parse(
                 if kind.is_empty() || api_version.is_empty() {
                     return Err(SourceError::Object {
                         source_name: source_name.to_owned(),
-                        what: format!("document {what:?}"),
+                        what: format!("object ({position})"),
                         message: "no apiVersion or kind".into(),
                     });
                 }

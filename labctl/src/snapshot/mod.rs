@@ -3,7 +3,8 @@
 //! diagnosed offline and attached to a bug report.
 //!
 //! The snapshot keeps the API objects as they are (k8s-openapi types): the engine judges state,
-//! and a faithful copy is what makes a snapshot a usable bug report.
+//! and a faithful copy is what makes a snapshot a usable bug report. One exception, when read
+//! from a file: a ReplicaSet is kept without its pod template (see `file::ReplicaSetOwner`).
 
 pub mod file;
 pub mod live;
@@ -69,6 +70,25 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in the order of the snapshot's lists.
+    pub(crate) const ALL: [Kind; 15] = [
+        Self::PersistentVolumeClaim,
+        Self::PersistentVolume,
+        Self::StorageClass,
+        Self::Node,
+        Self::Pod,
+        Self::Job,
+        Self::CronJob,
+        Self::ReplicaSet,
+        Self::Deployment,
+        Self::StatefulSet,
+        Self::Service,
+        Self::EndpointSlice,
+        Self::CoreEvent,
+        Self::EventsV1Event,
+        Self::Application,
+    ];
+
     /// `None` = a kind labctl does not read (ignored, as docs/architecture.md "Snapshot files" says).
     pub(crate) fn of(api_version: &str, kind: &str) -> Option<Self> {
         Some(match (api_version, kind) {
@@ -114,6 +134,25 @@ impl ClusterSnapshot {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Frees the room the lists hold beyond their objects.
+    pub fn shrink_to_fit(&mut self) {
+        self.persistent_volume_claims.shrink_to_fit();
+        self.persistent_volumes.shrink_to_fit();
+        self.storage_classes.shrink_to_fit();
+        self.nodes.shrink_to_fit();
+        self.pods.shrink_to_fit();
+        self.jobs.shrink_to_fit();
+        self.cron_jobs.shrink_to_fit();
+        self.replica_sets.shrink_to_fit();
+        self.deployments.shrink_to_fit();
+        self.stateful_sets.shrink_to_fit();
+        self.services.shrink_to_fit();
+        self.endpoint_slices.shrink_to_fit();
+        self.events.shrink_to_fit();
+        self.events_v1.shrink_to_fit();
+        self.applications.shrink_to_fit();
     }
 
     /// Appends every object of `other` (a directory of files is read file by file).

@@ -871,17 +871,16 @@ mod runbook {
     }
 }
 
-/// Live loading against a fake API server (`tower_test::mock::pair`) that serves a fixture's
-/// objects: the snapshot read live, written by `labctl snapshot`, and read back from the file
-/// must diagnose the same.
+/// Live loading against the fake API server (`support::fake_api`) serving a fixture's objects:
+/// the snapshot read live, written by `labctl snapshot`, and read back from the file must
+/// diagnose the same.
 mod live {
     use super::*;
-    use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
-    use http::{Request, Response};
-    use kube::client::Body;
     use serde_json::{Value, json};
+
+    use crate::support::fake_api::{Scenario, testcontext};
 
     /// `(plural, kind, apiVersion)` of everything labctl lists.
     const RESOURCES: &[(&str, &str, &str)] = &[
@@ -944,37 +943,32 @@ mod live {
         }
     }
 
-    fn fake_api(fixture_name: &str) -> (kube::Client, Arc<Mutex<Vec<String>>>) {
+    /// A scenario answering list and get calls from the items of the fixture.
+    fn serving(fixture_name: &str) -> Scenario {
         let text = std::fs::read_to_string(fixture(fixture_name)).unwrap();
         let list: Value = serde_json::from_str(&text).unwrap();
         let items = list["items"].as_array().unwrap().clone();
-        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = seen.clone();
-        tokio::spawn(async move {
-            while let Some((request, send)) = handle.next_request().await {
-                let uri = request.uri().to_string();
-                log.lock()
-                    .unwrap()
-                    .push(format!("{} {uri}", request.method()));
-                let path = uri.split('?').next().unwrap_or(&uri).to_owned();
-                let (status, body) = answer(&items, &path);
-                send.send_response(
-                    Response::builder()
-                        .status(status)
-                        .header("content-type", "application/json")
-                        .body(Body::from(serde_json::to_vec(&body).unwrap()))
-                        .unwrap(),
-                );
-            }
-        });
-        (kube::Client::new(service, "default"), seen)
+        Scenario::new(move |_, uri, _| {
+            let path = uri.split('?').next().unwrap_or(uri);
+            Some(answer(&items, path))
+        })
     }
 
     #[tokio::test]
     async fn live_snapshot_file_and_fixture_agree() {
         let name = "pv-node-affinity-conflict.json";
-        let (client, seen) = fake_api(name);
+        let (client, server) = testcontext();
+        let verifier = server.run(serving(name).expect_all([
+            "GET /api/v1/namespaces/mlops-lab/persistentvolumeclaims?",
+            "GET /api/v1/persistentvolumes?",
+            "GET /apis/storage.k8s.io/v1/storageclasses?",
+            "GET /api/v1/nodes?",
+            "GET /api/v1/namespaces/mlops-lab/pods?",
+            "GET /api/v1/namespaces/mlops-lab/events?",
+            "GET /apis/events.k8s.io/v1/namespaces/mlops-lab/events?",
+            "GET /apis/apps/v1/namespaces/kube-system/deployments/local-path-provisioner",
+            "GET /apis/argoproj.io/v1alpha1/namespaces/argocd/applications?",
+        ]));
         let config = LabConfig::default();
         let namespaces = labctl::snapshot::live::Namespaces::One("mlops-lab".into());
         let live = tokio::time::timeout(
@@ -988,28 +982,14 @@ mod live {
         let from_file = run_fixture(name);
         assert_eq!(diagnose(&live, &config, &scope), from_file);
 
-        let seen = seen.lock().unwrap().clone();
-        for call in [
-            "GET /api/v1/namespaces/mlops-lab/persistentvolumeclaims?",
-            "GET /api/v1/persistentvolumes?",
-            "GET /apis/storage.k8s.io/v1/storageclasses?",
-            "GET /api/v1/nodes?",
-            "GET /api/v1/namespaces/mlops-lab/pods?",
-            "GET /api/v1/namespaces/mlops-lab/events?",
-            "GET /apis/events.k8s.io/v1/namespaces/mlops-lab/events?",
-            "GET /apis/apps/v1/namespaces/kube-system/deployments/local-path-provisioner",
-            "GET /apis/argoproj.io/v1alpha1/namespaces/argocd/applications?",
-        ] {
-            assert!(
-                seen.iter().any(|s| s.starts_with(call)),
-                "{call} not in {seen:#?}"
-            );
-        }
+        drop(client);
+        verifier.verified().await;
 
         // `labctl snapshot -f FILE` writes what live mode read; diagnosing the file agrees.
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("snap.json");
-        let (client, _) = fake_api(name);
+        let (client, server) = testcontext();
+        let verifier = server.run(serving(name));
         let ctx = labctl::context::Context::new(config.clone()).with_client(client);
         let args = labctl::commands::snapshot::SnapshotArgs {
             output_file: Some(out.clone()),
@@ -1019,6 +999,8 @@ mod live {
             .await
             .expect("snapshot");
         assert_eq!(code, 0);
+        drop(ctx);
+        verifier.verified().await;
         let written = labctl::snapshot::load_path(&out).unwrap();
         assert_eq!(written.len(), live.len());
         assert_eq!(diagnose(&written, &config, &scope), from_file);

@@ -1,6 +1,6 @@
 //! labctl's integration tests, compiled as one binary (one link, shared helpers).
 //!
-//! - `mock_api`: request shapes and 403 handling against `tower-test` mock API servers.
+//! - `mock_api`: request shapes and 403 handling against the fake API server (`support::fake_api`).
 //! - `cli`: the real binary: help, bad flags, exit codes, output snapshots.
 //! - `diagnose`: `labctl diagnose pvc` on the snapshot fixtures.
 //! - `lint`: `labctl lint` on the shipped manifests and the broken copies in `fixtures/lint`.

@@ -1,50 +1,23 @@
-//! Checks against a fake API server (`tower_test::mock::pair`), as kube-rs tests its own client:
-//! the fake asserts what was asked and answers JSON. Every test is bounded by a timeout so a
-//! missing answer fails instead of hanging.
+//! Checks against the fake API server of `support::fake_api` (kube-rs's `testcontext()`
+//! shape): each test's scenario answers JSON and names the calls the checks must make, and the
+//! test awaits the verifier. Every test is bounded by a timeout so a missing answer fails
+//! instead of hanging.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http::{Request, Response};
-use kube::client::Body;
 use labctl::checks::{Status, catalogue, select};
 use labctl::config::LabConfig;
 use labctl::context::Context;
 use labctl::runner::Report;
 use serde_json::{Value, json};
 
+use crate::support::fake_api::{Scenario, status, testcontext};
+
 type Route = fn(&str, &str, &Value) -> Option<(u16, Value)>;
 
-/// Requests seen by the fake, as `METHOD path?query`.
-type Seen = Arc<Mutex<Vec<String>>>;
-
-/// A client whose API server is `route` (gates are answered by default: v1.33, a user).
-fn fake_api(route: Route) -> (kube::Client, Seen) {
-    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let seen: Seen = Arc::default();
-    let log = seen.clone();
-    tokio::spawn(async move {
-        while let Some((request, send)) = handle.next_request().await {
-            let method = request.method().to_string();
-            let uri = request.uri().to_string();
-            log.lock().unwrap().push(format!("{method} {uri}"));
-            let body = http_body_util::BodyExt::collect(request.into_body()).await;
-            let body: Value = body
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b.to_bytes()).ok())
-                .unwrap_or(Value::Null);
-            let (status, answer) = route(&method, &uri, &body)
-                .or_else(|| default_route(&method, &uri))
-                .unwrap_or_else(|| (404, not_found(&uri)));
-            let response = Response::builder()
-                .status(status)
-                .header("content-type", "application/json")
-                .body(Body::from(serde_json::to_vec(&answer).unwrap()))
-                .unwrap();
-            send.send_response(response);
-        }
-    });
-    (kube::Client::new(service, "default"), seen)
+/// The scenario of `route`, with the gates answered by default (v1.33, a user).
+fn scenario(route: Route) -> Scenario {
+    Scenario::new(move |m, uri, body| route(m, uri, body).or_else(|| default_route(m, uri)))
 }
 
 fn default_route(method: &str, uri: &str) -> Option<(u16, Value)> {
@@ -67,21 +40,22 @@ fn version(minor: &str) -> Value {
            "compiler": "gc", "platform": "linux/amd64"})
 }
 
-fn status(code: u16, reason: &str, message: &str) -> Value {
-    json!({"apiVersion": "v1", "kind": "Status", "status": "Failure", "code": code,
-           "reason": reason, "message": message})
-}
-
-fn not_found(uri: &str) -> Value {
-    status(404, "NotFound", &format!("{uri} not found"))
-}
-
 async fn run(
     route: Route,
     ids: &[&str],
     catalogue: Vec<labctl::checks::Check>,
 ) -> (Report, Vec<String>) {
-    let (client, seen) = fake_api(route);
+    run_scenario(scenario(route), ids, catalogue).await
+}
+
+/// Runs the checks `ids` of `catalogue` against `scenario`; the calls made, once verified.
+async fn run_scenario(
+    scenario: Scenario,
+    ids: &[&str],
+    catalogue: Vec<labctl::checks::Check>,
+) -> (Report, Vec<String>) {
+    let (client, server) = testcontext();
+    let verifier = server.run(scenario);
     let mut ctx = Context::new(LabConfig::default()).with_client(client);
     ctx.timeout = Duration::from_secs(2);
     let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
@@ -92,8 +66,8 @@ async fn run(
     )
     .await
     .expect("checks finished in time");
-    let seen = seen.lock().unwrap().clone();
-    (report, seen)
+    drop(ctx);
+    (report, verifier.verified().await)
 }
 
 /// Checks that read the manifests and the registry besides the cluster (tested on their own).
@@ -178,27 +152,20 @@ async fn gates_ask_version_and_selfsubjectreview_then_the_check() {
 
 #[tokio::test]
 async fn forbidden_application_is_skipped_naming_the_permission() {
-    let (report, seen) = run(
-        |m, uri, _| match (m, uri) {
-            ("GET", "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/mlops-lab") => {
-                Some((
-                    403,
-                    status(
-                        403,
-                        "Forbidden",
-                        "applications.argoproj.io \"mlops-lab\" is forbidden",
-                    ),
-                ))
-            }
-            _ => None,
-        },
-        &["argocd-app-healthy"],
-        catalogue::verify(),
-    )
-    .await;
-    assert!(seen.contains(
-        &"GET /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/mlops-lab".to_owned()
-    ));
+    let route: Route = |m, uri, _| match (m, uri) {
+        ("GET", "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/mlops-lab") => Some((
+            403,
+            status(
+                403,
+                "Forbidden",
+                "applications.argoproj.io \"mlops-lab\" is forbidden",
+            ),
+        )),
+        _ => None,
+    };
+    let scenario = scenario(route)
+        .expect("GET /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/mlops-lab");
+    let (report, _) = run_scenario(scenario, &["argocd-app-healthy"], catalogue::verify()).await;
     let r = result(&report, "argocd-app-healthy");
     assert_eq!(r.status, Status::Skip);
     assert!(
@@ -284,10 +251,9 @@ async fn rejected_credentials_fail_the_gate() {
 
 #[tokio::test]
 async fn missing_object_is_a_failure_not_an_error() {
-    let (report, seen) = run(|_, _, _| None, &["pvc-bound"], catalogue::verify()).await;
-    assert!(
-        seen.contains(&"GET /api/v1/namespaces/mlops-lab/persistentvolumeclaims/models".to_owned())
-    );
+    let scenario = scenario(|_, _, _| None)
+        .expect("GET /api/v1/namespaces/mlops-lab/persistentvolumeclaims/models");
+    let (report, _) = run_scenario(scenario, &["pvc-bound"], catalogue::verify()).await;
     let r = result(&report, "pvc-bound");
     assert_eq!(r.status, Status::Fail);
     assert_eq!(r.message, "PVC models not found");
@@ -583,7 +549,9 @@ async fn pin_node_comes_from_the_deployed_deployment_on_a_multi_node_cluster() {
 
 #[tokio::test]
 async fn manifest_checks_skip_saying_why_without_manifests() {
-    let (client, _seen) = fake_api(ready_cluster);
+    let (client, server) = testcontext();
+    // The gates still ask the API; the manifest checks stop before asking anything of theirs.
+    let verifier = server.run(scenario(ready_cluster).expect("GET /version"));
     let config = LabConfig {
         manifests: Some("no/such/overlay".into()),
         ..LabConfig::default()
@@ -593,6 +561,8 @@ async fn manifest_checks_skip_saying_why_without_manifests() {
     let ids: Vec<String> = READ_MANIFESTS.iter().map(|s| s.to_string()).collect();
     let checks = select(&catalogue, &ids).unwrap();
     let report = labctl::runner::run(&ctx, &checks, |_| {}).await;
+    drop(ctx);
+    verifier.verified().await;
     for id in READ_MANIFESTS {
         let r = result(&report, id);
         assert_eq!(r.status, Status::Skip, "{id}: {}", r.message);

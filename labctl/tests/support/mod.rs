@@ -1,4 +1,4 @@
-//! Test support: the real data plane on loopback, from `testbed::dataplane` (one harness for
+//! Test support: the fake API server (`fake_api`), and the real data plane on loopback, from `testbed::dataplane` (one harness for
 //! labctl's tests and the lab): the real `trainer` and `inference`, Debian's nginx as the
 //! ingress (`model.homelab` → inference, any other Host → 404) and Debian's dnsmasq as
 //! Pi-hole. Every process is stopped by pid when the `DataPlane` drops. Missing nginx or
@@ -7,6 +7,7 @@
 
 use testbed::dataplane::{self, Dnsmasq, Inference, Nginx, Route};
 
+pub mod fake_api;
 pub mod runbook;
 
 /// `labctl verify` arguments that select the checks the data plane alone can answer.

@@ -16,14 +16,12 @@ pub(crate) mod evidence;
 pub(crate) mod merge;
 pub(crate) mod remedy;
 
-use std::collections::HashMap;
-
 use k8s_openapi::api::core::v1::PersistentVolume;
 
 use crate::config::LabConfig;
 use crate::diagnose::engine::claim::*;
 use crate::diagnose::engine::merge::*;
-use crate::diagnose::index::Index;
+use crate::diagnose::index::{HashMap, HashSet, Index, map_with};
 use crate::diagnose::{Finding, Scope};
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 
@@ -46,7 +44,7 @@ pub(crate) struct Engine<'i, 'a> {
     pub(crate) hooks_by_claim:
         HashMap<(&'a str, &'a str), Vec<&'a k8s_openapi::api::batch::v1::Job>>,
     /// Uids of the Jobs that failed (their pods are the Job's finding, not their own).
-    pub(crate) failed_jobs: std::collections::HashSet<&'a str>,
+    pub(crate) failed_jobs: HashSet<&'a str>,
 }
 
 /// What a diagnosis judges.
@@ -89,7 +87,7 @@ pub(crate) fn run_targets(
 
 impl<'i, 'a> Engine<'i, 'a> {
     fn new(ix: &'i Index<'a>, config: &'i LabConfig) -> Self {
-        let mut released_by_claim: HashMap<(&str, &str), Vec<&PersistentVolume>> = HashMap::new();
+        let mut released_by_claim: HashMap<(&str, &str), Vec<&PersistentVolume>> = map_with(0);
         for pv in &ix.snapshot.persistent_volumes {
             let phase = pv.status.as_ref().and_then(|s| s.phase.as_deref());
             if phase != Some("Released") {
@@ -104,7 +102,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             }
         }
         let mut hooks_by_claim: HashMap<(&str, &str), Vec<&k8s_openapi::api::batch::v1::Job>> =
-            HashMap::new();
+            map_with(0);
         for job in &ix.snapshot.jobs {
             let hook = job
                 .metadata

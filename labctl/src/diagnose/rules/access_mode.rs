@@ -117,3 +117,25 @@ impl<'i, 'a> Engine<'i, 'a> {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnose::test_cluster::*;
+
+    fn lab(modes: &[&str]) -> Vec<serde_json::Value> {
+        let mut items = base();
+        items.push(claim("models", "Pending", modes));
+        items.push(deployment("inference", "models", "node-1"));
+        items
+    }
+
+    #[test]
+    fn read_write_many_on_local_path_is_unsupported() {
+        assert!(ids(lab(&["ReadWriteMany"])).contains(&"access-mode-unsupported"));
+    }
+
+    #[test]
+    fn read_write_once_on_local_path_is_fine() {
+        assert!(!ids(lab(&["ReadWriteOnce"])).contains(&"access-mode-unsupported"));
+    }
+}

@@ -240,3 +240,38 @@ impl<'i, 'a> Engine<'i, 'a> {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnose::test_cluster::*;
+
+    fn lab(pv_host: &str, pin: &str) -> Vec<serde_json::Value> {
+        let mut items = base();
+        items.push(claim("models", "Bound", &["ReadWriteOnce"]));
+        items.push(volume("models", pv_host));
+        items.push(deployment("inference", "models", pin));
+        items
+    }
+
+    #[test]
+    fn a_volume_on_a_node_that_is_gone_is_pv_node_missing() {
+        assert!(ids(lab("node-9", "node-9")).contains(&"pv-node-missing"));
+    }
+
+    #[test]
+    fn a_consumer_pinned_away_from_its_volume_is_a_conflict() {
+        assert!(ids(lab("node-2", "node-1")).contains(&"pv-node-affinity-conflict"));
+    }
+
+    #[test]
+    fn a_volume_and_its_consumer_on_one_node_are_fine() {
+        let got = ids(lab("node-1", "node-1"));
+        for id in [
+            "pv-node-missing",
+            "pv-node-unavailable",
+            "pv-node-affinity-conflict",
+        ] {
+            assert!(!got.contains(&id), "{id} in {got:?}");
+        }
+    }
+}

@@ -680,6 +680,37 @@ impl StartFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnose::test_cluster::*;
+    use serde_json::json;
+
+    /// A running pod whose container is in `state` after an exit with `code`.
+    fn lab(state: serde_json::Value, code: i32) -> Vec<serde_json::Value> {
+        let mut items = base();
+        let spec =
+            json!({"nodeName": "node-1", "containers": [{"name": "inference", "image": "i"}]});
+        items.push(pod(
+            "inference-0",
+            spec,
+            "Running",
+            json!({"containerStatuses": [{"name": "inference", "image": "i", "imageID": "",
+                "ready": false, "restartCount": 4, "state": state,
+                "lastState": {"terminated": {"exitCode": code, "reason": "Error"}}}]}),
+        ));
+        items
+    }
+
+    #[test]
+    fn a_container_in_crash_loop_back_off_is_crash_looping() {
+        let waiting = json!({"waiting": {"reason": "CrashLoopBackOff",
+            "message": "back-off 40s restarting failed container"}});
+        assert!(ids(lab(waiting, 2)).contains(&"container-crash-looping"));
+    }
+
+    #[test]
+    fn a_container_running_again_after_an_error_exit_is_not() {
+        let got = ids(lab(json!({"running": {}}), 2));
+        assert!(!got.contains(&"container-crash-looping"), "{got:?}");
+    }
 
     #[test]
     fn start_failures_in_runc_1_5_wordings() {

@@ -192,3 +192,41 @@ impl<'i, 'a> Engine<'i, 'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnose::test_cluster::*;
+
+    fn lab(phase: &str) -> Vec<serde_json::Value> {
+        let mut items = base();
+        items.push(claim("models", phase, &["ReadWriteOnce"]));
+        items.push(volume("models", "node-1"));
+        items.push(deployment("inference", "models", "node-1"));
+        items
+    }
+
+    #[test]
+    fn a_lost_claim_is_pvc_lost() {
+        assert!(ids(lab("Lost")).contains(&"pvc-lost"));
+    }
+
+    #[test]
+    fn a_bound_claim_with_its_volume_is_not_lost() {
+        assert!(!ids(lab("Bound")).contains(&"pvc-lost"));
+    }
+
+    #[test]
+    fn a_deleted_claim_still_mounted_is_terminating_in_use() {
+        let mut items = lab("Bound");
+        items[4]["metadata"]["deletionTimestamp"] = "2026-11-28T08:10:00Z".into();
+        items[4]["metadata"]["finalizers"] = serde_json::json!(["kubernetes.io/pvc-protection"]);
+        let mut spec = pod_spec("models", "node-1");
+        spec["nodeName"] = "node-1".into();
+        items.push(pod("inference-0", spec, "Running", serde_json::json!({})));
+        assert!(ids(items).contains(&"pvc-terminating-in-use"));
+        // Deleted and used by no pod: it goes away on its own.
+        let mut items = lab("Bound");
+        items[4]["metadata"]["deletionTimestamp"] = "2026-11-28T08:10:00Z".into();
+        assert!(!ids(items).contains(&"pvc-terminating-in-use"));
+    }
+}

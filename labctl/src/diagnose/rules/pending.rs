@@ -216,3 +216,27 @@ impl<'i, 'a> Engine<'i, 'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnose::test_cluster::*;
+
+    fn lab(class: &str) -> Vec<serde_json::Value> {
+        let mut items = base();
+        let mut c = claim("models", "Pending", &["ReadWriteOnce"]);
+        c["spec"]["storageClassName"] = class.into();
+        items.push(c);
+        items.push(deployment("inference", "models", "node-1"));
+        items
+    }
+
+    #[test]
+    fn a_claim_of_a_class_that_does_not_exist_is_storageclass_missing() {
+        assert!(ids(lab("local-pth")).contains(&"storageclass-missing"));
+    }
+
+    #[test]
+    fn a_claim_of_an_existing_class_is_not() {
+        assert!(!ids(lab("local-path")).contains(&"storageclass-missing"));
+    }
+}

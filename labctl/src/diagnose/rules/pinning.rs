@@ -234,3 +234,40 @@ impl<'i, 'a> Engine<'i, 'a> {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnose::test_cluster::*;
+
+    fn lab(trainer_pin: &str) -> Vec<serde_json::Value> {
+        let mut items = base();
+        items.push(claim("models", "Pending", &["ReadWriteOnce"]));
+        items.push(deployment("inference", "models", "node-1"));
+        items.push(deployment("trainer", "models", trainer_pin));
+        items
+    }
+
+    #[test]
+    fn consumers_pinned_to_two_nodes_are_found() {
+        assert!(ids(lab("node-2")).contains(&"consumers-pinned-to-different-nodes"));
+    }
+
+    #[test]
+    fn consumers_pinned_to_one_node_are_fine() {
+        let got = ids(lab("node-1"));
+        assert!(
+            !got.contains(&"consumers-pinned-to-different-nodes"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn a_selector_no_node_matches_is_found() {
+        let got = ids(lab("node-1"));
+        assert!(!got.contains(&"node-selector-matches-no-node"), "{got:?}");
+        let mut items = base();
+        items.push(claim("models", "Pending", &["ReadWriteOnce"]));
+        items.push(deployment("inference", "models", "nod-1"));
+        assert!(ids(items).contains(&"node-selector-matches-no-node"));
+    }
+}

@@ -158,3 +158,40 @@ impl<'i, 'a> Engine<'i, 'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnose::test_cluster::*;
+    use serde_json::json;
+
+    /// A pod without volumes that the scheduler rejected with `message`.
+    fn lab(message: &str) -> Vec<serde_json::Value> {
+        let mut items = base();
+        let spec = json!({"nodeSelector": {HOST: "node-1"}, "containers": [{"name": "inference",
+            "image": "i", "resources": {"requests": {"cpu": "8"}}}]});
+        items.push(pod(
+            "inference-0",
+            spec,
+            "Pending",
+            json!({"conditions": [{"type": "PodScheduled", "status": "False",
+                                   "reason": "Unschedulable", "message": message}]}),
+        ));
+        items
+    }
+
+    #[test]
+    fn a_pod_rejected_for_cpu_is_insufficient_resources() {
+        let got = ids(lab(
+            "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) didn't match Pod's node affinity/selector.",
+        ));
+        assert!(got.contains(&"insufficient-resources"), "{got:?}");
+    }
+
+    #[test]
+    fn a_pod_rejected_for_its_volume_is_the_claims_business() {
+        let got = ids(lab(
+            "0/2 nodes are available: 1 node(s) had volume node affinity conflict, 1 node(s) didn't match Pod's node affinity/selector.",
+        ));
+        assert!(!got.contains(&"insufficient-resources"), "{got:?}");
+    }
+}

@@ -258,3 +258,50 @@ impl<'i, 'a> Engine<'i, 'a> {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnose::test_cluster::*;
+
+    #[test]
+    fn a_pending_claim_without_consumers_waits_for_one() {
+        let mut items = base();
+        items.push(claim("models", "Pending", &["ReadWriteOnce"]));
+        assert_eq!(ids(items), ["pvc-waiting-for-consumer"]);
+    }
+
+    #[test]
+    fn a_bound_claim_waits_for_nothing() {
+        let mut items = base();
+        items.push(claim("models", "Bound", &["ReadWriteOnce"]));
+        items.push(volume("models", "node-1"));
+        assert!(!ids(items).contains(&"pvc-waiting-for-consumer"));
+    }
+
+    #[test]
+    fn a_stopped_provisioner_is_provisioner_not_running() {
+        let stopped = |items: &mut Vec<serde_json::Value>| {
+            items[1]["status"] = serde_json::json!({"replicas": 1, "availableReplicas": 0,
+                "unavailableReplicas": 1});
+        };
+        let lab = |stop: bool| {
+            let mut items = base();
+            if stop {
+                stopped(&mut items);
+            }
+            let mut c = claim("models", "Pending", &["ReadWriteOnce"]);
+            c["metadata"]["annotations"] = serde_json::json!({
+                "volume.kubernetes.io/selected-node": "node-1",
+                "volume.kubernetes.io/storage-provisioner": "rancher.io/local-path"});
+            items.push(c);
+            items.push(deployment("inference", "models", "node-1"));
+            ids(items)
+        };
+        assert!(
+            lab(true).contains(&"provisioner-not-running"),
+            "{:?}",
+            lab(true)
+        );
+        assert!(!lab(false).contains(&"provisioner-not-running"));
+    }
+}

@@ -349,3 +349,31 @@ impl<'i, 'a> Engine<'i, 'a> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnose::test_cluster::*;
+
+    fn lab(cordoned: bool) -> Vec<serde_json::Value> {
+        let mut items = base();
+        if cordoned {
+            items[2]["spec"] = serde_json::json!({"unschedulable": true, "taints": [
+                {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}]});
+        }
+        items.push(claim("models", "Pending", &["ReadWriteOnce"]));
+        items.push(deployment("inference", "models", "node-1"));
+        items
+    }
+
+    #[test]
+    fn consumers_pinned_to_a_cordoned_node_are_pin_node_unavailable() {
+        let got = ids(lab(true));
+        assert!(got.contains(&"pin-node-unavailable"), "{got:?}");
+    }
+
+    #[test]
+    fn consumers_pinned_to_a_schedulable_node_are_fine() {
+        let got = ids(lab(false));
+        assert!(!got.contains(&"pin-node-unavailable"), "{got:?}");
+    }
+}

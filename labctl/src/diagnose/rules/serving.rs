@@ -18,17 +18,18 @@ impl<'i, 'a> Engine<'i, 'a> {
     fn model_published(&self, ns: &str) -> Option<String> {
         let crons: Vec<_> = self
             .ix
-            .snapshot
-            .cron_jobs
-            .iter()
-            .filter(|c| meta_ns(&c.metadata) == ns)
+            .cron_jobs_by_ns
+            .get(ns)
+            .into_iter()
+            .flatten()
             .collect();
         let jobs: Vec<_> = self
             .ix
-            .snapshot
-            .jobs
-            .iter()
-            .filter(|j| meta_ns(&j.metadata) == ns && is_trainer_job(j))
+            .jobs_by_ns
+            .get(ns)
+            .into_iter()
+            .flatten()
+            .filter(|j| is_trainer_job(j))
             .collect();
         if crons.is_empty() && jobs.is_empty() {
             return None;
@@ -182,5 +183,43 @@ impl<'i, 'a> Engine<'i, 'a> {
             ev,
             fix,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnose::test_cluster::*;
+    use serde_json::json;
+
+    fn lab(ready: bool) -> Vec<serde_json::Value> {
+        let mut items = base();
+        let spec = json!({"nodeName": "node-1", "containers": [{"name": "inference", "image": "i",
+            "readinessProbe": {"httpGet": {"path": "/readyz", "port": 8080}}}]});
+        items.push(pod(
+            "inference-0",
+            spec,
+            "Running",
+            json!({"containerStatuses": [{"name": "inference", "image": "i", "imageID": "",
+                "ready": ready, "restartCount": 0, "state": {"running": {}}}]}),
+        ));
+        // The kubelet's word for it (in both cases: a ready pod may have failed earlier).
+        items.push(json!({"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": "inference-0.1", "namespace": NS, "uid": "uid-ev-1"},
+            "involvedObject": {"kind": "Pod", "namespace": NS, "name": "inference-0",
+                               "uid": "uid-inference-0"},
+            "reason": "Unhealthy", "type": "Warning", "count": 12,
+            "message": "Readiness probe failed: HTTP probe failed with statuscode: 503",
+            "source": {"component": "kubelet"}}));
+        items
+    }
+
+    #[test]
+    fn a_running_pod_whose_probe_fails_is_readiness_failing() {
+        assert!(ids(lab(false)).contains(&"readiness-failing"));
+    }
+
+    #[test]
+    fn a_ready_pod_is_fine() {
+        assert!(!ids(lab(true)).contains(&"readiness-failing"));
     }
 }

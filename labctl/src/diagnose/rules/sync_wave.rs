@@ -167,3 +167,30 @@ impl<'i, 'a> Engine<'i, 'a> {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnose::test_cluster::*;
+
+    fn lab(claim_wave: &str) -> Vec<serde_json::Value> {
+        let mut items = base();
+        let mut c = claim("models", "Pending", &["ReadWriteOnce"]);
+        c["metadata"]["annotations"] =
+            serde_json::json!({"argocd.argoproj.io/sync-wave": claim_wave});
+        items.push(c);
+        let mut d = deployment("inference", "models", "node-1");
+        d["metadata"]["annotations"] = serde_json::json!({"argocd.argoproj.io/sync-wave": "1"});
+        items.push(d);
+        items
+    }
+
+    #[test]
+    fn a_claim_in_an_earlier_wave_than_its_consumers_deadlocks() {
+        assert!(ids(lab("0")).contains(&"sync-wave-deadlock"));
+    }
+
+    #[test]
+    fn a_claim_in_its_consumers_wave_does_not() {
+        assert!(!ids(lab("1")).contains(&"sync-wave-deadlock"));
+    }
+}

@@ -74,19 +74,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         let Some(uid) = job.metadata.uid.as_deref() else {
             return Vec::new();
         };
-        let mut pods: Vec<&'a Pod> = self
-            .ix
-            .snapshot
-            .pods
-            .iter()
-            .filter(|p| {
-                p.metadata
-                    .owner_references
-                    .iter()
-                    .flatten()
-                    .any(|o| o.uid == uid)
-            })
-            .collect();
+        let mut pods: Vec<&'a Pod> = self.ix.pods_by_owner.get(uid).cloned().unwrap_or_default();
         pods.sort_by_key(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0));
         pods
     }
@@ -103,14 +91,9 @@ impl<'i, 'a> Engine<'i, 'a> {
             return false;
         };
         let created = job.metadata.creation_timestamp.as_ref().map(|t| t.0);
-        self.ix.snapshot.jobs.iter().any(|j| {
-            j.metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .any(|o| o.uid == owner.uid)
-                && j.metadata.creation_timestamp.as_ref().map(|t| t.0) > created
-                && job_succeeded(j)
+        let runs = self.ix.jobs_by_owner.get(owner.uid.as_str());
+        runs.into_iter().flatten().any(|j| {
+            j.metadata.creation_timestamp.as_ref().map(|t| t.0) > created && job_succeeded(j)
         })
     }
 
@@ -238,5 +221,35 @@ fn capitalise(s: &str) -> String {
     match c.next() {
         Some(f) => f.to_uppercase().chain(c).collect(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnose::test_cluster::*;
+    use serde_json::json;
+
+    fn job(conditions: serde_json::Value) -> serde_json::Value {
+        json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": meta("trainer-1"),
+               "spec": {"template": {"spec": {"restartPolicy": "Never",
+                   "containers": [{"name": "trainer", "image": "t"}]}}},
+               "status": {"conditions": conditions}})
+    }
+
+    #[test]
+    fn a_failed_trainer_job_is_found() {
+        let mut items = base();
+        items.push(job(
+            json!([{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                               "message": "Job has reached the specified backoff limit"}]),
+        ));
+        assert!(ids(items).contains(&"trainer-job-failed"));
+    }
+
+    #[test]
+    fn a_completed_trainer_job_is_not() {
+        let mut items = base();
+        items.push(job(json!([{"type": "Complete", "status": "True"}])));
+        assert!(!ids(items).contains(&"trainer-job-failed"));
     }
 }
