@@ -55,66 +55,47 @@ fn target_dir() -> PathBuf {
 /// (a no-op when up to date).
 pub fn workspace_bin(name: &str) -> Result<PathBuf> {
     static BUILT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let out = Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "trainer",
-                "-p",
-                "inference",
-                "-p",
-                "labctl",
-            ])
-            .current_dir(repo_root())
-            .output()
-            .map_err(|e| format!("cannot run cargo: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    });
-    let path = target_dir().join("debug").join(name);
-    match built {
-        Ok(()) if path.is_file() => Ok(path),
-        Ok(()) => bail!("{} not found after cargo build", path.display()),
-        Err(e) => bail!("cannot build the workspace binaries: {e}"),
-    }
+    let built =
+        BUILT.get_or_init(|| cargo_build(&["-p", "trainer", "-p", "inference", "-p", "labctl"]));
+    built_bin(built, "debug", name)
 }
 
 /// A workspace binary built with `--release` (the lab's container images), built once per
 /// process with cargo.
 pub fn release_bin(name: &str) -> Result<PathBuf> {
     static BUILT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let out = Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "--release",
-                "-p",
-                "trainer",
-                "-p",
-                "inference",
-            ])
-            .current_dir(repo_root())
-            .output()
-            .map_err(|e| format!("cannot run cargo: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    });
-    let path = target_dir().join("release").join(name);
+    let built =
+        BUILT.get_or_init(|| cargo_build(&["--release", "-p", "trainer", "-p", "inference"]));
+    built_bin(built, "release", name)
+}
+
+/// `cargo build --quiet ARGS` in the workspace; the error is cargo's own output.
+fn cargo_build(args: &[&str]) -> std::result::Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["build", "--quiet"])
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// The path of binary `name` of `profile` once `built` says the build succeeded.
+fn built_bin(
+    built: &std::result::Result<(), String>,
+    profile: &str,
+    name: &str,
+) -> Result<PathBuf> {
+    let path = target_dir().join(profile).join(name);
     match built {
         Ok(()) if path.is_file() => Ok(path),
-        Ok(()) => bail!("{} not found after cargo build --release", path.display()),
-        Err(e) => bail!("cannot build the release binaries: {e}"),
+        Ok(()) => bail!("{} not found after cargo build", path.display()),
+        Err(e) => bail!("cannot build the workspace binaries: {e}"),
     }
 }
 

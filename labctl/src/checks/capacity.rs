@@ -5,6 +5,9 @@
 //! The workloads come from the rendered overlay (`manifests` in `labctl.toml`, default
 //! `manifests/overlays/homelab`); the room is the node's allocatable minus what the pods already
 //! scheduled there request, as the scheduler counts it (`k8s/resources.rs`).
+//!
+//! Longer than 600 lines because of its tests (about 200 lines of objects in code beside the
+//! two checks); the checks themselves share the rendered workloads and the pin node.
 
 use std::path::PathBuf;
 

@@ -26,25 +26,11 @@ pub fn evaluate_gateway(gateway: Option<&Gateway>, config: &LabConfig) -> Outcom
         return Outcome::fail(format!("{what} not found"))
             .with("k3s: enable Traefik's Gateway provider (providers.kubernetesGateway.enabled) or create the Gateway; the Gateway API CRDs must be installed");
     };
-    let mut problems = Vec::new();
-    for type_ in ["Accepted", "Programmed"] {
-        match condition(&gw.conditions, type_) {
-            Some(c) if c.status == "True" => {}
-            Some(c) => problems.push(format!(
-                "{type_} is {} ({}{})",
-                c.status,
-                c.reason,
-                if c.message.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", c.message)
-                }
-            )),
-            None => problems.push(format!(
-                "no {type_} condition: no controller has taken the Gateway"
-            )),
-        }
-    }
+    let mut problems = not_true(
+        &gw.conditions,
+        &["Accepted", "Programmed"],
+        "no controller has taken the Gateway",
+    );
     if !gw.admits_routes_from(&config.namespace) {
         let listeners: Vec<String> = gw
             .listeners
@@ -72,6 +58,25 @@ pub fn evaluate_gateway(gateway: Option<&Gateway>, config: &LabConfig) -> Outcom
             .with_all(problems)
             .with("k3s's Traefik chart: gateway.listeners.web.namespacePolicy.from = All admits routes of other namespaces")
     }
+}
+
+/// A line for each condition of `types` that is not True: its status, reason and message, as
+/// the controller wrote them; `missing` says what an absent condition means.
+fn not_true(conditions: &[gateway::Condition], types: &[&str], missing: &str) -> Vec<String> {
+    types
+        .iter()
+        .filter_map(|type_| match condition(conditions, type_) {
+            Some(c) if c.status == "True" => None,
+            Some(c) if c.message.is_empty() => {
+                Some(format!("{type_} is {} ({})", c.status, c.reason))
+            }
+            Some(c) => Some(format!(
+                "{type_} is {} ({}: {})",
+                c.status, c.reason, c.message
+            )),
+            None => Some(format!("no {type_} condition: {missing}")),
+        })
+        .collect()
 }
 
 pub async fn gateway_programmed(ctx: &Context) -> Result<Outcome, CheckError> {
@@ -128,24 +133,11 @@ pub fn evaluate_http_route(route: Option<&HttpRoute>, config: &LabConfig) -> Out
         None => problems.push(format!(
             "Gateway {gateway} reports nothing about it (status.parents): its controller has not seen it"
         )),
-        Some(parent) => {
-            for type_ in ["Accepted", "ResolvedRefs"] {
-                match condition(&parent.conditions, type_) {
-                    Some(c) if c.status == "True" => {}
-                    Some(c) => problems.push(format!(
-                        "{type_} is {} ({}{})",
-                        c.status,
-                        c.reason,
-                        if c.message.is_empty() {
-                            String::new()
-                        } else {
-                            format!(": {}", c.message)
-                        }
-                    )),
-                    None => problems.push(format!("no {type_} condition from {gateway}")),
-                }
-            }
-        }
+        Some(parent) => problems.extend(not_true(
+            &parent.conditions,
+            &["Accepted", "ResolvedRefs"],
+            &format!("{gateway} has not judged it"),
+        )),
     }
     if problems.is_empty() {
         Outcome::pass(format!(

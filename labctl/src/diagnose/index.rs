@@ -6,6 +6,9 @@
 //! growing a map re-hashes every key, and each key is a string elsewhere on the heap, so at
 //! 20k claims the re-hashing and SipHash's cost per short key made building the index grow
 //! about 7x for 4x the objects (measured with `examples/bench_diagnose.rs`).
+//!
+//! Longer than 600 lines on purpose: every lookup the rules make is here, next to the maps it
+//! reads, so a new join is added where the others are and built in the same single pass.
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasherDefault, Hasher};

@@ -11,5 +11,6 @@ mod pods;
 mod provisioning;
 pub(crate) mod scheduling;
 mod serving;
+mod start;
 mod sync_wave;
 pub(crate) mod training;
