@@ -6,7 +6,7 @@
 use std::fmt::Debug;
 
 use k8s_openapi::NamespaceResourceScope;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 
@@ -84,6 +84,23 @@ where
         .get_opt(name)
         .await
         .map_err(|e| classify(e, "get", &resource_name::<K>(), Some(ns)))
+}
+
+/// GET a namespaced object of a kind k8s-openapi has no type for (Argo CD's Application, the
+/// Gateway API's objects), described by `resource`; `None` when it does not exist.
+pub async fn get_dynamic(
+    client: &Client,
+    ns: &str,
+    resource: &ApiResource,
+    name: &str,
+) -> Result<Option<DynamicObject>, FetchError> {
+    Api::<DynamicObject>::namespaced_with(client.clone(), ns, resource)
+        .get_opt(name)
+        .await
+        .map_err(|e| {
+            let plural = format!("{}.{}", resource.plural, resource.group);
+            classify(e, "get", &plural, Some(ns))
+        })
 }
 
 /// GET a cluster-scoped object; `None` when it does not exist.

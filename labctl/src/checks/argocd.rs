@@ -2,7 +2,7 @@
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, ApiResource, DynamicObject};
+use kube::api::ApiResource;
 
 use super::available::evaluate_deployment_available;
 use super::{CheckError, Outcome};
@@ -164,16 +164,13 @@ fn application_resource() -> ApiResource {
 pub async fn fetch_application(ctx: &Context) -> Result<Option<Application>, CheckError> {
     let client = fetch::client(ctx).await?;
     let c = &ctx.config;
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(client, &c.argocd_namespace, &application_resource());
-    let app = api.get_opt(&c.argocd_app).await.map_err(|e| {
-        fetch::classify(
-            e,
-            "get",
-            "applications.argoproj.io",
-            Some(&c.argocd_namespace),
-        )
-    })?;
+    let app = fetch::get_dynamic(
+        &client,
+        &c.argocd_namespace,
+        &application_resource(),
+        &c.argocd_app,
+    )
+    .await?;
     Ok(app.map(|a| Application::from_object(&a).unwrap_or_default()))
 }
 

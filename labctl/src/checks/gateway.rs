@@ -2,8 +2,6 @@
 //! lab's routes before deploying; the lab's HTTPRoute is Accepted with its references resolved
 //! afterwards. Judged from what the Gateway's controller (on k3s, Traefik) writes in status.
 
-use kube::api::{Api, DynamicObject};
-
 use super::{CheckError, Outcome};
 use crate::config::{IngressController, LabConfig};
 use crate::context::Context;
@@ -82,16 +80,8 @@ fn not_true(conditions: &[gateway::Condition], types: &[&str], missing: &str) ->
 pub async fn gateway_programmed(ctx: &Context) -> Result<Outcome, CheckError> {
     let client = fetch::client(ctx).await?;
     let g = &ctx.config.gateway;
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(client, &g.namespace, &gateway::gateway_resource());
-    let object = api.get_opt(&g.name).await.map_err(|e| {
-        fetch::classify(
-            e,
-            "get",
-            "gateways.gateway.networking.k8s.io",
-            Some(&g.namespace),
-        )
-    })?;
+    let object =
+        fetch::get_dynamic(&client, &g.namespace, &gateway::gateway_resource(), &g.name).await?;
     Ok(evaluate_gateway(
         object.as_ref().map(Gateway::from_object).as_ref(),
         &ctx.config,
@@ -152,16 +142,8 @@ pub fn evaluate_http_route(route: Option<&HttpRoute>, config: &LabConfig) -> Out
 pub async fn http_route_accepted(ctx: &Context) -> Result<Outcome, CheckError> {
     let client = fetch::client(ctx).await?;
     let c = &ctx.config;
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(client, &c.namespace, &gateway::http_route_resource());
-    let object = api.get_opt(&c.http_route).await.map_err(|e| {
-        fetch::classify(
-            e,
-            "get",
-            "httproutes.gateway.networking.k8s.io",
-            Some(&c.namespace),
-        )
-    })?;
+    let route = gateway::http_route_resource();
+    let object = fetch::get_dynamic(&client, &c.namespace, &route, &c.http_route).await?;
     Ok(evaluate_http_route(
         object.as_ref().map(HttpRoute::from_object).as_ref(),
         c,
