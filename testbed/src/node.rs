@@ -320,19 +320,22 @@ fn processes_naming(path: &Path) -> Vec<u32> {
         .collect()
 }
 
-/// The cgroups runc made for the containers whose task directories are in `tasks`
-/// (`<controller>/k8s.io/<id>` on this cgroup v1 host), once their processes are gone.
+/// The cgroups runc made for the containers whose task directories are in `tasks`, once
+/// their processes are gone: `<controller>/k8s.io/<id>` on a cgroup v1 host, `k8s.io/<id>` on
+/// a unified (v2) one.
 fn remove_cgroups(tasks: &Path) {
     let Ok(ids) = std::fs::read_dir(tasks) else {
         return;
     };
     let ids: Vec<std::ffi::OsString> = ids.flatten().map(|e| e.file_name()).collect();
-    let Ok(controllers) = std::fs::read_dir("/sys/fs/cgroup") else {
-        return;
-    };
-    for controller in controllers.flatten() {
+    let root = Path::new("/sys/fs/cgroup");
+    let mut parents = vec![root.join("k8s.io")];
+    if let Ok(controllers) = std::fs::read_dir(root) {
+        parents.extend(controllers.flatten().map(|c| c.path().join("k8s.io")));
+    }
+    for parent in parents {
         for id in &ids {
-            let _ = std::fs::remove_dir(controller.path().join("k8s.io").join(id));
+            let _ = std::fs::remove_dir(parent.join(id));
         }
     }
 }
