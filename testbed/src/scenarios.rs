@@ -40,40 +40,8 @@ impl Expect {
         match self {
             Expect::Pipeline(id) => finding(lab, &["diagnose"], id, None),
             Expect::PipelineEvidence(id, text) => finding(lab, &["diagnose"], id, Some(text)),
-            Expect::Finding(id) => {
-                let (_, d) = lab.labctl_json(&["diagnose", "pvc"]).map_err(fail)?;
-                let ids: Vec<&str> = d["findings"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|f| f["id"].as_str())
-                    .collect();
-                if ids.contains(&id) {
-                    Ok(())
-                } else {
-                    Err(format!("diagnose pvc reports {ids:?}, not {id}"))
-                }
-            }
-            Expect::Evidence(id, text) => {
-                let (_, d) = lab.labctl_json(&["diagnose", "pvc"]).map_err(fail)?;
-                let finding = d["findings"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .find(|f| f["id"] == id)
-                    .ok_or_else(|| format!("diagnose pvc does not report {id}: {d}"))?;
-                let evidence = finding["evidence"].as_array().cloned().unwrap_or_default();
-                if evidence
-                    .iter()
-                    .any(|e| e.as_str().is_some_and(|e| e.contains(text)))
-                {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "{id}: no evidence line with {text:?}: {evidence:?}"
-                    ))
-                }
-            }
+            Expect::Finding(id) => finding(lab, &["diagnose", "pvc"], id, None),
+            Expect::Evidence(id, text) => finding(lab, &["diagnose", "pvc"], id, Some(text)),
             Expect::WaitGivesUp(id) => {
                 let started = std::time::Instant::now();
                 let (code, _, stderr) = lab

@@ -2,7 +2,6 @@
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::ApiResource;
 
 use super::available::evaluate_deployment_available;
 use super::{CheckError, Outcome};
@@ -150,16 +149,6 @@ pub fn evaluate_application(app: Option<&Application>, name: &str) -> Outcome {
     Outcome::fail(format!("{name}: {sync}{at}, {health}")).with_all(app.evidence())
 }
 
-fn application_resource() -> ApiResource {
-    ApiResource {
-        group: "argoproj.io".into(),
-        version: "v1alpha1".into(),
-        api_version: "argoproj.io/v1alpha1".into(),
-        kind: "Application".into(),
-        plural: "applications".into(),
-    }
-}
-
 /// The lab's Application, read live; `None` when it does not exist.
 pub async fn fetch_application(ctx: &Context) -> Result<Option<Application>, CheckError> {
     let client = fetch::client(ctx).await?;
@@ -167,7 +156,7 @@ pub async fn fetch_application(ctx: &Context) -> Result<Option<Application>, Che
     let app = fetch::get_dynamic(
         &client,
         &c.argocd_namespace,
-        &application_resource(),
+        &crate::k8s::application::resource(),
         &c.argocd_app,
     )
     .await?;

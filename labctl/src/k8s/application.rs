@@ -177,6 +177,18 @@ impl ResourceResult {
 }
 
 /// The first seven characters of a commit, as Git and Argo CD's UI print it.
+/// The Application resource (`argoproj.io/v1alpha1`, `applications`): k8s-openapi has no type
+/// for it, so it is read as a dynamic object of this resource.
+pub fn resource() -> kube::api::ApiResource {
+    kube::api::ApiResource {
+        group: "argoproj.io".into(),
+        version: "v1alpha1".into(),
+        api_version: "argoproj.io/v1alpha1".into(),
+        kind: "Application".into(),
+        plural: "applications".into(),
+    }
+}
+
 pub fn short(revision: &str) -> &str {
     revision.get(..7).unwrap_or(revision)
 }

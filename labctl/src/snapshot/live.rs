@@ -13,7 +13,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::events::v1::Event as EventsV1Event;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, ListParams};
-use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
+use kube::core::DynamicObject;
 use serde::de::DeserializeOwned;
 
 use super::ClusterSnapshot;
@@ -77,8 +77,7 @@ async fn applications(
     client: &kube::Client,
     namespace: &str,
 ) -> anyhow::Result<Vec<DynamicObject>> {
-    let gvk = GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Application");
-    let resource = ApiResource::from_gvk_with_plural(&gvk, "applications");
+    let resource = crate::k8s::application::resource();
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
     match api.list(&ListParams::default()).await {
         Ok(list) => Ok(list.items),
