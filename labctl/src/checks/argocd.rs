@@ -1,6 +1,6 @@
 //! Argo CD: installed before deploying; the lab's Application Synced and Healthy afterwards.
 
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use crate::k8s::model::{Deployment, StatefulSet};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
 use super::available::evaluate_deployment_available;
@@ -70,6 +70,7 @@ mod installed_tests {
     use super::*;
     use crate::checks::Status;
     use crate::checks::test_objects::*;
+    use crate::k8s::model::StatefulSet;
     use k8s_openapi::api::apps::v1::*;
 
     #[test]

@@ -1,7 +1,7 @@
 //! Whether a Deployment or a DaemonSet is available: the judgement the storage, ingress and
 //! serving checks share.
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use crate::k8s::model::{DaemonSet, Deployment};
 
 use super::Outcome;
 

@@ -11,7 +11,8 @@
 
 use std::path::PathBuf;
 
-use k8s_openapi::api::core::v1::{Node, Pod, PodSpec};
+use crate::k8s::model::{Pod, PodSpec};
+use k8s_openapi::api::core::v1::Node;
 use kube::api::ListParams;
 
 use crate::checks::{CheckError, Outcome};
@@ -48,7 +49,8 @@ pub fn planned(
             .spec
             .as_ref()
             .and_then(|s| s.job_template.spec.as_ref())
-            .and_then(|j| j.template.spec.clone())
+            .and_then(|j| j.template.spec.as_ref())
+            .map(crate::k8s::model::from_full)
         {
             out.push(Planned {
                 name: format!("CronJob {}", meta_name(&c.metadata)),
@@ -64,7 +66,7 @@ pub fn planned(
         .collect();
     for d in deps {
         if let Some(s) = d.spec.as_ref()
-            && let Some(spec) = s.template.spec.clone()
+            && let Some(spec) = s.template.spec.as_ref().map(crate::k8s::model::from_full)
         {
             out.push(Planned {
                 name: format!("Deployment {}", meta_name(&d.metadata)),
@@ -459,7 +461,8 @@ pub async fn images_match_node_arch(ctx: &Context) -> Result<Outcome, CheckError
 mod tests {
     use super::*;
     use crate::checks::Status;
-    use k8s_openapi::api::core::v1::{Container, NodeStatus, PodStatus, ResourceRequirements};
+    use crate::k8s::model::Container;
+    use k8s_openapi::api::core::v1::{NodeStatus, PodStatus, ResourceRequirements};
     use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     use std::collections::BTreeMap;

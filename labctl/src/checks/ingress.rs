@@ -2,7 +2,7 @@
 //! IngressClass and published address before deploying; the lab's Ingress routing the host
 //! afterwards. The Gateway API's Gateway and HTTPRoute: `gateway.rs`.
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use crate::k8s::model::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 

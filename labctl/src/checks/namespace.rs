@@ -1,7 +1,6 @@
 //! The lab namespace: absent, or holding only the lab.
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::batch::v1::CronJob;
+use crate::k8s::model::{CronJob, DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::ListParams;

@@ -1,6 +1,6 @@
 //! Nodes: Ready, and the pin node able to take the lab's pods.
 
-use k8s_openapi::api::apps::v1::Deployment;
+use crate::k8s::model::Deployment;
 use k8s_openapi::api::core::v1::{Node, Toleration};
 use kube::api::ListParams;
 

@@ -1,8 +1,8 @@
 //! Serving: the inference Deployment available, its pods on the pinned node, the Service
 //! selecting them with a target port they have, and ready endpoints.
 
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Pod, Service};
+use crate::k8s::model::{Deployment, Pod};
+use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::ListParams;
 
@@ -117,6 +117,7 @@ mod pods_tests {
     use crate::checks::Status;
     use crate::checks::test_objects::*;
 
+    use crate::k8s::model::{Pod, PodSpec};
     use k8s_openapi::api::core::v1::*;
 
     fn pod(name: &str, phase: &str, node: &str, restarts: i32, waiting: Option<&str>) -> Pod {
@@ -268,8 +269,8 @@ mod service_tests {
     use super::*;
     use crate::checks::Status;
     use crate::checks::test_objects::*;
-    use k8s_openapi::api::apps::v1::*;
 
+    use crate::k8s::model::{Container, Deployment, DeploymentSpec, PodSpec, PodTemplateSpec};
     use k8s_openapi::api::core::v1::*;
     use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions};
 

@@ -1,9 +1,8 @@
 //! Storage: the StorageClass and its provisioner before deploying; the model claim bound and
 //! its volume on the node the workloads are pinned to afterwards.
 
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::batch::v1::CronJob;
-use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim};
+use crate::k8s::model::{CronJob, Deployment, PersistentVolume};
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::ListParams;
 
@@ -218,6 +217,8 @@ mod claim_tests {
     use crate::checks::test_objects::*;
 
     use k8s_openapi::api::core::v1::*;
+
+    use crate::k8s::model::{PersistentVolume, PersistentVolumeSpec};
 
     fn pvc(phase: &str, volume: Option<&str>) -> PersistentVolumeClaim {
         PersistentVolumeClaim {

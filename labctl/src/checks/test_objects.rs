@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::k8s::model::{DaemonSet, Deployment, DeploymentSpec};
 use k8s_openapi::api::apps::v1::*;
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::*;

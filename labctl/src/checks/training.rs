@@ -1,6 +1,6 @@
 //! Training: the trainer CronJob active and its last Job successful and recent.
 
-use k8s_openapi::api::batch::v1::{CronJob, Job};
+use crate::k8s::model::{CronJob, Job};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::ListParams;
 
@@ -173,10 +173,10 @@ mod training_tests {
     use crate::k8s::placement::node_selector_value;
     use crate::k8s::workload::cron_job_pod_spec;
 
-    use k8s_openapi::api::batch::v1::{
-        CronJobSpec, CronJobStatus, JobCondition, JobSpec, JobStatus, JobTemplateSpec,
+    use crate::k8s::model::{
+        CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec, PodSpec, PodTemplateSpec,
     };
-    use k8s_openapi::api::core::v1::*;
+    use k8s_openapi::api::batch::v1::{CronJobStatus, JobCondition, JobStatus};
 
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 

@@ -9,6 +9,7 @@
 pub mod application;
 pub mod gateway;
 pub mod labels;
+pub mod model;
 pub mod names;
 pub mod nodes;
 pub mod placement;

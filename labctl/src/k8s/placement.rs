@@ -4,9 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{
-    Node, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PersistentVolume, PodSpec,
-};
+use crate::k8s::model::{PersistentVolume, PodSpec};
+use k8s_openapi::api::core::v1::{Node, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm};
 
 use super::names::name as node_name_of;
 
@@ -247,7 +246,7 @@ mod tests {
             .insert("zone".into(), "a".into());
         let other = node("n2", "n2");
         let pv = PersistentVolume {
-            spec: Some(k8s_openapi::api::core::v1::PersistentVolumeSpec {
+            spec: Some(crate::k8s::model::PersistentVolumeSpec {
                 node_affinity: Some(k8s_openapi::api::core::v1::VolumeNodeAffinity {
                     required: Some(NodeSelector {
                         node_selector_terms: vec![NodeSelectorTerm {

@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Node, Pod, PodSpec};
+use crate::k8s::model::{Pod, PodSpec};
+use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 /// The resources the lab's pods request and the scheduler reports on.
@@ -205,7 +206,8 @@ pub fn room(wanted: &Amounts, allocatable: &Amounts, requested: &Amounts) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::{Container, NodeStatus, PodStatus, ResourceRequirements};
+    use crate::k8s::model::Container;
+    use k8s_openapi::api::core::v1::{NodeStatus, PodStatus, ResourceRequirements};
 
     fn q(s: &str) -> Quantity {
         Quantity(s.to_owned())

@@ -10,7 +10,8 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Container, ServicePort};
+use crate::k8s::model::Container;
+use k8s_openapi::api::core::v1::ServicePort;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 /// Whether a Service `selector` (`matchLabels` semantics) selects pods labelled `labels`.
@@ -158,9 +159,11 @@ mod tests {
             let m = crate::lint::source::parse(&manifest, "test", "mlops-lab").unwrap();
             let templates = crate::lint::rules::templates(&m);
             let lint_passes = crate::lint::rules::services(&m, &templates).is_empty();
+            let deployment: Option<crate::k8s::model::Deployment> =
+                m.deployments.first().map(crate::k8s::model::from_full);
             let verify_passes = crate::checks::serving::evaluate_service(
                 m.services.first(),
-                m.deployments.first(),
+                deployment.as_ref(),
                 "inference",
             )
             .status

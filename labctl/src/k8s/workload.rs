@@ -1,8 +1,6 @@
 //! The kinds of workload that create pods, and where each keeps its pod template.
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::PodSpec;
+use crate::k8s::model::{CronJob, DaemonSet, Deployment, Job, PodSpec, StatefulSet};
 
 /// What creates a pod: a controller with a pod template, or a bare pod.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

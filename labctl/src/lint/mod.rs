@@ -188,14 +188,15 @@ pub fn lint_manifests(m: &Manifests, config: &LabConfig) -> Diagnosis {
 /// The diagnosis engine over the rendered objects, as a cluster in which nothing ran yet; only
 /// its static findings are kept (the others need live state: events, bound volumes, nodes).
 fn engine_findings(m: &Manifests, config: &LabConfig) -> Vec<Finding> {
+    use crate::k8s::model::from_full;
     let mut snapshot = ClusterSnapshot {
         persistent_volume_claims: m.persistent_volume_claims.clone(),
         storage_classes: m.storage_classes.clone(),
-        pods: m.pods.clone(),
-        jobs: m.jobs.clone(),
-        cron_jobs: m.cron_jobs.clone(),
-        deployments: m.deployments.clone(),
-        stateful_sets: m.stateful_sets.clone(),
+        pods: m.pods.iter().map(from_full).collect(),
+        jobs: m.jobs.iter().map(from_full).collect(),
+        cron_jobs: m.cron_jobs.iter().map(from_full).collect(),
+        deployments: m.deployments.iter().map(from_full).collect(),
+        stateful_sets: m.stateful_sets.iter().map(from_full).collect(),
         ..ClusterSnapshot::default()
     };
     snapshot

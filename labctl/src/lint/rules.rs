@@ -344,8 +344,12 @@ pub fn services(m: &Manifests, templates: &[Template<'_>]) -> Vec<Finding> {
             ));
             continue;
         }
-        let declared =
-            service::declared_ports(matched.iter().flat_map(|t| t.spec.containers.iter()));
+        // The facts read the lean model (k8s/model.rs); lint holds the manifests whole.
+        let containers: Vec<crate::k8s::model::Container> = matched
+            .iter()
+            .flat_map(|t| t.spec.containers.iter().map(crate::k8s::model::from_full))
+            .collect();
+        let declared = service::declared_ports(containers.iter());
         for port in svc
             .spec
             .as_ref()

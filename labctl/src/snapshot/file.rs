@@ -6,7 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetSpec, ReplicaSetStatus};
+use crate::k8s::model::{ReplicaSet, ReplicaSetSpec, drop_bookkeeping};
+use k8s_openapi::api::apps::v1::ReplicaSetStatus;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
 use super::{ClusterSnapshot, Kind};
@@ -74,9 +75,8 @@ pub fn load_path(path: &Path) -> Result<ClusterSnapshot, SnapshotError> {
 
 /// Parses the text of one file (see [`crate::objects`]); `path` is only used in errors.
 ///
-/// Each list gets exactly the room it needs: k8s-openapi objects are large (a Pod or a
-/// Deployment is over 2 KiB before any field is set), and lists grown by doubling held up to
-/// twice that, plus the copies left behind by each growth. JSON objects are counted by kind
+/// Each list gets exactly the room it needs: lists grown by doubling held up to twice their
+/// objects, plus the copies left behind by each growth. JSON objects are counted by kind
 /// before they are typed (they borrow from the text); YAML documents, which hold a tree each,
 /// are typed as they come and the lists trimmed afterwards.
 pub fn parse_str(text: &str, path: &Path) -> Result<ClusterSnapshot, SnapshotError> {
@@ -156,29 +156,41 @@ fn reserve(s: &mut ClusterSnapshot, kind: Kind, n: usize) {
 /// Types `o` into the list of its kind.
 fn push(s: &mut ClusterSnapshot, kind: Kind, o: &RawObject<'_>) -> Result<(), ReadError> {
     match kind {
-        Kind::PersistentVolumeClaim => s.persistent_volume_claims.push(o.decode()?),
-        Kind::PersistentVolume => s.persistent_volumes.push(o.decode()?),
-        Kind::StorageClass => s.storage_classes.push(o.decode()?),
-        Kind::Node => s.nodes.push(o.decode()?),
-        Kind::Pod => s.pods.push(o.decode()?),
-        Kind::Job => s.jobs.push(o.decode()?),
-        Kind::CronJob => s.cron_jobs.push(o.decode()?),
-        Kind::ReplicaSet => s.replica_sets.push(o.decode::<ReplicaSetOwner>()?.into()),
-        Kind::Deployment => s.deployments.push(o.decode()?),
-        Kind::StatefulSet => s.stateful_sets.push(o.decode()?),
-        Kind::Service => s.services.push(o.decode()?),
-        Kind::EndpointSlice => s.endpoint_slices.push(o.decode()?),
-        Kind::CoreEvent => s.events.push(o.decode()?),
-        Kind::EventsV1Event => s.events_v1.push(o.decode()?),
-        Kind::Application => s.applications.push(o.decode()?),
+        Kind::PersistentVolumeClaim => s.persistent_volume_claims.push(typed(o)?),
+        Kind::PersistentVolume => s.persistent_volumes.push(typed(o)?),
+        Kind::StorageClass => s.storage_classes.push(typed(o)?),
+        Kind::Node => s.nodes.push(typed(o)?),
+        Kind::Pod => s.pods.push(typed(o)?),
+        Kind::Job => s.jobs.push(typed(o)?),
+        Kind::CronJob => s.cron_jobs.push(typed(o)?),
+        Kind::ReplicaSet => {
+            let mut rs: ReplicaSet = o.decode::<ReplicaSetOwner>()?.into();
+            drop_bookkeeping(&mut rs);
+            s.replica_sets.push(rs)
+        }
+        Kind::Deployment => s.deployments.push(typed(o)?),
+        Kind::StatefulSet => s.stateful_sets.push(typed(o)?),
+        Kind::Service => s.services.push(typed(o)?),
+        Kind::EndpointSlice => s.endpoint_slices.push(typed(o)?),
+        Kind::CoreEvent => s.events.push(typed(o)?),
+        Kind::EventsV1Event => s.events_v1.push(typed(o)?),
+        Kind::Application => s.applications.push(typed(o)?),
     }
     Ok(())
 }
 
+/// `o` as its type, without the writers' bookkeeping ([`drop_bookkeeping`]).
+fn typed<T: serde::de::DeserializeOwned + kube::Resource>(
+    o: &RawObject<'_>,
+) -> Result<T, ReadError> {
+    let mut object: T = o.decode()?;
+    drop_bookkeeping(&mut object);
+    Ok(object)
+}
+
 /// A ReplicaSet as the engine reads it: the owner between a Deployment and its pods (its
 /// metadata, replicas, selector and status). Its pod template, a copy of the Deployment's, is
-/// not kept: at over 5 KiB a template (k8s-openapi's `Container` and `Volume` are 2 KiB and
-/// more each) it was a fifth of a large snapshot's memory, and nothing reads it.
+/// not kept: nothing reads it, and in a large snapshot every template is held once already.
 #[derive(serde::Deserialize)]
 struct ReplicaSetOwner {
     #[serde(default)]
@@ -241,6 +253,20 @@ mod tests {
         let text = r#"{"apiVersion":"v1","kind":"PodList","items":[{"metadata":{"name":"a"}}]}"#;
         let s = parse_str(text, p()).unwrap();
         assert_eq!(s.pods[0].metadata.name.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn writers_bookkeeping_is_not_kept() {
+        let text = r#"{"apiVersion":"v1","kind":"List","items":[
+            {"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","managedFields":[{"manager":"kubelet","fieldsV1":{"f:status":{}}}],
+             "annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{}","keep":"me"}}},
+            {"apiVersion":"v1","kind":"Node","metadata":{"name":"n","managedFields":[{"manager":"k3s"}]}}
+        ]}"#;
+        let s = parse_str(text, p()).unwrap();
+        assert!(s.pods[0].metadata.managed_fields.is_none());
+        assert!(s.nodes[0].metadata.managed_fields.is_none());
+        let a = s.pods[0].metadata.annotations.as_ref().unwrap();
+        assert_eq!(a.keys().collect::<Vec<_>>(), ["keep"]);
     }
 
     #[test]

@@ -3,14 +3,13 @@
 //!
 //! Read-only: only `list` and `get`, the verbs the labctl RBAC grants.
 
-use anyhow::Context as _;
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{
-    Event as CoreEvent, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
+use crate::k8s::model::{
+    CronJob, Deployment, Event as CoreEvent, EventV1 as EventsV1Event, Job, PersistentVolume, Pod,
+    ReplicaSet, StatefulSet, drop_bookkeeping,
 };
+use anyhow::Context as _;
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::events::v1::Event as EventsV1Event;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, ListParams};
 use kube::core::DynamicObject;
@@ -39,7 +38,9 @@ where
         Namespaces::One(n) => Some(n.as_str()),
         Namespaces::All => None,
     };
-    Ok(fetch::list_in(client, ns, &ListParams::default()).await?)
+    let mut items: Vec<K> = fetch::list_in(client, ns, &ListParams::default()).await?;
+    items.iter_mut().for_each(drop_bookkeeping);
+    Ok(items)
 }
 
 async fn list_cluster<K>(client: &kube::Client) -> anyhow::Result<Vec<K>>
@@ -49,7 +50,9 @@ where
         + DeserializeOwned
         + std::fmt::Debug,
 {
-    Ok(fetch::list_cluster(client, &ListParams::default()).await?)
+    let mut items: Vec<K> = fetch::list_cluster(client, &ListParams::default()).await?;
+    items.iter_mut().for_each(drop_bookkeeping);
+    Ok(items)
 }
 
 /// The provisioner Deployments named in the lab description (absent ones are skipped: which of
@@ -183,7 +186,7 @@ pub async fn load(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::PodSpec;
+    use crate::k8s::model::PodSpec;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
     fn pod(ns: &str, node: Option<&str>) -> Pod {

@@ -2,20 +2,22 @@
 //! ([`live`]) or from files ([`file`]), and written back as one `List` so a problem can be
 //! diagnosed offline and attached to a bug report.
 //!
-//! The snapshot keeps the API objects as they are (k8s-openapi types): the engine judges state,
-//! and a faithful copy is what makes a snapshot a usable bug report. One exception, when read
-//! from a file: a ReplicaSet is kept without its pod template (see `file::ReplicaSetOwner`).
+//! The snapshot holds each object as labctl reads it: the workload, pod, volume and event
+//! kinds in the lean types of [`crate::k8s::model`] (k8s-openapi's shapes with only the fields
+//! labctl reads), the small kinds as k8s-openapi's, and none of the writers' bookkeeping
+//! (`managedFields`, the last-applied annotation). A snapshot written back diagnoses exactly
+//! as the cluster did. When read from a file, a ReplicaSet is also kept without its pod
+//! template (see `file::ReplicaSetOwner`).
 
 pub mod file;
 pub mod live;
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{
-    Event as CoreEvent, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
+use crate::k8s::model::{
+    CronJob, Deployment, Event as CoreEvent, EventV1 as EventsV1Event, Job, PersistentVolume, Pod,
+    ReplicaSet, StatefulSet,
 };
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::events::v1::Event as EventsV1Event;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::core::DynamicObject;
 
@@ -178,44 +180,45 @@ impl ClusterSnapshot {
     /// The snapshot as one `v1` `List`, the shape `kubectl get … -o json` prints and
     /// [`load_path`] reads back.
     pub fn to_list(&self) -> serde_json::Result<serde_json::Value> {
+        use crate::k8s::model::to_api_json;
         use serde_json::to_value;
         let mut items = Vec::with_capacity(self.len());
         // Cluster-scoped objects first, then namespaced ones, events last: easy to read by hand.
         for o in &self.storage_classes {
-            items.push(to_value(o)?);
+            items.push(to_api_json(o)?);
         }
         for o in &self.nodes {
-            items.push(to_value(o)?);
+            items.push(to_api_json(o)?);
         }
         for o in &self.persistent_volumes {
-            items.push(to_value(o)?);
+            items.push(to_api_json(o)?);
         }
         for o in &self.persistent_volume_claims {
-            items.push(to_value(o)?);
+            items.push(to_api_json(o)?);
         }
         for o in &self.pods {
-            items.push(to_value(o)?);
+            items.push(to_api_json(o)?);
         }
         for o in &self.jobs {
-            items.push(to_value(o)?);
+            items.push(to_api_json(o)?);
         }
         for o in &self.cron_jobs {
-            items.push(to_value(o)?);
+            items.push(to_api_json(o)?);
         }
         for o in &self.replica_sets {
-            items.push(to_value(o)?);
+            items.push(to_api_json(o)?);
         }
         for o in &self.deployments {
-            items.push(to_value(o)?);
+            items.push(to_api_json(o)?);
         }
         for o in &self.stateful_sets {
-            items.push(to_value(o)?);
+            items.push(to_api_json(o)?);
         }
         for o in &self.services {
-            items.push(to_value(o)?);
+            items.push(to_api_json(o)?);
         }
         for o in &self.endpoint_slices {
-            items.push(to_value(o)?);
+            items.push(to_api_json(o)?);
         }
         for o in &self.applications {
             let mut v = to_value(o)?;
@@ -228,10 +231,10 @@ impl ClusterSnapshot {
             items.push(v);
         }
         for o in &self.events {
-            items.push(to_value(o)?);
+            items.push(to_api_json(o)?);
         }
         for o in &self.events_v1 {
-            items.push(to_value(o)?);
+            items.push(to_api_json(o)?);
         }
         Ok(serde_json::json!({
             "apiVersion": "v1",

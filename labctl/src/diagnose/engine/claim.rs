@@ -1,7 +1,8 @@
 //! A claim under judgement: the claim, its class and its consumers (the workloads and pods that
 //! mount it), and the facts about them that several rules ask.
 
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, PodSpec, Toleration};
+use crate::k8s::model::{Pod, PodSpec};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Toleration};
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 

@@ -1,7 +1,8 @@
 //! Evidence: one line per object as an operator would read it in `kubectl describe`, and the
 //! events about an object, latest first.
 
-use k8s_openapi::api::core::v1::{Node, PersistentVolume, Pod};
+use crate::k8s::model::{PersistentVolume, Pod};
+use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::diagnose::engine::claim::*;

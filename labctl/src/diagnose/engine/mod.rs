@@ -16,7 +16,7 @@ pub(crate) mod evidence;
 pub(crate) mod merge;
 pub(crate) mod remedy;
 
-use k8s_openapi::api::core::v1::PersistentVolume;
+use crate::k8s::model::PersistentVolume;
 
 use crate::config::LabConfig;
 use crate::diagnose::engine::claim::*;
@@ -41,8 +41,7 @@ pub(crate) struct Engine<'i, 'a> {
     /// Released `Retain` volumes by the claim they still reference.
     pub(crate) released_by_claim: HashMap<(&'a str, &'a str), Vec<&'a PersistentVolume>>,
     /// Argo CD hook Jobs (finished ones included: they run again on every sync) by claim.
-    pub(crate) hooks_by_claim:
-        HashMap<(&'a str, &'a str), Vec<&'a k8s_openapi::api::batch::v1::Job>>,
+    pub(crate) hooks_by_claim: HashMap<(&'a str, &'a str), Vec<&'a crate::k8s::model::Job>>,
     /// Uids of the Jobs that failed (their pods are the Job's finding, not their own).
     pub(crate) failed_jobs: HashSet<&'a str>,
 }
@@ -101,8 +100,7 @@ impl<'i, 'a> Engine<'i, 'a> {
                 released_by_claim.entry(k).or_default().push(pv);
             }
         }
-        let mut hooks_by_claim: HashMap<(&str, &str), Vec<&k8s_openapi::api::batch::v1::Job>> =
-            map_with(0);
+        let mut hooks_by_claim: HashMap<(&str, &str), Vec<&crate::k8s::model::Job>> = map_with(0);
         for job in &ix.snapshot.jobs {
             let hook = job
                 .metadata

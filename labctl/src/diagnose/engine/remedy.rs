@@ -219,7 +219,7 @@ impl<'i, 'a> Engine<'i, 'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::PodSpec;
+    use crate::k8s::model::PodSpec;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
     fn workload<'a>(kind: WorkloadKind, spec: &'a PodSpec, meta: &'a ObjectMeta) -> Workload<'a> {

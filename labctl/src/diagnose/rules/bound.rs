@@ -1,7 +1,8 @@
 //! A bound claim whose volume's node is gone, unavailable or elsewhere than its consumers:
 //! `pv-node-missing`, `pv-node-unavailable`, `pv-node-affinity-conflict`.
 
-use k8s_openapi::api::core::v1::{Node, PersistentVolume, Pod};
+use crate::k8s::model::{PersistentVolume, Pod};
+use k8s_openapi::api::core::v1::Node;
 
 use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;

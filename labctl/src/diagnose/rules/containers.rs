@@ -6,7 +6,8 @@
 //! Longer than 600 lines because of its tests: each finding fired and a near miss, on pods
 //! built in code, beside the rules that share the container-status helpers.
 
-use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod};
+use crate::k8s::model::{Container, Pod};
+use k8s_openapi::api::core::v1::ContainerStatus;
 
 use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;

@@ -1,7 +1,7 @@
 //! Claims at the end of their life: `pvc-lost`, `pvc-terminating-in-use` and
 //! `pv-released-not-rebound`.
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::k8s::model::Pod;
 
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::claim::*;

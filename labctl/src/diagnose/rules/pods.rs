@@ -1,7 +1,7 @@
 //! The pipeline's pods and workloads (`diagnose pods`): a pod the scheduler cannot place for
 //! resources, and the containers' own failures.
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::k8s::model::Pod;
 
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::claim::*;

@@ -1,7 +1,7 @@
 //! Dynamic provisioning: the provisioner not running, provisioning failed, or simply waiting
 //! for the first consumer.
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::k8s::model::Pod;
 use k8s_openapi::api::storage::v1::StorageClass;
 
 use crate::diagnose::ObjectRef;
@@ -19,7 +19,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         let started = self.has_event("PersistentVolumeClaim", meta, "Provisioning")
             || self.has_event("PersistentVolumeClaim", meta, "ProvisioningFailed");
         let candidates = &self.config.provisioner_deployments;
-        let found: Vec<&k8s_openapi::api::apps::v1::Deployment> = if sc.provisioner == LOCAL_PATH {
+        let found: Vec<&crate::k8s::model::Deployment> = if sc.provisioner == LOCAL_PATH {
             candidates
                 .iter()
                 .filter_map(|r| {
@@ -32,7 +32,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         } else {
             Vec::new()
         };
-        let available = |d: &k8s_openapi::api::apps::v1::Deployment| {
+        let available = |d: &crate::k8s::model::Deployment| {
             d.status
                 .as_ref()
                 .and_then(|s| s.available_replicas)

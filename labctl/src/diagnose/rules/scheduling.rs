@@ -2,7 +2,8 @@
 //! `insufficient-resources` (its node lacks what it requests) and `pin-node-unavailable` (the
 //! node it is pinned to cannot take pods, before any volume is bound).
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use crate::k8s::model::Pod;
+use k8s_openapi::api::core::v1::Node;
 
 use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;

@@ -2,7 +2,7 @@
 //! and the upstream cause when there is one (no model published yet: the trainer CronJob never
 //! succeeded and no first-model hook Job did).
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::k8s::model::Pod;
 
 use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;

@@ -3,7 +3,7 @@
 //! in runc 1.5's words, as the lab's node (containerd 2.4, runc 1.5) writes them: a command
 //! that is not in the image, a memory limit below what runc's own setup of the container uses.
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::k8s::model::Pod;
 
 use super::containers::{Failing, container_line, memory_limit};
 use crate::diagnose::ObjectRef;

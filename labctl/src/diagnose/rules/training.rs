@@ -2,8 +2,7 @@
 //! Job), with the last pod's termination message: the trainer's own error line, since the
 //! manifests set `terminationMessagePolicy: FallbackToLogsOnError`.
 
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
+use crate::k8s::model::{Job, Pod};
 
 use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;
