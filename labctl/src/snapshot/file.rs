@@ -92,16 +92,16 @@ pub fn parse_str(text: &str, path: &Path) -> Result<ClusterSnapshot, SnapshotErr
         })
         .map_err(located)?;
         for kind in Kind::ALL {
-            let n = known.iter().filter(|(k, _)| *k == kind).count();
-            reserve(&mut snapshot, kind, n);
+            let n = known.iter().filter(|(k, _)| k == kind).count();
+            snapshot.reserve(*kind, n);
         }
         for (kind, o) in known {
-            push(&mut snapshot, kind, &o).map_err(located)?;
+            snapshot.push(kind, &o).map_err(located)?;
         }
     } else {
         crate::objects::read(text, |o: RawObject<'_>| -> Result<(), ReadError> {
             match Kind::of(&o.api_version, &o.kind) {
-                Some(kind) => push(&mut snapshot, kind, &o),
+                Some(kind) => snapshot.push(kind, &o),
                 None => Ok(()),
             }
         })
@@ -132,60 +132,20 @@ fn located(path: &Path, e: ReadError) -> SnapshotError {
     }
 }
 
-/// Room for `n` more objects of `kind`.
-fn reserve(s: &mut ClusterSnapshot, kind: Kind, n: usize) {
-    match kind {
-        Kind::PersistentVolumeClaim => s.persistent_volume_claims.reserve_exact(n),
-        Kind::PersistentVolume => s.persistent_volumes.reserve_exact(n),
-        Kind::StorageClass => s.storage_classes.reserve_exact(n),
-        Kind::Node => s.nodes.reserve_exact(n),
-        Kind::Pod => s.pods.reserve_exact(n),
-        Kind::Job => s.jobs.reserve_exact(n),
-        Kind::CronJob => s.cron_jobs.reserve_exact(n),
-        Kind::ReplicaSet => s.replica_sets.reserve_exact(n),
-        Kind::Deployment => s.deployments.reserve_exact(n),
-        Kind::StatefulSet => s.stateful_sets.reserve_exact(n),
-        Kind::Service => s.services.reserve_exact(n),
-        Kind::EndpointSlice => s.endpoint_slices.reserve_exact(n),
-        Kind::CoreEvent => s.events.reserve_exact(n),
-        Kind::EventsV1Event => s.events_v1.reserve_exact(n),
-        Kind::Application => s.applications.reserve_exact(n),
-    }
-}
-
-/// Types `o` into the list of its kind.
-fn push(s: &mut ClusterSnapshot, kind: Kind, o: &RawObject<'_>) -> Result<(), ReadError> {
-    match kind {
-        Kind::PersistentVolumeClaim => s.persistent_volume_claims.push(typed(o)?),
-        Kind::PersistentVolume => s.persistent_volumes.push(typed(o)?),
-        Kind::StorageClass => s.storage_classes.push(typed(o)?),
-        Kind::Node => s.nodes.push(typed(o)?),
-        Kind::Pod => s.pods.push(typed(o)?),
-        Kind::Job => s.jobs.push(typed(o)?),
-        Kind::CronJob => s.cron_jobs.push(typed(o)?),
-        Kind::ReplicaSet => {
-            let mut rs: ReplicaSet = o.decode::<ReplicaSetOwner>()?.into();
-            drop_bookkeeping(&mut rs);
-            s.replica_sets.push(rs)
-        }
-        Kind::Deployment => s.deployments.push(typed(o)?),
-        Kind::StatefulSet => s.stateful_sets.push(typed(o)?),
-        Kind::Service => s.services.push(typed(o)?),
-        Kind::EndpointSlice => s.endpoint_slices.push(typed(o)?),
-        Kind::CoreEvent => s.events.push(typed(o)?),
-        Kind::EventsV1Event => s.events_v1.push(typed(o)?),
-        Kind::Application => s.applications.push(typed(o)?),
-    }
-    Ok(())
-}
-
 /// `o` as its type, without the writers' bookkeeping ([`drop_bookkeeping`]).
-fn typed<T: serde::de::DeserializeOwned + kube::Resource>(
+pub(super) fn typed<T: serde::de::DeserializeOwned + kube::Resource>(
     o: &RawObject<'_>,
 ) -> Result<T, ReadError> {
     let mut object: T = o.decode()?;
     drop_bookkeeping(&mut object);
     Ok(object)
+}
+
+/// A ReplicaSet without its pod template ([`ReplicaSetOwner`]).
+pub(super) fn replica_set(o: &RawObject<'_>) -> Result<ReplicaSet, ReadError> {
+    let mut rs: ReplicaSet = o.decode::<ReplicaSetOwner>()?.into();
+    drop_bookkeeping(&mut rs);
+    Ok(rs)
 }
 
 /// A ReplicaSet as the engine reads it: the owner between a Deployment and its pods (its
