@@ -31,7 +31,17 @@ pub struct Context {
     pub kubeconfig: Option<PathBuf>,
     /// `--context` (the kubeconfig context, named like kubectl's flag).
     pub kube_context: Option<String>,
+    /// `verify --snapshot FILE`: the recorded cluster the checks judge instead of a live one
+    /// (the client answers from it, see [`crate::snapshot::server`]).
+    pub snapshot: Option<Recorded>,
     client: tokio::sync::OnceCell<kube::Client>,
+}
+
+/// A snapshot judged in place of the cluster, and the file it was read from.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub path: PathBuf,
+    pub snapshot: std::sync::Arc<crate::snapshot::ClusterSnapshot>,
 }
 
 impl std::fmt::Debug for Context {
@@ -47,6 +57,7 @@ impl std::fmt::Debug for Context {
             .field("verbose", &self.verbose)
             .field("kubeconfig", &self.kubeconfig)
             .field("kube_context", &self.kube_context)
+            .field("snapshot", &self.snapshot.as_ref().map(|r| &r.path))
             .finish_non_exhaustive()
     }
 }
@@ -64,6 +75,7 @@ impl Context {
             verbose: 0,
             kubeconfig: None,
             kube_context: None,
+            snapshot: None,
             client: tokio::sync::OnceCell::new(),
         }
     }
@@ -105,6 +117,26 @@ impl Context {
         Self {
             client: tokio::sync::OnceCell::new_with(Some(client)),
             ..self
+        }
+    }
+
+    /// This context judging `snapshot` (read from `path`) instead of the cluster: its client
+    /// answers from the snapshot, and nothing else changes.
+    pub fn judging(&self, path: PathBuf, snapshot: crate::snapshot::ClusterSnapshot) -> Self {
+        let snapshot = std::sync::Arc::new(snapshot);
+        let client = crate::snapshot::server::client(snapshot.clone(), &self.config.namespace);
+        Self {
+            config: self.config.clone(),
+            config_path: self.config_path.clone(),
+            output: self.output,
+            strict: self.strict,
+            timeout: self.timeout,
+            color: self.color,
+            verbose: self.verbose,
+            kubeconfig: None,
+            kube_context: None,
+            snapshot: Some(Recorded { path, snapshot }),
+            client: tokio::sync::OnceCell::new_with(Some(client)),
         }
     }
 

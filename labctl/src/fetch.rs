@@ -19,6 +19,13 @@ pub enum FetchError {
         /// In kubectl's words, e.g. `cannot list events in mlops-lab`.
         permission: String,
     },
+    /// The call was answered from a snapshot that does not hold what it asked for
+    /// (`verify --snapshot`).
+    #[error("{action}: not in the snapshot")]
+    NotRecorded {
+        /// What was attempted, e.g. `get namespaces`.
+        action: String,
+    },
     /// Any other failure (unreachable, 401, 5xx, bad response).
     #[error("cannot {action}: {source}")]
     Api {
@@ -60,6 +67,9 @@ pub fn classify(err: kube::Error, verb: &str, resource: &str, ns: Option<&str>) 
         FetchError::Forbidden {
             permission: format!("cannot {action}"),
         }
+    } else if matches!(&err, kube::Error::Api(s) if s.reason == crate::snapshot::server::NOT_IN_SNAPSHOT)
+    {
+        FetchError::NotRecorded { action }
     } else {
         FetchError::Api {
             action,

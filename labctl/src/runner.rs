@@ -116,11 +116,32 @@ pub async fn run(
 /// Runs one check under the per-check timeout and applies its severity.
 async fn run_one(ctx: &Context, check: &Check) -> CheckResult {
     let started = Instant::now();
+    if let Some(recorded) = &ctx.snapshot {
+        // A snapshot holds API objects: the gates (the server's version, the credentials) and
+        // what a LAN client sees (DNS, HTTP) are not in it.
+        let what = if check.gate {
+            "asks the API server itself"
+        } else if !check.needs_api {
+            "needs the live network (DNS, HTTP)"
+        } else {
+            ""
+        };
+        if !what.is_empty() {
+            let why = format!(
+                "{what}: not judged from the snapshot {}",
+                recorded.path.display()
+            );
+            return result(check, Outcome::skip(why), started.elapsed());
+        }
+    }
     let outcome = match tokio::time::timeout(ctx.timeout, (check.run)(ctx)).await {
         Ok(Ok(outcome)) => apply_severity(outcome, check.severity),
         Ok(Err(CheckError::Fetch(FetchError::Forbidden { permission }))) => Outcome::skip(format!(
             "{permission} (forbidden): grant it, see manifests/rbac/"
         )),
+        Ok(Err(CheckError::Fetch(e @ FetchError::NotRecorded { .. }))) => {
+            Outcome::skip(e.to_string())
+        }
         Ok(Err(err)) => apply_severity(Outcome::fail(err.to_string()), check.severity),
         Err(_) => apply_severity(
             Outcome::fail(format!(

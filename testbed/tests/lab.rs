@@ -208,6 +208,7 @@ fn gateway_routes_the_host(lab: &mut Lab, dir: &std::path::Path) {
         }
     });
     let verify = healthy.expect("verify passes through the Gateway");
+    snapshot_verify_agrees(lab, dir, &config).expect("verify --snapshot agrees, HTTPRoute too");
     assert_eq!(status(&verify, "httproute-accepted").0, "pass");
     assert!(
         !verify.to_string().contains("ingress-routes-host"),
@@ -246,6 +247,7 @@ fn gateway_routes_the_host(lab: &mut Lab, dir: &std::path::Path) {
         }
     });
     assert_eq!(refused, Ok(()), "a listener admitting only kube-system");
+    snapshot_verify_agrees(lab, dir, &config).expect("verify --snapshot fails the HTTPRoute too");
     let (_, preflight) = json(&["preflight", "--check", "gateway-programmed"]);
     let (s, text) = status(&preflight, "gateway-programmed");
     assert_eq!(s, "fail", "{text}");
@@ -256,6 +258,69 @@ fn gateway_routes_the_host(lab: &mut Lab, dir: &std::path::Path) {
     listener("All");
     lab.reset(false)
         .expect("back to the repository's manifests");
+}
+
+/// `labctl verify --snapshot` of a snapshot taken now judges every check it runs as live
+/// `verify` does; it skips only the gates and the data plane (a fresh snapshot holds all that
+/// `verify` asks). Retried while the lab moves between the reads. `config`: the labctl.toml.
+fn snapshot_verify_agrees(
+    lab: &Lab,
+    dir: &std::path::Path,
+    config: &std::path::Path,
+) -> Result<(), String> {
+    let file = dir.join("verify-snapshot.json").display().to_string();
+    let report = |args: &[&str]| -> Result<Value, String> {
+        let (_, out, err) = lab
+            .labctl_with_config(config, args)
+            .map_err(|e| format!("{e:#}"))?;
+        serde_json::from_str(&out).map_err(|e| format!("labctl {args:?}: {e}: {err}"))
+    };
+    let statuses = |report: &Value| -> Vec<(String, String, String)> {
+        report["checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                let s = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
+                (s("id"), s("status"), s("message"))
+            })
+            .collect()
+    };
+    poll(SETTLE, || {
+        let (code, _, stderr) = lab
+            .labctl_with_config(config, &["snapshot", "-f", &file])
+            .map_err(|e| format!("{e:#}"))?;
+        if code != 0 {
+            return Err(format!("labctl snapshot: {stderr}"));
+        }
+        let offline = statuses(&report(&["verify", "--snapshot", &file, "-o", "json"])?);
+        let live = statuses(&report(&["verify", "-o", "json"])?);
+        let mut differences = Vec::new();
+        let mut judged = 0;
+        for (id, status, message) in &offline {
+            if status == "skip" {
+                if message.contains("not in the snapshot") {
+                    differences.push(format!("{id}: {message}"));
+                }
+                continue;
+            }
+            judged += 1;
+            match live.iter().find(|(i, _, _)| i == id) {
+                Some((_, s, m)) if s == status => {}
+                other => differences.push(format!(
+                    "{id}: {status} ({message}) from the snapshot, live {other:?}"
+                )),
+            }
+        }
+        if judged < 8 {
+            differences.push(format!("only {judged} checks judged from the snapshot"));
+        }
+        if differences.is_empty() {
+            Ok(())
+        } else {
+            Err(differences.join("\n"))
+        }
+    })
 }
 
 /// With `LAB_RECORD=1`, writes what `labctl snapshot` reads now into labctl's offline
@@ -283,6 +348,7 @@ fn lab_healthy_then_every_scenario_and_back() {
     let mut lab = Lab::up(&repo, &dir).expect("lab up");
     assert_healthy(&lab);
     record(&lab, "healthy");
+    snapshot_verify_agrees(&lab, &dir, &lab.labctl_config).expect("verify --snapshot agrees");
     verify_wait_returns_once_a_fresh_sync_is_healthy(&mut lab);
     preflight_takes_the_pin_from_the_deployment(&lab, &dir);
     gateway_routes_the_host(&mut lab, &dir);
@@ -344,6 +410,15 @@ fn lab_healthy_then_every_scenario_and_back() {
             }
         }
         record(&lab, scenario.name);
+        if let Err(e) = snapshot_verify_agrees(&lab, &dir, &lab.labctl_config) {
+            fail(
+                &mut failures,
+                format!(
+                    "{}: verify --snapshot disagrees with verify: {e}",
+                    scenario.name
+                ),
+            );
+        }
         if let Err(e) = (scenario.undo)(&mut lab) {
             fail(
                 &mut failures,

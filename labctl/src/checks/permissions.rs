@@ -81,7 +81,7 @@ pub const PERMISSIONS: &[Permission] = &[
     p(
         "gateway.networking.k8s.io",
         "httproutes",
-        &["get"],
+        &["get", "list"],
         Scope::Lab,
     ),
     p(

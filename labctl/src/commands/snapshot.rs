@@ -1,6 +1,6 @@
-//! `labctl snapshot`: write what the live `diagnose` reads, as one `List` (JSON), to a file or
-//! stdout, so a problem can be diagnosed offline (`diagnose --snapshot FILE`) and attached
-//! to a bug report.
+//! `labctl snapshot`: write what the live `diagnose` and `verify` read, as one `List` (JSON),
+//! to a file or stdout, so a problem can be diagnosed and verified offline
+//! (`diagnose --snapshot FILE`, `verify --snapshot FILE`) and attached to a bug report.
 
 use crate::exit::ExitStatus;
 use std::path::PathBuf;

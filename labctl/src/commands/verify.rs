@@ -31,12 +31,27 @@ pub struct VerifyArgs {
     /// e.g. `--revision "$(git rev-parse HEAD)"` right after a push.
     #[arg(long, value_name = "COMMIT", requires = "wait")]
     pub revision: Option<String>,
+    /// Judge a snapshot (a file or directory written by `labctl snapshot`) instead of the
+    /// cluster: the same checks, offline, at the moment it was taken. The gates and the DNS and
+    /// HTTP checks are skipped (a snapshot holds API objects only); so is any check that asks
+    /// for what the snapshot does not hold.
+    #[arg(long, value_name = "PATH", conflicts_with = "wait")]
+    pub snapshot: Option<std::path::PathBuf>,
 }
 
 /// Time between two rounds of `--wait`.
 const POLL: Duration = Duration::from_secs(2);
 
 pub async fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<ExitStatus> {
+    if let Some(path) = &args.snapshot {
+        let snapshot = crate::snapshot::load_path(path)?;
+        let recorded = ctx.judging(path.clone(), snapshot);
+        return judge(&recorded, args).await;
+    }
+    judge(ctx, args).await
+}
+
+async fn judge(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<ExitStatus> {
     let catalogue = crate::checks::applicable(crate::checks::catalogue::verify(), &ctx.config);
     let Some(limit) = args.wait else {
         return super::run_checks::run_then(ctx, &args.checks, catalogue, Some(causes_now)).await;
@@ -169,6 +184,9 @@ fn causes_of(snapshot: &crate::snapshot::ClusterSnapshot, ctx: &Context) -> Vec<
 /// Reads the cluster once and names the root causes of a failed verify.
 fn causes_now(ctx: &Context) -> futures::future::BoxFuture<'_, Vec<Cause>> {
     Box::pin(async move {
+        if let Some(recorded) = &ctx.snapshot {
+            return causes_of(&recorded.snapshot, ctx);
+        }
         match read(ctx).await {
             Some(s) => causes_of(&s, ctx),
             None => Vec::new(),

@@ -8,12 +8,14 @@ use serde::Deserialize;
 /// The Gateway API's group and version (standard channel).
 const GROUP: &str = "gateway.networking.k8s.io";
 const VERSION: &str = "v1";
+/// `apiVersion` of the Gateway API's objects.
+pub const API_VERSION: &str = "gateway.networking.k8s.io/v1";
 
 fn resource(kind: &str, plural: &str) -> ApiResource {
     ApiResource {
         group: GROUP.into(),
         version: VERSION.into(),
-        api_version: format!("{GROUP}/{VERSION}"),
+        api_version: API_VERSION.into(),
         kind: kind.into(),
         plural: plural.into(),
     }

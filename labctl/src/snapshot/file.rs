@@ -98,6 +98,7 @@ pub fn parse_str(text: &str, path: &Path) -> Result<ClusterSnapshot, SnapshotErr
         for (kind, o) in known {
             snapshot.push(kind, &o).map_err(located)?;
         }
+        snapshot.read = read_whole(text);
     } else {
         crate::objects::read(text, |o: RawObject<'_>| -> Result<(), ReadError> {
             match Kind::of(&o.api_version, &o.kind) {
@@ -109,6 +110,26 @@ pub fn parse_str(text: &str, path: &Path) -> Result<ClusterSnapshot, SnapshotErr
         snapshot.shrink_to_fit();
     }
     Ok(snapshot)
+}
+
+/// The resources a snapshot written by labctl says it read whole (its `List`'s
+/// [`super::READ_KEY`]); `None` for any other file.
+fn read_whole(text: &str) -> Option<std::collections::BTreeSet<String>> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(rename = "labctl")]
+        marker: Option<Marker>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Marker {
+        read: std::collections::BTreeSet<String>,
+    }
+    // The first document only (a labctl snapshot is one `List`); its items are skipped unread.
+    let head = serde_json::Deserializer::from_str(text)
+        .into_iter::<Head>()
+        .next()?
+        .ok()?;
+    head.marker.map(|m| m.read)
 }
 
 /// A reader's error in file `path`.
@@ -227,6 +248,16 @@ mod tests {
         assert!(s.nodes[0].metadata.managed_fields.is_none());
         let a = s.pods[0].metadata.annotations.as_ref().unwrap();
         assert_eq!(a.keys().collect::<Vec<_>>(), ["keep"]);
+    }
+
+    #[test]
+    fn what_the_writer_read_round_trips() {
+        let mut s = parse_str(r#"{"kind":"List","items":[]}"#, p()).unwrap();
+        assert_eq!(s.read, None, "a List without labctl's key");
+        s.read = Some(["v1/pods".to_owned()].into());
+        let text = s.to_list().unwrap().to_string();
+        let again = parse_str(&text, p()).unwrap();
+        assert_eq!(again.read, s.read);
     }
 
     #[test]

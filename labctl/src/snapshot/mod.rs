@@ -11,6 +11,7 @@
 
 pub mod file;
 pub mod live;
+pub mod server;
 
 use crate::k8s::model::{
     CronJob, Deployment, Event as CoreEvent, EventV1 as EventsV1Event, Job, PersistentVolume, Pod,
@@ -18,13 +19,22 @@ use crate::k8s::model::{
 };
 use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::core::DynamicObject;
 
 pub use file::{SnapshotError, load_path, parse_str};
 
+use std::collections::BTreeSet;
+
+use crate::k8s::gateway;
 use crate::k8s::model::to_api_json;
 use crate::objects::{RawObject, ReadError};
+
+/// The key of a written snapshot's `List` that names the resources read whole
+/// ([`ClusterSnapshot::read`]): `"labctl": {"read": ["v1/pods", …]}`. Readers of `List`s
+/// ignore keys they do not know.
+pub const READ_KEY: &str = "labctl";
 
 /// `apiVersion` of Argo CD Applications (read as untyped objects: no CRD crate needed).
 pub const ARGOCD_API_VERSION: &str = "argoproj.io/v1alpha1";
@@ -35,12 +45,21 @@ pub const ARGOCD_API_VERSION: &str = "argoproj.io/v1alpha1";
 /// from the table, so a new kind is one row. Rows are in the order a written snapshot lists
 /// them: cluster-scoped objects first, then namespaced ones, events last (easy to read by hand).
 macro_rules! snapshot_kinds {
-    ($( $(#[$doc:meta])* $field:ident: $ty:ty => $variant:ident($api:expr, $kind:literal),
-        read $read:path, write $write:path; )*) => {
+    ($( $(#[$doc:meta])* $field:ident: $ty:ty => $variant:ident($api:expr, $kind:literal, $plural:literal),
+        read $read:path, write $write:expr; )*) => {
         /// Everything `labctl diagnose` reads. Order inside each list is the order of the source.
         #[derive(Debug, Clone, Default)]
         pub struct ClusterSnapshot {
             $( $(#[$doc])* pub $field: Vec<$ty>, )*
+            /// The resources the writer read whole (`v1/pods`, …), so that none of a kind means
+            /// none in the cluster; `None` when unknown (a file of `kubectl get`), and then
+            /// only a kind with objects is known to have been read.
+            pub read: Option<BTreeSet<String>>,
+        }
+
+        /// Every resource a snapshot can hold, as `apiVersion/plural`.
+        pub fn resources() -> BTreeSet<String> {
+            [$( format!("{}/{}", $api, $plural), )*].into_iter().collect()
         }
 
         /// A kind the snapshot knows, by `apiVersion` and `kind` (as written in a `List` item).
@@ -72,9 +91,17 @@ macro_rules! snapshot_kinds {
                 $( self.$field.shrink_to_fit(); )*
             }
 
-            /// Appends every object of `other` (a directory of files is read file by file).
+            /// Appends every object of `other` (a directory of files is read file by file); a
+            /// resource is read whole if either file says so.
             pub fn extend(&mut self, other: ClusterSnapshot) {
                 $( self.$field.extend(other.$field); )*
+                self.read = match (self.read.take(), other.read) {
+                    (Some(mut a), Some(b)) => {
+                        a.extend(b);
+                        Some(a)
+                    }
+                    (a, b) => a.or(b),
+                };
             }
 
             /// Room for `n` more objects of `kind`.
@@ -88,53 +115,89 @@ macro_rules! snapshot_kinds {
                 Ok(())
             }
 
+            /// The objects of the resource `plural` of `api_version` (`v1` `pods`), written as
+            /// the API serves them; `None` for a resource the snapshot does not hold.
+            pub(crate) fn objects_of(
+                &self,
+                api_version: &str,
+                plural: &str,
+            ) -> Option<serde_json::Result<Vec<serde_json::Value>>> {
+                $( if api_version == $api && plural == $plural {
+                    let held = !self.$field.is_empty()
+                        || self
+                            .read
+                            .as_ref()
+                            .is_some_and(|r| r.contains(&format!("{api_version}/{plural}")));
+                    return held.then(|| self.$field.iter().map($write).collect());
+                } )*
+                None
+            }
+
             /// The snapshot as one `v1` `List`, the shape `kubectl get … -o json` prints and
             /// [`load_path`] reads back.
             pub fn to_list(&self) -> serde_json::Result<serde_json::Value> {
                 let mut items = Vec::with_capacity(self.len());
                 $( for o in &self.$field {
-                    items.push($write(o)?);
+                    items.push(($write)(o)?);
                 } )*
-                Ok(serde_json::json!({
+                let mut list = serde_json::json!({
                     "apiVersion": "v1",
                     "kind": "List",
                     "metadata": {"resourceVersion": ""},
                     "items": items,
-                }))
+                });
+                if let Some(read) = &self.read {
+                    list[READ_KEY] = serde_json::json!({"read": read});
+                }
+                Ok(list)
             }
         }
     };
 }
 
 snapshot_kinds! {
-    storage_classes: StorageClass => StorageClass("storage.k8s.io/v1", "StorageClass"),
+    storage_classes: StorageClass
+        => StorageClass("storage.k8s.io/v1", "StorageClass", "storageclasses"),
         read file::typed, write to_api_json;
-    nodes: Node => Node("v1", "Node"), read file::typed, write to_api_json;
-    persistent_volumes: PersistentVolume => PersistentVolume("v1", "PersistentVolume"),
+    nodes: Node => Node("v1", "Node", "nodes"), read file::typed, write to_api_json;
+    persistent_volumes: PersistentVolume
+        => PersistentVolume("v1", "PersistentVolume", "persistentvolumes"),
         read file::typed, write to_api_json;
     persistent_volume_claims: PersistentVolumeClaim
-        => PersistentVolumeClaim("v1", "PersistentVolumeClaim"), read file::typed, write to_api_json;
-    pods: Pod => Pod("v1", "Pod"), read file::typed, write to_api_json;
-    jobs: Job => Job("batch/v1", "Job"), read file::typed, write to_api_json;
-    cron_jobs: CronJob => CronJob("batch/v1", "CronJob"), read file::typed, write to_api_json;
-    replica_sets: ReplicaSet => ReplicaSet("apps/v1", "ReplicaSet"),
+        => PersistentVolumeClaim("v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
+        read file::typed, write to_api_json;
+    pods: Pod => Pod("v1", "Pod", "pods"), read file::typed, write to_api_json;
+    jobs: Job => Job("batch/v1", "Job", "jobs"), read file::typed, write to_api_json;
+    cron_jobs: CronJob => CronJob("batch/v1", "CronJob", "cronjobs"),
+        read file::typed, write to_api_json;
+    replica_sets: ReplicaSet => ReplicaSet("apps/v1", "ReplicaSet", "replicasets"),
         read file::replica_set, write to_api_json;
     /// Workload Deployments and the storage provisioner's Deployment.
-    deployments: Deployment => Deployment("apps/v1", "Deployment"),
+    deployments: Deployment => Deployment("apps/v1", "Deployment", "deployments"),
         read file::typed, write to_api_json;
-    stateful_sets: StatefulSet => StatefulSet("apps/v1", "StatefulSet"),
+    stateful_sets: StatefulSet => StatefulSet("apps/v1", "StatefulSet", "statefulsets"),
         read file::typed, write to_api_json;
-    services: Service => Service("v1", "Service"), read file::typed, write to_api_json;
-    endpoint_slices: EndpointSlice => EndpointSlice("discovery.k8s.io/v1", "EndpointSlice"),
+    services: Service => Service("v1", "Service", "services"),
         read file::typed, write to_api_json;
+    endpoint_slices: EndpointSlice
+        => EndpointSlice("discovery.k8s.io/v1", "EndpointSlice", "endpointslices"),
+        read file::typed, write to_api_json;
+    /// The lab's Ingress (what `verify` judges the route by with an ingress controller).
+    ingresses: Ingress => Ingress("networking.k8s.io/v1", "Ingress", "ingresses"),
+        read file::typed, write to_api_json;
+    /// The lab's HTTPRoute, with the Gateway API (absent when its CRDs are not installed).
+    http_routes: DynamicObject => HttpRoute(gateway::API_VERSION, "HTTPRoute", "httproutes"),
+        read file::typed, write |o| dynamic_item(o, gateway::API_VERSION, "HTTPRoute");
     /// Argo CD `Application`s (absent when the CRD is not installed).
-    applications: DynamicObject => Application(ARGOCD_API_VERSION, "Application"),
-        read file::typed, write application_item;
+    applications: DynamicObject
+        => Application(ARGOCD_API_VERSION, "Application", "applications"),
+        read file::typed, write |o| dynamic_item(o, ARGOCD_API_VERSION, "Application");
     /// core/v1 Events (PV controller, provisioners, kubelet write these).
-    events: CoreEvent => CoreEvent("v1", "Event"), read file::typed, write to_api_json;
+    events: CoreEvent => CoreEvent("v1", "Event", "events"),
+        read file::typed, write to_api_json;
     /// events.k8s.io/v1 Events (the scheduler writes these). The same Event may appear in
     /// both lists (one object, two APIs): the engine de-duplicates by uid.
-    events_v1: EventsV1Event => EventsV1Event("events.k8s.io/v1", "Event"),
+    events_v1: EventsV1Event => EventsV1Event("events.k8s.io/v1", "Event", "events"),
         read file::typed, write to_api_json;
 }
 
@@ -144,14 +207,18 @@ impl ClusterSnapshot {
     }
 }
 
-/// An Application as a `List` item: objects from a list call may lack their type fields, and
-/// the file reader needs them.
-fn application_item(o: &DynamicObject) -> serde_json::Result<serde_json::Value> {
+/// An object of a kind k8s-openapi has no type for, as a `List` item: objects from a list call
+/// may lack their type fields, and the file reader needs them.
+fn dynamic_item(
+    o: &DynamicObject,
+    api_version: &str,
+    kind: &str,
+) -> serde_json::Result<serde_json::Value> {
     let mut v = serde_json::to_value(o)?;
     if let Some(map) = v.as_object_mut() {
         map.entry("apiVersion")
-            .or_insert_with(|| ARGOCD_API_VERSION.into());
-        map.entry("kind").or_insert_with(|| "Application".into());
+            .or_insert_with(|| api_version.into());
+        map.entry("kind").or_insert_with(|| kind.into());
     }
     Ok(v)
 }

@@ -238,3 +238,90 @@ fn closed_stdout_is_success() {
     assert_eq!(o.status.code(), Some(exit::OK), "{}", err(&o));
     assert_eq!(err(&o), "");
 }
+
+/// `verify --snapshot`: the checks judge a recorded lab (the real API objects of a scenario)
+/// offline; the gates and the data plane are skipped, saying why.
+#[test]
+fn verify_judges_a_recorded_snapshot_offline() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lab");
+    let report = |name: &str| {
+        let path = fixtures.join(format!("{name}.json"));
+        let o = labctl(&[
+            "verify",
+            "--snapshot",
+            &path.display().to_string(),
+            "-o",
+            "json",
+        ]);
+        let v: serde_json::Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", err(&o)));
+        let statuses: std::collections::BTreeMap<String, (String, String)> = v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let s = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
+                (s("id"), (s("status"), s("message")))
+            })
+            .collect();
+        (o.status.code(), statuses)
+    };
+
+    let (code, healthy) = report("healthy");
+    assert_eq!(code, Some(exit::OK), "{healthy:#?}");
+    for id in [
+        "argocd-app-healthy",
+        "pvc-bound",
+        "pv-node-affinity",
+        "trainer-last-job-succeeded",
+        "inference-available",
+        "inference-pods-pinned",
+        "service-selects-pods",
+        "endpoints-ready",
+    ] {
+        assert_eq!(healthy[id].0, "pass", "{id}: {:?}", healthy[id]);
+    }
+    for id in ["api-reachable", "credentials-accepted"] {
+        assert_eq!(healthy[id].0, "skip");
+        assert!(
+            healthy[id].1.starts_with("asks the API server itself"),
+            "{:?}",
+            healthy[id]
+        );
+    }
+    assert_eq!(healthy["http-healthz"].0, "skip");
+    assert!(
+        healthy["http-healthz"]
+            .1
+            .starts_with("needs the live network")
+    );
+    // Recorded before snapshots held Ingresses, and without the list of what was read: not
+    // judged rather than "not found".
+    assert_eq!(healthy["ingress-routes-host"].0, "skip");
+    assert!(
+        healthy["ingress-routes-host"]
+            .1
+            .ends_with("not in the snapshot")
+    );
+
+    // The scenario's own verify expectation, from its recording.
+    let (code, broken) = report("service-selector-typo");
+    assert_eq!(code, Some(exit::PROBLEM));
+    assert_eq!(broken["endpoints-ready"].0, "fail", "{broken:#?}");
+    assert_eq!(broken["pvc-bound"].0, "pass");
+
+    // A claim deleted in use stays Bound (its finalizer holds it); Argo CD's health says
+    // Progressing, as the recording has it.
+    let (_, gone) = report("pvc-deleted-in-use");
+    assert_eq!(gone["pvc-bound"].0, "pass", "{gone:#?}");
+    assert_eq!(gone["argocd-app-healthy"].0, "fail", "{gone:#?}");
+}
+
+#[test]
+fn verify_snapshot_and_wait_do_not_go_together() {
+    let o = labctl(&["verify", "--snapshot", "x.json", "--wait"]);
+    assert_eq!(o.status.code(), Some(exit::INTERNAL_ERROR));
+    let o = labctl(&["verify", "--snapshot", "missing.json"]);
+    assert_ne!(o.status.code(), Some(exit::OK));
+    assert!(err(&o).contains("missing.json"), "{}", err(&o));
+}

@@ -896,6 +896,7 @@ mod live {
         ("statefulsets", "StatefulSet", "apps/v1"),
         ("services", "Service", "v1"),
         ("endpointslices", "EndpointSlice", "discovery.k8s.io/v1"),
+        ("ingresses", "Ingress", "networking.k8s.io/v1"),
         ("events", "Event", ""),
     ];
 
@@ -968,6 +969,8 @@ mod live {
             "GET /apis/events.k8s.io/v1/namespaces/mlops-lab/events?",
             "GET /apis/apps/v1/namespaces/kube-system/deployments/local-path-provisioner",
             "GET /apis/argoproj.io/v1alpha1/namespaces/argocd/applications?",
+            "GET /apis/networking.k8s.io/v1/namespaces/mlops-lab/ingresses?",
+            "GET /apis/gateway.networking.k8s.io/v1/namespaces/mlops-lab/httproutes?",
         ]));
         let config = LabConfig::default();
         let namespaces = labctl::snapshot::live::Namespaces::One("mlops-lab".into());
@@ -1003,6 +1006,13 @@ mod live {
         verifier.verified().await;
         let written = labctl::snapshot::load_path(&out).unwrap();
         assert_eq!(written.len(), live.len());
+        // It says what it read whole: none of a kind then means none in the cluster.
+        assert_eq!(written.read, live.read);
+        let read = written
+            .read
+            .as_ref()
+            .expect("labctl's snapshot says what it read");
+        assert!(read.contains("networking.k8s.io/v1/ingresses"));
         assert_eq!(diagnose(&written, &config, &scope), from_file);
     }
 }
