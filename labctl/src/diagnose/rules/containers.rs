@@ -6,6 +6,7 @@
 //! Longer than 600 lines because of its tests: each finding fired and a near miss, on pods
 //! built in code, beside the rules that share the container-status helpers.
 
+use super::capitalise;
 use crate::k8s::model::{Container, Pod};
 use k8s_openapi::api::core::v1::ContainerStatus;
 
@@ -578,14 +579,6 @@ pub(crate) fn missing_config(message: &str) -> Option<(&'static str, String)> {
         }
     }
     None
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
 }
 
 #[cfg(test)]

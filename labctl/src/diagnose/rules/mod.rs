@@ -14,3 +14,13 @@ mod serving;
 mod start;
 mod sync_wave;
 pub(crate) mod training;
+
+/// `s` with its first letter in upper case, to start a sentence with a phrase that is also
+/// used mid-sentence (a cause, a build step).
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}

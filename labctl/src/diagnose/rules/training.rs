@@ -2,6 +2,7 @@
 //! Job), with the last pod's termination message: the trainer's own error line, since the
 //! manifests set `terminationMessagePolicy: FallbackToLogsOnError`.
 
+use super::capitalise;
 use crate::k8s::model::{Job, Pod};
 
 use crate::diagnose::ObjectRef;
@@ -212,14 +213,6 @@ impl<'i, 'a> Engine<'i, 'a> {
             affected,
             remediation: format!("{}; then run it again: {rerun}", capitalise(cause)),
         });
-    }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
     }
 }
 
