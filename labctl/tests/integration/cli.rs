@@ -295,14 +295,7 @@ fn verify_judges_a_recorded_snapshot_offline() {
             .1
             .starts_with("needs the live network")
     );
-    // Recorded before snapshots held Ingresses, and without the list of what was read: not
-    // judged rather than "not found".
-    assert_eq!(healthy["ingress-routes-host"].0, "skip");
-    assert!(
-        healthy["ingress-routes-host"]
-            .1
-            .ends_with("not in the snapshot")
-    );
+    assert_eq!(healthy["ingress-routes-host"].0, "pass", "{healthy:#?}");
 
     // The scenario's own verify expectation, from its recording.
     let (code, broken) = report("service-selector-typo");
@@ -315,6 +308,36 @@ fn verify_judges_a_recorded_snapshot_offline() {
     let (_, gone) = report("pvc-deleted-in-use");
     assert_eq!(gone["pvc-bound"].0, "pass", "{gone:#?}");
     assert_eq!(gone["argocd-app-healthy"].0, "fail", "{gone:#?}");
+}
+
+/// A file of `kubectl get` names no resources read whole: a kind it has none of is not judged
+/// ("not in the snapshot") rather than reported missing.
+#[test]
+fn verify_does_not_take_a_kind_a_file_lacks_for_a_missing_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let recorded = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lab/healthy.json");
+    let mut list: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(recorded).unwrap()).unwrap();
+    list.as_object_mut().unwrap().remove("labctl");
+    list["items"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|o| o["kind"] != "Ingress");
+    let file = dir.path().join("kubectl-get.json");
+    std::fs::write(&file, list.to_string()).unwrap();
+    let o = labctl(&[
+        "verify",
+        "--snapshot",
+        &file.display().to_string(),
+        "--check",
+        "ingress-routes-host",
+    ]);
+    assert_eq!(o.status.code(), Some(exit::OK), "{}", out(&o));
+    assert!(
+        out(&o).contains("get ingresses.networking.k8s.io in mlops-lab: not in the snapshot"),
+        "{}",
+        out(&o)
+    );
 }
 
 #[test]

@@ -1180,6 +1180,77 @@ mod lab {
         assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
+    /// `verify --snapshot` over every recording: the verify checks a scenario expects to fail
+    /// (testbed/src/scenarios.rs) fail from its recording as they failed live, unless they
+    /// need the live network (DNS, HTTP: skipped offline); the healthy recording passes every
+    /// check it judges. Nothing verify asks is missing from a recording.
+    #[tokio::test]
+    async fn verify_judges_every_recording_as_it_judged_the_lab() {
+        use labctl::checks::Status;
+        use testbed::scenarios::{Expect, SCENARIOS};
+        let config = LabConfig::default();
+        let catalogue = labctl::checks::applicable(labctl::checks::catalogue::verify(), &config);
+        let offline = |id: &str| {
+            catalogue
+                .iter()
+                .any(|c| c.id == id && (c.gate || !c.needs_api))
+        };
+        let judge = |name: &str| {
+            let path = fixtures_dir().join(format!("lab/{name}.json"));
+            let snapshot = labctl::snapshot::load_path(&path).expect("recorded");
+            let ctx = labctl::context::Context::new(config.clone()).judging(path, snapshot);
+            let catalogue = catalogue.clone();
+            async move { labctl::runner::run(&ctx, &catalogue, |_| {}).await }
+        };
+        let mut failures = Vec::new();
+        let healthy = judge("healthy").await;
+        for c in &healthy.checks {
+            let fine = match c.status {
+                Status::Pass => true,
+                Status::Skip => offline(&c.id),
+                _ => false,
+            };
+            if !fine {
+                failures.push(format!("healthy: {} {:?}: {}", c.id, c.status, c.message));
+            }
+        }
+        let mut judged = 0;
+        for scenario in SCENARIOS {
+            let expected: Vec<&str> = scenario
+                .expect
+                .iter()
+                .filter_map(|e| match e {
+                    Expect::Check("verify", id) if !offline(id) => Some(*id),
+                    _ => None,
+                })
+                .collect();
+            if expected.is_empty() {
+                continue;
+            }
+            let report = judge(scenario.name).await;
+            for id in expected {
+                judged += 1;
+                match report.checks.iter().find(|c| c.id == id) {
+                    Some(c) if matches!(c.status, Status::Fail | Status::Warn) => {}
+                    other => failures.push(format!(
+                        "{}: {id} should fail, got {:?}",
+                        scenario.name,
+                        other.map(|c| (&c.status, &c.message))
+                    )),
+                }
+            }
+            for c in report
+                .checks
+                .iter()
+                .filter(|c| c.message.contains("not in the snapshot"))
+            {
+                failures.push(format!("{}: {}: {}", scenario.name, c.id, c.message));
+            }
+        }
+        assert!(judged >= 3, "only {judged} expectations judged");
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
     /// Recorded from real Argo CD (selfHeal): the objects carry its tracking annotation, so
     /// fixes name the change in Git first; kubectl would be reverted within seconds.
     #[test]
