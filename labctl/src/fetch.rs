@@ -1,7 +1,9 @@
 //! The one list/get layer, for checks and live snapshots: thin wrappers over `kube::Api` that
 //! turn a 403 into [`FetchError::Forbidden`] naming the permission in kubectl's words
 //! (`cannot list events in mlops-lab`) and every other error into one that says what was tried.
-//! A check turns the first into "skipped" and the second into a failure.
+//! A check turns the first into "skipped" and the second into a failure. Answered from a
+//! snapshot (`verify --snapshot`), a call for what it does not hold is
+//! [`FetchError::NotRecorded`], skipped as well.
 
 use std::fmt::Debug;
 
@@ -111,6 +113,28 @@ pub async fn get_dynamic(
             let plural = format!("{}.{}", resource.plural, resource.group);
             classify(e, "get", &plural, Some(ns))
         })
+}
+
+/// LIST namespaced objects of a kind k8s-openapi has no type for, described by `resource`.
+pub async fn list_dynamic(
+    client: &Client,
+    ns: &str,
+    resource: &ApiResource,
+) -> Result<Vec<DynamicObject>, FetchError> {
+    Api::<DynamicObject>::namespaced_with(client.clone(), ns, resource)
+        .list(&ListParams::default())
+        .await
+        .map(|l| l.items)
+        .map_err(|e| {
+            let plural = format!("{}.{}", resource.plural, resource.group);
+            classify(e, "list", &plural, Some(ns))
+        })
+}
+
+/// Whether the API answered that the resource itself does not exist (404): for a custom
+/// resource, its CRD is not installed.
+pub fn is_not_found(err: &FetchError) -> bool {
+    matches!(err, FetchError::Api { source: kube::Error::Api(s), .. } if s.code == 404)
 }
 
 /// GET a cluster-scoped object; `None` when it does not exist.

@@ -8,12 +8,11 @@ use crate::k8s::model::{
     ReplicaSet, StatefulSet, drop_bookkeeping,
 };
 use crate::k8s::{application, gateway};
-use anyhow::Context as _;
 use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::storage::v1::StorageClass;
-use kube::api::{Api, ListParams};
+use kube::api::ListParams;
 use kube::core::DynamicObject;
 use serde::de::DeserializeOwned;
 
@@ -84,12 +83,11 @@ async fn list_dynamic(
     namespace: &str,
     resource: kube::api::ApiResource,
 ) -> anyhow::Result<Option<Vec<DynamicObject>>> {
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
-    match api.list(&ListParams::default()).await {
-        Ok(list) => Ok(Some(list.items)),
-        Err(e) if fetch::is_forbidden(&e) => Ok(None),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(Some(Vec::new())),
-        Err(e) => Err(e).with_context(|| format!("cannot list {}", resource.plural)),
+    match fetch::list_dynamic(client, namespace, &resource).await {
+        Ok(items) => Ok(Some(items)),
+        Err(fetch::FetchError::Forbidden { .. }) => Ok(None),
+        Err(e) if fetch::is_not_found(&e) => Ok(Some(Vec::new())),
+        Err(e) => Err(e.into()),
     }
 }
 
