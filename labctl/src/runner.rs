@@ -116,23 +116,14 @@ pub async fn run(
 /// Runs one check under the per-check timeout and applies its severity.
 async fn run_one(ctx: &Context, check: &Check) -> CheckResult {
     let started = Instant::now();
-    if let Some(recorded) = &ctx.snapshot {
-        // A snapshot holds API objects: the gates (the server's version, the credentials) and
-        // what a LAN client sees (DNS, HTTP) are not in it.
-        let what = if check.gate {
-            "asks the API server itself"
-        } else if !check.needs_api {
-            "needs the live network (DNS, HTTP)"
-        } else {
-            ""
-        };
-        if !what.is_empty() {
-            let why = format!(
-                "{what}: not judged from the snapshot {}",
-                recorded.path.display()
-            );
-            return result(check, Outcome::skip(why), started.elapsed());
-        }
+    if let Some(recorded) = &ctx.snapshot
+        && let Some(what) = not_in_a_snapshot(check)
+    {
+        let why = format!(
+            "{what}: not judged from the snapshot {}",
+            recorded.path.display()
+        );
+        return result(check, Outcome::skip(why), started.elapsed());
     }
     let outcome = match tokio::time::timeout(ctx.timeout, (check.run)(ctx)).await {
         Ok(Ok(outcome)) => apply_severity(outcome, check.severity),
@@ -152,6 +143,18 @@ async fn run_one(ctx: &Context, check: &Check) -> CheckResult {
         ),
     };
     result(check, outcome, started.elapsed())
+}
+
+/// Why `check` cannot be judged from a snapshot, which holds API objects: the gates ask the
+/// server itself (its version, the credentials), and the data plane is what a LAN client sees.
+fn not_in_a_snapshot(check: &Check) -> Option<&'static str> {
+    if check.gate {
+        Some("asks the API server itself")
+    } else if !check.needs_api {
+        Some("needs the live network (DNS, HTTP)")
+    } else {
+        None
+    }
 }
 
 /// A warning-only check reports its failures as warnings.

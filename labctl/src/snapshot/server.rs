@@ -10,10 +10,12 @@
 //! guessed at: the answer is a `Status` with the reason [`NOT_IN_SNAPSHOT`], which the
 //! fetch layer turns into "not in the snapshot" and the check into "skipped".
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use http::{Method, Request, Response, StatusCode};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use kube::client::Body;
 use serde_json::{Value, json};
 
@@ -103,48 +105,18 @@ fn answer(snapshot: &ClusterSnapshot, method: &Method, uri: &http::Uri) -> (Stat
             ),
         };
     }
-    let query = Query::parse(uri.query().unwrap_or(""));
-    let selectors = match (
-        Selector::parse(&query.label_selector),
-        Selector::parse(&query.field_selector),
-    ) {
-        (Ok(labels), Ok(fields)) => (labels, fields),
-        (Err(e), _) | (_, Err(e)) => return status(400, "BadRequest", &e),
+    let (labels, fields) = match selectors(uri.query().unwrap_or("")) {
+        Ok(selectors) => selectors,
+        Err(e) => return status(400, "BadRequest", &e),
     };
-    let mut items = Vec::new();
-    for o in objects.into_iter().filter(|o| in_namespace(o)) {
-        let labels = |key: &str| {
-            o.pointer("/metadata/labels")
-                .and_then(|l| l.get(key))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
-        if !selectors.0.matches(labels) {
-            continue;
-        }
-        let mut unknown = None;
-        let fields = |key: &str| match field_pointer(key) {
-            Some(pointer) => o
-                .pointer(pointer)
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            None => {
-                unknown = Some(key.to_owned());
-                None
-            }
-        };
-        let keep = selectors.1.matches(fields);
-        if let Some(key) = unknown {
-            return status(
-                400,
-                "BadRequest",
-                &format!("field selector {key}: not served from a snapshot"),
-            );
-        }
-        if keep {
-            items.push(o);
-        }
-    }
+    let items: Vec<Value> = objects
+        .into_iter()
+        .filter(|o| {
+            in_namespace(o)
+                && crate::k8s::labels::selects(&labels, &labels_of(o))
+                && crate::k8s::labels::selects(&fields, &fields_of(o))
+        })
+        .collect();
     (
         StatusCode::OK,
         json!({"apiVersion": p.api_version, "kind": "List",
@@ -152,110 +124,83 @@ fn answer(snapshot: &ClusterSnapshot, method: &Method, uri: &http::Uri) -> (Stat
     )
 }
 
-/// Where a field selector's field is in the object.
-fn field_pointer(field: &str) -> Option<&'static str> {
-    Some(match field {
-        "metadata.name" => "/metadata/name",
-        "metadata.namespace" => "/metadata/namespace",
-        "spec.nodeName" => "/spec/nodeName",
-        "status.phase" => "/status/phase",
-        _ => return None,
-    })
+/// The fields a field selector may name (those labctl uses), and where each is in the object.
+const FIELDS: [(&str, &str); 4] = [
+    ("metadata.name", "/metadata/name"),
+    ("metadata.namespace", "/metadata/namespace"),
+    ("spec.nodeName", "/spec/nodeName"),
+    ("status.phase", "/status/phase"),
+];
+
+fn labels_of(o: &Value) -> BTreeMap<String, String> {
+    o.pointer("/metadata/labels")
+        .and_then(|l| serde_json::from_value(l.clone()).ok())
+        .unwrap_or_default()
 }
 
-/// `labelSelector` and `fieldSelector` of a list's query, decoded.
-#[derive(Default)]
-struct Query {
-    label_selector: String,
-    field_selector: String,
-}
-
-impl Query {
-    fn parse(query: &str) -> Self {
-        let mut q = Query::default();
-        for pair in query.split('&') {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let value = percent_decode(value);
-            match key {
-                "labelSelector" => q.label_selector = value,
-                "fieldSelector" => q.field_selector = value,
-                _ => {}
-            }
-        }
-        q
-    }
-}
-
-/// `%XX` escapes and `+` of a query value (kube encodes `=` and `,` in selectors).
-fn percent_decode(s: &str) -> String {
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = match bytes.get(i..i + 3) {
-            Some([b'%', h, l]) => hex(*h).zip(hex(*l)).map(|(h, l)| h * 16 + l),
-            _ => None,
-        };
-        match (escaped, bytes[i]) {
-            (Some(b), _) => {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-            (None, b'+') => out.push(b' '),
-            (None, b) => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// One requirement of an equality-based selector.
-#[derive(Debug, PartialEq, Eq)]
-enum Requirement {
-    Equals(String, String),
-    NotEquals(String, String),
-    Exists(String),
-    Absent(String),
-}
-
-/// An equality-based selector: every requirement must hold.
-#[derive(Debug, PartialEq, Eq)]
-struct Selector(Vec<Requirement>);
-
-impl Selector {
-    fn parse(text: &str) -> Result<Self, String> {
-        let mut requirements = Vec::new();
-        for term in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-            if term.contains('(') || term.contains(" in ") || term.contains(" notin ") {
-                return Err(format!(
-                    "selector {term}: set-based requirements are not served from a snapshot"
-                ));
-            }
-            let r = if let Some((k, v)) = term.split_once("!=") {
-                Requirement::NotEquals(k.trim().to_owned(), v.trim().to_owned())
-            } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
-                Requirement::Equals(k.trim().to_owned(), v.trim().to_owned())
-            } else if let Some(k) = term.strip_prefix('!') {
-                Requirement::Absent(k.trim().to_owned())
-            } else {
-                Requirement::Exists(term.to_owned())
-            };
-            requirements.push(r);
-        }
-        Ok(Selector(requirements))
-    }
-
-    /// Whether an object whose value for a key is `value(key)` is selected.
-    fn matches(&self, mut value: impl FnMut(&str) -> Option<String>) -> bool {
-        self.0.iter().all(|r| match r {
-            Requirement::Equals(k, v) => value(k).as_deref() == Some(v.as_str()),
-            Requirement::NotEquals(k, v) => value(k).as_deref() != Some(v.as_str()),
-            Requirement::Exists(k) => value(k).is_some(),
-            Requirement::Absent(k) => value(k).is_none(),
+fn fields_of(o: &Value) -> BTreeMap<String, String> {
+    FIELDS
+        .iter()
+        .filter_map(|(field, pointer)| {
+            let value = o.pointer(pointer)?.as_str()?;
+            Some(((*field).to_owned(), value.to_owned()))
         })
+        .collect()
+}
+
+/// The `labelSelector` and `fieldSelector` of a list's query, as label selectors: the API
+/// server's equality-based syntax (`a=b`, `a==b`, `a!=b`, `a`, `!a`) becomes the
+/// `matchExpressions` that [`crate::k8s::labels::selects`] judges.
+fn selectors(query: &str) -> Result<(LabelSelector, LabelSelector), String> {
+    let (mut labels, mut fields) = (LabelSelector::default(), LabelSelector::default());
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "labelSelector" => labels = selector(&value)?,
+            "fieldSelector" => {
+                fields = selector(&value)?;
+                for e in fields.match_expressions.iter().flatten() {
+                    if !FIELDS.iter().any(|(f, _)| *f == e.key) {
+                        return Err(format!(
+                            "field selector {}: not served from a snapshot",
+                            e.key
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
     }
+    Ok((labels, fields))
+}
+
+/// One equality-based selector (`app=inference,tier!=db,!legacy`).
+fn selector(text: &str) -> Result<LabelSelector, String> {
+    let requirement = |key: &str, operator: &str, value: Option<&str>| LabelSelectorRequirement {
+        key: key.trim().to_owned(),
+        operator: operator.to_owned(),
+        values: value.map(|v| vec![v.trim().to_owned()]),
+    };
+    let mut expressions = Vec::new();
+    for term in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        if term.contains('(') || term.contains(" in ") || term.contains(" notin ") {
+            return Err(format!(
+                "selector {term}: set-based requirements are not served from a snapshot"
+            ));
+        }
+        expressions.push(if let Some((k, v)) = term.split_once("!=") {
+            requirement(k, "NotIn", Some(v))
+        } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
+            requirement(k, "In", Some(v))
+        } else if let Some(k) = term.strip_prefix('!') {
+            requirement(k, "DoesNotExist", None)
+        } else {
+            requirement(term, "Exists", None)
+        });
+    }
+    Ok(LabelSelector {
+        match_expressions: Some(expressions),
+        ..LabelSelector::default()
+    })
 }
 
 fn not_held(what: &str) -> (StatusCode, Value) {
@@ -322,28 +267,30 @@ mod tests {
 
     #[test]
     fn selectors_select_as_the_api_server_does() {
-        let s = Selector::parse("app=inference,tier!=db,!legacy,team").unwrap();
-        let labels = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(a, _)| *a == k)
-                    .map(|(_, v)| (*v).to_owned())
-            }
+        let (s, _) =
+            selectors("labelSelector=app%3Dinference%2Ctier%21%3Ddb%2C%21legacy%2Cteam").unwrap();
+        let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
         };
-        assert!(s.matches(labels(&[("app", "inference"), ("team", "ml")])));
-        assert!(!s.matches(labels(&[("app", "inference")])));
-        assert!(!s.matches(labels(&[
+        let selects = |l| crate::k8s::labels::selects(&s, &l);
+        assert!(selects(labels(&[("app", "inference"), ("team", "ml")])));
+        assert!(!selects(labels(&[("app", "inference")])));
+        assert!(!selects(labels(&[
             ("app", "inference"),
             ("team", "ml"),
             ("tier", "db")
         ])));
-        assert!(!s.matches(labels(&[("app", "trainer"), ("team", "ml")])));
-        assert!(Selector::parse("app in (a,b)").is_err());
-        assert_eq!(
-            percent_decode("app%3Dinference%2Cx%21%3Dy"),
-            "app=inference,x!=y"
-        );
+        assert!(!selects(labels(&[("app", "trainer"), ("team", "ml")])));
+        assert!(!selects(labels(&[
+            ("app", "inference"),
+            ("team", "ml"),
+            ("legacy", "y")
+        ])));
+        assert!(selectors("labelSelector=app+in+(a,b)").is_err());
+        assert!(selectors("fieldSelector=spec.schedulerName%3Dx").is_err());
     }
 
     #[tokio::test]
