@@ -76,7 +76,7 @@ fn parse_path(path: &str) -> Option<Path<'_>> {
 }
 
 /// The status and JSON body answering `method uri` from `snapshot`.
-fn answer(snapshot: &ClusterSnapshot, method: &Method, uri: &http::Uri) -> (StatusCode, Value) {
+pub fn answer(snapshot: &ClusterSnapshot, method: &Method, uri: &http::Uri) -> (StatusCode, Value) {
     let path = uri.path();
     if method != Method::GET {
         return not_held(&format!("{method} {path}"));

@@ -878,80 +878,19 @@ mod live {
     use super::*;
     use std::time::Duration;
 
-    use serde_json::{Value, json};
-
     use crate::support::fake_api::{Scenario, testcontext};
 
-    /// `(plural, kind, apiVersion)` of everything labctl lists.
-    const RESOURCES: &[(&str, &str, &str)] = &[
-        ("persistentvolumeclaims", "PersistentVolumeClaim", "v1"),
-        ("persistentvolumes", "PersistentVolume", "v1"),
-        ("storageclasses", "StorageClass", "storage.k8s.io/v1"),
-        ("nodes", "Node", "v1"),
-        ("pods", "Pod", "v1"),
-        ("jobs", "Job", "batch/v1"),
-        ("cronjobs", "CronJob", "batch/v1"),
-        ("replicasets", "ReplicaSet", "apps/v1"),
-        ("deployments", "Deployment", "apps/v1"),
-        ("statefulsets", "StatefulSet", "apps/v1"),
-        ("services", "Service", "v1"),
-        ("endpointslices", "EndpointSlice", "discovery.k8s.io/v1"),
-        ("ingresses", "Ingress", "networking.k8s.io/v1"),
-        ("events", "Event", ""),
-    ];
-
-    /// Answers list and get calls from the items of `fixture`.
-    fn answer(items: &[Value], path: &str) -> (u16, Value) {
-        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        // /api/v1/..., /apis/<group>/<version>/...
-        let (api_version, rest) = match parts.as_slice() {
-            ["api", v, rest @ ..] => ((*v).to_owned(), rest),
-            ["apis", g, v, rest @ ..] => (format!("{g}/{v}"), rest),
-            _ => return (404, json!({"kind": "Status", "code": 404})),
-        };
-        let (ns, plural, name) = match rest {
-            ["namespaces", ns, plural] => (Some(*ns), *plural, None),
-            ["namespaces", ns, plural, name] => (Some(*ns), *plural, Some(*name)),
-            [plural] => (None, *plural, None),
-            _ => return (404, json!({"kind": "Status", "code": 404})),
-        };
-        let Some((_, kind, _)) = RESOURCES.iter().find(|(p, _, _)| *p == plural) else {
-            // Argo CD is not installed: the CRD's path does not exist.
-            return (
-                404,
-                json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404, "reason": "NotFound", "message": "not found"}),
-            );
-        };
-        let selected: Vec<Value> = items
-            .iter()
-            .filter(|o| o["kind"] == *kind && o["apiVersion"] == api_version.as_str())
-            .filter(|o| ns.is_none_or(|n| o["metadata"]["namespace"] == n))
-            .filter(|o| name.is_none_or(|n| o["metadata"]["name"] == n))
-            .cloned()
-            .collect();
-        match name {
-            Some(_) => match selected.into_iter().next() {
-                Some(o) => (200, o),
-                None => (
-                    404,
-                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404, "reason": "NotFound", "message": "not found"}),
-                ),
-            },
-            None => (
-                200,
-                json!({"apiVersion": api_version, "kind": format!("{kind}List"), "metadata": {"resourceVersion": "7"}, "items": selected}),
-            ),
-        }
-    }
-
-    /// A scenario answering list and get calls from the items of the fixture.
+    /// A scenario answering list and get calls from the objects of the fixture, through
+    /// labctl's read-only API server over a snapshot (what `verify --snapshot` uses), as a
+    /// cluster holding exactly those objects would.
     fn serving(fixture_name: &str) -> Scenario {
-        let text = std::fs::read_to_string(fixture(fixture_name)).unwrap();
-        let list: Value = serde_json::from_str(&text).unwrap();
-        let items = list["items"].as_array().unwrap().clone();
-        Scenario::new(move |_, uri, _| {
-            let path = uri.split('?').next().unwrap_or(uri);
-            Some(answer(&items, path))
+        let mut snapshot = labctl::snapshot::load_path(&fixture(fixture_name)).unwrap();
+        snapshot.read = Some(labctl::snapshot::resources());
+        Scenario::new(move |method, uri, _| {
+            let method = method.parse().expect("an HTTP method");
+            let uri = uri.parse().expect("a request URI");
+            let (status, body) = labctl::snapshot::server::answer(&snapshot, &method, &uri);
+            Some((status.as_u16(), body))
         })
     }
 
