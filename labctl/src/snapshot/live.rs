@@ -5,7 +5,7 @@
 
 use crate::k8s::model::{
     CronJob, Deployment, Event as CoreEvent, EventV1 as EventsV1Event, Job, PersistentVolume, Pod,
-    ReplicaSet, StatefulSet, drop_bookkeeping,
+    ReplicaSet, StatefulSet,
 };
 use crate::k8s::{application, gateway};
 use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Service};
@@ -39,9 +39,7 @@ where
         Namespaces::One(n) => Some(n.as_str()),
         Namespaces::All => None,
     };
-    let mut items: Vec<K> = fetch::list_in(client, ns, &ListParams::default()).await?;
-    items.iter_mut().for_each(drop_bookkeeping);
-    Ok(items)
+    Ok(fetch::list_in(client, ns, &ListParams::default()).await?)
 }
 
 async fn list_cluster<K>(client: &kube::Client) -> anyhow::Result<Vec<K>>
@@ -51,9 +49,7 @@ where
         + DeserializeOwned
         + std::fmt::Debug,
 {
-    let mut items: Vec<K> = fetch::list_cluster(client, &ListParams::default()).await?;
-    items.iter_mut().for_each(drop_bookkeeping);
-    Ok(items)
+    Ok(fetch::list_cluster(client, &ListParams::default()).await?)
 }
 
 /// The provisioner Deployments named in the lab description (absent ones are skipped: which of
@@ -145,13 +141,13 @@ pub async fn load(
         list::<Service>(c, ns),
         list::<EndpointSlice>(c, ns),
     )?;
-    // Both event APIs: the scheduler writes events.k8s.io/v1, the PV controller and the
-    // provisioner core/v1. They are one store seen twice; the engine de-duplicates by uid.
-    // The lab's route too, as `verify` judges it (`verify --snapshot`).
+    // The lab's route, as `verify` judges it (`verify --snapshot`).
     let route_ns = match ns {
         Namespaces::One(n) => n.as_str(),
         Namespaces::All => config.namespace.as_str(),
     };
+    // Both event APIs: the scheduler writes events.k8s.io/v1, the PV controller and the
+    // provisioner core/v1. They are one store seen twice; the engine de-duplicates by uid.
     let (events, events_v1, provisioner_deployments, apps, elsewhere, ingresses, http_routes) = futures::try_join!(
         list::<CoreEvent>(c, ns),
         list::<EventsV1Event>(c, ns),
@@ -182,7 +178,7 @@ pub async fn load(
             deployments.push(d);
         }
     }
-    Ok(ClusterSnapshot {
+    let mut snapshot = ClusterSnapshot {
         persistent_volume_claims: pvcs,
         persistent_volumes: pvs,
         storage_classes: classes,
@@ -201,7 +197,10 @@ pub async fn load(
         events_v1,
         applications: apps.unwrap_or_default(),
         read: Some(read),
-    })
+    };
+    // Every list and get above, the Applications and the other namespaces' pods included.
+    snapshot.drop_bookkeeping();
+    Ok(snapshot)
 }
 
 #[cfg(test)]
@@ -236,5 +235,41 @@ mod tests {
         assert_eq!(kept.len(), 1);
         assert_eq!(kept[0].metadata.namespace.as_deref(), Some("kube-system"));
         assert!(kept[0].spec.as_ref().unwrap().node_name.is_some());
+    }
+}
+
+#[cfg(test)]
+mod bookkeeping {
+    use super::*;
+    use serde_json::json;
+
+    /// Whatever path an object comes by (a list, a get, a dynamic list), the live snapshot
+    /// keeps none of the writers' bookkeeping.
+    #[tokio::test]
+    async fn no_object_of_a_live_snapshot_keeps_managed_fields() {
+        let managed = json!([{"manager": "argocd-controller", "fieldsV1": {"f:status": {}}}]);
+        let app: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": "mlops-lab", "namespace": "argocd", "managedFields": managed}}))
+        .unwrap();
+        let provisioner: Deployment = serde_json::from_value(json!({
+            "metadata": {"name": "local-path-provisioner", "namespace": "kube-system",
+                         "managedFields": managed}}))
+        .unwrap();
+        let cluster = ClusterSnapshot {
+            applications: vec![app],
+            deployments: vec![provisioner],
+            read: Some(super::super::resources()),
+            ..ClusterSnapshot::default()
+        };
+        let client = super::super::server::client(std::sync::Arc::new(cluster), "mlops-lab");
+        let config = LabConfig::default();
+        let s = load(&client, &Namespaces::One("mlops-lab".into()), &config)
+            .await
+            .unwrap();
+        assert_eq!(s.applications.len(), 1);
+        assert_eq!(s.deployments.len(), 1, "the provisioner, by get");
+        assert!(s.applications[0].metadata.managed_fields.is_none());
+        assert!(s.deployments[0].metadata.managed_fields.is_none());
     }
 }

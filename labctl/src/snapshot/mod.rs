@@ -86,6 +86,12 @@ macro_rules! snapshot_kinds {
                 0 $( + self.$field.len() )*
             }
 
+            /// Drops the writers' bookkeeping from every object
+            /// ([`crate::k8s::model::drop_bookkeeping`]).
+            pub(crate) fn drop_bookkeeping(&mut self) {
+                $( self.$field.iter_mut().for_each(crate::k8s::model::drop_bookkeeping); )*
+            }
+
             /// Frees the room the lists hold beyond their objects.
             pub fn shrink_to_fit(&mut self) {
                 $( self.$field.shrink_to_fit(); )*
