@@ -199,7 +199,6 @@ mod training_tests {
                     }),
                     ..Default::default()
                 },
-                ..Default::default()
             }),
             status: Some(CronJobStatus {
                 last_successful_time: last_success.map(Time),

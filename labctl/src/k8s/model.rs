@@ -24,10 +24,8 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::batch::v1::{CronJobStatus, JobStatus};
 use k8s_openapi::api::core::v1::{
-    Affinity, ContainerPort, EphemeralVolumeSource, HostPathVolumeSource, LocalVolumeSource,
-    ObjectReference, PersistentVolumeClaim, PersistentVolumeClaimVolumeSource,
-    PersistentVolumeStatus, PodStatus, Probe, ResourceRequirements, Toleration, VolumeMount,
-    VolumeNodeAffinity,
+    Affinity, ContainerPort, ObjectReference, PersistentVolumeClaimVolumeSource,
+    PersistentVolumeStatus, PodStatus, Probe, ResourceRequirements, Toleration, VolumeNodeAffinity,
 };
 use k8s_openapi::api::core::v1::{EventSeries as CoreEventSeries, EventSource};
 use k8s_openapi::api::events::v1::EventSeries;
@@ -78,9 +76,6 @@ pub struct PodSpec {
     pub node_selector: Option<BTreeMap<String, String>>,
     pub affinity: Option<Affinity>,
     pub tolerations: Option<Vec<Toleration>>,
-    pub scheduler_name: Option<String>,
-    pub priority_class_name: Option<String>,
-    pub restart_policy: Option<String>,
     pub overhead: Option<BTreeMap<String, Quantity>>,
     pub containers: Vec<Container>,
     pub init_containers: Option<Vec<Container>>,
@@ -98,11 +93,7 @@ pub struct Container {
     pub args: Option<Vec<String>>,
     pub ports: Option<Vec<ContainerPort>>,
     pub resources: Option<ResourceRequirements>,
-    pub volume_mounts: Option<Vec<VolumeMount>>,
-    pub restart_policy: Option<String>,
     pub readiness_probe: Option<Box<Probe>>,
-    pub liveness_probe: Option<Box<Probe>>,
-    pub startup_probe: Option<Box<Probe>>,
 }
 
 /// A pod volume: its name and, when it asks for storage, the claim it names (or the claim
@@ -112,7 +103,6 @@ pub struct Container {
 pub struct Volume {
     pub name: String,
     pub persistent_volume_claim: Option<PersistentVolumeClaimVolumeSource>,
-    pub ephemeral: Option<Box<EphemeralVolumeSource>>,
 }
 
 /// A pod template: labels and the pod spec.
@@ -136,9 +126,6 @@ resource!(Deployment, k8s_openapi::api::apps::v1::Deployment);
 #[serde(default, rename_all = "camelCase")]
 pub struct DeploymentSpec {
     pub replicas: Option<i32>,
-    pub paused: Option<bool>,
-    pub min_ready_seconds: Option<i32>,
-    pub progress_deadline_seconds: Option<i32>,
     pub selector: LabelSelector,
     pub template: PodTemplateSpec,
 }
@@ -158,7 +145,6 @@ resource!(ReplicaSet, k8s_openapi::api::apps::v1::ReplicaSet);
 #[serde(default, rename_all = "camelCase")]
 pub struct ReplicaSetSpec {
     pub replicas: Option<i32>,
-    pub min_ready_seconds: Option<i32>,
     pub selector: LabelSelector,
     pub template: Option<PodTemplateSpec>,
 }
@@ -176,10 +162,7 @@ resource!(StatefulSet, k8s_openapi::api::apps::v1::StatefulSet);
 #[serde(default, rename_all = "camelCase")]
 pub struct StatefulSetSpec {
     pub replicas: Option<i32>,
-    pub service_name: Option<String>,
-    pub selector: LabelSelector,
     pub template: PodTemplateSpec,
-    pub volume_claim_templates: Option<Vec<PersistentVolumeClaim>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -194,7 +177,6 @@ resource!(DaemonSet, k8s_openapi::api::apps::v1::DaemonSet);
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct DaemonSetSpec {
-    pub selector: LabelSelector,
     pub template: PodTemplateSpec,
 }
 
@@ -210,11 +192,6 @@ resource!(Job, k8s_openapi::api::batch::v1::Job);
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct JobSpec {
-    pub parallelism: Option<i32>,
-    pub completions: Option<i32>,
-    pub backoff_limit: Option<i32>,
-    pub active_deadline_seconds: Option<i64>,
-    pub ttl_seconds_after_finished: Option<i32>,
     pub suspend: Option<bool>,
     pub template: PodTemplateSpec,
 }
@@ -233,7 +210,6 @@ resource!(CronJob, k8s_openapi::api::batch::v1::CronJob);
 pub struct CronJobSpec {
     pub schedule: String,
     pub suspend: Option<bool>,
-    pub concurrency_policy: Option<String>,
     pub job_template: JobTemplateSpec,
 }
 
@@ -261,15 +237,9 @@ resource!(
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct PersistentVolumeSpec {
-    pub access_modes: Option<Vec<String>>,
-    pub capacity: Option<BTreeMap<String, Quantity>>,
     pub claim_ref: Option<ObjectReference>,
-    pub host_path: Option<HostPathVolumeSource>,
-    pub local: Option<LocalVolumeSource>,
     pub node_affinity: Option<VolumeNodeAffinity>,
     pub persistent_volume_reclaim_policy: Option<String>,
-    pub storage_class_name: Option<String>,
-    pub volume_mode: Option<String>,
 }
 
 /// A core/v1 Event (the PV controller, provisioners and the kubelet write these): what

@@ -188,8 +188,6 @@ struct ReplicaSetOwnerSpec {
     #[serde(default)]
     replicas: Option<i32>,
     #[serde(default)]
-    min_ready_seconds: Option<i32>,
-    #[serde(default)]
     selector: LabelSelector,
 }
 
@@ -199,7 +197,6 @@ impl From<ReplicaSetOwner> for ReplicaSet {
             metadata: o.metadata,
             spec: o.spec.map(|s| ReplicaSetSpec {
                 replicas: s.replicas,
-                min_ready_seconds: s.min_ready_seconds,
                 selector: s.selector,
                 template: None,
             }),
