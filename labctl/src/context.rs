@@ -12,6 +12,8 @@ use anyhow::Context as _;
 use crate::cli::GlobalArgs;
 use crate::config::LabConfig;
 pub use crate::render::OutputFormat;
+use crate::snapshot::AsOf;
+use k8s_openapi::jiff::Timestamp;
 
 /// Everything a command needs, validated once from the flags and `labctl.toml`.
 pub struct Context {
@@ -34,14 +36,19 @@ pub struct Context {
     /// `verify --snapshot FILE`: the recorded cluster the checks judge instead of a live one
     /// (the client answers from it, see [`crate::snapshot::server`]).
     pub snapshot: Option<Recorded>,
+    /// The wall clock: the one place a run reads it. Live, "now" is the clock at the read;
+    /// judging a recording it is not read at all (see [`Context::now`]). Tests set it.
+    pub clock: fn() -> Timestamp,
     client: tokio::sync::OnceCell<kube::Client>,
 }
 
-/// A snapshot judged in place of the cluster, and the file it was read from.
+/// A snapshot judged in place of the cluster, the file it was read from and the instant it is
+/// judged as of.
 #[derive(Debug, Clone)]
 pub struct Recorded {
     pub path: PathBuf,
     pub snapshot: std::sync::Arc<crate::snapshot::ClusterSnapshot>,
+    pub as_of: AsOf,
 }
 
 impl std::fmt::Debug for Context {
@@ -76,7 +83,17 @@ impl Context {
             kubeconfig: None,
             kube_context: None,
             snapshot: None,
+            clock: Timestamp::now,
             client: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The instant time-relative judgements are made against ("is the last training older
+    /// than two schedules?"): a recording's [`AsOf`] when judging one, else the clock now.
+    pub fn now(&self) -> Timestamp {
+        match &self.snapshot {
+            Some(recorded) => recorded.as_of.at,
+            None => (self.clock)(),
         }
     }
 
@@ -120,9 +137,12 @@ impl Context {
         }
     }
 
-    /// This context judging `snapshot` (read from `path`) instead of the cluster: its client
-    /// answers from the snapshot, and nothing else changes.
+    /// This context judging `snapshot` (read from `path`) instead of the cluster, as of the
+    /// snapshot's own instant ([`crate::snapshot::ClusterSnapshot::as_of`]; the clock now only
+    /// for a file that holds no time): its client answers from the snapshot, and nothing else
+    /// changes.
     pub fn judging(&self, path: PathBuf, snapshot: crate::snapshot::ClusterSnapshot) -> Self {
+        let as_of = snapshot.as_of_or(self.clock);
         let snapshot = std::sync::Arc::new(snapshot);
         let client = crate::snapshot::server::client(snapshot.clone(), &self.config.namespace);
         Self {
@@ -135,7 +155,12 @@ impl Context {
             verbose: self.verbose,
             kubeconfig: None,
             kube_context: None,
-            snapshot: Some(Recorded { path, snapshot }),
+            snapshot: Some(Recorded {
+                path,
+                snapshot,
+                as_of,
+            }),
+            clock: self.clock,
             client: tokio::sync::OnceCell::new_with(Some(client)),
         }
     }

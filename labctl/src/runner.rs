@@ -41,6 +41,8 @@ pub struct Summary {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Report {
     pub checks: Vec<CheckResult>,
+    /// The instant a recording was judged as of (`verify --snapshot`); `None` live.
+    pub as_of: Option<crate::snapshot::AsOf>,
 }
 
 impl Report {
@@ -110,7 +112,10 @@ pub async fn run(
     // Gates were run first but belong where the catalogue puts them.
     let order = |id: &str| checks.iter().position(|c| c.id == id).unwrap_or(usize::MAX);
     results.sort_by_key(|r| order(&r.id));
-    Report { checks: results }
+    Report {
+        checks: results,
+        as_of: ctx.snapshot.as_ref().map(|r| r.as_of),
+    }
 }
 
 /// Runs one check under the per-check timeout and applies its severity.

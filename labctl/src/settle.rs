@@ -172,6 +172,7 @@ mod tests {
                     elapsed: Duration::ZERO,
                 })
                 .collect(),
+            ..Report::default()
         }
     }
 

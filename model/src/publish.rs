@@ -48,7 +48,7 @@ fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Pub
 pub fn publish(dir: &Path, model: &Model) -> Result<(), PublishError> {
     model.validate()?;
     // Cleaning is housekeeping: a failure to remove an old temp file must not stop a publish.
-    let _ = clean_stale_temp_files(dir, STALE_AFTER);
+    let _ = clean_stale_temp_files(dir, STALE_AFTER, SystemTime::now());
     let mut json = serde_json::to_vec_pretty(model).expect("a validated model serializes");
     json.push(b'\n');
     write_atomic(dir, MODEL_FILE, &json)?;
@@ -86,10 +86,14 @@ fn temp_name(target: &str) -> String {
     format!(".{target}{TEMP_MARKER}{}-{nanos}", std::process::id())
 }
 
-/// Removes temp files of earlier publishes not modified for `older_than`; returns what it
-/// removed. Readers never open temp files, so leaving one behind is harmless, only untidy.
-pub fn clean_stale_temp_files(dir: &Path, older_than: Duration) -> io::Result<Vec<PathBuf>> {
-    let now = SystemTime::now();
+/// Removes temp files of earlier publishes not modified for `older_than` before `now`; returns
+/// what it removed. Readers never open temp files, so leaving one behind is harmless, only
+/// untidy. `now` is an input, so that a test says which instant it judges ages against.
+pub fn clean_stale_temp_files(
+    dir: &Path,
+    older_than: Duration,
+    now: SystemTime,
+) -> io::Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
@@ -181,12 +185,30 @@ mod tests {
             "temp files are never read"
         );
 
-        // Fresh temp files may belong to a publish in progress: left alone.
+        // Fresh temp files may belong to a publish in progress: left alone. Ages are judged
+        // against the file's own clock (its modification time), not the test's.
+        let written = fs::metadata(&temp).unwrap().modified().unwrap();
+        let soon = written + Duration::from_secs(1);
         assert!(
-            clean_stale_temp_files(dir.path(), STALE_AFTER)
+            clean_stale_temp_files(dir.path(), STALE_AFTER, soon)
                 .unwrap()
                 .is_empty()
         );
+        let later = written + STALE_AFTER;
+        let keep = dir.path().join(format!(".version.txt{TEMP_MARKER}999-2"));
+        fs::write(&keep, b"v").unwrap();
+        File::options()
+            .write(true)
+            .open(&keep)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        assert_eq!(
+            clean_stale_temp_files(dir.path(), STALE_AFTER, later).unwrap(),
+            std::slice::from_ref(&temp),
+            "stale only once older_than has passed"
+        );
+        fs::rename(&keep, &temp).unwrap();
         let old = SystemTime::now() - Duration::from_secs(3600);
         File::options()
             .write(true)

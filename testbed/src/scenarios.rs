@@ -42,23 +42,18 @@ impl Expect {
             Expect::PipelineEvidence(id, text) => finding(lab, &["diagnose"], id, Some(text)),
             Expect::Finding(id) => finding(lab, &["diagnose", "pvc"], id, None),
             Expect::Evidence(id, text) => finding(lab, &["diagnose", "pvc"], id, Some(text)),
+            // Giving up because waiting cannot help is its own verdict ("gave up after Ns,
+            // waiting cannot help: …"), distinct from reaching the limit ("gave up after
+            // 2m 30s: …"): the words say which, so the test reads them instead of timing it.
+            // The limit only bounds the wait.
             Expect::WaitGivesUp(id) => {
-                let started = std::time::Instant::now();
                 let (code, _, stderr) = lab
                     .labctl(&["verify", "--wait=150s", "-o", "json"])
                     .map_err(fail)?;
-                let early = started.elapsed() < Duration::from_secs(140);
-                if code == 1
-                    && early
-                    && stderr.contains("waiting cannot help")
-                    && stderr.contains(id)
-                {
+                if code == 1 && stderr.contains("waiting cannot help") && stderr.contains(id) {
                     Ok(())
                 } else {
-                    Err(format!(
-                        "verify --wait exited {code} after {:?}: {stderr}",
-                        started.elapsed()
-                    ))
+                    Err(format!("verify --wait exited {code}: {stderr}"))
                 }
             }
             Expect::Check(command, id) => {

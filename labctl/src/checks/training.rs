@@ -157,12 +157,7 @@ pub async fn trainer_last_job_succeeded(ctx: &Context) -> Result<Outcome, CheckE
         fetch::get_namespaced::<CronJob>(&client, &c.namespace, &c.cronjob),
         fetch::list_namespaced::<Job>(&client, &c.namespace, &lp),
     )?;
-    Ok(evaluate_last_job(
-        cj.as_ref(),
-        &jobs,
-        &c.cronjob,
-        Timestamp::now(),
-    ))
+    Ok(evaluate_last_job(cj.as_ref(), &jobs, &c.cronjob, ctx.now()))
 }
 
 #[cfg(test)]

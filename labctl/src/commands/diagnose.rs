@@ -129,7 +129,11 @@ pub async fn run(ctx: &Context, args: &DiagnoseArgs) -> anyhow::Result<ExitStatu
             None => crate::render::note(&format!("labctl: no PersistentVolumeClaim in {where_}")),
         }
     }
-    let diagnosis = crate::diagnose::diagnose_target(&snapshot, &ctx.config, &scope, target);
+    let mut diagnosis = crate::diagnose::diagnose_target(&snapshot, &ctx.config, &scope, target);
+    if args.common.snapshot.is_some() {
+        // Offline, the report says which day its verdict is about.
+        diagnosis = diagnosis.as_of(snapshot.as_of_or(ctx.clock));
+    }
     let about = match target {
         Target::Pvc => "storage",
         Target::Pods => "pod",

@@ -124,6 +124,9 @@ pub struct Summary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnosis {
     pub schema: u32,
+    /// The instant a recording was judged as of (`diagnose --snapshot`); absent live.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<crate::snapshot::AsOf>,
     pub findings: Vec<Finding>,
     pub summary: Summary,
 }
@@ -141,8 +144,17 @@ impl Diagnosis {
         }
         Self {
             schema: crate::render::SCHEMA,
+            as_of: None,
             findings,
             summary,
+        }
+    }
+
+    /// This diagnosis of a recording judged as of `as_of`.
+    pub fn as_of(self, as_of: crate::snapshot::AsOf) -> Self {
+        Self {
+            as_of: Some(as_of),
+            ..self
         }
     }
 

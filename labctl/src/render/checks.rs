@@ -81,6 +81,7 @@ pub fn render_with_causes(
         OutputFormat::Json => {
             let doc = JsonVerifyReport {
                 schema: SCHEMA,
+                as_of: report.as_of,
                 checks: &report.checks,
                 summary: report.summary(),
                 causes,
@@ -119,6 +120,9 @@ fn causes_block(causes: &[Cause], p: Palette) -> String {
 #[derive(serde::Serialize)]
 struct JsonVerifyReport<'a> {
     schema: u32,
+    /// The instant a recording was judged as of (`verify --snapshot`); absent live.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    as_of: Option<crate::snapshot::AsOf>,
     checks: &'a [crate::runner::CheckResult],
     summary: Summary,
     causes: &'a [Cause],
@@ -133,9 +137,13 @@ fn symbol(status: Status, p: Palette) -> String {
     }
 }
 
-/// The linkerd-style report.
+/// The linkerd-style report, under the instant it was judged as of when that is a recording's.
 pub fn table(report: &Report, p: Palette, strict: bool) -> String {
     let mut out = String::new();
+    if let Some(as_of) = &report.as_of {
+        out.push_str(&p.dim(&as_of.line()));
+        out.push_str("\n\n");
+    }
     let mut category: Option<&str> = None;
     for c in &report.checks {
         if category != Some(c.category.as_str()) {
@@ -236,6 +244,8 @@ pub fn list(catalogue: &[crate::checks::Check], format: OutputFormat) -> String 
 #[derive(serde::Serialize)]
 struct JsonReport<'a> {
     schema: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    as_of: Option<crate::snapshot::AsOf>,
     checks: &'a [crate::runner::CheckResult],
     summary: Summary,
 }
@@ -244,6 +254,7 @@ struct JsonReport<'a> {
 pub fn json(report: &Report) -> String {
     let doc = JsonReport {
         schema: SCHEMA,
+        as_of: report.as_of,
         checks: &report.checks,
         summary: report.summary(),
     };
@@ -308,6 +319,7 @@ mod tests {
                     &[],
                 ),
             ],
+            ..Report::default()
         }
     }
 
@@ -330,6 +342,7 @@ mod tests {
     fn short_is_empty_when_all_pass() {
         let report = Report {
             checks: vec![r("a", "c", Status::Pass, "", &[])],
+            ..Report::default()
         };
         assert_eq!(short(&report, Palette::new(false)), "");
     }
@@ -338,9 +351,47 @@ mod tests {
     fn strict_turns_warnings_into_a_failed_verdict() {
         let report = Report {
             checks: vec![r("a", "c", Status::Warn, "meh", &[])],
+            ..Report::default()
         };
         assert!(table(&report, Palette::new(false), false).contains("results are ‼"));
         assert!(table(&report, Palette::new(false), true).contains("results are ✖"));
+    }
+
+    #[test]
+    fn a_recording_is_judged_under_its_instant_in_the_table_and_json() {
+        use crate::snapshot::AsOf;
+        use crate::snapshot::as_of::Source;
+        let live = sample();
+        assert!(!table(&live, Palette::new(false), false).contains("Judged as of"));
+        assert!(!json(&live).contains("as_of"));
+        let recorded = Report {
+            as_of: Some(AsOf {
+                at: "2026-11-30T03:51:10Z".parse().unwrap(),
+                source: Source::NewestInFile,
+            }),
+            ..sample()
+        };
+        let t = table(&recorded, Palette::new(false), false);
+        assert!(
+            t.starts_with(
+                "Judged as of 2026-11-30T03:51:10Z, the newest time in the file\n\nkubernetes-api\n"
+            ),
+            "{t}"
+        );
+        for doc in [
+            json(&recorded),
+            render_with_causes(
+                &recorded,
+                &[],
+                OutputFormat::Json,
+                Palette::new(false),
+                false,
+            ),
+        ] {
+            let j: serde_json::Value = serde_json::from_str(&doc).unwrap();
+            assert_eq!(j["as_of"]["time"], "2026-11-30T03:51:10Z", "{doc}");
+            assert_eq!(j["as_of"]["source"], "newest-time-in-file", "{doc}");
+        }
     }
 
     fn cause() -> Cause {

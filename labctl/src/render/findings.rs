@@ -102,7 +102,12 @@ pub fn table(d: &Diagnosis, p: Palette, strict: bool) -> String {
 }
 
 fn table_about(d: &Diagnosis, p: Palette, strict: bool, about: &str) -> String {
-    let mut out = blocks(d, p);
+    let mut out = String::new();
+    if let Some(as_of) = &d.as_of {
+        out.push_str(&p.dim(&as_of.line()));
+        out.push_str("\n\n");
+    }
+    out.push_str(&blocks(d, p));
     let about = if about.is_empty() {
         String::new()
     } else {
@@ -170,6 +175,7 @@ mod tests {
     fn sample() -> Diagnosis {
         Diagnosis {
             schema: 1,
+            as_of: None,
             findings: vec![Finding {
                 id: "pv-node-affinity-conflict",
                 severity: Severity::Error,
@@ -228,6 +234,30 @@ mod tests {
         );
         assert!(
             f["evidence"].is_array() && f["remediation"].is_string() && f["summary"].is_string()
+        );
+        assert!(v.get("as_of").is_none(), "live: no as_of");
+    }
+
+    #[test]
+    fn a_recording_is_diagnosed_under_its_instant() {
+        use crate::snapshot::AsOf;
+        use crate::snapshot::as_of::{Clock, Source};
+        let d = sample().as_of(AsOf {
+            at: "2026-11-30T03:51:10Z".parse().unwrap(),
+            source: Source::Captured(Clock::ApiServer),
+        });
+        let t = table(&d, Palette::new(false), false);
+        assert!(
+            t.starts_with("Judged as of 2026-11-30T03:51:10Z, when labctl snapshot took it (the API server's clock)\n\nERROR "),
+            "{t}"
+        );
+        let v: serde_json::Value = serde_json::from_str(
+            &render(&d, OutputFormat::Json, Palette::new(false), false).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            v["as_of"],
+            serde_json::json!({"time": "2026-11-30T03:51:10Z", "source": "captured-api-server-clock"})
         );
     }
 }

@@ -10,7 +10,11 @@ use crate::k8s::model::{ReplicaSet, ReplicaSetSpec, drop_bookkeeping};
 use k8s_openapi::api::apps::v1::ReplicaSetStatus;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
-use super::{ClusterSnapshot, Kind};
+use std::collections::BTreeSet;
+
+use k8s_openapi::jiff::Timestamp;
+
+use super::{Captured, Clock, ClusterSnapshot, Kind};
 use crate::objects::{RawObject, ReadError};
 
 /// Why a snapshot could not be read. Every variant names the file.
@@ -98,7 +102,7 @@ pub fn parse_str(text: &str, path: &Path) -> Result<ClusterSnapshot, SnapshotErr
         for (kind, o) in known {
             snapshot.push(kind, &o).map_err(located)?;
         }
-        snapshot.read = read_whole(text);
+        (snapshot.read, snapshot.captured) = marker(text);
     } else {
         crate::objects::read(text, |o: RawObject<'_>| -> Result<(), ReadError> {
             match Kind::of(&o.api_version, &o.kind) {
@@ -112,9 +116,9 @@ pub fn parse_str(text: &str, path: &Path) -> Result<ClusterSnapshot, SnapshotErr
     Ok(snapshot)
 }
 
-/// The resources a snapshot written by labctl says it read whole (its `List`'s
-/// [`super::READ_KEY`]); `None` for any other file.
-fn read_whole(text: &str) -> Option<std::collections::BTreeSet<String>> {
+/// What a snapshot written by labctl says of itself in its `List`'s [`super::READ_KEY`]: the
+/// resources it read whole and when it was taken. Both `None` for any other file.
+fn marker(text: &str) -> (Option<BTreeSet<String>>, Option<Captured>) {
     #[derive(serde::Deserialize)]
     struct Head {
         #[serde(rename = "labctl")]
@@ -122,14 +126,29 @@ fn read_whole(text: &str) -> Option<std::collections::BTreeSet<String>> {
     }
     #[derive(serde::Deserialize)]
     struct Marker {
-        read: std::collections::BTreeSet<String>,
+        #[serde(default)]
+        read: Option<BTreeSet<String>>,
+        #[serde(default)]
+        captured_at: Option<String>,
+        #[serde(default)]
+        clock: Option<Clock>,
     }
     // The first document only (a labctl snapshot is one `List`); its items are skipped unread.
-    let head = serde_json::Deserializer::from_str(text)
+    let Some(Ok(Head {
+        marker: Some(marker),
+    })) = serde_json::Deserializer::from_str(text)
         .into_iter::<Head>()
-        .next()?
-        .ok()?;
-    head.marker.map(|m| m.read)
+        .next()
+    else {
+        return (None, None);
+    };
+    let at = marker.captured_at.and_then(|t| t.parse::<Timestamp>().ok());
+    let captured = at.map(|at| Captured {
+        at,
+        // A capture time without its clock: labctl writes both, so someone else wrote it.
+        clock: marker.clock.unwrap_or(Clock::Local),
+    });
+    (marker.read, captured)
 }
 
 /// A reader's error in file `path`.
@@ -255,6 +274,51 @@ mod tests {
         let text = s.to_list().unwrap().to_string();
         let again = parse_str(&text, p()).unwrap();
         assert_eq!(again.read, s.read);
+    }
+
+    #[test]
+    fn the_capture_time_round_trips_and_a_plain_file_is_as_of_its_newest_time() {
+        let text = r#"{"kind":"List","items":[
+            {"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","creationTimestamp":"2026-11-30T03:00:00Z"}},
+            {"apiVersion":"v1","kind":"Event","metadata":{"name":"e"},"lastTimestamp":"2026-11-30T03:51:10Z"}
+        ]}"#;
+        let mut s = parse_str(text, p()).unwrap();
+        assert_eq!(s.captured, None, "a List without labctl's key");
+        let as_of = s.as_of().unwrap();
+        assert_eq!(as_of.source, super::super::as_of::Source::NewestInFile);
+        assert_eq!(as_of.time(), "2026-11-30T03:51:10Z");
+
+        let at: Timestamp = "2026-12-01T08:00:00.5Z".parse().unwrap();
+        s.captured = Some(Captured {
+            at,
+            clock: Clock::ApiServer,
+        });
+        let written = s.to_list().unwrap();
+        assert_eq!(written["labctl"]["clock"], "api-server");
+        let again = parse_str(&written.to_string(), p()).unwrap();
+        assert_eq!(again.captured, s.captured);
+        let as_of = again.as_of().unwrap();
+        assert_eq!(
+            as_of.at, at,
+            "the capture time wins over the newest object time"
+        );
+    }
+
+    #[test]
+    fn a_directory_of_snapshots_is_as_of_the_newest_capture() {
+        let file =
+            |at: &str| format!(r#"{{"kind":"List","items":[],"labctl":{{"captured_at":"{at}"}}}}"#);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.json"), file("2026-12-01T08:00:00Z")).unwrap();
+        std::fs::write(dir.path().join("b.json"), file("2026-11-01T08:00:00Z")).unwrap();
+        let s = load_path(dir.path()).unwrap();
+        let c = s.captured.unwrap();
+        assert_eq!(c.at.to_string(), "2026-12-01T08:00:00Z");
+        assert_eq!(
+            c.clock,
+            Clock::Local,
+            "no clock written: not the API server's"
+        );
     }
 
     #[test]

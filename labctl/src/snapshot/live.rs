@@ -12,11 +12,12 @@ use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::storage::v1::StorageClass;
+use k8s_openapi::jiff::Timestamp;
 use kube::api::ListParams;
 use kube::core::DynamicObject;
 use serde::de::DeserializeOwned;
 
-use super::ClusterSnapshot;
+use super::{Captured, Clock, ClusterSnapshot};
 use crate::config::{LabConfig, NamespacedName};
 use crate::fetch;
 
@@ -117,6 +118,39 @@ fn holding_elsewhere(pods: Vec<Pod>, ns: &str) -> Vec<Pod> {
         .collect()
 }
 
+/// When the read happened: the API server's clock (the `Date` header of its answer to
+/// `GET /version`, which the API server, a Go HTTP server, writes on every answer), else this
+/// machine's. The API server's is the clock the objects' own times were written by.
+async fn capture_time(client: &kube::Client) -> anyhow::Result<Captured> {
+    let local = Captured {
+        at: Timestamp::now(),
+        clock: Clock::Local,
+    };
+    let request = http::Request::get("/version").body(kube::client::Body::from(Vec::new()))?;
+    let Ok(response) = client.send(request).await else {
+        return Ok(local);
+    };
+    let date = response
+        .headers()
+        .get(http::header::DATE)
+        .and_then(|d| d.to_str().ok())
+        .and_then(http_date);
+    Ok(match date {
+        Some(at) => Captured {
+            at,
+            clock: Clock::ApiServer,
+        },
+        None => local,
+    })
+}
+
+/// An HTTP `Date` (`Fri, 04 Dec 2026 16:41:47 GMT`, RFC 9110's IMF-fixdate, a form of RFC 2822).
+fn http_date(text: &str) -> Option<Timestamp> {
+    k8s_openapi::jiff::fmt::rfc2822::parse(text)
+        .ok()
+        .map(|z| z.timestamp())
+}
+
 /// Reads everything the engine needs, with all list calls in flight at once.
 pub async fn load(
     client: &kube::Client,
@@ -125,7 +159,8 @@ pub async fn load(
 ) -> anyhow::Result<ClusterSnapshot> {
     let c = client;
     let ns = namespaces;
-    let (pvcs, pvs, classes, nodes, pods, jobs, cron_jobs) = futures::try_join!(
+    let (captured, pvcs, pvs, classes, nodes, pods, jobs, cron_jobs) = futures::try_join!(
+        capture_time(c),
         list::<PersistentVolumeClaim>(c, ns),
         list_cluster::<PersistentVolume>(c),
         list_cluster::<StorageClass>(c),
@@ -197,6 +232,7 @@ pub async fn load(
         events_v1,
         applications: apps.unwrap_or_default(),
         read: Some(read),
+        captured: Some(captured),
     };
     // Every list and get above, the Applications and the other namespaces' pods included.
     snapshot.drop_bookkeeping();
@@ -222,6 +258,13 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_api_servers_date_header_reads_as_a_time() {
+        let t = http_date("Fri, 04 Dec 2026 16:41:47 GMT").unwrap();
+        assert_eq!(t.to_string(), "2026-12-04T16:41:47Z");
+        assert_eq!(http_date("yesterday"), None);
     }
 
     #[test]

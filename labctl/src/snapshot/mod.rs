@@ -9,6 +9,7 @@
 //! as the cluster did. When read from a file, a ReplicaSet is also kept without its pod
 //! template (see `file::ReplicaSetOwner`).
 
+pub mod as_of;
 pub mod file;
 pub mod live;
 pub mod server;
@@ -23,6 +24,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::core::DynamicObject;
 
+pub use as_of::{AsOf, Captured, Clock};
 pub use file::{SnapshotError, load_path, parse_str};
 
 use std::collections::BTreeSet;
@@ -32,8 +34,9 @@ use crate::k8s::model::to_api_json;
 use crate::objects::{RawObject, ReadError};
 
 /// The key of a written snapshot's `List` that names the resources read whole
-/// ([`ClusterSnapshot::read`]): `"labctl": {"read": ["v1/pods", …]}`. Readers of `List`s
-/// ignore keys they do not know.
+/// ([`ClusterSnapshot::read`]) and when it was taken ([`ClusterSnapshot::captured`]):
+/// `"labctl": {"read": ["v1/pods", …], "captured_at": "2026-11-30T03:51:10Z", "clock":
+/// "api-server"}`. Readers of `List`s ignore keys they do not know.
 pub const READ_KEY: &str = "labctl";
 
 /// `apiVersion` of Argo CD Applications (read as untyped objects: no CRD crate needed).
@@ -55,6 +58,8 @@ macro_rules! snapshot_kinds {
             /// none in the cluster; `None` when unknown (a file of `kubectl get`), and then
             /// only a kind with objects is known to have been read.
             pub read: Option<BTreeSet<String>>,
+            /// When it was taken (`None` for a file without labctl's marker).
+            pub captured: Option<Captured>,
         }
 
         /// Every resource a snapshot can hold, as `apiVersion/plural`.
@@ -108,6 +113,22 @@ macro_rules! snapshot_kinds {
                     }
                     (a, b) => a.or(b),
                 };
+                // A directory of snapshots is as of the newest of them.
+                self.captured = match (self.captured, other.captured) {
+                    (Some(a), Some(b)) => Some(if b.at > a.at { b } else { a }),
+                    (a, b) => a.or(b),
+                };
+            }
+
+            /// The newest time written in any object ([`as_of::newest_time`]).
+            fn newest_time(&self) -> Option<k8s_openapi::jiff::Timestamp> {
+                let mut newest = None;
+                $( for o in &self.$field {
+                    if let Ok(v) = ($write)(o) {
+                        newest = newest.max(as_of::newest_time(&v));
+                    }
+                } )*
+                newest
             }
 
             /// Room for `n` more objects of `kind`.
@@ -152,8 +173,16 @@ macro_rules! snapshot_kinds {
                     "metadata": {"resourceVersion": ""},
                     "items": items,
                 });
+                let mut marker = serde_json::Map::new();
                 if let Some(read) = &self.read {
-                    list[READ_KEY] = serde_json::json!({"read": read});
+                    marker.insert("read".into(), serde_json::json!(read));
+                }
+                if let Some(c) = &self.captured {
+                    marker.insert("captured_at".into(), c.at.to_string().into());
+                    marker.insert("clock".into(), serde_json::to_value(c.clock)?);
+                }
+                if !marker.is_empty() {
+                    list[READ_KEY] = marker.into();
                 }
                 Ok(list)
             }
@@ -210,6 +239,29 @@ snapshot_kinds! {
 impl ClusterSnapshot {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The instant this snapshot is judged as of: its capture time, else the newest time in
+    /// its objects; `None` when it holds no time at all.
+    pub fn as_of(&self) -> Option<AsOf> {
+        if let Some(c) = self.captured {
+            return Some(AsOf {
+                at: c.at,
+                source: as_of::Source::Captured(c.clock),
+            });
+        }
+        self.newest_time().map(|at| AsOf {
+            at,
+            source: as_of::Source::NewestInFile,
+        })
+    }
+
+    /// [`Self::as_of`], or `clock`'s now for a snapshot that holds no time at all.
+    pub fn as_of_or(&self, clock: fn() -> k8s_openapi::jiff::Timestamp) -> AsOf {
+        self.as_of().unwrap_or_else(|| AsOf {
+            at: clock(),
+            source: as_of::Source::LocalClock,
+        })
     }
 }
 

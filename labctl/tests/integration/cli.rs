@@ -264,10 +264,28 @@ fn verify_judges_a_recorded_snapshot_offline() {
                 (s("id"), (s("status"), s("message")))
             })
             .collect();
+        // The instant it was judged as of: a recording of labctl without a capture time
+        // is as of the newest time in it.
+        assert_eq!(v["as_of"]["source"], "newest-time-in-file", "{name}");
+        assert!(
+            v["as_of"]["time"].as_str().unwrap().starts_with("2026-"),
+            "{name}: {}",
+            v["as_of"]
+        );
         (o.status.code(), statuses)
     };
 
     let (code, healthy) = report("healthy");
+    let table = out(&labctl(&[
+        "verify",
+        "--snapshot",
+        &fixtures.join("healthy.json").display().to_string(),
+    ]));
+    assert!(
+        table.starts_with("Judged as of 2026-")
+            && table.contains(", the newest time in the file\n"),
+        "{table}"
+    );
     assert_eq!(code, Some(exit::OK), "{healthy:#?}");
     for id in [
         "argocd-app-healthy",

@@ -899,6 +899,8 @@ mod live {
         let name = "pv-node-affinity-conflict.json";
         let (client, server) = testcontext();
         let verifier = server.run(serving(name).expect_all([
+            // The capture time, by the API server's clock.
+            "GET /version",
             "GET /api/v1/namespaces/mlops-lab/persistentvolumeclaims?",
             "GET /api/v1/persistentvolumes?",
             "GET /apis/storage.k8s.io/v1/storageclasses?",
@@ -953,6 +955,13 @@ mod live {
             .expect("labctl's snapshot says what it read");
         assert!(read.contains("networking.k8s.io/v1/ingresses"));
         assert_eq!(diagnose(&written, &config, &scope), from_file);
+        // It says when it was taken, by the API server's clock (the `Date` it answered with).
+        let captured = written
+            .captured
+            .expect("labctl's snapshot says when it was taken");
+        assert_eq!(captured.clock, labctl::snapshot::Clock::ApiServer);
+        assert_eq!(captured.at.to_string(), "2026-11-30T04:00:00Z");
+        assert_eq!(live.captured, written.captured);
     }
 }
 
@@ -1137,7 +1146,10 @@ mod lab {
         let judge = |name: &str| {
             let path = fixtures_dir().join(format!("lab/{name}.json"));
             let snapshot = labctl::snapshot::load_path(&path).expect("recorded");
-            let ctx = labctl::context::Context::new(config.clone()).judging(path, snapshot);
+            let mut ctx = labctl::context::Context::new(config.clone());
+            // Whatever day this runs, a recording is judged as of itself.
+            ctx.clock = wall_clock_must_not_be_read;
+            let ctx = ctx.judging(path, snapshot);
             let catalogue = catalogue.clone();
             async move { labctl::runner::run(&ctx, &catalogue, |_| {}).await }
         };
@@ -1188,6 +1200,114 @@ mod lab {
         }
         assert!(judged >= 3, "only {judged} expectations judged");
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    /// The wall clock of a test that judges recordings: reading it fails the test, so a
+    /// recording's verdicts cannot depend on the day the test runs.
+    fn wall_clock_must_not_be_read() -> k8s_openapi::jiff::Timestamp {
+        panic!("judging a recording read the wall clock: \"now\" is the recording's")
+    }
+
+    /// Every recording is judged as of its own instant (the newest time in it, as these files
+    /// were written by a labctl without a capture time), whatever the wall clock says.
+    #[test]
+    fn every_recording_is_judged_as_of_its_own_time() {
+        for name in std::fs::read_dir(fixtures_dir().join("lab")).unwrap() {
+            let path = name.unwrap().path();
+            let snapshot = labctl::snapshot::load_path(&path).expect("recorded");
+            let as_of = snapshot.as_of().expect("a recording holds times");
+            assert_eq!(
+                as_of.source,
+                labctl::snapshot::as_of::Source::NewestInFile,
+                "{}",
+                path.display()
+            );
+            assert!(as_of.time().starts_with("2026-"), "{}", as_of.time());
+        }
+    }
+
+    /// The training checks of `verify --snapshot` over the healthy recording with one change.
+    async fn training_checks(
+        change: impl FnOnce(&mut labctl::snapshot::ClusterSnapshot),
+    ) -> Vec<(String, Status, String)> {
+        let config = LabConfig::default();
+        let path = fixtures_dir().join("lab/healthy.json");
+        let mut snapshot = labctl::snapshot::load_path(&path).expect("recorded");
+        change(&mut snapshot);
+        let mut ctx = labctl::context::Context::new(config);
+        ctx.clock = wall_clock_must_not_be_read;
+        let ctx = ctx.judging(path, snapshot);
+        let ids = [
+            "trainer-cronjob-active".to_owned(),
+            "trainer-last-job-succeeded".to_owned(),
+        ];
+        let checks = labctl::checks::select(&labctl::checks::catalogue::verify(), &ids).unwrap();
+        // The gates come along (skipped offline); the two training checks, in that order.
+        labctl::runner::run(&ctx, &checks, |_| {})
+            .await
+            .checks
+            .into_iter()
+            .filter(|c| ids.contains(&c.id))
+            .map(|c| (c.id, c.status, c.message))
+            .collect()
+    }
+
+    use labctl::checks::Status;
+
+    /// Judging offline does not turn the time-relative checks off: a snapshot of a CronJob
+    /// that missed two schedules, or is suspended, fails as of the day it was taken.
+    #[tokio::test]
+    async fn a_recorded_cronjob_that_missed_its_schedule_or_is_suspended_still_fails() {
+        let healthy = training_checks(|_| {}).await;
+        assert!(
+            healthy.iter().all(|(_, s, _)| *s == Status::Pass),
+            "{healthy:?}"
+        );
+
+        // The last success three days before the capture, with a daily schedule.
+        let stale = training_checks(|s| {
+            let now = s.as_of().unwrap().at;
+            let three_days = k8s_openapi::jiff::SignedDuration::from_hours(72);
+            let cj = s
+                .cron_jobs
+                .iter_mut()
+                .find(|c| c.metadata.name.as_deref() == Some("trainer"));
+            let status = cj.unwrap().status.as_mut().unwrap();
+            status.last_successful_time =
+                Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                    now.checked_sub(three_days).unwrap(),
+                ));
+        })
+        .await;
+        let (_, status, message) = &stale[1];
+        assert_eq!(*status, Status::Fail, "{stale:?}");
+        assert!(
+            message.contains("the last successful training was 3days ago"),
+            "{message}"
+        );
+
+        // The same file a week later: the capture time moved, the verdict with it.
+        let week_later = training_checks(|s| {
+            let at = s.as_of().unwrap().at;
+            s.captured = Some(labctl::snapshot::Captured {
+                at: at
+                    .checked_add(k8s_openapi::jiff::SignedDuration::from_hours(7 * 24))
+                    .unwrap(),
+                clock: labctl::snapshot::Clock::ApiServer,
+            });
+        })
+        .await;
+        assert_eq!(week_later[1].1, Status::Fail, "{week_later:?}");
+
+        let suspended = training_checks(|s| {
+            let cj = s
+                .cron_jobs
+                .iter_mut()
+                .find(|c| c.metadata.name.as_deref() == Some("trainer"));
+            cj.unwrap().spec.as_mut().unwrap().suspend = Some(true);
+        })
+        .await;
+        assert_eq!(suspended[0].1, Status::Fail, "{suspended:?}");
     }
 
     /// Recorded from real Argo CD (selfHeal): the objects carry its tracking annotation, so

@@ -19,6 +19,10 @@ use serde_json::{Value, json};
 
 type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
 
+/// The `Date` header of every answer, as the API server (a Go HTTP server) writes one on each:
+/// the fake cluster's clock, fixed so that nothing a test reads depends on the day it runs.
+pub const DATE: &str = "Mon, 30 Nov 2026 04:00:00 GMT";
+
 /// How the server answers a request (`method`, `path?query`, JSON body or null): a status and a
 /// JSON body, or `None` for 404 Not Found.
 pub type Route = Box<dyn Fn(&str, &str, &Value) -> Option<(u16, Value)> + Send + Sync>;
@@ -85,6 +89,7 @@ impl ApiServerVerifier {
                 let response = Response::builder()
                     .status(status)
                     .header("content-type", "application/json")
+                    .header("date", DATE)
                     .body(Body::from(serde_json::to_vec(&answer).expect("JSON")))
                     .expect("response");
                 send.send_response(response);
