@@ -64,22 +64,17 @@ fn job_time(job: &Job) -> i64 {
         .map_or(0, |t| t.0.as_second())
 }
 
-/// A training Job: created by the CronJob, or carrying its `app.kubernetes.io/name` (the
-/// manifests' one-off `trainer-first-model` Job, which publishes the first model at install).
-fn is_training_job(job: &Job, cronjob: &str) -> bool {
-    let owned = job
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .any(|o| o.kind == "CronJob" && o.name == cronjob);
+/// A training Job: a run of the CronJob (its own Jobs, or a Job running its pod template, as
+/// the manifests' first-model hook does: [`crate::k8s::job::is_run_of`]), or one labelled
+/// `app.kubernetes.io/name` with its name.
+fn is_training_job(job: &Job, cj: &CronJob, cronjob: &str) -> bool {
     let labelled = job
         .metadata
         .labels
         .as_ref()
         .and_then(|l| l.get("app.kubernetes.io/name"))
         .is_some_and(|n| n == cronjob);
-    owned || labelled
+    crate::k8s::job::is_run_of(job, cj) || labelled
 }
 
 fn job_condition<'a>(
@@ -103,7 +98,10 @@ pub fn evaluate_last_job(
     let Some(cj) = cj else {
         return Outcome::fail(format!("CronJob {name} not found"));
     };
-    let mut own: Vec<&Job> = jobs.iter().filter(|j| is_training_job(j, name)).collect();
+    let mut own: Vec<&Job> = jobs
+        .iter()
+        .filter(|j| is_training_job(j, cj, name))
+        .collect();
     own.sort_by_key(|j| job_time(j));
     let Some(last) = own.last() else {
         return Outcome::warn(format!("CronJob {name} has not run a Job yet")).with(format!(

@@ -36,6 +36,7 @@ pub enum FindingId {
     TrainerJobFailed,
     ReadinessFailing,
     ConfigMissing,
+    UnexplainedFailure,
 }
 
 /// What a finding is: the spec of one catalogue entry.
@@ -72,7 +73,7 @@ const fn entry(
 }
 
 /// Every finding, in catalogue order.
-pub const CATALOGUE: [FindingSpec; 25] = [
+pub const CATALOGUE: [FindingSpec; 26] = [
     entry(
         FindingId::PvcWaitingForConsumer,
         "pvc-waiting-for-consumer",
@@ -223,6 +224,12 @@ pub const CATALOGUE: [FindingSpec; 25] = [
         Severity::Error,
         "a ConfigMap or Secret a pod needs does not exist",
     ),
+    entry(
+        FindingId::UnexplainedFailure,
+        "unexplained-failure",
+        Severity::Error,
+        "an object is failing and no rule explains why: its raw state and Warning events",
+    ),
 ];
 
 /// Serialised by its kebab id, as everywhere in labctl's output.
@@ -306,6 +313,7 @@ mod tests {
                 ("trainer-job-failed", "error"),
                 ("readiness-failing", "error"),
                 ("config-missing", "error"),
+                ("unexplained-failure", "error"),
             ]
         );
     }

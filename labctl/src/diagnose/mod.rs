@@ -10,6 +10,7 @@ mod engine;
 pub mod index;
 mod rules;
 pub mod scheduler;
+mod sweep;
 #[cfg(test)]
 pub(crate) mod test_cluster;
 
@@ -193,5 +194,13 @@ pub fn diagnose_target(
         claims: target != Target::Pods,
         pods: target != Target::Pvc,
     };
-    Diagnosis::new(engine::run_targets(&index, config, scope, targets))
+    let findings = engine::run_targets(&index, config, scope, targets);
+    // Never silent: what is failing and no finding names is a finding of its own.
+    let sweep = sweep::Sweep {
+        workloads: targets.pods,
+        claims: targets.claims,
+    };
+    let now = snapshot.as_of().map(|a| a.at);
+    let unexplained = sweep::unexplained(&index, config, scope, sweep, now, &findings);
+    Diagnosis::new(engine::merge::merge_into(findings, unexplained))
 }

@@ -8,6 +8,7 @@
 
 pub mod application;
 pub mod gateway;
+pub mod job;
 pub mod labels;
 pub mod model;
 pub mod names;

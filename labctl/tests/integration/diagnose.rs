@@ -263,6 +263,15 @@ mod engine {
             &[("insufficient-resources", Error)],
         ),
         ("insufficient-resources-other-namespace.yaml", &[]),
+        // Never silent: failures no rule knows yet (a ConfigMap volume missing, an eviction).
+        (
+            "unexplained-failed-mount-configmap.yaml",
+            &[("unexplained-failure", Error)],
+        ),
+        (
+            "unexplained-evicted.yaml",
+            &[("unexplained-failure", Error)],
+        ),
     ];
 
     fn run_all(name: &str) -> Diagnosis {
@@ -868,6 +877,89 @@ mod runbook {
                 assert!(section.contains(part), "section {anchor} lacks {part}");
             }
         }
+    }
+}
+
+/// Never silent: every fixture of a broken cluster, generated or recorded from the real lab,
+/// gets at least one error or warning from `labctl diagnose`; only the healthy clusters and the
+/// near misses (something on its way up, a condition tolerated) say nothing is wrong.
+mod never_silent {
+    use super::*;
+
+    /// The fixtures that show no failure: healthy clusters and near misses. The claims waiting
+    /// for a first consumer say so as info, which is no failure.
+    const QUIET: &[&str] = &[
+        "generated/healthy.json",
+        "generated/partial-healthy.yaml",
+        "generated/default-storageclass.yaml",
+        "generated/pinned-by-affinity.yaml",
+        "generated/rwo-shared-one-node.yaml",
+        "generated/rwop-single-consumer.json",
+        "generated/pin-node-taint-tolerated.json",
+        "generated/pv-node-taint-tolerated.json",
+        "generated/provisioning-in-progress.json",
+        "generated/pvc-terminating-unused.json",
+        "generated/pv-released-orphan.yaml",
+        "generated/sync-wave-same.json",
+        "generated/sync-wave-bound.yaml",
+        "generated/sync-wave-hook-first-consumer.yaml",
+        "generated/completed-hook-elsewhere.yaml",
+        "generated/waiting-cronjob-suspended.json",
+        "generated/waiting-cronjob-not-run.yaml",
+        "generated/image-pulling.yaml",
+        "generated/image-arm64-running.yaml",
+        "generated/readiness-starting.yaml",
+        "generated/config-container-creating.yaml",
+        "generated/container-restarted-once.yaml",
+        "generated/container-killed-not-oom.yaml",
+        "generated/insufficient-resources-other-namespace.yaml",
+        "generated/trainer-job-failed-then-succeeded.yaml",
+        "lab/healthy.json",
+        // The fault is outside the cluster's objects: the Pi-hole record (verify's DNS check).
+        "lab/pihole-missing-record.json",
+        // The trainer CronJob suspended before its first run: the claim's info finding names it
+        // (verify fails trainer-cronjob-active).
+        "lab/cronjob-never-run.json",
+    ];
+
+    #[test]
+    fn no_fixture_of_a_broken_cluster_is_silent_and_no_near_miss_speaks() {
+        let mut failures = Vec::new();
+        let mut judged = 0;
+        for group in ["generated", "lab"] {
+            let mut names: Vec<String> = std::fs::read_dir(fixtures_dir().join(group))
+                .unwrap()
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.ends_with(".json") || n.ends_with(".yaml"))
+                .collect();
+            names.sort();
+            for name in names {
+                let file = format!("{group}/{name}");
+                let snapshot = labctl::snapshot::load_path(&fixtures_dir().join(&file)).unwrap();
+                let d = labctl::diagnose::diagnose_target(
+                    &snapshot,
+                    &LabConfig::default(),
+                    &Scope::namespace("mlops-lab"),
+                    labctl::diagnose::Target::All,
+                );
+                let speaks = d.summary.error + d.summary.warning > 0;
+                let quiet = QUIET.contains(&file.as_str());
+                judged += 1;
+                if speaks == quiet {
+                    let ids: Vec<&str> = d.findings.iter().map(|f| f.id).collect();
+                    failures.push(format!(
+                        "{file}: {} {ids:?}",
+                        if quiet {
+                            "a near miss speaks"
+                        } else {
+                            "silent on a broken cluster"
+                        }
+                    ));
+                }
+            }
+        }
+        assert!(judged > 80, "only {judged} fixtures");
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 }
 

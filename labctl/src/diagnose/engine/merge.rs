@@ -69,6 +69,22 @@ pub(crate) fn merge(hits: Vec<Hit>) -> Vec<Finding> {
             })
         })
         .collect();
+    sort(&mut findings);
+    findings
+}
+
+/// `findings` and the merged `more`, in one order.
+pub(crate) fn merge_into(mut findings: Vec<Finding>, more: Vec<Hit>) -> Vec<Finding> {
+    if more.is_empty() {
+        return findings;
+    }
+    findings.extend(merge(more));
+    sort(&mut findings);
+    findings
+}
+
+/// By severity, catalogue order and subject.
+fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
         (a.severity, FindingIdOrder(a.id), &a.subject).cmp(&(
             b.severity,
@@ -76,7 +92,6 @@ pub(crate) fn merge(hits: Vec<Hit>) -> Vec<Finding> {
             &b.subject,
         ))
     });
-    findings
 }
 
 /// A list without duplicates, in first-seen order, with O(1) membership.

@@ -29,7 +29,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             .get(ns)
             .into_iter()
             .flatten()
-            .filter(|j| is_trainer_job(j))
+            .filter(|j| is_trainer_job(j, self.ix, self.config))
             .collect();
         if crons.is_empty() && jobs.is_empty() {
             return None;

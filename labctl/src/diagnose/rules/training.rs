@@ -5,30 +5,47 @@
 use super::capitalise;
 use crate::k8s::model::{Job, Pod};
 
+use crate::config::LabConfig;
 use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::merge::Hit;
 use crate::diagnose::engine::*;
+use crate::diagnose::index::Index;
 use crate::diagnose::rules::containers::{Failing, exit_meaning, last_terminated};
 use crate::diagnose::{Affected, ObjectRef as Ref};
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 
 const HOOK: &str = "argocd.argoproj.io/hook";
 
-/// The trainer's Jobs: a CronJob's or an Argo CD hook's labelled `app.kubernetes.io/name:
-/// trainer`, or any Job running a `trainer` container.
-pub(crate) fn is_trainer_job(job: &Job) -> bool {
+/// The trainer's Jobs: the runs of the CronJob the lab description names (its own Jobs and the
+/// Jobs, Argo CD hooks among them, that run its pod template: [`crate::k8s::job::is_run_of`]),
+/// whatever their containers and labels are called. Without that CronJob (a description
+/// that does not match the cluster), a CronJob's or hook's Job labelled
+/// `app.kubernetes.io/name: trainer`, or any Job running a `trainer` container.
+pub(crate) fn is_trainer_job(job: &Job, ix: &Index<'_>, config: &LabConfig) -> bool {
+    let ns = meta_ns(&job.metadata);
+    let configured = ix
+        .cron_jobs_by_ns
+        .get(ns)
+        .into_iter()
+        .flatten()
+        .find(|c| meta_name(&c.metadata) == config.cronjob);
+    if let Some(cj) = configured {
+        return crate::k8s::job::is_run_of(job, cj) || conventional_trainer(job);
+    }
+    conventional_trainer(job)
+}
+
+/// A trainer Job by this project's conventions (when the lab description names no CronJob of
+/// the cluster).
+fn conventional_trainer(job: &Job) -> bool {
     let by_cron = job
         .metadata
         .owner_references
         .iter()
         .flatten()
         .any(|o| o.kind == "CronJob");
-    let hook = job
-        .metadata
-        .annotations
-        .as_ref()
-        .is_some_and(|a| a.contains_key(HOOK));
+    let hook = crate::k8s::job::is_argocd_hook(job);
     let trainer = job
         .spec
         .as_ref()
@@ -98,7 +115,7 @@ impl<'i, 'a> Engine<'i, 'a> {
     }
 
     pub(crate) fn judge_job(&mut self, job: &'a Job) {
-        if !is_trainer_job(job) || self.superseded(job) {
+        if !is_trainer_job(job, self.ix, self.config) || self.superseded(job) {
             return;
         }
         let Some((reason, message)) = job_failed(job) else {

@@ -1,0 +1,1042 @@
+//! Never silent: after the rules, a sweep over everything in scope. An object that is failing
+//! and that no finding names (as its subject or among what it affects, itself, its pods or its
+//! owner) gets `unexplained-failure`, with its raw state and newest Warning events. "No problem
+//! found" is then said only when nothing in scope is failing: a wrong "nothing is wrong" is the
+//! one answer a diagnosis must never give.
+//!
+//! Failing means: a pod neither Succeeded nor Running and Ready (a container waiting for a
+//! reason other than being created, a pod Failed or Evicted, a pod stuck Pending or not Ready
+//! past [`YOUNG`] or with a Warning event); a Job that Failed (unless a newer run of the same
+//! owner succeeded); a Deployment or StatefulSet whose rollout stopped progressing, or that
+//! has no pod at all while it wants some; a claim Pending that no finding explains; the
+//! pipeline's Service missing or without a ready endpoint; no Ingress or HTTPRoute routing the
+//! lab's host, or one whose backend Service or port does not exist; an Argo CD Application
+//! Degraded or whose last operation failed while nothing else is found.
+//!
+//! A pure function of the index, the lab description and "now" (the snapshot's instant).
+
+use std::collections::HashSet;
+
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::config::LabConfig;
+use crate::diagnose::catalogue::FindingId;
+use crate::diagnose::engine::evidence::event_line;
+use crate::diagnose::engine::merge::Hit;
+use crate::diagnose::index::Index;
+use crate::diagnose::{Affected, Finding, ObjectRef, Scope, Severity};
+use crate::k8s::model::{Deployment, Job, Pod, StatefulSet};
+use crate::k8s::names::{name as meta_name, namespace as meta_ns};
+
+/// How long an object may be on its way up (Pending, not yet Ready, a rollout without pods)
+/// with no Warning event before it counts as stuck: long enough for a Raspberry Pi to pull an
+/// image, short enough that a user waiting for it is told.
+pub(crate) const YOUNG: i64 = 5 * 60;
+
+/// Waiting reasons of a container that is on its way up, not failing.
+const STARTING: [&str; 2] = ["ContainerCreating", "PodInitializing"];
+
+/// How many Warning events of an unexplained object are quoted.
+const WARNINGS: usize = 3;
+
+/// The `unexplained-failure` hits for what is failing in scope and no finding names.
+pub(crate) fn unexplained(
+    ix: &Index<'_>,
+    config: &LabConfig,
+    scope: &Scope,
+    sweep: Sweep,
+    now: Option<Timestamp>,
+    findings: &[Finding],
+) -> Vec<Hit> {
+    let named = Named::of(findings);
+    let judge = Judge { ix, now };
+    let mut failing: Vec<Failing> = Vec::new();
+    let in_scope = |meta: &ObjectMeta| scope.includes_namespace(meta_ns(meta));
+    if sweep.workloads {
+        let pods = ix.snapshot.pods.iter().filter(|p| in_scope(&p.metadata));
+        failing.extend(pods.filter_map(|p| judge.pod(p)));
+        let jobs = ix.snapshot.jobs.iter().filter(|j| in_scope(&j.metadata));
+        failing.extend(jobs.filter_map(|j| judge.job(j)));
+        let deployments = ix.snapshot.deployments.iter();
+        failing.extend(
+            deployments
+                .filter(|d| in_scope(&d.metadata))
+                .filter_map(|d| judge.deployment(d)),
+        );
+        let sets = ix.snapshot.stateful_sets.iter();
+        failing.extend(
+            sets.filter(|s| in_scope(&s.metadata))
+                .filter_map(|s| judge.stateful_set(s)),
+        );
+        if scope.includes_namespace(&config.namespace) {
+            failing.extend(judge.service(config));
+            failing.extend(judge.route(config));
+        }
+    }
+    if sweep.claims {
+        let claims = ix.snapshot.persistent_volume_claims.iter();
+        failing.extend(
+            claims
+                .filter(|c| in_scope(&c.metadata))
+                .filter(|c| {
+                    scope
+                        .pvc
+                        .as_deref()
+                        .is_none_or(|n| n == meta_name(&c.metadata))
+                })
+                .filter_map(|c| judge.claim(c)),
+        );
+    }
+    let mut hits: Vec<Hit> = failing
+        .into_iter()
+        .filter(|f| !named.explains(f))
+        .map(|f| f.hit())
+        .collect();
+    // A degraded Application is explained by whatever else was found; alone, it is not.
+    if sweep.workloads && !named.failure && hits.is_empty() {
+        hits.extend(judge.applications(config).map(|f| f.hit()));
+    }
+    hits
+}
+
+/// What the sweep covers: the pods, Jobs, workloads, Service, route and Application
+/// (`diagnose pods`, `diagnose`), and the claims (`diagnose pvc`, `diagnose`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sweep {
+    pub(crate) workloads: bool,
+    pub(crate) claims: bool,
+}
+
+/// The objects the findings name (subjects and affected objects): by a failure (an error or
+/// a warning), and by any finding. An info finding explains a claim's normal wait, never a
+/// pod's failure ("waits for pod x to be scheduled" says nothing of why it is not).
+struct Named<'f> {
+    by_failure: HashSet<&'f ObjectRef>,
+    by_any: HashSet<&'f ObjectRef>,
+    failure: bool,
+}
+
+impl<'f> Named<'f> {
+    fn of(findings: &'f [Finding]) -> Self {
+        let (mut by_failure, mut by_any) = (HashSet::new(), HashSet::new());
+        for f in findings {
+            let objects = std::iter::once(&f.subject).chain(f.affected.iter().map(|a| &a.object));
+            for o in objects {
+                by_any.insert(o);
+                if f.severity != Severity::Info {
+                    by_failure.insert(o);
+                }
+            }
+        }
+        Named {
+            by_failure,
+            by_any,
+            failure: findings.iter().any(|f| f.severity != Severity::Info),
+        }
+    }
+
+    /// Whether a finding explains `f`.
+    fn explains(&self, f: &Failing) -> bool {
+        let set = if f.object.kind == "PersistentVolumeClaim" {
+            &self.by_any
+        } else {
+            &self.by_failure
+        };
+        f.names.iter().any(|o| set.contains(o))
+    }
+}
+
+/// An object found failing: itself, the objects whose naming explains it (itself, its owner,
+/// its pods), its state and its Warning events.
+struct Failing {
+    object: ObjectRef,
+    names: Vec<ObjectRef>,
+    state: String,
+    warnings: Vec<String>,
+}
+
+impl Failing {
+    fn hit(self) -> Hit {
+        let Failing {
+            object,
+            state,
+            warnings,
+            ..
+        } = self;
+        let (kind, name) = (object.kind.to_lowercase(), object.name.clone());
+        let ns = object.namespace.clone().unwrap_or_default();
+        let mut evidence = vec![format!("{object}: {state}")];
+        evidence.extend(warnings);
+        let remediation = format!(
+            "labctl knows no cause for this yet. Read the state and the events above, and the \
+             object's own account: kubectl -n {ns} describe {kind} {name}; kubectl -n {ns} get \
+             events --field-selector involvedObject.name={name}. Then report the case with \
+             `labctl snapshot -f snapshot.json` attached, so a rule can learn it (see the \
+             runbook)."
+        );
+        Hit {
+            id: FindingId::UnexplainedFailure,
+            summary: format!("{object} is failing and no rule explains why: {state}"),
+            group_summary: None,
+            evidence,
+            affected: vec![Affected {
+                object: object.clone(),
+                state: Some(state),
+            }],
+            root: object,
+            remediation,
+        }
+    }
+}
+
+struct Judge<'i, 'a> {
+    ix: &'i Index<'a>,
+    now: Option<Timestamp>,
+}
+
+impl<'a> Judge<'_, 'a> {
+    /// Seconds from `since` to "now"; `None` when either is unknown.
+    fn age(&self, since: Option<Timestamp>) -> Option<i64> {
+        Some(self.now?.as_second() - since?.as_second())
+    }
+
+    /// Whether an object that started at `since` is still on its way up.
+    fn young(&self, since: Option<Timestamp>) -> bool {
+        self.age(since).is_some_and(|a| a < YOUNG)
+    }
+
+    /// The newest Warning events about an object, as evidence lines.
+    fn warnings(&self, kind: &str, meta: &'a ObjectMeta) -> Vec<String> {
+        let mut events: Vec<_> = self
+            .ix
+            .events_for(kind, meta)
+            .filter(|e| e.type_ == "Warning")
+            .collect();
+        events.sort_by_key(|e| std::cmp::Reverse(e.last_seen));
+        let mut lines: Vec<String> = Vec::new();
+        for e in events {
+            let line = event_line(kind, meta_ns(meta), meta_name(meta), e);
+            if !lines.contains(&line) {
+                lines.push(line);
+            }
+            if lines.len() == WARNINGS {
+                break;
+            }
+        }
+        lines
+    }
+
+    /// The object and what names it: itself and its top owner.
+    fn names(&self, kind: &str, meta: &'a ObjectMeta) -> (ObjectRef, Vec<ObjectRef>) {
+        let object = ObjectRef::namespaced(kind, meta_ns(meta), meta_name(meta));
+        let mut names = vec![object.clone()];
+        if let Some((owner_kind, owner)) = self.ix.top_owner(meta) {
+            names.push(ObjectRef::namespaced(
+                owner_kind.as_str(),
+                meta_ns(owner),
+                meta_name(owner),
+            ));
+        }
+        (object, names)
+    }
+
+    fn pod(&self, pod: &'a Pod) -> Option<Failing> {
+        let meta = &pod.metadata;
+        // Leaving (its deletion is under way), or a Job's: the Job is judged instead.
+        if meta.deletion_timestamp.is_some() || owner_kind(meta) == Some("Job") {
+            return None;
+        }
+        let status = pod.status.as_ref();
+        let phase = status.and_then(|s| s.phase.as_deref()).unwrap_or("Unknown");
+        let warnings = self.warnings("Pod", meta);
+        let state = match phase {
+            "Succeeded" => return None,
+            "Failed" => Some(pod_state(pod)),
+            _ => {
+                let containers = status
+                    .into_iter()
+                    .flat_map(|s| {
+                        s.init_container_statuses
+                            .iter()
+                            .flatten()
+                            .chain(s.container_statuses.iter().flatten())
+                    })
+                    .collect::<Vec<_>>();
+                let broken = containers.iter().any(|c| {
+                    c.state
+                        .as_ref()
+                        .and_then(|s| s.waiting.as_ref())
+                        .and_then(|w| w.reason.as_deref())
+                        .is_some_and(|r| !STARTING.contains(&r))
+                });
+                let ready = condition(pod, "Ready").is_some_and(|c| c.status == "True");
+                if broken {
+                    Some(pod_state(pod))
+                } else if phase == "Running" && ready {
+                    None
+                } else {
+                    // On its way up: Pending, or not yet Ready since it last changed.
+                    let since = condition(pod, "Ready")
+                        .and_then(|c| c.last_transition_time.as_ref())
+                        .or(meta.creation_timestamp.as_ref())
+                        .map(|t| t.0);
+                    let stuck = !warnings.is_empty() || !self.young(since);
+                    stuck.then(|| pod_state(pod))
+                }
+            }
+        }?;
+        let (object, mut names) = self.names("Pod", meta);
+        // A pod of a Deployment is named when its ReplicaSet is.
+        if let Some(rs) = meta
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|o| o.kind == "ReplicaSet")
+        {
+            names.push(ObjectRef::namespaced("ReplicaSet", meta_ns(meta), &rs.name));
+        }
+        Some(Failing {
+            object,
+            names,
+            state,
+            warnings,
+        })
+    }
+
+    fn job(&self, job: &'a Job) -> Option<Failing> {
+        let (reason, message) = crate::diagnose::rules::training::job_failed(job)?;
+        // A newer run of the same owner that succeeded: the failure is history.
+        let owner = owner_uid(&job.metadata);
+        let created = job.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        let recovered = owner.is_some_and(|uid| {
+            self.ix
+                .jobs_by_owner
+                .get(uid)
+                .into_iter()
+                .flatten()
+                .any(|j| {
+                    j.metadata.creation_timestamp.as_ref().map(|t| t.0) > created
+                        && crate::diagnose::rules::training::job_succeeded(j)
+                })
+        });
+        if recovered {
+            return None;
+        }
+        let (object, mut names) = self.names("Job", &job.metadata);
+        let pods = job
+            .metadata
+            .uid
+            .as_deref()
+            .and_then(|u| self.ix.pods_by_owner.get(u));
+        names.extend(
+            pods.into_iter().flatten().map(|p| {
+                ObjectRef::namespaced("Pod", meta_ns(&p.metadata), meta_name(&p.metadata))
+            }),
+        );
+        Some(Failing {
+            object,
+            names,
+            state: format!("Failed {reason}: {message}"),
+            warnings: self.warnings("Job", &job.metadata),
+        })
+    }
+
+    /// A rollout stopped (`Progressing=False`), or no pod at all while it wants some.
+    fn deployment(&self, d: &'a Deployment) -> Option<Failing> {
+        let wanted = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        let status = d.status.as_ref();
+        let conditions = status.and_then(|s| s.conditions.as_ref());
+        let stalled = conditions
+            .into_iter()
+            .flatten()
+            .find(|c| c.type_ == "Progressing" && c.status == "False")
+            .map(|c| {
+                format!(
+                    "Progressing=False {}: {}",
+                    c.reason.as_deref().unwrap_or(""),
+                    c.message.as_deref().unwrap_or("")
+                )
+            });
+        let replicas = status.and_then(|s| s.replicas).unwrap_or(0);
+        let available = status.and_then(|s| s.available_replicas).unwrap_or(0);
+        self.workload(
+            "Deployment",
+            &d.metadata,
+            wanted,
+            replicas,
+            available,
+            stalled,
+        )
+    }
+
+    fn stateful_set(&self, s: &'a StatefulSet) -> Option<Failing> {
+        let wanted = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        let status = s.status.as_ref();
+        let replicas = status.map_or(0, |s| s.replicas);
+        let available = status.and_then(|s| s.available_replicas).unwrap_or(0);
+        self.workload(
+            "StatefulSet",
+            &s.metadata,
+            wanted,
+            replicas,
+            available,
+            None,
+        )
+    }
+
+    fn workload(
+        &self,
+        kind: &str,
+        meta: &'a ObjectMeta,
+        wanted: i32,
+        replicas: i32,
+        available: i32,
+        stalled: Option<String>,
+    ) -> Option<Failing> {
+        let (object, mut names) = self.names(kind, meta);
+        let pods = self.pods_of(meta);
+        names.extend(
+            pods.iter().map(|p| {
+                ObjectRef::namespaced("Pod", meta_ns(&p.metadata), meta_name(&p.metadata))
+            }),
+        );
+        let mut warnings = self.warnings(kind, meta);
+        let created = meta.creation_timestamp.as_ref().map(|t| t.0);
+        let state = match stalled {
+            Some(s) => s,
+            // Pods that fail are the pods' own entries; a workload without any is its own.
+            None if wanted > 0 && pods.is_empty() && available < wanted => {
+                let sets = self.replica_sets_of(meta);
+                for rs in &sets {
+                    warnings.extend(self.warnings("ReplicaSet", rs));
+                    names.push(ObjectRef::namespaced(
+                        "ReplicaSet",
+                        meta_ns(rs),
+                        meta_name(rs),
+                    ));
+                }
+                if warnings.is_empty() && self.young(created) {
+                    return None;
+                }
+                format!("{available} of {wanted} replicas available, {replicas} created, no pod")
+            }
+            None => return None,
+        };
+        Some(Failing {
+            object,
+            names,
+            state,
+            warnings,
+        })
+    }
+
+    /// Pods whose owner chain leads to the object (a ReplicaSet between them).
+    fn pods_of(&self, meta: &'a ObjectMeta) -> Vec<&'a Pod> {
+        let Some(uid) = meta.uid.as_deref() else {
+            return Vec::new();
+        };
+        let mut pods: Vec<&'a Pod> = self.ix.pods_by_owner.get(uid).cloned().unwrap_or_default();
+        for rs in self.replica_sets_of(meta) {
+            if let Some(more) = rs.uid.as_deref().and_then(|u| self.ix.pods_by_owner.get(u)) {
+                pods.extend(more);
+            }
+        }
+        pods
+    }
+
+    fn replica_sets_of(&self, meta: &'a ObjectMeta) -> Vec<&'a ObjectMeta> {
+        let Some(uid) = meta.uid.as_deref() else {
+            return Vec::new();
+        };
+        self.ix
+            .snapshot
+            .replica_sets
+            .iter()
+            .map(|rs| &rs.metadata)
+            .filter(|m| owner_uid(m) == Some(uid))
+            .collect()
+    }
+
+    /// A claim Pending that no finding explains (the normal wait of a WaitForFirstConsumer
+    /// claim is a finding, `pvc-waiting-for-consumer`).
+    fn claim(&self, pvc: &'a PersistentVolumeClaim) -> Option<Failing> {
+        let meta = &pvc.metadata;
+        let phase = pvc.status.as_ref().and_then(|s| s.phase.as_deref());
+        if phase != Some("Pending") && phase != Some("Lost") {
+            return None;
+        }
+        let warnings = self.warnings("PersistentVolumeClaim", meta);
+        let created = meta.creation_timestamp.as_ref().map(|t| t.0);
+        if phase == Some("Pending") && warnings.is_empty() && self.young(created) {
+            return None;
+        }
+        let (object, names) = self.names("PersistentVolumeClaim", meta);
+        Some(Failing {
+            object,
+            names,
+            state: phase.unwrap_or_default().to_owned(),
+            warnings,
+        })
+    }
+
+    /// The pipeline's Deployment, when the pipeline is deployed in the lab's namespace: the
+    /// Service and the route are judged only then (an empty namespace is not failing).
+    fn pipeline(&self, config: &LabConfig) -> Option<&'a Deployment> {
+        let key = (config.namespace.as_str(), config.deployment.as_str());
+        self.ix.deployment_by_key.get(&key).copied()
+    }
+
+    /// The pipeline's Service: missing, or selecting none of the Deployment's pods (when the
+    /// snapshot holds Services). A Service whose selected pods are not ready is explained by
+    /// those pods, judged on their own.
+    fn service(&self, config: &LabConfig) -> Option<Failing> {
+        let s = self.ix.snapshot;
+        let deployment = self.pipeline(config)?;
+        let ns = config.namespace.as_str();
+        let object = ObjectRef::namespaced("Service", ns, &config.service);
+        let svc: Option<&Service> = s
+            .services
+            .iter()
+            .find(|x| meta_ns(&x.metadata) == ns && meta_name(&x.metadata) == config.service);
+        let state = match svc {
+            None if holds(s, "v1/services", !s.services.is_empty()) => format!(
+                "not found: nothing routes to Deployment {ns}/{}",
+                config.deployment
+            ),
+            None => return None,
+            Some(svc) => {
+                let ready = self
+                    .ix
+                    .ready_endpoints
+                    .get(&(ns, config.service.as_str()))
+                    .copied()
+                    .unwrap_or(0);
+                let selector = svc.spec.as_ref().and_then(|sp| sp.selector.as_ref());
+                let pods = self.pods_of(&deployment.metadata);
+                let selected = pods
+                    .iter()
+                    .filter(|p| {
+                        selector.is_some_and(|sel| {
+                            crate::k8s::service::selects(sel, p.metadata.labels.as_ref())
+                        })
+                    })
+                    .count();
+                // Ready, or its pods are there and judged on their own, or none exist yet
+                // (the Deployment is judged).
+                if ready > 0 || selected > 0 || pods.is_empty() {
+                    return None;
+                }
+                let text = |m: Option<&std::collections::BTreeMap<String, String>>| {
+                    m.map(|m| {
+                        m.iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    })
+                    .unwrap_or_default()
+                };
+                format!(
+                    "no ready endpoint: its selector {} selects none of the {} pod(s) of Deployment {ns}/{}, labelled {}",
+                    text(selector),
+                    pods.len(),
+                    config.deployment,
+                    text(pods[0].metadata.labels.as_ref())
+                )
+            }
+        };
+        Some(Failing {
+            names: vec![object.clone()],
+            object,
+            state,
+            warnings: Vec::new(),
+        })
+    }
+
+    /// The lab's host routed by no Ingress (or HTTPRoute, with the Gateway API), or routed
+    /// to a Service or port that does not exist.
+    fn route(&self, config: &LabConfig) -> Option<Failing> {
+        self.pipeline(config)?;
+        let s = self.ix.snapshot;
+        let ns = config.namespace.as_str();
+        let host = config.host.as_str();
+        let services_held = holds(s, "v1/services", !s.services.is_empty());
+        let service_port = |name: &str, port: Option<i64>, port_name: Option<&str>| -> bool {
+            let Some(svc) = s
+                .services
+                .iter()
+                .find(|x| meta_ns(&x.metadata) == ns && meta_name(&x.metadata) == name)
+            else {
+                return !services_held;
+            };
+            let ports = svc.spec.as_ref().and_then(|sp| sp.ports.as_ref());
+            ports.into_iter().flatten().any(|p| {
+                port.is_some_and(|n| i64::from(p.port) == n)
+                    || port_name.is_some_and(|n| p.name.as_deref() == Some(n))
+            })
+        };
+        if config.ingress_controller == crate::config::IngressController::Gateway {
+            if !holds(
+                s,
+                &format!("{}/httproutes", crate::k8s::gateway::API_VERSION),
+                !s.http_routes.is_empty(),
+            ) {
+                return None;
+            }
+            let routes: Vec<_> = s
+                .http_routes
+                .iter()
+                .filter(|r| r.metadata.namespace.as_deref() == Some(ns))
+                .map(crate::k8s::gateway::HttpRoute::from_object)
+                .filter(|r| r.serves(host))
+                .collect();
+            let object = ObjectRef::namespaced("HTTPRoute", ns, &config.http_route);
+            let state = if routes.is_empty() {
+                format!("no HTTPRoute in {ns} serves host {host}")
+            } else {
+                let missing: Vec<String> = routes
+                    .iter()
+                    .flat_map(|r| r.backends.iter())
+                    .filter(|(name, port)| !service_port(name, *port, None))
+                    .map(|(name, port)| format!("{name}:{}", port.unwrap_or_default()))
+                    .collect();
+                if missing.is_empty() || routes.iter().any(|r| r.backends.is_empty()) {
+                    return None;
+                }
+                format!(
+                    "routes host {host} to no existing Service port: {}",
+                    missing.join(", ")
+                )
+            };
+            return Some(Failing {
+                names: vec![object.clone()],
+                object,
+                state,
+                warnings: Vec::new(),
+            });
+        }
+        if !holds(s, "networking.k8s.io/v1/ingresses", !s.ingresses.is_empty()) {
+            return None;
+        }
+        let mut backends = Vec::new();
+        let mut routed_by = None;
+        for ing in s.ingresses.iter().filter(|i| meta_ns(&i.metadata) == ns) {
+            let rules = ing.spec.as_ref().and_then(|sp| sp.rules.as_ref());
+            for rule in rules.into_iter().flatten() {
+                if rule.host.as_deref().is_some_and(|h| h != host) {
+                    continue;
+                }
+                routed_by.get_or_insert(meta_name(&ing.metadata));
+                let paths = rule.http.iter().flat_map(|h| h.paths.iter());
+                backends.extend(paths.filter_map(|p| p.backend.service.as_ref()));
+            }
+        }
+        let name = routed_by.unwrap_or(config.ingress.as_str());
+        let object = ObjectRef::namespaced("Ingress", ns, name);
+        let state = match routed_by {
+            None => {
+                let hosts: Vec<&str> = s
+                    .ingresses
+                    .iter()
+                    .filter(|i| meta_ns(&i.metadata) == ns)
+                    .flat_map(|i| i.spec.iter().flat_map(|sp| sp.rules.iter().flatten()))
+                    .filter_map(|r| r.host.as_deref())
+                    .collect();
+                let routed = if hosts.is_empty() {
+                    "none".to_owned()
+                } else {
+                    hosts.join(", ")
+                };
+                format!("no Ingress in {ns} routes host {host} (hosts routed: {routed})")
+            }
+            Some(_) => {
+                let reaches = backends.iter().any(|b| {
+                    let port = b.port.as_ref();
+                    service_port(
+                        &b.name,
+                        port.and_then(|p| p.number).map(i64::from),
+                        port.and_then(|p| p.name.as_deref()),
+                    )
+                });
+                if reaches || backends.is_empty() {
+                    return None;
+                }
+                let named: Vec<String> = backends
+                    .iter()
+                    .map(|b| {
+                        let port = b.port.as_ref();
+                        let port = port
+                            .and_then(|p| p.number.map(|n| n.to_string()))
+                            .or_else(|| port.and_then(|p| p.name.clone()))
+                            .unwrap_or_default();
+                        format!("{}:{port}", b.name)
+                    })
+                    .collect();
+                format!(
+                    "routes host {host} to no existing Service port: {}",
+                    named.join(", ")
+                )
+            }
+        };
+        Some(Failing {
+            names: vec![object.clone()],
+            object,
+            state,
+            warnings: self.ingress_warnings(ns, name),
+        })
+    }
+
+    fn ingress_warnings(&self, ns: &str, name: &str) -> Vec<String> {
+        self.ix
+            .snapshot
+            .ingresses
+            .iter()
+            .find(|i| meta_ns(&i.metadata) == ns && meta_name(&i.metadata) == name)
+            .map(|i| self.warnings("Ingress", &i.metadata))
+            .unwrap_or_default()
+    }
+
+    /// The lab's Application, Degraded or with a failed operation.
+    fn applications(&self, config: &LabConfig) -> Option<Failing> {
+        let app = self
+            .ix
+            .applications
+            .iter()
+            .find(|a| a.metadata.name.as_deref() == Some(config.argocd_app.as_str()))?;
+        let data = &app.data;
+        let health = data["status"]["health"]["status"].as_str().unwrap_or("");
+        let operation = data["status"]["operationState"]["phase"]
+            .as_str()
+            .unwrap_or("");
+        let message = data["status"]["operationState"]["message"]
+            .as_str()
+            .unwrap_or("");
+        let state = if matches!(operation, "Failed" | "Error") {
+            format!("last operation {operation}: {message}")
+        } else if health == "Degraded" {
+            let why = data["status"]["health"]["message"].as_str().unwrap_or("");
+            format!("health Degraded {why}").trim_end().to_owned()
+        } else {
+            return None;
+        };
+        let object = ObjectRef::namespaced(
+            "Application",
+            app.metadata.namespace.as_deref().unwrap_or(""),
+            &config.argocd_app,
+        );
+        Some(Failing {
+            names: vec![object.clone()],
+            object,
+            state,
+            warnings: Vec::new(),
+        })
+    }
+}
+
+/// Whether the snapshot says it holds every object of `resource`: it read it whole, or, for
+/// a file that does not say, it holds some.
+fn holds(s: &crate::snapshot::ClusterSnapshot, resource: &str, some: bool) -> bool {
+    some || s.read.as_ref().is_some_and(|r| r.contains(resource))
+}
+
+fn owner_kind(meta: &ObjectMeta) -> Option<&str> {
+    controller(meta).map(|o| o.kind.as_str())
+}
+
+fn owner_uid(meta: &ObjectMeta) -> Option<&str> {
+    controller(meta).map(|o| o.uid.as_str())
+}
+
+fn controller(
+    meta: &ObjectMeta,
+) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference> {
+    let refs = meta.owner_references.as_deref()?;
+    refs.iter()
+        .find(|r| r.controller == Some(true))
+        .or(refs.first())
+}
+
+fn condition<'p>(
+    pod: &'p Pod,
+    type_: &str,
+) -> Option<&'p k8s_openapi::api::core::v1::PodCondition> {
+    pod.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_)
+}
+
+/// A pod's raw state in one line: phase and reason, then each container that is not running
+/// and ready (waiting or terminated reason and message, exit code, restarts).
+fn pod_state(pod: &Pod) -> String {
+    let status = pod.status.as_ref();
+    let phase = status.and_then(|s| s.phase.as_deref()).unwrap_or("Unknown");
+    let mut parts = vec![phase.to_owned()];
+    if let Some(reason) = status.and_then(|s| s.reason.as_deref()) {
+        let message = status.and_then(|s| s.message.as_deref()).unwrap_or("");
+        parts[0] = format!("{phase} ({reason}: {message})");
+    }
+    if let Some((reason, message)) = crate::diagnose::engine::claim::unscheduled_condition(pod) {
+        parts.push(format!("PodScheduled=False {reason}: {message}"));
+    }
+    let containers = status.into_iter().flat_map(|s| {
+        s.init_container_statuses
+            .iter()
+            .flatten()
+            .chain(s.container_statuses.iter().flatten())
+    });
+    for c in containers.filter(|c| !c.ready) {
+        let state = c.state.as_ref();
+        let last = c.last_state.as_ref().and_then(|s| s.terminated.as_ref());
+        let mut line = format!("container {}", c.name);
+        if let Some(w) = state.and_then(|s| s.waiting.as_ref()) {
+            line.push_str(&format!(
+                " waiting {}: {}",
+                w.reason.as_deref().unwrap_or(""),
+                w.message.as_deref().unwrap_or("")
+            ));
+        } else if let Some(t) = state.and_then(|s| s.terminated.as_ref()) {
+            line.push_str(&format!(
+                " terminated {} (exit {}): {}",
+                t.reason.as_deref().unwrap_or(""),
+                t.exit_code,
+                t.message.as_deref().unwrap_or("")
+            ));
+        } else {
+            line.push_str(" not ready");
+        }
+        if let Some(t) = last {
+            line.push_str(&format!(
+                "; last terminated {} (exit {}): {}",
+                t.reason.as_deref().unwrap_or(""),
+                t.exit_code,
+                t.message.as_deref().unwrap_or("")
+            ));
+        }
+        if c.restart_count > 0 {
+            line.push_str(&format!("; {} restarts", c.restart_count));
+        }
+        parts.push(line.trim_end_matches([' ', ':']).to_owned());
+    }
+    parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnose::test_cluster::*;
+    use serde_json::{Value, json};
+
+    /// An event that sets the snapshot's "now" (its newest time).
+    fn now_at(t: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "Event",
+               "metadata": {"name": "clock", "namespace": NS},
+               "involvedObject": {"kind": "Node", "name": "node-1"},
+               "reason": "NodeReady", "type": "Normal", "message": "", "lastTimestamp": t})
+    }
+
+    fn warning(pod: &str, reason: &str, message: &str, at: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "Event",
+               "metadata": {"name": format!("{pod}.{reason}"), "namespace": NS},
+               "involvedObject": {"kind": "Pod", "name": pod, "namespace": NS, "uid": format!("uid-{pod}")},
+               "reason": reason, "type": "Warning", "message": message, "count": 3,
+               "source": {"component": "kubelet"}, "lastTimestamp": at})
+    }
+
+    /// A bare pod stuck `ContainerCreating`, created at `created`.
+    fn creating(name: &str, created: &str) -> Value {
+        let mut p = pod(
+            name,
+            json!({"containers": [{"name": "c", "image": "x"}]}),
+            "Pending",
+            json!({"containerStatuses": [{"name": "c", "ready": false, "restartCount": 0,
+                    "image": "x", "imageID": "",
+                    "state": {"waiting": {"reason": "ContainerCreating"}}}]}),
+        );
+        p["metadata"]["creationTimestamp"] = created.into();
+        p
+    }
+
+    fn unexplained(items: Vec<Value>) -> Vec<(String, String)> {
+        diagnose(items)
+            .findings
+            .into_iter()
+            .filter(|f| f.id == "unexplained-failure")
+            .map(|f| (f.subject.to_string(), f.evidence.join("\n")))
+            .collect()
+    }
+
+    #[test]
+    fn a_pod_stuck_past_young_with_no_rule_is_an_unexplained_failure() {
+        let mut items = base();
+        items.push(creating("web", "2026-11-28T08:00:00Z"));
+        items.push(now_at("2026-11-28T08:40:00Z"));
+        let found = unexplained(items);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "Pod mlops-lab/web");
+        assert!(
+            found[0].1.contains("container c waiting ContainerCreating"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_young_pod_without_a_warning_is_on_its_way_up_but_one_with_a_warning_is_failing() {
+        let mut items = base();
+        items.push(creating("web", "2026-11-28T08:38:00Z"));
+        items.push(now_at("2026-11-28T08:40:00Z"));
+        assert_eq!(unexplained(items.clone()), []);
+        items.push(warning(
+            "web",
+            "FailedMount",
+            r#"MountVolume.SetUp failed for volume "config" : configmap "web-config" not found"#,
+            "2026-11-28T08:39:00Z",
+        ));
+        let found = unexplained(items);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].1.contains("Event Warning FailedMount on Pod mlops-lab/web (kubelet, x3): MountVolume.SetUp failed"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_failure_a_rule_explains_is_not_repeated() {
+        let mut items = base();
+        let crashing = pod(
+            "web",
+            json!({"containers": [{"name": "c", "image": "x"}]}),
+            "Running",
+            json!({"containerStatuses": [{"name": "c", "ready": false, "restartCount": 7,
+                    "image": "x", "imageID": "",
+                    "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s"}},
+                    "lastState": {"terminated": {"exitCode": 3, "reason": "Error"}}}]}),
+        );
+        items.push(crashing);
+        let ids = ids(items);
+        assert!(ids.contains(&"container-crash-looping"), "{ids:?}");
+        assert!(!ids.contains(&"unexplained-failure"), "{ids:?}");
+    }
+
+    fn job(name: &str, created: &str, condition: &str, owner: Option<&str>) -> Value {
+        let mut m = meta(name);
+        m["creationTimestamp"] = created.into();
+        if let Some(o) = owner {
+            m["ownerReferences"] = json!([{"apiVersion": "batch/v1", "kind": "CronJob", "name": o,
+                                           "uid": format!("uid-{o}"), "controller": true}]);
+        }
+        json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": m,
+               "spec": {"template": {"spec": {"containers": [{"name": "main", "image": "backup:1"}]}}},
+               "status": {"conditions": [{"type": condition, "status": "True",
+                                          "reason": "BackoffLimitExceeded",
+                                          "message": "Job has reached the specified backoff limit"}]}})
+    }
+
+    #[test]
+    fn a_failed_job_is_failing_unless_a_newer_run_of_its_owner_succeeded() {
+        let mut items = base();
+        items.push(job(
+            "backup-1",
+            "2026-11-28T08:00:00Z",
+            "Failed",
+            Some("backup"),
+        ));
+        let found = unexplained(items.clone());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "Job mlops-lab/backup-1");
+        assert!(
+            found[0].1.contains("Failed BackoffLimitExceeded"),
+            "{found:?}"
+        );
+        items.push(job(
+            "backup-2",
+            "2026-11-28T09:00:00Z",
+            "Complete",
+            Some("backup"),
+        ));
+        assert_eq!(unexplained(items), []);
+    }
+
+    /// The pipeline's Deployment with one pod labelled `app: inference`, and its Service.
+    fn serving(selector: &str) -> Vec<Value> {
+        let mut items = base();
+        let mut d = deployment("inference", "models", "node-1");
+        d["status"] = json!({"replicas": 1, "availableReplicas": 1, "readyReplicas": 1});
+        items.push(d);
+        let mut p = pod(
+            "inference-1",
+            json!({"containers": [{"name": "c", "image": "x"}]}),
+            "Running",
+            json!({"conditions": [{"type": "Ready", "status": "True"}]}),
+        );
+        p["metadata"]["labels"] = json!({"app": "inference"});
+        p["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "Deployment",
+            "name": "inference", "uid": "uid-inference", "controller": true}]);
+        items.push(p);
+        items.push(
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": meta("inference"),
+                          "spec": {"selector": {"app": selector},
+                                   "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}),
+        );
+        items.push(
+            json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                          "metadata": {"name": "inference-abc", "namespace": NS,
+                                       "labels": {"kubernetes.io/service-name": "inference"}},
+                          "addressType": "IPv4", "endpoints": []}),
+        );
+        items
+    }
+
+    #[test]
+    fn a_service_that_selects_none_of_the_pipelines_pods_is_failing() {
+        let found = unexplained(serving("inferense"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "Service mlops-lab/inference");
+        assert!(
+            found[0].1.contains("its selector app=inferense selects none of the 1 pod(s) of Deployment mlops-lab/inference, labelled app=inference"),
+            "{found:?}"
+        );
+        // Near miss: it selects the pod; a pod not ready yet would be the pod's own entry.
+        assert_eq!(unexplained(serving("inference")), []);
+    }
+
+    fn ingress(host: &str, service: &str) -> Value {
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta("inference"),
+               "spec": {"rules": [{"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                   "backend": {"service": {"name": service, "port": {"number": 80}}}}]}}]}})
+    }
+
+    #[test]
+    fn the_labs_host_routed_by_no_ingress_or_to_no_service_port_is_failing() {
+        let mut items = serving("inference");
+        items.push(ingress("other.homelab", "inference"));
+        let found = unexplained(items);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].1.contains(
+                "no Ingress in mlops-lab routes host model.homelab (hosts routed: other.homelab)"
+            ),
+            "{found:?}"
+        );
+        let mut items = serving("inference");
+        items.push(ingress("model.homelab", "inferenc"));
+        let found = unexplained(items);
+        assert!(
+            found[0]
+                .1
+                .contains("routes host model.homelab to no existing Service port: inferenc:80"),
+            "{found:?}"
+        );
+        // Near miss: the host routed to the Service's port.
+        let mut items = serving("inference");
+        items.push(ingress("model.homelab", "inference"));
+        assert_eq!(unexplained(items), []);
+    }
+
+    #[test]
+    fn an_empty_namespace_is_not_failing() {
+        assert_eq!(unexplained(base()), []);
+    }
+}
