@@ -93,11 +93,25 @@ impl ReasonKind {
             Self::NotEnoughStorage
         } else if r.contains("bound to non-existent pv") {
             Self::BoundToMissingPersistentVolume
-        } else if r.contains("node affinity/selector") {
+        } else if r.contains("node affinity/selector")
+            // 1.13-1.17: `node(s) didn't match node selector`; before 1.13 the predicate.
+            || r.contains("match node selector")
+            || r == "matchnodeselector"
+        {
             Self::NodeAffinitySelectorMismatch
-        } else if r.contains("untolerated taint") {
+        } else if r.contains("untolerated taint")
+            // 1.18-1.24: `node(s) had taints that the pod didn't tolerate`; 1.17 and before:
+            // `node(s) had taint {key: value}, that the pod didn't tolerate`.
+            || r.contains("that the pod didn't tolerate")
+            || r == "podtoleratesnodetaints"
+            // Before taint-based evictions (1.17): `node(s) were not ready`.
+            || r.contains("were not ready")
+        {
             Self::UntoleratedTaint
-        } else if r.contains("were unschedulable") || r.contains("was unschedulable") {
+        } else if r.contains("were unschedulable")
+            || r.contains("was unschedulable")
+            || r == "nodeunschedulable"
+        {
             Self::NodeUnschedulable
         } else if r.contains("readwriteoncepod") {
             Self::ReadWriteOncePodInUse
@@ -239,6 +253,11 @@ pub fn strip_combined_prefix(message: &str) -> &str {
     m
 }
 
+/// The scheduler's message before 1.13 (the predicates era, `generic_scheduler.go`'s
+/// `FitError`): `No nodes are available that match all of the following predicates::
+/// Insufficient memory (3), MatchNodeSelector (2).`: reasons with their counts after them.
+const PREDICATES: &str = "No nodes are available that match all of the following predicates";
+
 /// Parses a `FailedScheduling` message. Total: any input gives a result, never a panic.
 pub fn parse(message: &str) -> SchedulingFailure {
     let mut m = strip_combined_prefix(message);
@@ -247,6 +266,13 @@ pub fn parse(message: &str) -> SchedulingFailure {
     if let Some(rest) = m.strip_suffix(" ...") {
         m = rest;
         truncated = true;
+    }
+    if let Some(i) = m.find(PREDICATES) {
+        return SchedulingFailure {
+            filter: Some(parse_predicates(&m[i + PREDICATES.len()..])),
+            truncated,
+            ..Default::default()
+        };
     }
     let Some(head) = find_availability(m) else {
         let other = m.trim();
@@ -336,6 +362,30 @@ fn parse_availability(text: &str) -> Availability {
     a
 }
 
+/// The predicates' list of [`PREDICATES`]: `:: Insufficient memory (3), MatchNodeSelector (2).`
+/// (the total of nodes is not said).
+fn parse_predicates(text: &str) -> Availability {
+    let body = trim_punctuation(text.trim_start_matches([':', ' ']));
+    let reasons = body
+        .split(", ")
+        .filter_map(|item| {
+            let item = trim_punctuation(item);
+            let (reason, count) = item.strip_suffix(')')?.rsplit_once(" (")?;
+            let count = count.trim().parse::<u32>().ok()?;
+            Some(ReasonCount {
+                count,
+                reason: reason.trim().to_owned(),
+                kind: ReasonKind::classify(reason.trim()),
+            })
+        })
+        .collect();
+    Availability {
+        total_nodes: None,
+        reasons,
+        prefilter: None,
+    }
+}
+
 /// Splits `1 a, 2 b, 10 c` at every `, ` that is followed by a count, so that commas inside a
 /// reason (`[NodeAffinity, VolumeBinding]`) stay in it.
 fn split_histogram(body: &str) -> Vec<&str> {
@@ -376,6 +426,50 @@ mod tests {
     use super::*;
 
     const CLASSIC: &str = "0/3 nodes are available: 1 node(s) had volume node affinity conflict, 2 node(s) didn't match Pod's node affinity/selector. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.";
+
+    /// The taint and selector wordings before 1.25, still printed by clusters in the field.
+    #[test]
+    fn older_taint_and_selector_wordings() {
+        for (message, kind) in [
+            // 1.18-1.24 (`pkg/scheduler/framework/plugins/tainttoleration`).
+            (
+                "0/1 nodes are available: 1 node(s) had taints that the pod didn't tolerate.",
+                ReasonKind::UntoleratedTaint,
+            ),
+            // 1.17 and before: the taint named.
+            (
+                "0/1 nodes are available: 1 node(s) had taint {node.kubernetes.io/unreachable: }, that the pod didn't tolerate.",
+                ReasonKind::UntoleratedTaint,
+            ),
+            (
+                "0/1 nodes are available: 1 node(s) were not ready.",
+                ReasonKind::UntoleratedTaint,
+            ),
+            (
+                "0/1 nodes are available: 1 node(s) didn't match node selector.",
+                ReasonKind::NodeAffinitySelectorMismatch,
+            ),
+        ] {
+            let f = parse(message);
+            assert!(f.all_nodes(kind), "{message}: {f:?}");
+        }
+    }
+
+    /// Before 1.13: the predicates' names and counts after them.
+    #[test]
+    fn the_predicates_wording() {
+        let f = parse(
+            "No nodes are available that match all of the following predicates:: Insufficient memory (3).",
+        );
+        assert_eq!(f.insufficient(), [(Resource::Memory, 3)]);
+        let f = parse(
+            "No nodes are available that match all of the following predicates:: Insufficient cpu (1), MatchNodeSelector (2), PodToleratesNodeTaints (1).",
+        );
+        assert_eq!(f.count(ReasonKind::NodeAffinitySelectorMismatch), 2);
+        assert_eq!(f.count(ReasonKind::UntoleratedTaint), 1);
+        assert_eq!(f.insufficient(), [(Resource::Cpu, 1)]);
+        assert_eq!(f.other, None);
+    }
 
     #[test]
     fn classic_histogram_and_preemption() {

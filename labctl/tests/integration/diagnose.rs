@@ -169,6 +169,19 @@ mod engine {
             "pin-node-unavailable-events-only.yaml",
             &[("pin-node-unavailable", Error)],
         ),
+        // The scheduler's older wordings (1.18-1.24, 1.17 and before, the predicates form).
+        (
+            "scheduling-taint-wording-1-20.yaml",
+            &[("pin-node-unavailable", Error)],
+        ),
+        (
+            "scheduling-taint-wording-1-17.yaml",
+            &[("pin-node-unavailable", Error)],
+        ),
+        (
+            "scheduling-predicates-wording.yaml",
+            &[("insufficient-resources", Error)],
+        ),
         (
             "pin-node-taint-tolerated.json",
             &[("pvc-waiting-for-consumer", Info)],
