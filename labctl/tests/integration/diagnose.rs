@@ -1307,6 +1307,106 @@ mod lab {
         assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
+    /// A recording as another cluster would name the same pipeline: the containers `main` and
+    /// `server` instead of `trainer` and `inference`, the label key `app` instead of
+    /// `app.kubernetes.io/name` (on objects, selectors and pod templates), everywhere they
+    /// appear, the kubelet's event texts included. The names the lab description holds (the
+    /// CronJob, the Deployment, the Service, the claim) stay: a user configures those.
+    fn renamed(mut v: serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        const CONTAINERS: [(&str, &str); 2] = [("trainer", "main"), ("inference", "server")];
+        fn walk(v: &mut Value, key: &str) {
+            match v {
+                Value::Object(map) => {
+                    let labels = matches!(key, "labels" | "matchLabels" | "selector");
+                    if labels && let Some(value) = map.remove("app.kubernetes.io/name") {
+                        map.insert("app".into(), value);
+                    }
+                    let renames_name = matches!(
+                        key,
+                        "containers"
+                            | "initContainers"
+                            | "containerStatuses"
+                            | "initContainerStatuses"
+                    );
+                    for (k, child) in map.iter_mut() {
+                        if renames_name
+                            && k == "name"
+                            && let Value::String(name) = child
+                            && let Some((_, to)) = CONTAINERS.iter().find(|(from, _)| name == from)
+                        {
+                            *name = (*to).to_owned();
+                        }
+                        if matches!(k.as_str(), "message" | "note" | "fieldPath")
+                            && let Value::String(text) = child
+                        {
+                            for (from, to) in CONTAINERS {
+                                *text = text
+                                    .replace(
+                                        &format!("container {from} "),
+                                        &format!("container {to} "),
+                                    )
+                                    .replace(
+                                        &format!("container \"{from}\""),
+                                        &format!("container \"{to}\""),
+                                    )
+                                    .replace(&format!("{{{from}}}"), &format!("{{{to}}}"));
+                            }
+                        }
+                        walk(child, k);
+                    }
+                }
+                // Items of a list keep the list's key (`containers` → each container).
+                Value::Array(items) => items.iter_mut().for_each(|i| walk(i, key)),
+                _ => {}
+            }
+        }
+        walk(&mut v, "");
+        v
+    }
+
+    /// The pipeline is known by the lab description and ownership, not by this project's
+    /// container names or label keys: every recording renamed gives the same findings.
+    #[test]
+    fn every_recording_renamed_gives_the_same_findings() {
+        let mut failures = Vec::new();
+        let dir = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(fixtures_dir().join("lab")).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let other = renamed(serde_json::from_str(&text).unwrap());
+            assert_ne!(
+                other,
+                serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+                "renaming changed nothing in {}",
+                path.display()
+            );
+            let copy = dir.path().join(path.file_name().unwrap());
+            std::fs::write(&copy, other.to_string()).unwrap();
+            let judge = |p: &Path| {
+                let snapshot = labctl::snapshot::load_path(p).unwrap();
+                let d = labctl::diagnose::diagnose_target(
+                    &snapshot,
+                    &LabConfig::default(),
+                    &Scope::namespace("mlops-lab"),
+                    labctl::diagnose::Target::All,
+                );
+                d.findings
+                    .iter()
+                    .map(|f| (f.id, f.subject.to_string()))
+                    .collect::<Vec<_>>()
+            };
+            let (ours, theirs) = (judge(&path), judge(&copy));
+            if ours != theirs {
+                failures.push(format!(
+                    "{}: {ours:?}\n  renamed: {theirs:?}",
+                    path.file_name().unwrap().to_string_lossy()
+                ));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
     /// The wall clock of a test that judges recordings: reading it fails the test, so a
     /// recording's verdicts cannot depend on the day the test runs.
     fn wall_clock_must_not_be_read() -> k8s_openapi::jiff::Timestamp {

@@ -80,9 +80,34 @@ impl PullProblem {
     }
 }
 
-/// What an exit code means for this repository's binaries (README.md: trainer, inference).
-pub(crate) fn exit_meaning(container: &str, code: i32) -> Option<&'static str> {
-    match (container, code) {
+/// Which of this repository's binaries a container runs (`trainer`, `inference`), by its
+/// command or, without one, its image's name (`…/mlops-lab-trainer:0.1.0`), never by the
+/// container's name: users name containers their own way.
+pub(crate) fn program(pod: &Pod, cs: &ContainerStatus) -> Option<&'static str> {
+    let spec = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.containers.iter().find(|c| c.name == cs.name));
+    let command = spec
+        .and_then(|c| c.command.as_ref())
+        .and_then(|c| c.first())
+        .map(|c| c.rsplit('/').next().unwrap_or(c));
+    let image = spec
+        .and_then(|c| c.image.as_deref())
+        .unwrap_or(cs.image.as_str());
+    // The repository's last segment, without tag or digest.
+    let repository = image.split('@').next().unwrap_or(image);
+    let last = repository.rsplit('/').next().unwrap_or(repository);
+    let name = last.split(':').next().unwrap_or(last);
+    ["trainer", "inference"]
+        .into_iter()
+        .find(|p| command.map_or_else(|| name.ends_with(p), |c| c == *p))
+}
+
+/// What an exit code means for the program a container runs ([`program`]; README.md:
+/// trainer, inference), and for any program when it is a signal's.
+pub(crate) fn exit_meaning(program: Option<&str>, code: i32) -> Option<&'static str> {
+    match (program.unwrap_or(""), code) {
         ("trainer", 1) => Some(
             "trainer exit 1: bad training data, or the model scored below --min-r2 (not published)",
         ),
@@ -416,7 +441,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         let mut ev = vec![container_line(pod, cs)];
         let last = last_terminated(cs);
         let code = last.map(|t| t.exit_code);
-        let meaning = code.and_then(|c| exit_meaning(&cs.name, c));
+        let meaning = code.and_then(|c| exit_meaning(program(pod, cs), c));
         if let Some(m) = meaning {
             ev.push(m.to_owned());
         }
@@ -672,14 +697,56 @@ mod tests {
 
     #[test]
     fn exit_codes_mean_what_the_readme_says() {
-        assert!(exit_meaning("trainer", 1).unwrap().contains("--min-r2"));
-        assert!(exit_meaning("trainer", 2).unwrap().contains("I/O"));
         assert!(
-            exit_meaning("inference", 2)
+            exit_meaning(Some("trainer"), 1)
+                .unwrap()
+                .contains("--min-r2")
+        );
+        assert!(exit_meaning(Some("trainer"), 2).unwrap().contains("I/O"));
+        assert!(
+            exit_meaning(Some("inference"), 2)
                 .unwrap()
                 .contains("could not start")
         );
-        assert_eq!(exit_meaning("trainer", 3), None);
-        assert!(exit_meaning("anything", 137).unwrap().contains("SIGKILL"));
+        assert_eq!(exit_meaning(Some("trainer"), 3), None);
+        assert_eq!(exit_meaning(None, 1), None, "another program's exit 1");
+        assert!(exit_meaning(None, 137).unwrap().contains("SIGKILL"));
+    }
+
+    /// The program is known by the command or the image, whatever the container is called.
+    #[test]
+    fn the_program_is_known_by_command_or_image_not_by_container_name() {
+        let pod = |name: &str, image: &str, command: Option<&str>| -> (Pod, ContainerStatus) {
+            let mut c = serde_json::json!({"name": name, "image": image});
+            if let Some(cmd) = command {
+                c["command"] = serde_json::json!([cmd]);
+            }
+            let pod: Pod = serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "p"}, "spec": {"containers": [c]}}))
+            .unwrap();
+            let cs: ContainerStatus = serde_json::from_value(serde_json::json!({
+                "name": name, "image": image, "imageID": "", "ready": false, "restartCount": 0}))
+            .unwrap();
+            (pod, cs)
+        };
+        let cases = [
+            (
+                pod("main", "registry.lan/mlops-lab-trainer:2", None),
+                Some("trainer"),
+            ),
+            (
+                pod("main", "ghcr.io/x/mlops-lab-inference@sha256:ab", None),
+                Some("inference"),
+            ),
+            (
+                pod("app", "python:3", Some("/usr/local/bin/trainer")),
+                Some("trainer"),
+            ),
+            (pod("trainer", "busybox:1", Some("sh")), None),
+            (pod("trainer", "busybox:1", None), None),
+        ];
+        for ((pod, cs), want) in cases {
+            assert_eq!(program(&pod, &cs), want, "{:?}", pod.spec);
+        }
     }
 }

@@ -11,7 +11,7 @@ use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::merge::Hit;
 use crate::diagnose::engine::*;
 use crate::diagnose::index::Index;
-use crate::diagnose::rules::containers::{Failing, exit_meaning, last_terminated};
+use crate::diagnose::rules::containers::{Failing, exit_meaning, last_terminated, program};
 use crate::diagnose::{Affected, ObjectRef as Ref};
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 
@@ -125,15 +125,14 @@ impl<'i, 'a> Engine<'i, 'a> {
         let name = meta_name(&job.metadata);
         let pods = self.job_pods(job);
         let last = pods.last().copied();
-        // The last pod's trainer container: its termination is the trainer's own error.
+        // The last pod's container that runs the trainer (by command or image, whatever its
+        // name), else its first: its termination is the trainer's own error.
         let status = last.and_then(|p| {
-            p.status
-                .as_ref()?
-                .container_statuses
-                .as_ref()?
+            let statuses = p.status.as_ref()?.container_statuses.as_ref()?;
+            statuses
                 .iter()
-                .find(|c| c.name == "trainer")
-                .or_else(|| p.status.as_ref()?.container_statuses.as_ref()?.first())
+                .find(|c| program(p, c) == Some("trainer"))
+                .or_else(|| statuses.first())
         });
         let terminated = status.and_then(|cs| {
             cs.state
@@ -162,8 +161,8 @@ impl<'i, 'a> Engine<'i, 'a> {
         if let (Some(pod), Some(cs)) = (last, status) {
             ev.push(crate::diagnose::rules::containers::container_line(pod, cs));
         }
-        if let (Some(cs), Some(t)) = (status, terminated)
-            && let Some(m) = exit_meaning(&cs.name, t.exit_code)
+        if let (Some(pod), Some(cs), Some(t)) = (last, status, terminated)
+            && let Some(m) = exit_meaning(program(pod, cs), t.exit_code)
         {
             ev.push(m.to_owned());
         }
