@@ -276,16 +276,65 @@ mod engine {
             &[("insufficient-resources", Error)],
         ),
         ("insufficient-resources-other-namespace.yaml", &[]),
-        // Never silent: failures no rule knows yet (a ConfigMap volume missing, an eviction).
+        ("config-missing-volume.yaml", &[("config-missing", Error)]),
         (
-            "unexplained-failed-mount-configmap.yaml",
-            &[("unexplained-failure", Error)],
+            "image-pull-backoff-unauthorized.yaml",
+            &[("image-pull-failed", Error)],
         ),
+        (
+            "image-pull-rate-limited.yaml",
+            &[("image-pull-failed", Error)],
+        ),
+        (
+            "image-pull-untrusted-certificate.yaml",
+            &[("image-pull-failed", Error)],
+        ),
+        (
+            "image-pull-plain-http-registry.yaml",
+            &[("image-pull-failed", Error)],
+        ),
+        (
+            "image-pull-node-disk-full.yaml",
+            &[("image-pull-failed", Error)],
+        ),
+        (
+            "container-start-failed-last-state.yaml",
+            &[("container-start-failed", Error)],
+        ),
+        // Never silent: a failure no rule knows yet (an eviction).
         (
             "unexplained-evicted.yaml",
             &[("unexplained-failure", Error)],
         ),
     ];
+
+    /// The cause is read where each version of the kubelet writes it: the waiting message, the
+    /// kubelet's `Failed` event (ImagePullBackOff before 1.34), the last termination.
+    #[test]
+    fn the_summary_names_the_cause_in_every_wording() {
+        for (name, words) in [
+            ("image-pull-backoff-unauthorized.yaml", "unauthorized"),
+            ("image-pull-rate-limited.yaml", "429 Too Many Requests"),
+            ("image-pull-untrusted-certificate.yaml", "x509"),
+            ("image-pull-plain-http-registry.yaml", "plain HTTP"),
+            ("image-pull-node-disk-full.yaml", "disk is full"),
+            (
+                "container-start-failed-last-state.yaml",
+                "its command is not in the image",
+            ),
+            (
+                "config-missing-volume.yaml",
+                "ConfigMap inference-config does not exist",
+            ),
+        ] {
+            let d = run_all(name);
+            assert!(
+                d.findings[0].summary.contains(words),
+                "{name}: {}",
+                d.findings[0].summary
+            );
+        }
+    }
 
     fn run_all(name: &str) -> Diagnosis {
         let snapshot = labctl::snapshot::load_path(&fixture(name)).expect(name);

@@ -29,6 +29,14 @@ pub(crate) enum PullProblem {
     InvalidName,
     /// `no match for platform in manifest`: no variant for the node's architecture.
     Platform,
+    /// `429 Too Many Requests` / `toomanyrequests` (Docker Hub's anonymous pull limit).
+    RateLimited,
+    /// `x509: certificate signed by unknown authority`: a home registry's own certificate.
+    UntrustedCertificate,
+    /// `server gave HTTP response to HTTPS client`: a plain-HTTP registry asked over HTTPS.
+    PlainHttpRegistry,
+    /// `no space left on device` while fetching or unpacking: the node's disk is full.
+    NodeDiskFull,
     Unknown,
 }
 
@@ -39,6 +47,14 @@ impl PullProblem {
             Self::InvalidName
         } else if m.contains("no match for platform") {
             Self::Platform
+        } else if m.contains("429 too many requests") || m.contains("toomanyrequests") {
+            Self::RateLimited
+        } else if m.contains("x509:") || m.contains("certificate signed by unknown authority") {
+            Self::UntrustedCertificate
+        } else if m.contains("http response to https client") {
+            Self::PlainHttpRegistry
+        } else if m.contains("no space left on device") {
+            Self::NodeDiskFull
         } else if m.contains("401 unauthorized")
             || m.contains("403 forbidden")
             || m.contains("failed to authorize")
@@ -75,6 +91,16 @@ impl PullProblem {
             }
             Self::InvalidName => "the image name is not a valid reference",
             Self::Platform => "the image has no variant for the node's platform",
+            Self::RateLimited => {
+                "the registry limits pulls (429 Too Many Requests: anonymous pull rate limit)"
+            }
+            Self::UntrustedCertificate => {
+                "the node does not trust the registry's certificate (x509: signed by an unknown authority)"
+            }
+            Self::PlainHttpRegistry => {
+                "the registry speaks plain HTTP and the node asked it over HTTPS"
+            }
+            Self::NodeDiskFull => "the node's disk is full (no space left on device)",
             Self::Unknown => "the registry refused the pull",
         }
     }
@@ -234,7 +260,19 @@ impl<'i, 'a> Engine<'i, 'a> {
         let exec_format = |m: Option<&str>| m.is_some_and(|m| m.contains("exec format error"));
         match waiting(cs) {
             Some((r @ ("ErrImagePull" | "ImagePullBackOff" | "InvalidImageName"), m)) => {
-                let problem = PullProblem::classify(r, m);
+                let mut problem = PullProblem::classify(r, m);
+                // Before 1.34 `ImagePullBackOff` says only `Back-off pulling image "…"`: the
+                // reason is in the kubelet's `Failed` event of the last attempt.
+                if problem == PullProblem::Unknown
+                    && let Some(e) = self.pull_failure_event(pod)
+                {
+                    problem = PullProblem::classify(r, e);
+                }
+                let m = if problem == PullProblem::Platform && !m.contains("platform") {
+                    self.pull_failure_event(pod).unwrap_or(m)
+                } else {
+                    m
+                };
                 if problem == PullProblem::Platform {
                     self.platform_mismatch(pod, cs, m);
                 } else {
@@ -246,6 +284,15 @@ impl<'i, 'a> Engine<'i, 'a> {
                 self.config_missing(pod, cs, m);
                 true
             }
+            // A ConfigMap or Secret mounted as a volume that does not exist: the pod stays
+            // `ContainerCreating` and only the kubelet's `FailedMount` event says why.
+            Some(("ContainerCreating", _)) => match self.failed_mount_config(pod) {
+                Some(m) => {
+                    self.config_missing(pod, cs, m);
+                    true
+                }
+                None => false,
+            },
             Some((
                 r @ ("CrashLoopBackOff"
                 | "RunContainerError"
@@ -264,8 +311,12 @@ impl<'i, 'a> Engine<'i, 'a> {
                 {
                     // The runtime never started the process: its message says why (backing
                     // off after that is still a StartError, not a crash).
+                    // The runtime's words are the waiting message, or, when that is empty
+                    // (a `StartError` backing off), the last termination's message.
+                    let last_message = last.and_then(|t| t.message.as_deref());
                     let message = match r {
-                        "CrashLoopBackOff" => last.and_then(|t| t.message.as_deref()).unwrap_or(m),
+                        "CrashLoopBackOff" => last_message.unwrap_or(m),
+                        _ if m.trim().is_empty() => last_message.unwrap_or(m),
                         _ => m,
                     };
                     self.start_failed(pod, f, message);
@@ -309,6 +360,26 @@ impl<'i, 'a> Engine<'i, 'a> {
         }
     }
 
+    /// The message of the kubelet's newest `FailedMount` event about `pod` that names a
+    /// missing ConfigMap or Secret (`MountVolume.SetUp failed for volume "config" : configmap
+    /// "x" not found`).
+    fn failed_mount_config(&self, pod: &'a Pod) -> Option<&'a str> {
+        self.ix
+            .events_for("Pod", &pod.metadata)
+            .filter(|e| e.reason == "FailedMount" && missing_config(e.message).is_some())
+            .max_by_key(|e| e.last_seen)
+            .map(|e| e.message)
+    }
+
+    /// The message of the kubelet's newest `Failed to pull image` event about `pod`.
+    fn pull_failure_event(&self, pod: &'a Pod) -> Option<&'a str> {
+        self.ix
+            .events_for("Pod", &pod.metadata)
+            .filter(|e| e.reason == "Failed" && e.message.contains("pull"))
+            .max_by_key(|e| e.last_seen)
+            .map(|e| e.message)
+    }
+
     fn image_pull_failed(&mut self, pod: &'a Pod, cs: &ContainerStatus, problem: PullProblem) {
         let ns = meta_ns(&pod.metadata);
         let (kind, wname, wmeta) = self.owner_of(pod);
@@ -325,6 +396,45 @@ impl<'i, 'a> Engine<'i, 'a> {
                      then reference it as imagePullSecrets: [{{name: regcred}}] in {kind} {wname}'s pod template"
                 ),
             ),
+            PullProblem::RateLimited => (
+                format!(
+                    "pull {image} with credentials (authenticated pulls have a higher limit: imagePullSecrets in {kind} {wname}'s pod template) or from a mirror"
+                ),
+                format!(
+                    "Wait for the limit to reset, or pull with credentials: kubectl -n {ns} create secret docker-registry regcred --docker-server=<registry> --docker-username=<user> --docker-password=<token> and reference it as imagePullSecrets; a registry mirror on the node (containerd hosts.toml, k3s registries.yaml `mirrors`) avoids the limit for good"
+                ),
+            ),
+            PullProblem::UntrustedCertificate | PullProblem::PlainHttpRegistry => {
+                let node = pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.node_name.as_deref())
+                    .unwrap_or("?");
+                let how = if problem == PullProblem::UntrustedCertificate {
+                    "trust the registry's CA on the node: containerd's certs.d/<registry>/hosts.toml `ca = \"…\"`, or on k3s /etc/rancher/k3s/registries.yaml `configs.<registry>.tls.ca_file`, then restart k3s"
+                } else {
+                    "declare the registry as plain HTTP on the node: containerd's certs.d/<registry>/hosts.toml `server = \"http://<registry>\"`, or on k3s /etc/rancher/k3s/registries.yaml `mirrors.<registry>.endpoint: [\"http://<registry>\"]`, then restart k3s (or serve the registry over HTTPS)"
+                };
+                (
+                    format!("on node {node}: {how}"),
+                    format!(
+                        "On node {node}: {how}; crictl pull {image} on the node shows the same error until then"
+                    ),
+                )
+            }
+            PullProblem::NodeDiskFull => {
+                let node = pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.node_name.as_deref())
+                    .unwrap_or("?");
+                (
+                    format!("free disk space on node {node} (the image cannot be unpacked)"),
+                    format!(
+                        "Free disk space on node {node}: crictl rmi --prune removes unused images; kubectl describe node {node} shows DiskPressure"
+                    ),
+                )
+            }
             PullProblem::Unreachable => (
                 "point the image at a registry the nodes can reach".to_owned(),
                 format!(
@@ -553,7 +663,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         let (kind, wname, wmeta) = self.owner_of(pod);
         let (object_kind, name) = missing_config(message).unwrap_or(("ConfigMap", "?".to_owned()));
         let mut ev = vec![container_line(pod, cs)];
-        ev.extend(self.events("Pod", &pod.metadata, &["Failed"]));
+        ev.extend(self.events("Pod", &pod.metadata, &["Failed", "FailedMount"]));
         let create = if object_kind == "Secret" {
             format!("kubectl -n {ns} create secret generic {name} --from-literal=<key>=<value>")
         } else {
