@@ -93,9 +93,10 @@ pub const RESOURCES: &str = "resources-missing";
 pub const SECURITY: &str = "security-settings-missing";
 pub const MODEL_MOUNT: &str = "model-mount-writable";
 pub const NETWORK_POLICY: &str = "networkpolicy-blocks-controller";
+pub const POD_FAILURE_POLICY: &str = "pod-failure-policy-missing";
 
 /// Every rule, in report order.
-pub const CATALOGUE: [Rule; 12] = [
+pub const CATALOGUE: [Rule; 13] = [
     engine(
         FindingId::ConsumersPinnedToDifferentNodes,
         CONSUMERS_PINNED,
@@ -143,6 +144,10 @@ pub const CATALOGUE: [Rule; 12] = [
     lint(
         NETWORK_POLICY,
         "a NetworkPolicy admits no traffic from the ingress controller to the served pods",
+    ),
+    lint(
+        POD_FAILURE_POLICY,
+        "a Job that retries has no podFailurePolicy: a failure that cannot heal is retried up to backoffLimit",
     ),
 ];
 
