@@ -36,6 +36,7 @@ pub enum FindingId {
     TrainerJobFailed,
     ReadinessFailing,
     ConfigMissing,
+    NodePressure,
     UnexplainedFailure,
 }
 
@@ -73,7 +74,7 @@ const fn entry(
 }
 
 /// Every finding, in catalogue order.
-pub const CATALOGUE: [FindingSpec; 26] = [
+pub const CATALOGUE: [FindingSpec; 27] = [
     entry(
         FindingId::PvcWaitingForConsumer,
         "pvc-waiting-for-consumer",
@@ -225,6 +226,12 @@ pub const CATALOGUE: [FindingSpec; 26] = [
         "a ConfigMap or Secret a pod needs does not exist",
     ),
     entry(
+        FindingId::NodePressure,
+        "node-pressure",
+        Severity::Error,
+        "the kubelet evicted a pod: its node ran out of disk, memory or process IDs",
+    ),
+    entry(
         FindingId::UnexplainedFailure,
         "unexplained-failure",
         Severity::Error,
@@ -313,6 +320,7 @@ mod tests {
                 ("trainer-job-failed", "error"),
                 ("readiness-failing", "error"),
                 ("config-missing", "error"),
+                ("node-pressure", "error"),
                 ("unexplained-failure", "error"),
             ]
         );

@@ -194,7 +194,11 @@ pub fn diagnose_target(
         claims: target != Target::Pods,
         pods: target != Target::Pvc,
     };
-    let findings = engine::run_targets(&index, config, scope, targets);
+    let mut findings = engine::run_targets(&index, config, scope, targets);
+    if targets.pods {
+        let evicted = rules::pressure::evictions(&index, scope);
+        findings = engine::merge::merge_into(findings, evicted);
+    }
     // Never silent: what is failing and no finding names is a finding of its own.
     let sweep = sweep::Sweep {
         workloads: targets.pods,

@@ -253,6 +253,9 @@ impl<'a> Judge<'_, 'a> {
         let warnings = self.warnings("Pod", meta);
         let state = match phase {
             "Succeeded" => return None,
+            // A pod its workload has replaced with a ready one (an eviction it recovered
+            // from) is history, listed until someone deletes it.
+            "Failed" if crate::diagnose::rules::pressure::recovered(self.ix, pod) => return None,
             "Failed" => Some(pod_state(pod)),
             _ => {
                 let containers = status

@@ -301,9 +301,11 @@ mod engine {
             "container-start-failed-last-state.yaml",
             &[("container-start-failed", Error)],
         ),
-        // Never silent: a failure no rule knows yet (an eviction).
+        ("node-pressure-evicted.yaml", &[("node-pressure", Error)]),
+        ("node-pressure-recovered.yaml", &[]),
+        // Never silent: a failure no rule knows yet (a volume mount that times out).
         (
-            "unexplained-evicted.yaml",
+            "unexplained-failed-mount.yaml",
             &[("unexplained-failure", Error)],
         ),
     ];
@@ -976,6 +978,7 @@ mod never_silent {
         "generated/container-killed-not-oom.yaml",
         "generated/insufficient-resources-other-namespace.yaml",
         "generated/trainer-job-failed-then-succeeded.yaml",
+        "generated/node-pressure-recovered.yaml",
         "lab/healthy.json",
         // The fault is outside the cluster's objects: the Pi-hole record (verify's DNS check).
         "lab/pihole-missing-record.json",

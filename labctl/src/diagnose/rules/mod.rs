@@ -8,6 +8,7 @@ mod lifecycle;
 mod pending;
 mod pinning;
 mod pods;
+pub(crate) mod pressure;
 mod provisioning;
 pub(crate) mod scheduling;
 mod serving;
