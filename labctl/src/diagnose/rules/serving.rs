@@ -121,22 +121,33 @@ impl<'i, 'a> Engine<'i, 'a> {
             return;
         }
         let (kind, wname, _) = self.owner_of(pod);
-        let probe = spec
-            .and_then(|s| s.containers.iter().find(|c| c.name == cs.name))
+        let container = spec.and_then(|s| s.containers.iter().find(|c| c.name == cs.name));
+        let http_get = container
             .and_then(|c| c.readiness_probe.as_ref())
-            .and_then(|p| p.http_get.as_ref())
-            .map(|h| {
-                format!(
-                    "readinessProbe: GET {} on port {}",
-                    h.path.as_deref().unwrap_or("/"),
-                    match &h.port {
-                        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(i) =>
-                            i.to_string(),
-                        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) =>
-                            s.clone(),
-                    }
-                )
-            });
+            .and_then(|p| p.http_get.as_ref());
+        // The probe's path and port as the pod declares them (a named port resolved to its
+        // number), so the command to ask the pod is the pod's own, whatever it serves on.
+        let probe_path = http_get
+            .and_then(|h| h.path.as_deref())
+            .unwrap_or("/")
+            .to_owned();
+        use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+        let port_number = |port: &IntOrString| match port {
+            IntOrString::Int(i) => Some(*i),
+            IntOrString::String(name) => container
+                .and_then(|c| c.ports.as_ref())
+                .and_then(|ports| ports.iter().find(|p| p.name.as_deref() == Some(name)))
+                .map(|p| p.container_port),
+        };
+        let probe = http_get.map(|h| {
+            let port = match &h.port {
+                IntOrString::Int(i) => i.to_string(),
+                IntOrString::String(s) => s.clone(),
+            };
+            format!("readinessProbe: GET {probe_path} on port {port}")
+        });
+        // A port the pod does not declare by that name cannot be forwarded by number.
+        let probe_port = http_get.and_then(|h| port_number(&h.port));
         let mut ev = vec![container_line(pod, cs)];
         ev.extend(probe);
         ev.extend(unhealthy);
@@ -145,12 +156,17 @@ impl<'i, 'a> Engine<'i, 'a> {
         match &upstream {
             Some(why) => {
                 ev.push(format!("no model published: {why}"));
-                let cron = self
-                    .ix
-                    .snapshot
-                    .cron_jobs
-                    .iter()
-                    .find(|c| meta_ns(&c.metadata) == ns)
+                // The CronJob the lab description names, else the namespace's one.
+                let crons = || {
+                    self.ix
+                        .snapshot
+                        .cron_jobs
+                        .iter()
+                        .filter(|c| meta_ns(&c.metadata) == ns)
+                };
+                let cron = crons()
+                    .find(|c| meta_name(&c.metadata) == self.config.cronjob)
+                    .or_else(|| crons().next())
                     .map(|c| meta_name(&c.metadata));
                 summary = format!(
                     "{kind} {wname} runs but is not Ready: no model has been published (the trainer never succeeded)"
@@ -166,9 +182,15 @@ impl<'i, 'a> Engine<'i, 'a> {
                 summary = format!(
                     "{kind} {wname} runs but its readiness probe fails, so its Service has no ready endpoint"
                 );
+                let ask = match &probe_port {
+                    Some(port) => format!(
+                        "kubectl -n {ns} port-forward pod/{pod_name} {port} & curl -s localhost:{port}{probe_path} (inference answers 503 with the reason: the model is missing or invalid)",
+                        pod_name = meta_name(&pod.metadata),
+                    ),
+                    None => format!("kubectl -n {ns} describe pod {}", meta_name(&pod.metadata)),
+                };
                 fix = format!(
-                    "Ask it why: kubectl -n {ns} port-forward pod/{} 8080 & curl -s localhost:8080/readyz (503 with the reason: the model is missing or invalid); a model reload failure is logged: kubectl -n {ns} logs {} -c {}",
-                    meta_name(&pod.metadata),
+                    "Ask it why: {ask}; a model reload failure is logged: kubectl -n {ns} logs {} -c {}",
                     meta_name(&pod.metadata),
                     cs.name
                 );
