@@ -354,11 +354,7 @@ pub fn evaluate_ingress(
             .flatten()
             .filter_map(|r| r.host.as_deref())
             .collect();
-        let routed = if hosts.is_empty() {
-            "none".to_owned()
-        } else {
-            hosts.join(", ")
-        };
+        let routed = crate::k8s::names::list_or_none(&hosts);
         problems.push(format!(
             "no rule for host {} (hosts routed: {routed})",
             config.host

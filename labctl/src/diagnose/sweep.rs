@@ -646,11 +646,7 @@ impl<'a> Judge<'_, 'a> {
                     .flat_map(|i| i.spec.iter().flat_map(|sp| sp.rules.iter().flatten()))
                     .filter_map(|r| r.host.as_deref())
                     .collect();
-                let routed = if hosts.is_empty() {
-                    "none".to_owned()
-                } else {
-                    hosts.join(", ")
-                };
+                let routed = crate::k8s::names::list_or_none(&hosts);
                 format!("no Ingress in {ns} routes host {host} (hosts routed: {routed})")
             }
             Some(_) => {

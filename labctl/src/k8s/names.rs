@@ -24,6 +24,15 @@ pub fn key(meta: &ObjectMeta) -> Key<'_> {
     (namespace(meta), name(meta))
 }
 
+/// Names as one list for a message (`a, b`), or `none`.
+pub fn list_or_none(names: &[&str]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
 /// `k=v,k2=v2`, as `kubectl get -l` takes a selector.
 pub fn labels_text(labels: &BTreeMap<String, String>) -> String {
     labels

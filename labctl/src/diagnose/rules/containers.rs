@@ -745,6 +745,35 @@ mod tests {
         assert!(ids(lab(waiting, 2)).contains(&"container-crash-looping"));
     }
 
+    /// A sidecar (a restartable init container, `restartPolicy: Always`, 1.29+) that crashes
+    /// keeps its pod from ever being Ready: its status is read like any container's.
+    #[test]
+    fn a_crash_looping_sidecar_is_crash_looping() {
+        let mut items = base();
+        let spec = json!({"nodeName": "node-1",
+            "initContainers": [{"name": "log-shipper", "image": "s", "restartPolicy": "Always"}],
+            "containers": [{"name": "inference", "image": "i"}]});
+        items.push(pod(
+            "inference-0",
+            spec,
+            "Pending",
+            json!({"initContainerStatuses": [{"name": "log-shipper", "image": "s", "imageID": "",
+                "ready": false, "restartCount": 6, "started": false,
+                "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 2m40s restarting failed container=log-shipper"}},
+                "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}],
+                "containerStatuses": [{"name": "inference", "image": "i", "imageID": "",
+                "ready": false, "restartCount": 0,
+                "state": {"waiting": {"reason": "PodInitializing"}}}]}),
+        ));
+        let d = diagnose(items);
+        let f = d
+            .findings
+            .iter()
+            .find(|f| f.id == "container-crash-looping")
+            .unwrap_or_else(|| panic!("{:?}", d.findings));
+        assert!(f.summary.contains("log-shipper"), "{}", f.summary);
+    }
+
     #[test]
     fn a_container_running_again_after_an_error_exit_is_not() {
         let got = ids(lab(json!({"running": {}}), 2));
