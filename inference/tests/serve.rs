@@ -534,6 +534,7 @@ fn metrics_have_a_port_of_their_own() {
 /// connections (and file descriptors) than its bound, and keep answering `GET /predict` on
 /// fresh connections all along.
 #[test]
+#[ignore = "a load test (2,000 connections): scripts/test runs it in a load step of its own"]
 fn slow_clients_are_cut_off_while_predict_keeps_answering() {
     const SLOW: usize = 2000;
     const MAX: usize = 1500;

@@ -42,12 +42,10 @@ impl ExitStatus {
 }
 
 impl From<ExitStatus> for ExitCode {
+    /// The process's exit code is the documented one: the conversion reads [`ExitStatus::code`].
     fn from(status: ExitStatus) -> Self {
-        match status {
-            ExitStatus::Success => ExitCode::SUCCESS,
-            ExitStatus::Failure => ExitCode::from(1),
-            ExitStatus::Error => ExitCode::from(2),
-        }
+        // The documented codes are 0, 1 and 2: they fit a byte.
+        ExitCode::from(u8::try_from(status.code()).unwrap_or(2))
     }
 }
 
@@ -62,11 +60,24 @@ impl PartialEq<i32> for ExitStatus {
 mod tests {
     use super::*;
 
+    /// What the process returns (`main` converts the status into an `ExitCode`) is the
+    /// documented number of each status.
     #[test]
-    fn statuses_are_the_documented_codes() {
-        assert_eq!(ExitStatus::Success, OK);
-        assert_eq!(ExitStatus::Failure, PROBLEM);
-        assert_eq!(ExitStatus::Error, INTERNAL_ERROR);
+    fn the_process_exits_with_the_documented_codes() {
+        for (status, code) in [
+            (ExitStatus::Success, 0u8),
+            (ExitStatus::Failure, 1),
+            (ExitStatus::Error, 2),
+        ] {
+            assert_eq!(ExitCode::from(status), ExitCode::from(code), "{status:?}");
+        }
+        assert_eq!(ExitCode::from(ExitStatus::Success), ExitCode::SUCCESS);
+        assert_eq!((OK, PROBLEM, INTERNAL_ERROR), (0, 1, 2));
+    }
+
+    #[test]
+    fn a_problem_is_a_failure_and_none_a_success() {
         assert_eq!(ExitStatus::failure_if(true), ExitStatus::Failure);
+        assert_eq!(ExitStatus::failure_if(false), ExitStatus::Success);
     }
 }
