@@ -376,7 +376,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "trainer-bad-data",
-        description: "a commit puts a non-numeric row into data/training.csv; the CronJob's next run fails (BackoffLimitExceeded), the trainer's error in its termination message",
+        description: "a commit puts a non-numeric row into data/training.csv; the CronJob's next run fails at once (podFailurePolicy: FailJob on exit 1), the trainer's error in its termination message",
         expect: &[Expect::PipelineEvidence(
             "trainer-job-failed",
             "is not a finite number",
