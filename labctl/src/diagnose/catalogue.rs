@@ -37,6 +37,7 @@ pub enum FindingId {
     ReadinessFailing,
     ConfigMissing,
     NodePressure,
+    VolumePathMissing,
     UnexplainedFailure,
 }
 
@@ -74,7 +75,7 @@ const fn entry(
 }
 
 /// Every finding, in catalogue order.
-pub const CATALOGUE: [FindingSpec; 27] = [
+pub const CATALOGUE: [FindingSpec; 28] = [
     entry(
         FindingId::PvcWaitingForConsumer,
         "pvc-waiting-for-consumer",
@@ -232,6 +233,12 @@ pub const CATALOGUE: [FindingSpec; 27] = [
         "the kubelet evicted a pod: its node ran out of disk, memory or process IDs",
     ),
     entry(
+        FindingId::VolumePathMissing,
+        "volume-path-missing",
+        Severity::Error,
+        "a node-local volume's directory is gone from its node: the kubelet cannot mount it",
+    ),
+    entry(
         FindingId::UnexplainedFailure,
         "unexplained-failure",
         Severity::Error,
@@ -321,6 +328,7 @@ mod tests {
                 ("readiness-failing", "error"),
                 ("config-missing", "error"),
                 ("node-pressure", "error"),
+                ("volume-path-missing", "error"),
                 ("unexplained-failure", "error"),
             ]
         );

@@ -196,8 +196,9 @@ pub fn diagnose_target(
     };
     let mut findings = engine::run_targets(&index, config, scope, targets);
     if targets.pods {
-        let evicted = rules::pressure::evictions(&index, scope);
-        findings = engine::merge::merge_into(findings, evicted);
+        let mut more = rules::pressure::evictions(&index, scope);
+        more.extend(rules::volume_path::missing(&index, scope));
+        findings = engine::merge::merge_into(findings, more);
     }
     // Never silent: what is failing and no finding names is a finding of its own.
     let sweep = sweep::Sweep {

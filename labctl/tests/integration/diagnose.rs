@@ -303,6 +303,10 @@ mod engine {
         ),
         ("node-pressure-evicted.yaml", &[("node-pressure", Error)]),
         ("node-pressure-recovered.yaml", &[]),
+        (
+            "volume-path-missing.yaml",
+            &[("volume-path-missing", Error)],
+        ),
         // Never silent: a failure no rule knows yet (a volume mount that times out).
         (
             "unexplained-failed-mount.yaml",

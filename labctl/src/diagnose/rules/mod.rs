@@ -15,6 +15,7 @@ mod serving;
 mod start;
 mod sync_wave;
 pub(crate) mod training;
+pub(crate) mod volume_path;
 
 /// `s` with its first letter in upper case, to start a sentence with a phrase that is also
 /// used mid-sentence (a cause, a build step).
