@@ -38,6 +38,8 @@ pub enum FindingId {
     ConfigMissing,
     NodePressure,
     VolumePathMissing,
+    ServiceSelectsNoPod,
+    HostNotRouted,
     UnexplainedFailure,
 }
 
@@ -75,7 +77,7 @@ const fn entry(
 }
 
 /// Every finding, in catalogue order.
-pub const CATALOGUE: [FindingSpec; 28] = [
+pub const CATALOGUE: [FindingSpec; 30] = [
     entry(
         FindingId::PvcWaitingForConsumer,
         "pvc-waiting-for-consumer",
@@ -239,6 +241,18 @@ pub const CATALOGUE: [FindingSpec; 28] = [
         "a node-local volume's directory is gone from its node: the kubelet cannot mount it",
     ),
     entry(
+        FindingId::ServiceSelectsNoPod,
+        "service-selects-no-pod",
+        Severity::Error,
+        "the pipeline's Service selects none of its Deployment's pods: no endpoint",
+    ),
+    entry(
+        FindingId::HostNotRouted,
+        "host-not-routed",
+        Severity::Error,
+        "no Ingress or HTTPRoute routes the lab's host to an existing Service port",
+    ),
+    entry(
         FindingId::UnexplainedFailure,
         "unexplained-failure",
         Severity::Error,
@@ -329,6 +343,8 @@ mod tests {
                 ("config-missing", "error"),
                 ("node-pressure", "error"),
                 ("volume-path-missing", "error"),
+                ("service-selects-no-pod", "error"),
+                ("host-not-routed", "error"),
                 ("unexplained-failure", "error"),
             ]
         );

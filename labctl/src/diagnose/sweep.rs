@@ -1,6 +1,9 @@
 //! Never silent: after the rules, a sweep over everything in scope. An object that is failing
 //! and that no finding names (as its subject or among what it affects, itself, its pods or its
-//! owner) gets `unexplained-failure`, with its raw state and newest Warning events. "No problem
+//! owner) gets `unexplained-failure`, with its raw state and newest Warning events. Where the
+//! sweep's own reading of the state is the cause, it names it: `service-selects-no-pod` (the
+//! pipeline's Service selects none of its Deployment's pods) and `host-not-routed` (no route of
+//! the lab's host, or one to a Service port that does not exist). "No problem
 //! found" is then said only when nothing in scope is failing: a wrong "nothing is wrong" is the
 //! one answer a diagnosis must never give.
 //!
@@ -149,12 +152,22 @@ impl<'f> Named<'f> {
 }
 
 /// An object found failing: itself, the objects whose naming explains it (itself, its owner,
-/// its pods), its state and its Warning events.
+/// its pods), its state and its Warning events; `cause` when the sweep's own reading of the
+/// state is the cause (a Service that selects none of the pipeline's pods, a host no route
+/// serves), with its finding and fix.
 struct Failing {
     object: ObjectRef,
     names: Vec<ObjectRef>,
     state: String,
     warnings: Vec<String>,
+    cause: Option<Cause>,
+}
+
+/// A cause the sweep names itself.
+struct Cause {
+    id: FindingId,
+    summary: String,
+    remediation: String,
 }
 
 impl Failing {
@@ -163,8 +176,25 @@ impl Failing {
             object,
             state,
             warnings,
+            cause,
             ..
         } = self;
+        if let Some(cause) = cause {
+            let mut evidence = vec![format!("{object}: {state}")];
+            evidence.extend(warnings);
+            return Hit {
+                id: cause.id,
+                summary: cause.summary,
+                group_summary: None,
+                evidence,
+                affected: vec![Affected {
+                    object: object.clone(),
+                    state: Some(state),
+                }],
+                root: object,
+                remediation: cause.remediation,
+            };
+        }
         let (kind, name) = (object.kind.to_lowercase(), object.name.clone());
         let ns = object.namespace.clone().unwrap_or_default();
         let mut evidence = vec![format!("{object}: {state}")];
@@ -305,6 +335,7 @@ impl<'a> Judge<'_, 'a> {
             names,
             state,
             warnings,
+            cause: None,
         })
     }
 
@@ -343,6 +374,7 @@ impl<'a> Judge<'_, 'a> {
             names,
             state: format!("Failed {reason}: {message}"),
             warnings: self.warnings("Job", &job.metadata),
+            cause: None,
         })
     }
 
@@ -432,6 +464,7 @@ impl<'a> Judge<'_, 'a> {
             names,
             state,
             warnings,
+            cause: None,
         })
     }
 
@@ -481,6 +514,7 @@ impl<'a> Judge<'_, 'a> {
             names,
             state: phase.unwrap_or_default().to_owned(),
             warnings,
+            cause: None,
         })
     }
 
@@ -540,13 +574,32 @@ impl<'a> Judge<'_, 'a> {
                     })
                     .unwrap_or_default()
                 };
-                format!(
-                    "no ready endpoint: its selector {} selects none of the {} pod(s) of Deployment {ns}/{}, labelled {}",
-                    text(selector),
+                let (want, have) = (text(selector), text(pods[0].metadata.labels.as_ref()));
+                let state = format!(
+                    "no ready endpoint: its selector {want} selects none of the {} pod(s) of Deployment {ns}/{}, labelled {have}",
                     pods.len(),
                     config.deployment,
-                    text(pods[0].metadata.labels.as_ref())
-                )
+                );
+                let cause = Cause {
+                    id: FindingId::ServiceSelectsNoPod,
+                    summary: format!(
+                        "Service {} selects none of Deployment {}'s pods: selector {want}, pods labelled {have}",
+                        config.service, config.deployment
+                    ),
+                    remediation: format!(
+                        "In Git: make Service {}'s selector match the labels of Deployment {}'s pod template \
+                         (manifests/, the Service or the template); Argo CD applies it and the endpoints fill. \
+                         Confirm: kubectl -n {ns} get endpointslices -l kubernetes.io/service-name={}",
+                        config.service, config.deployment, config.service
+                    ),
+                };
+                return Some(Failing {
+                    names: vec![object.clone()],
+                    object,
+                    state,
+                    warnings: Vec::new(),
+                    cause: Some(cause),
+                });
             }
         };
         Some(Failing {
@@ -554,6 +607,7 @@ impl<'a> Judge<'_, 'a> {
             object,
             state,
             warnings: Vec::new(),
+            cause: None,
         })
     }
 
@@ -612,11 +666,13 @@ impl<'a> Judge<'_, 'a> {
                     missing.join(", ")
                 )
             };
+            let cause = host_not_routed(config, "HTTPRoute", &config.http_route, &state);
             return Some(Failing {
                 names: vec![object.clone()],
                 object,
                 state,
                 warnings: Vec::new(),
+                cause: Some(cause),
             });
         }
         if !holds(s, "networking.k8s.io/v1/ingresses", !s.ingresses.is_empty()) {
@@ -678,11 +734,13 @@ impl<'a> Judge<'_, 'a> {
                 )
             }
         };
+        let cause = host_not_routed(config, "Ingress", name, &state);
         Some(Failing {
             names: vec![object.clone()],
             object,
             state,
             warnings: self.ingress_warnings(ns, name),
+            cause: Some(cause),
         })
     }
 
@@ -729,7 +787,24 @@ impl<'a> Judge<'_, 'a> {
             object,
             state,
             warnings: Vec::new(),
+            cause: None,
         })
+    }
+}
+
+/// `host-not-routed`: the route of the lab's host is missing or leads to no Service port.
+fn host_not_routed(config: &LabConfig, kind: &str, name: &str, state: &str) -> Cause {
+    let ns = &config.namespace;
+    Cause {
+        id: FindingId::HostNotRouted,
+        summary: format!("requests for {} reach no Service: {state}", config.host),
+        remediation: format!(
+            "In Git: route host {host} to Service {svc} on a port it declares ({kind} {name} in manifests/); \
+             Argo CD applies it. Confirm: kubectl -n {ns} get {kinds} -o wide, then labctl predict 4.2",
+            host = config.host,
+            svc = config.service,
+            kinds = kind.to_lowercase(),
+        ),
     }
 }
 
@@ -859,10 +934,15 @@ mod tests {
     }
 
     fn unexplained(items: Vec<Value>) -> Vec<(String, String)> {
+        swept(items, "unexplained-failure")
+    }
+
+    /// Subject and evidence of the findings `id` over `items`.
+    fn swept(items: Vec<Value>, id: &str) -> Vec<(String, String)> {
         diagnose(items)
             .findings
             .into_iter()
-            .filter(|f| f.id == "unexplained-failure")
+            .filter(|f| f.id == id)
             .map(|f| (f.subject.to_string(), f.evidence.join("\n")))
             .collect()
     }
@@ -990,7 +1070,7 @@ mod tests {
 
     #[test]
     fn a_service_that_selects_none_of_the_pipelines_pods_is_failing() {
-        let found = unexplained(serving("inferense"));
+        let found = swept(serving("inferense"), "service-selects-no-pod");
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].0, "Service mlops-lab/inference");
         assert!(
@@ -998,7 +1078,7 @@ mod tests {
             "{found:?}"
         );
         // Near miss: it selects the pod; a pod not ready yet would be the pod's own entry.
-        assert_eq!(unexplained(serving("inference")), []);
+        assert_eq!(ids(serving("inference")), Vec::<&str>::new());
     }
 
     fn ingress(host: &str, service: &str) -> Value {
@@ -1011,7 +1091,7 @@ mod tests {
     fn the_labs_host_routed_by_no_ingress_or_to_no_service_port_is_failing() {
         let mut items = serving("inference");
         items.push(ingress("other.homelab", "inference"));
-        let found = unexplained(items);
+        let found = swept(items, "host-not-routed");
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(
             found[0].1.contains(
@@ -1021,7 +1101,7 @@ mod tests {
         );
         let mut items = serving("inference");
         items.push(ingress("model.homelab", "inferenc"));
-        let found = unexplained(items);
+        let found = swept(items, "host-not-routed");
         assert!(
             found[0]
                 .1
@@ -1031,7 +1111,7 @@ mod tests {
         // Near miss: the host routed to the Service's port.
         let mut items = serving("inference");
         items.push(ingress("model.homelab", "inference"));
-        assert_eq!(unexplained(items), []);
+        assert_eq!(ids(items), Vec::<&str>::new());
     }
 
     #[test]

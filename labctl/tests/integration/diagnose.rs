@@ -307,6 +307,12 @@ mod engine {
             "volume-path-missing.yaml",
             &[("volume-path-missing", Error)],
         ),
+        (
+            "service-selects-no-pod.yaml",
+            &[("service-selects-no-pod", Error)],
+        ),
+        ("host-not-routed.yaml", &[("host-not-routed", Error)]),
+        ("host-routed.yaml", &[]),
         // Never silent: a failure no rule knows yet (a volume mount that times out).
         (
             "unexplained-failed-mount.yaml",
@@ -983,6 +989,7 @@ mod never_silent {
         "generated/insufficient-resources-other-namespace.yaml",
         "generated/trainer-job-failed-then-succeeded.yaml",
         "generated/node-pressure-recovered.yaml",
+        "generated/host-routed.yaml",
         "lab/healthy.json",
         // The fault is outside the cluster's objects: the Pi-hole record (verify's DNS check).
         "lab/pihole-missing-record.json",
