@@ -970,13 +970,13 @@ mod tests {
         items.push(warning(
             "web",
             "FailedMount",
-            r#"MountVolume.SetUp failed for volume "config" : configmap "web-config" not found"#,
+            "Unable to attach or mount volumes: unmounted volumes=[data], unattached volumes=[data]: timed out waiting for the condition",
             "2026-11-28T08:39:00Z",
         ));
         let found = unexplained(items);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(
-            found[0].1.contains("Event Warning FailedMount on Pod mlops-lab/web (kubelet, x3): MountVolume.SetUp failed"),
+            found[0].1.contains("Event Warning FailedMount on Pod mlops-lab/web (kubelet, x3): Unable to attach or mount volumes"),
             "{found:?}"
         );
     }
