@@ -129,11 +129,14 @@ pub async fn run(ctx: &Context, args: &DiagnoseArgs) -> anyhow::Result<ExitStatu
             None => crate::render::note(&format!("labctl: no PersistentVolumeClaim in {where_}")),
         }
     }
-    let mut diagnosis = crate::diagnose::diagnose_target(&snapshot, &ctx.config, &scope, target);
-    if args.common.snapshot.is_some() {
+    let diagnosis = if args.common.snapshot.is_some() {
         // Offline, the report says which day its verdict is about.
-        diagnosis = diagnosis.as_of(snapshot.as_of_or(ctx.clock));
-    }
+        let as_of = snapshot.as_of_or(ctx.clock);
+        crate::diagnose::diagnose_at(&snapshot, &ctx.config, &scope, target, Some(as_of.at))
+            .as_of(as_of)
+    } else {
+        crate::diagnose::diagnose_target(&snapshot, &ctx.config, &scope, target)
+    };
     let about = match target {
         Target::Pvc => "storage",
         Target::Pods => "pod",

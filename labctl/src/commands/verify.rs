@@ -169,14 +169,20 @@ async fn read(ctx: &Context) -> Option<crate::snapshot::ClusterSnapshot> {
     tokio::time::timeout(ctx.timeout, read).await.ok()?.ok()
 }
 
-/// The root causes of every diagnosis (`labctl diagnose`) over a snapshot.
+/// The root causes of every diagnosis (`labctl diagnose`) over a snapshot, as of the instant
+/// the checks judged (a recording's, already found; live, the read's).
 fn causes_of(snapshot: &crate::snapshot::ClusterSnapshot, ctx: &Context) -> Vec<Cause> {
     let scope = crate::diagnose::Scope::namespace(&ctx.config.namespace);
-    let d = crate::diagnose::diagnose_target(
+    let now = match &ctx.snapshot {
+        Some(recorded) => Some(recorded.as_of.at),
+        None => snapshot.as_of().map(|a| a.at),
+    };
+    let d = crate::diagnose::diagnose_at(
         snapshot,
         &ctx.config,
         &scope,
         crate::diagnose::Target::All,
+        now,
     );
     Cause::of(&d)
 }

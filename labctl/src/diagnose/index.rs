@@ -162,6 +162,8 @@ pub struct Index<'a> {
     pub pods_by_owner: HashMap<&'a str, Vec<&'a Pod>>,
     /// Owner uid (any owner reference) → the Jobs it owns (a CronJob's runs).
     pub jobs_by_owner: HashMap<&'a str, Vec<&'a Job>>,
+    /// Owner uid → the ReplicaSets it owns (a Deployment's).
+    pub replica_sets_by_owner: HashMap<&'a str, Vec<&'a ObjectMeta>>,
     /// Namespace → its CronJobs.
     pub cron_jobs_by_ns: HashMap<&'a str, Vec<&'a CronJob>>,
     /// Namespace → its Jobs.
@@ -176,7 +178,7 @@ fn claims_of(spec: &PodSpec) -> impl Iterator<Item = &str> {
     })
 }
 
-fn controller(meta: &ObjectMeta) -> Option<&OwnerReference> {
+pub(crate) fn controller(meta: &ObjectMeta) -> Option<&OwnerReference> {
     let refs = meta.owner_references.as_deref()?;
     refs.iter()
         .find(|r| r.controller == Some(true))
@@ -556,6 +558,16 @@ impl<'a> Index<'a> {
             }
             jobs_by_ns.entry(ns(&j.metadata)).or_default().push(j);
         }
+        let mut replica_sets_by_owner: HashMap<&str, Vec<&ObjectMeta>> =
+            map_with(s.deployments.len());
+        for rs in &s.replica_sets {
+            if let Some(o) = controller(&rs.metadata) {
+                replica_sets_by_owner
+                    .entry(o.uid.as_str())
+                    .or_default()
+                    .push(&rs.metadata);
+            }
+        }
         let mut cron_jobs_by_ns: HashMap<&str, Vec<&CronJob>> = map_with(0);
         for c in &s.cron_jobs {
             cron_jobs_by_ns.entry(ns(&c.metadata)).or_default().push(c);
@@ -565,6 +577,7 @@ impl<'a> Index<'a> {
             snapshot: s,
             pods_by_owner,
             jobs_by_owner,
+            replica_sets_by_owner,
             cron_jobs_by_ns,
             jobs_by_ns,
             pods_by_node,
@@ -641,6 +654,17 @@ impl<'a> Index<'a> {
             current = next;
         }
         Some(current)
+    }
+
+    /// The top-level workload of an object (see [`Self::top_owner`]) as a reference, or `None`
+    /// for an object nothing owns.
+    pub fn top_owner_ref(&self, meta: &'a ObjectMeta) -> Option<crate::diagnose::ObjectRef> {
+        let (kind, owner) = self.top_owner(meta)?;
+        Some(crate::diagnose::ObjectRef::namespaced(
+            kind.as_str(),
+            ns(owner),
+            name(owner),
+        ))
     }
 
     /// The claim's StorageClass: by name, or the default class when the name is unset.

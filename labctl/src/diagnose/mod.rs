@@ -182,12 +182,25 @@ pub enum Target {
 }
 
 /// Diagnoses `target` in `scope`; with [`Target::All`] one finding per root cause over claims,
-/// pods and workloads together. Pure.
+/// pods and workloads together, as of the snapshot's own instant. Pure.
 pub fn diagnose_target(
     snapshot: &ClusterSnapshot,
     config: &LabConfig,
     scope: &Scope,
     target: Target,
+) -> Diagnosis {
+    let now = snapshot.as_of().map(|a| a.at);
+    diagnose_at(snapshot, config, scope, target, now)
+}
+
+/// [`diagnose_target`] as of `now` (`None`: unknown, nothing counts as young), for a caller that
+/// already knows the snapshot's instant: finding the newest time in a file reads every object.
+pub fn diagnose_at(
+    snapshot: &ClusterSnapshot,
+    config: &LabConfig,
+    scope: &Scope,
+    target: Target,
+    now: Option<k8s_openapi::jiff::Timestamp>,
 ) -> Diagnosis {
     let index = index::Index::new(snapshot);
     let targets = engine::Targets {
@@ -205,7 +218,6 @@ pub fn diagnose_target(
         workloads: targets.pods,
         claims: targets.claims,
     };
-    let now = snapshot.as_of().map(|a| a.at);
     let unexplained = sweep::unexplained(&index, config, scope, sweep, now, &findings);
     Diagnosis::new(engine::merge::merge_into(findings, unexplained))
 }

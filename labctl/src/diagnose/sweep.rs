@@ -179,36 +179,12 @@ impl Failing {
             cause,
             ..
         } = self;
-        if let Some(cause) = cause {
-            let mut evidence = vec![format!("{object}: {state}")];
-            evidence.extend(warnings);
-            return Hit {
-                id: cause.id,
-                summary: cause.summary,
-                group_summary: None,
-                evidence,
-                affected: vec![Affected {
-                    object: object.clone(),
-                    state: Some(state),
-                }],
-                root: object,
-                remediation: cause.remediation,
-            };
-        }
-        let (kind, name) = (object.kind.to_lowercase(), object.name.clone());
-        let ns = object.namespace.clone().unwrap_or_default();
+        let cause = cause.unwrap_or_else(|| Cause::unexplained(&object, &state));
         let mut evidence = vec![format!("{object}: {state}")];
         evidence.extend(warnings);
-        let remediation = format!(
-            "labctl knows no cause for this yet. Read the state and the events above, and the \
-             object's own account: kubectl -n {ns} describe {kind} {name}; kubectl -n {ns} get \
-             events --field-selector involvedObject.name={name}. Then report the case with \
-             `labctl snapshot -f snapshot.json` attached, so a rule can learn it (see the \
-             runbook)."
-        );
         Hit {
-            id: FindingId::UnexplainedFailure,
-            summary: format!("{object} is failing and no rule explains why: {state}"),
+            id: cause.id,
+            summary: cause.summary,
             group_summary: None,
             evidence,
             affected: vec![Affected {
@@ -216,7 +192,26 @@ impl Failing {
                 state: Some(state),
             }],
             root: object,
-            remediation,
+            remediation: cause.remediation,
+        }
+    }
+}
+
+impl Cause {
+    /// `unexplained-failure`: what to read, and how to report the case.
+    fn unexplained(object: &ObjectRef, state: &str) -> Self {
+        let (kind, name) = (object.kind.to_lowercase(), &object.name);
+        let ns = object.namespace.as_deref().unwrap_or_default();
+        Cause {
+            id: FindingId::UnexplainedFailure,
+            summary: format!("{object} is failing and no rule explains why: {state}"),
+            remediation: format!(
+                "labctl knows no cause for this yet. Read the state and the events above, and the \
+                 object's own account: kubectl -n {ns} describe {kind} {name}; kubectl -n {ns} get \
+                 events --field-selector involvedObject.name={name}. Then report the case with \
+                 `labctl snapshot -f snapshot.json` attached, so a rule can learn it (see the \
+                 runbook)."
+            ),
         }
     }
 }
@@ -262,13 +257,7 @@ impl<'a> Judge<'_, 'a> {
     fn names(&self, kind: &str, meta: &'a ObjectMeta) -> (ObjectRef, Vec<ObjectRef>) {
         let object = ObjectRef::namespaced(kind, meta_ns(meta), meta_name(meta));
         let mut names = vec![object.clone()];
-        if let Some((owner_kind, owner)) = self.ix.top_owner(meta) {
-            names.push(ObjectRef::namespaced(
-                owner_kind.as_str(),
-                meta_ns(owner),
-                meta_name(owner),
-            ));
-        }
+        names.extend(self.ix.top_owner_ref(meta));
         (object, names)
     }
 
@@ -280,6 +269,11 @@ impl<'a> Judge<'_, 'a> {
         }
         let status = pod.status.as_ref();
         let phase = status.and_then(|s| s.phase.as_deref()).unwrap_or("Unknown");
+        let ready = condition(pod, "Ready").is_some_and(|c| c.status == "True");
+        // Most pods are fine: they cost no look-up of their events.
+        if phase == "Succeeded" || (phase == "Running" && ready && !waiting_broken(pod)) {
+            return None;
+        }
         let warnings = self.warnings("Pod", meta);
         let state = match phase {
             "Succeeded" => return None,
@@ -288,27 +282,8 @@ impl<'a> Judge<'_, 'a> {
             "Failed" if crate::diagnose::rules::pressure::recovered(self.ix, pod) => return None,
             "Failed" => Some(pod_state(pod)),
             _ => {
-                let containers = status
-                    .into_iter()
-                    .flat_map(|s| {
-                        s.init_container_statuses
-                            .iter()
-                            .flatten()
-                            .chain(s.container_statuses.iter().flatten())
-                    })
-                    .collect::<Vec<_>>();
-                let broken = containers.iter().any(|c| {
-                    c.state
-                        .as_ref()
-                        .and_then(|s| s.waiting.as_ref())
-                        .and_then(|w| w.reason.as_deref())
-                        .is_some_and(|r| !STARTING.contains(&r))
-                });
-                let ready = condition(pod, "Ready").is_some_and(|c| c.status == "True");
-                if broken {
+                if waiting_broken(pod) {
                     Some(pod_state(pod))
-                } else if phase == "Running" && ready {
-                    None
                 } else {
                     // On its way up: Pending, or not yet Ready since it last changed.
                     let since = condition(pod, "Ready")
@@ -342,20 +317,7 @@ impl<'a> Judge<'_, 'a> {
     fn job(&self, job: &'a Job) -> Option<Failing> {
         let (reason, message) = crate::diagnose::rules::training::job_failed(job)?;
         // A newer run of the same owner that succeeded: the failure is history.
-        let owner = owner_uid(&job.metadata);
-        let created = job.metadata.creation_timestamp.as_ref().map(|t| t.0);
-        let recovered = owner.is_some_and(|uid| {
-            self.ix
-                .jobs_by_owner
-                .get(uid)
-                .into_iter()
-                .flatten()
-                .any(|j| {
-                    j.metadata.creation_timestamp.as_ref().map(|t| t.0) > created
-                        && crate::diagnose::rules::training::job_succeeded(j)
-                })
-        });
-        if recovered {
+        if crate::diagnose::rules::training::superseded(self.ix, job) {
             return None;
         }
         let (object, mut names) = self.names("Job", &job.metadata);
@@ -483,16 +445,11 @@ impl<'a> Judge<'_, 'a> {
     }
 
     fn replica_sets_of(&self, meta: &'a ObjectMeta) -> Vec<&'a ObjectMeta> {
-        let Some(uid) = meta.uid.as_deref() else {
-            return Vec::new();
-        };
-        self.ix
-            .snapshot
-            .replica_sets
-            .iter()
-            .map(|rs| &rs.metadata)
-            .filter(|m| owner_uid(m) == Some(uid))
-            .collect()
+        let sets = meta
+            .uid
+            .as_deref()
+            .and_then(|uid| self.ix.replica_sets_by_owner.get(uid));
+        sets.cloned().unwrap_or_default()
     }
 
     /// A claim Pending that no finding explains (the normal wait of a WaitForFirstConsumer
@@ -815,20 +772,20 @@ fn holds(s: &crate::snapshot::ClusterSnapshot, resource: &str, some: bool) -> bo
 }
 
 fn owner_kind(meta: &ObjectMeta) -> Option<&str> {
-    controller(meta).map(|o| o.kind.as_str())
+    crate::diagnose::index::controller(meta).map(|o| o.kind.as_str())
 }
 
-fn owner_uid(meta: &ObjectMeta) -> Option<&str> {
-    controller(meta).map(|o| o.uid.as_str())
-}
-
-fn controller(
-    meta: &ObjectMeta,
-) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference> {
-    let refs = meta.owner_references.as_deref()?;
-    refs.iter()
-        .find(|r| r.controller == Some(true))
-        .or(refs.first())
+/// Whether a container of `pod` waits for a reason other than being created.
+fn waiting_broken(pod: &Pod) -> bool {
+    let statuses = pod.status.iter().flat_map(|s| {
+        s.init_container_statuses
+            .iter()
+            .flatten()
+            .chain(s.container_statuses.iter().flatten())
+    });
+    statuses
+        .filter_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.as_deref())
+        .any(|r| !STARTING.contains(&r))
 }
 
 fn condition<'p>(

@@ -124,7 +124,7 @@ macro_rules! snapshot_kinds {
             fn newest_time(&self) -> Option<k8s_openapi::jiff::Timestamp> {
                 let mut newest = None;
                 $( for o in &self.$field {
-                    if let Ok(v) = ($write)(o) {
+                    if let Ok(v) = serde_json::to_value(o) {
                         newest = newest.max(as_of::newest_time(&v));
                     }
                 } )*

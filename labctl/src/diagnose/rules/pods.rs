@@ -25,16 +25,13 @@ const STORAGE_REASONS: [ReasonKind; 5] = [
 impl<'i, 'a> Engine<'i, 'a> {
     /// The workload a pod belongs to (its top owner), or the pod itself.
     pub(crate) fn pod_workload(&self, pod: &'a Pod) -> ObjectRef {
-        match self.ix.top_owner(&pod.metadata) {
-            Some((kind, meta)) => {
-                ObjectRef::namespaced(kind.as_str(), meta_ns(meta), meta_name(meta))
-            }
-            None => ObjectRef::namespaced(
+        self.ix.top_owner_ref(&pod.metadata).unwrap_or_else(|| {
+            ObjectRef::namespaced(
                 WorkloadKind::Pod.as_str(),
                 meta_ns(&pod.metadata),
                 meta_name(&pod.metadata),
-            ),
-        }
+            )
+        })
     }
 
     /// Pod → its workload → the Services that select it.

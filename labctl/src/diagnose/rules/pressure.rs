@@ -109,9 +109,9 @@ fn hit(ix: &Index<'_>, pod: &Pod) -> Hit {
         object: ObjectRef::namespaced("Pod", ns, name),
         state: Some("Evicted".to_owned()),
     }];
-    if let Some((kind, owner)) = ix.top_owner(&pod.metadata) {
+    if let Some(owner) = ix.top_owner_ref(&pod.metadata) {
         affected.push(Affected {
-            object: ObjectRef::namespaced(kind.as_str(), meta_ns(owner), meta_name(owner)),
+            object: owner,
             state: Some("no ready pod".to_owned()),
         });
     }

@@ -15,8 +15,6 @@ use crate::diagnose::rules::containers::{Failing, exit_meaning, last_terminated,
 use crate::diagnose::{Affected, ObjectRef as Ref};
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 
-const HOOK: &str = "argocd.argoproj.io/hook";
-
 /// The trainer's Jobs: the runs of the CronJob the lab description names (its own Jobs and the
 /// Jobs, Argo CD hooks among them, that run its pod template: [`crate::k8s::job::is_run_of`]),
 /// whatever their containers and labels are called. Without that CronJob (a description
@@ -85,6 +83,19 @@ pub(crate) fn job_succeeded(job: &Job) -> bool {
     })
 }
 
+/// Whether a newer run of the Job's owner (a CronJob, or whatever controls it) succeeded: the
+/// failure is then history.
+pub(crate) fn superseded(ix: &Index<'_>, job: &Job) -> bool {
+    let Some(owner) = crate::diagnose::index::controller(&job.metadata) else {
+        return false;
+    };
+    let created = job.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    let runs = ix.jobs_by_owner.get(owner.uid.as_str());
+    runs.into_iter()
+        .flatten()
+        .any(|j| j.metadata.creation_timestamp.as_ref().map(|t| t.0) > created && job_succeeded(j))
+}
+
 impl<'i, 'a> Engine<'i, 'a> {
     /// The pods of a Job, oldest first.
     pub(crate) fn job_pods(&self, job: &'a Job) -> Vec<&'a Pod> {
@@ -97,25 +108,8 @@ impl<'i, 'a> Engine<'i, 'a> {
     }
 
     /// A later Job of the same CronJob succeeded: this failure is history.
-    fn superseded(&self, job: &'a Job) -> bool {
-        let Some(owner) = job
-            .metadata
-            .owner_references
-            .iter()
-            .flatten()
-            .find(|o| o.kind == "CronJob")
-        else {
-            return false;
-        };
-        let created = job.metadata.creation_timestamp.as_ref().map(|t| t.0);
-        let runs = self.ix.jobs_by_owner.get(owner.uid.as_str());
-        runs.into_iter().flatten().any(|j| {
-            j.metadata.creation_timestamp.as_ref().map(|t| t.0) > created && job_succeeded(j)
-        })
-    }
-
     pub(crate) fn judge_job(&mut self, job: &'a Job) {
-        if !is_trainer_job(job, self.ix, self.config) || self.superseded(job) {
+        if !is_trainer_job(job, self.ix, self.config) || superseded(self.ix, job) {
             return;
         }
         let Some((reason, message)) = job_failed(job) else {
@@ -152,11 +146,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             return;
         }
         let owner = self.ix.top_owner(&job.metadata);
-        let hook = job
-            .metadata
-            .annotations
-            .as_ref()
-            .is_some_and(|a| a.contains_key(HOOK));
+        let hook = crate::k8s::job::is_argocd_hook(job);
         let mut ev = vec![format!("Job {ns}/{name}: Failed {reason}: {message}")];
         if let (Some(pod), Some(cs)) = (last, status) {
             ev.push(crate::diagnose::rules::containers::container_line(pod, cs));

@@ -53,9 +53,9 @@ pub(crate) fn missing(ix: &Index<'_>, scope: &Scope) -> Vec<Hit> {
             object: ObjectRef::namespaced("Pod", ns, name),
             state: Some("Pending (ContainerCreating)".to_owned()),
         }];
-        if let Some((kind, owner)) = ix.top_owner(&pod.metadata) {
+        if let Some(owner) = ix.top_owner_ref(&pod.metadata) {
             affected.push(Affected {
-                object: ObjectRef::namespaced(kind.as_str(), meta_ns(owner), meta_name(owner)),
+                object: owner,
                 state: None,
             });
         }
