@@ -40,6 +40,9 @@ pub enum FindingId {
     VolumePathMissing,
     ServiceSelectsNoPod,
     HostNotRouted,
+    SchedulingGated,
+    VolumeMountFailed,
+    RolloutStuck,
     UnexplainedFailure,
 }
 
@@ -77,7 +80,7 @@ const fn entry(
 }
 
 /// Every finding, in catalogue order.
-pub const CATALOGUE: [FindingSpec; 30] = [
+pub const CATALOGUE: [FindingSpec; 33] = [
     entry(
         FindingId::PvcWaitingForConsumer,
         "pvc-waiting-for-consumer",
@@ -253,6 +256,24 @@ pub const CATALOGUE: [FindingSpec; 30] = [
         "no Ingress or HTTPRoute routes the lab's host to an existing Service port",
     ),
     entry(
+        FindingId::SchedulingGated,
+        "scheduling-gated",
+        Severity::Error,
+        "a pod is held by scheduling gates that nothing removes: the scheduler never considers it",
+    ),
+    entry(
+        FindingId::VolumeMountFailed,
+        "volume-mount-failed",
+        Severity::Error,
+        "the kubelet cannot attach or mount a pod's volume (attached elsewhere, a driver error, a timeout)",
+    ),
+    entry(
+        FindingId::RolloutStuck,
+        "rollout-stuck",
+        Severity::Error,
+        "a Deployment's rollout stopped: its pods cannot be created, or it exceeded its progress deadline",
+    ),
+    entry(
         FindingId::UnexplainedFailure,
         "unexplained-failure",
         Severity::Error,
@@ -345,6 +366,9 @@ mod tests {
                 ("volume-path-missing", "error"),
                 ("service-selects-no-pod", "error"),
                 ("host-not-routed", "error"),
+                ("scheduling-gated", "error"),
+                ("volume-mount-failed", "error"),
+                ("rollout-stuck", "error"),
                 ("unexplained-failure", "error"),
             ]
         );

@@ -6,6 +6,7 @@
 //! templates and annotations so that some problems are found before anything is stuck.
 
 pub mod catalogue;
+mod causes;
 mod engine;
 pub mod index;
 mod rules;

@@ -26,9 +26,10 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::config::LabConfig;
 use crate::diagnose::catalogue::FindingId;
+use crate::diagnose::causes::Cause;
 use crate::diagnose::engine::evidence::event_line;
 use crate::diagnose::engine::merge::Hit;
-use crate::diagnose::index::Index;
+use crate::diagnose::index::{EventRecord, Index};
 use crate::diagnose::{Affected, Finding, ObjectRef, Scope, Severity};
 use crate::k8s::model::{Deployment, Job, Pod, StatefulSet};
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
@@ -163,13 +164,6 @@ struct Failing {
     cause: Option<Cause>,
 }
 
-/// A cause the sweep names itself.
-struct Cause {
-    id: FindingId,
-    summary: String,
-    remediation: String,
-}
-
 impl Failing {
     fn hit(self) -> Hit {
         let Failing {
@@ -193,25 +187,6 @@ impl Failing {
             }],
             root: object,
             remediation: cause.remediation,
-        }
-    }
-}
-
-impl Cause {
-    /// `unexplained-failure`: what to read, and how to report the case.
-    fn unexplained(object: &ObjectRef, state: &str) -> Self {
-        let (kind, name) = (object.kind.to_lowercase(), &object.name);
-        let ns = object.namespace.as_deref().unwrap_or_default();
-        Cause {
-            id: FindingId::UnexplainedFailure,
-            summary: format!("{object} is failing and no rule explains why: {state}"),
-            remediation: format!(
-                "labctl knows no cause for this yet. Read the state and the events above, and the \
-                 object's own account: kubectl -n {ns} describe {kind} {name}; kubectl -n {ns} get \
-                 events --field-selector involvedObject.name={name}. Then report the case with \
-                 `labctl snapshot -f snapshot.json` attached, so a rule can learn it (see the \
-                 runbook)."
-            ),
         }
     }
 }
@@ -305,13 +280,72 @@ impl<'a> Judge<'_, 'a> {
         {
             names.push(ObjectRef::namespaced("ReplicaSet", meta_ns(meta), &rs.name));
         }
+        // What the pod's own state says, when it says it: gates nothing removes, a volume
+        // the kubelet cannot attach or mount.
+        let cause = Cause::scheduling_gated(pod, self.template_gated(pod)).or_else(|| {
+            (phase == "Pending")
+                .then(|| Cause::volume_mount(self.ix, pod, &self.warning_events("Pod", meta)))
+                .flatten()
+        });
         Some(Failing {
             object,
             names,
             state,
             warnings,
-            cause: None,
+            cause,
         })
+    }
+
+    /// Warning events about an object, newest first.
+    fn warning_events<'s>(
+        &'s self,
+        kind: &'s str,
+        meta: &'s ObjectMeta,
+    ) -> Vec<&'s EventRecord<'a>> {
+        let mut events: Vec<_> = self
+            .ix
+            .events_for(kind, meta)
+            .filter(|e| e.type_ == "Warning")
+            .collect();
+        events.sort_by_key(|e| std::cmp::Reverse(e.last_seen));
+        events
+    }
+
+    /// Whether the pod's scheduling gates come from its workload's pod template (Git), not
+    /// from a controller or webhook that added them to this pod.
+    fn template_gated(&self, pod: &Pod) -> bool {
+        let gated = |spec: Option<&crate::k8s::model::PodSpec>| {
+            spec.and_then(|s| s.scheduling_gates.as_ref())
+                .is_some_and(|g| !g.is_empty())
+        };
+        let Some(owner) = self.ix.top_owner_ref(&pod.metadata) else {
+            return false;
+        };
+        let ns = owner.namespace.as_deref().unwrap_or_default();
+        let s = self.ix.snapshot;
+        match owner.kind.as_str() {
+            "Deployment" => self
+                .ix
+                .deployment_by_key
+                .get(&(ns, owner.name.as_str()))
+                .is_some_and(|d| gated(d.spec.as_ref().and_then(|s| s.template.spec.as_ref()))),
+            "Job" => s.jobs.iter().any(|j| {
+                meta_ns(&j.metadata) == ns
+                    && meta_name(&j.metadata) == owner.name
+                    && gated(j.spec.as_ref().and_then(|s| s.template.spec.as_ref()))
+            }),
+            "CronJob" => s.cron_jobs.iter().any(|c| {
+                meta_ns(&c.metadata) == ns
+                    && meta_name(&c.metadata) == owner.name
+                    && gated(
+                        c.spec
+                            .as_ref()
+                            .and_then(|s| s.job_template.spec.as_ref())
+                            .and_then(|s| s.template.spec.as_ref()),
+                    )
+            }),
+            _ => false,
+        }
     }
 
     fn job(&self, job: &'a Job) -> Option<Failing> {
@@ -358,14 +392,21 @@ impl<'a> Judge<'_, 'a> {
             });
         let replicas = status.and_then(|s| s.replicas).unwrap_or(0);
         let available = status.and_then(|s| s.available_replicas).unwrap_or(0);
-        self.workload(
+        let mut failing = self.workload(
             "Deployment",
             &d.metadata,
             wanted,
             replicas,
             available,
             stalled,
-        )
+        )?;
+        let events: Vec<&EventRecord<'a>> = self
+            .replica_sets_of(&d.metadata)
+            .into_iter()
+            .flat_map(|rs| self.warning_events("ReplicaSet", rs))
+            .collect();
+        failing.cause = Cause::rollout(d, &events);
+        Some(failing)
     }
 
     fn stateful_set(&self, s: &'a StatefulSet) -> Option<Failing> {
@@ -402,7 +443,13 @@ impl<'a> Judge<'_, 'a> {
         let mut warnings = self.warnings(kind, meta);
         let created = meta.creation_timestamp.as_ref().map(|t| t.0);
         let state = match stalled {
-            Some(s) => s,
+            Some(s) => {
+                for rs in self.replica_sets_of(meta) {
+                    warnings.extend(self.warnings("ReplicaSet", rs));
+                }
+                warnings.truncate(WARNINGS);
+                s
+            }
             // Pods that fail are the pods' own entries; a workload without any is its own.
             None if wanted > 0 && pods.is_empty() && available < wanted => {
                 let sets = self.replica_sets_of(meta);
@@ -623,7 +670,7 @@ impl<'a> Judge<'_, 'a> {
                     missing.join(", ")
                 )
             };
-            let cause = host_not_routed(config, "HTTPRoute", &config.http_route, &state);
+            let cause = Cause::host_not_routed(config, "HTTPRoute", &config.http_route, &state);
             return Some(Failing {
                 names: vec![object.clone()],
                 object,
@@ -691,7 +738,7 @@ impl<'a> Judge<'_, 'a> {
                 )
             }
         };
-        let cause = host_not_routed(config, "Ingress", name, &state);
+        let cause = Cause::host_not_routed(config, "Ingress", name, &state);
         Some(Failing {
             names: vec![object.clone()],
             object,
@@ -746,22 +793,6 @@ impl<'a> Judge<'_, 'a> {
             warnings: Vec::new(),
             cause: None,
         })
-    }
-}
-
-/// `host-not-routed`: the route of the lab's host is missing or leads to no Service port.
-fn host_not_routed(config: &LabConfig, kind: &str, name: &str, state: &str) -> Cause {
-    let ns = &config.namespace;
-    Cause {
-        id: FindingId::HostNotRouted,
-        summary: format!("requests for {} reach no Service: {state}", config.host),
-        remediation: format!(
-            "In Git: route host {host} to Service {svc} on a port it declares ({kind} {name} in manifests/); \
-             Argo CD applies it. Confirm: kubectl -n {ns} get {kinds} -o wide, then labctl predict 4.2",
-            host = config.host,
-            svc = config.service,
-            kinds = kind.to_lowercase(),
-        ),
     }
 }
 
@@ -924,16 +955,42 @@ mod tests {
         items.push(creating("web", "2026-11-28T08:38:00Z"));
         items.push(now_at("2026-11-28T08:40:00Z"));
         assert_eq!(unexplained(items.clone()), []);
+        // A CNI that cannot set up the sandbox's network: no rule knows it yet.
+        let sandbox = "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox \"0a1b\": plugin type=\"flannel\" failed (add): failed to load flannel 'subnet.env' file";
+        items.push(warning(
+            "web",
+            "FailedCreatePodSandBox",
+            sandbox,
+            "2026-11-28T08:39:00Z",
+        ));
+        let found = unexplained(items);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0]
+                .1
+                .contains("Event Warning FailedCreatePodSandBox on Pod mlops-lab/web (kubelet, x3): Failed to create pod sandbox"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_pod_whose_volume_does_not_mount_is_volume_mount_failed_even_when_young() {
+        let mut items = base();
+        items.push(creating("web", "2026-11-28T08:38:00Z"));
+        items.push(now_at("2026-11-28T08:40:00Z"));
         items.push(warning(
             "web",
             "FailedMount",
             "Unable to attach or mount volumes: unmounted volumes=[data], unattached volumes=[data]: timed out waiting for the condition",
             "2026-11-28T08:39:00Z",
         ));
-        let found = unexplained(items);
+        assert_eq!(unexplained(items.clone()), []);
+        let found = swept(items, "volume-mount-failed");
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(
-            found[0].1.contains("Event Warning FailedMount on Pod mlops-lab/web (kubelet, x3): Unable to attach or mount volumes"),
+            found[0]
+                .1
+                .contains("Warning FailedMount on Pod mlops-lab/web"),
             "{found:?}"
         );
     }

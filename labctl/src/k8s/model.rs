@@ -25,7 +25,8 @@ use k8s_openapi::api::apps::v1::{
 use k8s_openapi::api::batch::v1::{CronJobStatus, JobStatus};
 use k8s_openapi::api::core::v1::{
     Affinity, ContainerPort, ObjectReference, PersistentVolumeClaimVolumeSource,
-    PersistentVolumeStatus, PodStatus, Probe, ResourceRequirements, Toleration, VolumeNodeAffinity,
+    PersistentVolumeStatus, PodSchedulingGate, PodStatus, Probe, ResourceRequirements, Toleration,
+    VolumeNodeAffinity,
 };
 use k8s_openapi::api::core::v1::{EventSeries as CoreEventSeries, EventSource};
 use k8s_openapi::api::events::v1::EventSeries;
@@ -80,6 +81,8 @@ pub struct PodSpec {
     pub containers: Vec<Container>,
     pub init_containers: Option<Vec<Container>>,
     pub volumes: Option<Vec<Volume>>,
+    /// Gates a controller removes before the scheduler considers the pod (`SchedulingGated`).
+    pub scheduling_gates: Option<Vec<PodSchedulingGate>>,
 }
 
 /// A container: what it runs, its ports, requests and limits, mounts and probes. The probes
@@ -126,6 +129,8 @@ resource!(Deployment, k8s_openapi::api::apps::v1::Deployment);
 #[serde(default, rename_all = "camelCase")]
 pub struct DeploymentSpec {
     pub replicas: Option<i32>,
+    /// Seconds a rollout may go without progress before `ProgressDeadlineExceeded` (600).
+    pub progress_deadline_seconds: Option<i32>,
     pub selector: LabelSelector,
     pub template: PodTemplateSpec,
 }

@@ -313,9 +313,31 @@ mod engine {
         ),
         ("host-not-routed.yaml", &[("host-not-routed", Error)]),
         ("host-routed.yaml", &[]),
-        // Never silent: a failure no rule knows yet (a volume mount that times out).
+        // What the sweep reads from a stuck object's own state, and near misses.
         (
-            "unexplained-failed-mount.yaml",
+            "volume-mount-timeout.yaml",
+            &[("volume-mount-failed", Error)],
+        ),
+        (
+            "volume-multi-attach.yaml",
+            &[("volume-mount-failed", Error)],
+        ),
+        (
+            "volume-attach-failed.yaml",
+            &[("volume-mount-failed", Error)],
+        ),
+        ("volume-mount-recovered.yaml", &[]),
+        ("scheduling-gated.yaml", &[("scheduling-gated", Error)]),
+        ("scheduling-gated-young.yaml", &[]),
+        (
+            "rollout-stuck-pod-security.yaml",
+            &[("rollout-stuck", Error)],
+        ),
+        ("rollout-stuck-quota.yaml", &[("rollout-stuck", Error)]),
+        ("rollout-progressing.yaml", &[]),
+        // Never silent: a failure no rule knows yet (a pod for a scheduler that does not run).
+        (
+            "unexplained-unknown-scheduler.yaml",
             &[("unexplained-failure", Error)],
         ),
     ];
@@ -338,6 +360,21 @@ mod engine {
                 "config-missing-volume.yaml",
                 "ConfigMap inference-config does not exist",
             ),
+            (
+                "volume-mount-timeout.yaml",
+                "gave up mounting volume(s) [models]",
+            ),
+            (
+                "volume-multi-attach.yaml",
+                "(claim models) of pod inference-6f9c7d8b5-q2x7m is still attached for pod(s) inference-5b8f6c7d9-k2m4x",
+            ),
+            (
+                "volume-attach-failed.yaml",
+                "AttachVolume.Attach failed for volume",
+            ),
+            ("scheduling-gated.yaml", "example.com/capacity-check"),
+            ("rollout-stuck-pod-security.yaml", "violates PodSecurity"),
+            ("rollout-stuck-quota.yaml", "exceeded quota"),
         ] {
             let d = run_all(name);
             assert!(
@@ -984,6 +1021,9 @@ mod never_silent {
         "generated/image-arm64-running.yaml",
         "generated/readiness-starting.yaml",
         "generated/config-container-creating.yaml",
+        "generated/volume-mount-recovered.yaml",
+        "generated/scheduling-gated-young.yaml",
+        "generated/rollout-progressing.yaml",
         "generated/container-restarted-once.yaml",
         "generated/container-killed-not-oom.yaml",
         "generated/insufficient-resources-other-namespace.yaml",
