@@ -40,6 +40,8 @@ pub struct Binaries {
     pub gateway_api_crds: PathBuf,
     /// Kubernetes' module directory (the pause image's source, `build/pause/linux/pause.c`).
     pub k8s_module: PathBuf,
+    /// The CNCF registry (`distribution`'s `registry`), for the tests that push images.
+    pub registry: PathBuf,
 }
 
 impl Binaries {
@@ -92,8 +94,41 @@ impl Binaries {
             traefik: dir("traefik")?.join("traefik"),
             gateway_api_crds: dir("gateway-api-crds")?,
             k8s_module: module("testbed/k8s", "k8s.io/kubernetes")?,
+            registry: dir("distribution")?.join("registry"),
         })
     }
+}
+
+/// Where `testbed/build` puts its binaries (`MLOPS_LAB_CACHE`, else `~/.cache/mlops-lab`).
+pub fn build_cache() -> PathBuf {
+    std::env::var_os("MLOPS_LAB_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/mlops-lab")
+        })
+        .join("bin")
+}
+
+/// The CNCF registry binary if `testbed/build` has built it (`None` otherwise), found without
+/// building: the version is the one `testbed/distribution/go.mod` pins, the directory the one
+/// `testbed/build` caches it in.
+pub fn built_registry(repo: &Path) -> Result<Option<PathBuf>> {
+    let go_mod = repo.join("testbed/distribution/go.mod");
+    let text =
+        std::fs::read_to_string(&go_mod).with_context(|| format!("read {}", go_mod.display()))?;
+    let version = text
+        .lines()
+        .find_map(|l| {
+            let mut words = l.split_whitespace();
+            (words.next() == Some("github.com/distribution/distribution/v3"))
+                .then(|| words.next())
+                .flatten()
+        })
+        .with_context(|| format!("{} requires no distribution version", go_mod.display()))?;
+    let binary = build_cache()
+        .join(format!("distribution-{version}"))
+        .join("registry");
+    Ok(binary.is_file().then_some(binary))
 }
 
 /// The kwok Stage documents the lab uses, from kwok's own module.

@@ -77,17 +77,11 @@ pub fn down(dir: &Path) -> Result<usize> {
 /// image, and local-path-provisioner's helper image.
 pub fn node_images(repo: &Path, bins: &Binaries, cache: &Path) -> Result<Vec<Image>> {
     eprintln!("lab: images (release trainer and inference, pause, busybox)");
-    let mut trainer = Image::program("trainer", &dataplane::release_bin("trainer")?)?;
+    let host = images::Platform::default();
+    let mut trainer = images::workload("trainer", &dataplane::release_bin("trainer")?, host)?;
     trainer.name = images::normalise(&format!("mlops-lab-trainer:{}", LAB_IMAGE_TAG));
-    trainer.env = vec!["MODEL_DIR=/models".into()];
-    let mut inference = Image::program("inference", &dataplane::release_bin("inference")?)?;
+    let mut inference = images::workload("inference", &dataplane::release_bin("inference")?, host)?;
     inference.name = images::normalise(&format!("mlops-lab-inference:{}", LAB_IMAGE_TAG));
-    inference.env = vec![
-        "MODEL_DIR=/models".into(),
-        "LISTEN_ADDR=0.0.0.0:8080".into(),
-        "LOG_FORMAT=json".into(),
-    ];
-    inference.exposed_ports = vec![8080];
     let helper = local_path_helper_image(repo)?;
     Ok(vec![
         trainer,

@@ -14,4 +14,5 @@ pub mod ingress;
 pub mod lab;
 pub mod node;
 pub mod process;
+pub mod publish;
 pub mod scenarios;

@@ -5,6 +5,7 @@
 //!   cargo lab down          stop a kept lab
 //!   cargo lab scenarios     list the failure scenarios
 //!   cargo lab drill NAME    bring the lab up broken one way and leave it running, to practise
+//!   cargo lab images        multi-arch OCI images of trainer and inference (--push to a registry)
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,106 @@ enum Cmd {
         /// A scenario name (see `cargo lab scenarios`).
         scenario: String,
     },
+    /// Build the trainer and inference images for linux/amd64 and linux/arm64 (cross-compiled,
+    /// no Docker) into an OCI image layout, one image index per program; with --push, push
+    /// them and print the digests and the homelab overlay's `images:` lines. Credentials come
+    /// from LAB_REGISTRY_USERNAME and LAB_REGISTRY_PASSWORD or the Docker config's auths
+    /// (~/.docker/config.json, DOCKER_CONFIG), never from the command line.
+    Images(ImagesArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ImagesArgs {
+    /// Push to this registry and namespace (ghcr.io/you, registry.home:5000/lab).
+    #[arg(long, value_name = "REGISTRY/NAMESPACE")]
+    push: Option<String>,
+    /// The tag to push the indexes under [default: the programs' version].
+    #[arg(long)]
+    tag: Option<String>,
+    /// Talk to the registry over plain HTTP (a registry without TLS on your LAN).
+    #[arg(long)]
+    plain_http: bool,
+    /// Build from a working tree with uncommitted changes (the images then carry the last
+    /// commit's revision, but not its content).
+    #[arg(long)]
+    allow_dirty: bool,
+    /// The OCI image layout to write [default: target/oci].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// The platforms to build, comma-separated.
+    #[arg(long, default_value = "linux/amd64,linux/arm64", value_delimiter = ',')]
+    platform: Vec<String>,
+}
+
+/// `cargo lab images`: resolve the flags, build, write the layout, push.
+fn images(repo: &std::path::Path, a: ImagesArgs) -> Result<ExitCode> {
+    use testbed::images::Platform;
+    use testbed::publish;
+    let mut platforms = a
+        .platform
+        .iter()
+        .map(|p| Platform::parse(p))
+        .collect::<Result<Vec<_>>>()?;
+    platforms.sort();
+    platforms.dedup();
+    let registry = match &a.push {
+        Some(dest) => {
+            let destination = publish::Destination::parse(dest)?;
+            let (auth, from) = publish::credentials(&destination.registry)?;
+            eprintln!(
+                "lab: images: credentials for {}: {}",
+                destination.registry,
+                match from {
+                    publish::CredentialSource::None => "none (anonymous)".to_owned(),
+                    publish::CredentialSource::Environment =>
+                        format!("{} (environment)", publish::USERNAME_ENV),
+                    publish::CredentialSource::DockerConfig(f) => f.display().to_string(),
+                }
+            );
+            Some(publish::Registry {
+                destination,
+                plain_http: a.plain_http,
+                auth,
+                extra_roots: Vec::new(),
+            })
+        }
+        None => None,
+    };
+    let provenance = publish::Provenance::of(repo, a.allow_dirty)?;
+    let tag = a.tag.unwrap_or_else(|| provenance.version.clone());
+    let started = std::time::Instant::now();
+    let programs = publish::build(repo, &platforms, &provenance)?;
+    let out = a
+        .out
+        .unwrap_or_else(|| testbed::dataplane::target_dir().join("oci"));
+    publish::write_layout(&out, &programs, &tag)?;
+    eprintln!(
+        "lab: images: built in {:.0} s; OCI image layout {} (revision {})",
+        started.elapsed().as_secs_f64(),
+        out.display(),
+        provenance.revision
+    );
+    for p in &programs {
+        println!("{}:{tag} {}", p.repository, p.images.index.digest);
+        for m in &p.images.manifests {
+            println!("  {} {}", m.platform, m.manifest.digest);
+        }
+    }
+    if let Some(registry) = registry {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let pushed = runtime.block_on(publish::push(&registry, &programs, &tag))?;
+        println!();
+        for p in &pushed {
+            println!("pushed {}:{} {}", p.name, p.tag, p.digest);
+        }
+        println!(
+            "\nPaste into manifests/overlays/homelab/kustomization.yaml (replacing its images:), commit and push:\n\n{}",
+            publish::kustomize_images(&pushed)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Installs what the lab needs and a fresh machine lacks (scripts/install-deps).
@@ -153,6 +254,7 @@ fn run(args: Args) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Images(a) => images(&repo, a),
         Cmd::Down => {
             let stopped = lab::down(&dir)?;
             eprintln!("lab: stopped {stopped} process(es)");
