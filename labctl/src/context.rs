@@ -1,8 +1,10 @@
 //! The resolved context of one run: the lab description, output settings, deadlines and a
 //! lazily built Kubernetes client.
 //!
-//! Offline commands (`config`, `completions`, `predict`, `diagnose --snapshot`) never call
-//! [`Context::client`], so they work on a machine without any kubeconfig.
+//! Offline commands (`config`, `completions`, `diagnose --snapshot`) never call
+//! [`Context::client`], so they work on a machine without any kubeconfig; `predict` calls it
+//! only to explain a failed request, and without a kubeconfig the request's answer speaks
+//! alone.
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -5,6 +5,8 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::k8s::routing::{Backend, HostRoute};
+
 /// Which hop of LAN client → DNS → ingress → Service → pod failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -179,6 +181,72 @@ pub fn classify_status(
     }
 }
 
+/// A 404 or a bare 503 from the ingress, read again with the objects that route the host
+/// (when the API could be read). From outside, "the host is not routed" and "the host is
+/// routed to a Service without a ready endpoint" look alike: Traefik answers 404 for both
+/// unless `allowEmptyServices` is set. Other failures are returned as they are.
+pub fn explain_with_route(err: HopError, route: &HostRoute, host: &str) -> HopError {
+    if !matches!(err.hop, Hop::IngressRouting | Hop::Backend)
+        || route.by.is_some() && route.backends.is_empty()
+    {
+        return err;
+    }
+    let kind = route.kind;
+    let targets = || {
+        route
+            .backends
+            .iter()
+            .map(Backend::target)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some(by) = route.by.as_deref() else {
+        let routed = if route.hosts_routed.is_empty() {
+            "none".to_owned()
+        } else {
+            route.hosts_routed.join(", ")
+        };
+        return HopError::new(
+            Hop::IngressRouting,
+            format!(
+                "{}; no {kind} in the namespace routes host {host} (hosts routed: {routed})",
+                err.message
+            ),
+        );
+    };
+    if !route.reaches_a_service() {
+        return HopError::new(
+            Hop::IngressRouting,
+            format!(
+                "{}; {kind} {by} routes host {host} to no existing Service port: {}",
+                err.message,
+                targets()
+            ),
+        );
+    }
+    match route.ready_endpoints() {
+        0 => HopError::new(
+            Hop::Backend,
+            format!(
+                "{kind} {by} routes host {host} to {}, which has no ready endpoint (the ingress \
+                 answers 404 or 503 for it; 404 is Traefik's answer unless allowEmptyServices is \
+                 set): look at the pods behind the Service",
+                targets()
+            ),
+        ),
+        ready if err.hop == Hop::IngressRouting => HopError::new(
+            Hop::IngressRouting,
+            format!(
+                "{}, yet {kind} {by} routes it to {} with {ready} ready endpoint(s): the ingress \
+                 controller has not taken the route (its IngressClass, its logs)",
+                err.message,
+                targets()
+            ),
+        ),
+        _ => err,
+    }
+}
+
 /// The `error` field of an inference error body, if the body is one.
 fn json_error(body: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_str(body).ok()?;
@@ -191,6 +259,90 @@ mod tests {
 
     fn addr() -> SocketAddr {
         "192.0.2.1:80".parse().unwrap()
+    }
+
+    fn route(by: Option<&str>, backends: &[(&str, bool, usize)]) -> HostRoute {
+        HostRoute {
+            kind: "Ingress",
+            by: by.map(str::to_owned),
+            hosts_routed: vec!["other.homelab".into()],
+            backends: backends
+                .iter()
+                .map(|(service, exists, ready)| Backend {
+                    service: (*service).into(),
+                    port: "80".into(),
+                    exists: *exists,
+                    ready_endpoints: *ready,
+                })
+                .collect(),
+        }
+    }
+
+    fn not_found() -> HopError {
+        classify_status(404, "404 page not found", "model.homelab", addr()).unwrap_err()
+    }
+
+    #[test]
+    fn a_404_for_a_route_without_ready_endpoints_blames_the_backend() {
+        let e = explain_with_route(
+            not_found(),
+            &route(Some("web"), &[("serve", true, 0)]),
+            "model.homelab",
+        );
+        assert_eq!(e.hop, Hop::Backend);
+        assert!(
+            e.message.contains(
+                "Ingress web routes host model.homelab to serve:80, which has no ready endpoint"
+            ),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains("not routed"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_404_for_an_unrouted_host_stays_a_routing_failure_and_says_what_is_routed() {
+        let e = explain_with_route(not_found(), &route(None, &[]), "model.homelab");
+        assert_eq!(e.hop, Hop::IngressRouting);
+        assert!(
+            e.message.contains("hosts routed: other.homelab"),
+            "{}",
+            e.message
+        );
+        let e = explain_with_route(
+            not_found(),
+            &route(Some("web"), &[("serve", false, 0)]),
+            "model.homelab",
+        );
+        assert_eq!(e.hop, Hop::IngressRouting);
+        assert!(
+            e.message.contains("no existing Service port: serve:80"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn a_404_with_ready_endpoints_points_at_the_controller() {
+        let e = explain_with_route(
+            not_found(),
+            &route(Some("web"), &[("serve", true, 2)]),
+            "model.homelab",
+        );
+        assert_eq!(e.hop, Hop::IngressRouting);
+        assert!(e.message.contains("2 ready endpoint(s)"), "{}", e.message);
+    }
+
+    #[test]
+    fn other_failures_are_left_as_they_are() {
+        let bare_503 = classify_status(503, "no available server", "h", addr()).unwrap_err();
+        let routed = route(Some("web"), &[("serve", true, 1)]);
+        assert_eq!(explain_with_route(bare_503.clone(), &routed, "h"), bare_503);
+        let model = classify_status(503, r#"{"error":"no model"}"#, "h", addr()).unwrap_err();
+        assert_eq!(
+            explain_with_route(model.clone(), &route(None, &[]), "h"),
+            model
+        );
     }
 
     #[test]

@@ -8,10 +8,14 @@ use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::Ingress;
 
 use super::{CheckError, Outcome};
+use crate::config::IngressController;
 use crate::context::Context;
 use crate::dns::{Answer, DnsError};
 use crate::fetch;
-use crate::http::{HopError, Response};
+use crate::http::{Hop, HopError, Response};
+use crate::k8s::gateway;
+use crate::k8s::routing::{self, HostRoute};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 /// The first address published in a load-balancer status (IP, or a hostname we cannot use).
 fn lb_ip(status: Option<&k8s_openapi::api::core::v1::LoadBalancerStatus>) -> Option<IpAddr> {
@@ -220,6 +224,7 @@ pub async fn http_healthz(ctx: &Context) -> Result<Outcome, CheckError> {
         Err(outcome) => return Ok(outcome),
     };
     let result = crate::http::get(address, &ctx.config.host, "/healthz", ctx.timeout).await;
+    let result = explained(ctx, result).await;
     Ok(evaluate_healthz(&result, &ctx.config.host, address))
 }
 
@@ -229,13 +234,60 @@ pub async fn model_ready(ctx: &Context) -> Result<Outcome, CheckError> {
         Err(outcome) => return Ok(outcome),
     };
     let result = crate::http::get(address, &ctx.config.host, "/readyz", ctx.timeout).await;
+    let result = explained(ctx, result).await;
     Ok(evaluate_readyz(&result, &ctx.config.host, address))
+}
+
+/// A routing or backend failure explained by the objects that route the host, when the API
+/// can be read ([`crate::http::explain_with_route`]).
+pub async fn explained(
+    ctx: &Context,
+    result: Result<Response, HopError>,
+) -> Result<Response, HopError> {
+    match result {
+        Err(e) if matches!(e.hop, Hop::IngressRouting | Hop::Backend) => {
+            match host_route(ctx).await {
+                Some(route) => Err(crate::http::explain_with_route(e, &route, &ctx.config.host)),
+                None => Err(e),
+            }
+        }
+        other => other,
+    }
+}
+
+/// The objects that route the lab's host, read from the API within the context's timeout;
+/// `None` when the API cannot be read (no kubeconfig, forbidden, unreachable): the HTTP
+/// answer then speaks alone.
+pub async fn host_route(ctx: &Context) -> Option<HostRoute> {
+    let read = async {
+        let client = ctx.client().await.ok()?;
+        let c = &ctx.config;
+        let ns = c.namespace.as_str();
+        let all = kube::api::ListParams::default();
+        let (services, slices) = futures::try_join!(
+            fetch::list_namespaced::<Service>(&client, ns, &all),
+            fetch::list_namespaced::<EndpointSlice>(&client, ns, &all),
+        )
+        .ok()?;
+        Some(if c.ingress_controller == IngressController::Gateway {
+            let routes = fetch::list_dynamic(&client, ns, &gateway::http_route_resource())
+                .await
+                .ok()?;
+            let routes: Vec<_> = routes.iter().map(gateway::HttpRoute::from_object).collect();
+            routing::http_route(&routes, &services, &slices, ns, &c.host, true)
+        } else {
+            let ingresses = fetch::list_namespaced::<Ingress>(&client, ns, &all)
+                .await
+                .ok()?;
+            routing::ingress_route(&ingresses, &services, &slices, ns, &c.host, true)
+        })
+    };
+    tokio::time::timeout(ctx.timeout, read).await.ok().flatten()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::Hop;
     use k8s_openapi::api::core::v1::{
         LoadBalancerIngress, LoadBalancerStatus, ServiceSpec, ServiceStatus,
     };

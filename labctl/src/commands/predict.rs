@@ -34,6 +34,11 @@ pub async fn run(ctx: &Context, args: &PredictArgs) -> anyhow::Result<ExitStatus
             Ok(ExitStatus::Success)
         }
         Err(err) => {
+            // The objects that route the host tell "not routed" from "routed to nothing".
+            let err = match crate::checks::dataplane::host_route(ctx).await {
+                Some(route) => crate::http::explain_with_route(err, &route, &ctx.config.host),
+                None => err,
+            };
             // Name the hop first: it is what the operator acts on.
             crate::render::note(&format!(
                 "labctl: predict failed at {}: {}",

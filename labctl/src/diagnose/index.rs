@@ -504,23 +504,12 @@ impl<'a> Index<'a> {
         }
         let mut ready_endpoints: HashMap<Key, usize> = map_with(s.services.len());
         for slice in &s.endpoint_slices {
-            let Some(svc) = slice
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get("kubernetes.io/service-name"))
-            else {
+            let Some(svc) = crate::k8s::routing::slice_service(slice) else {
                 continue;
             };
-            // `ready` unset means ready (discovery.k8s.io/v1 EndpointConditions).
-            let ready = slice
-                .endpoints
-                .iter()
-                .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true))
-                .count();
             *ready_endpoints
-                .entry((ns(&slice.metadata), svc.as_str()))
-                .or_default() += ready;
+                .entry((ns(&slice.metadata), svc))
+                .or_default() += crate::k8s::routing::ready_count(slice);
         }
         let mut deployment_by_key = map_with(s.deployments.len());
         deployment_by_key.extend(s.deployments.iter().map(|d| (key(&d.metadata), d)));

@@ -33,6 +33,7 @@ use crate::diagnose::index::{EventRecord, Index};
 use crate::diagnose::{Affected, Finding, ObjectRef, Scope, Severity};
 use crate::k8s::model::{Deployment, Job, Pod, StatefulSet};
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
+use crate::k8s::routing;
 
 /// How long an object may be on its way up (Pending, not yet Ready, a rollout without pods)
 /// with no Warning event before it counts as stuck: long enough for a Raspberry Pi to pull an
@@ -621,129 +622,61 @@ impl<'a> Judge<'_, 'a> {
         self.pipeline(config)?;
         let s = self.ix.snapshot;
         let ns = config.namespace.as_str();
-        let host = config.host.as_str();
-        let services_held = holds(s, "v1/services", !s.services.is_empty());
-        let service_port = |name: &str, port: Option<i64>, port_name: Option<&str>| -> bool {
-            let Some(svc) = s
-                .services
-                .iter()
-                .find(|x| meta_ns(&x.metadata) == ns && meta_name(&x.metadata) == name)
-            else {
-                return !services_held;
-            };
-            let ports = svc.spec.as_ref().and_then(|sp| sp.ports.as_ref());
-            ports.into_iter().flatten().any(|p| {
-                port.is_some_and(|n| i64::from(p.port) == n)
-                    || port_name.is_some_and(|n| p.name.as_deref() == Some(n))
-            })
-        };
-        if config.ingress_controller == crate::config::IngressController::Gateway {
-            if !holds(
-                s,
-                &format!("{}/httproutes", crate::k8s::gateway::API_VERSION),
-                !s.http_routes.is_empty(),
-            ) {
+        let services_known = holds(s, "v1/services", !s.services.is_empty());
+        let route = if config.ingress_controller == crate::config::IngressController::Gateway {
+            let resource = format!("{}/httproutes", crate::k8s::gateway::API_VERSION);
+            if !holds(s, &resource, !s.http_routes.is_empty()) {
                 return None;
             }
             let routes: Vec<_> = s
                 .http_routes
                 .iter()
-                .filter(|r| r.metadata.namespace.as_deref() == Some(ns))
                 .map(crate::k8s::gateway::HttpRoute::from_object)
-                .filter(|r| r.serves(host))
                 .collect();
-            let object = ObjectRef::namespaced("HTTPRoute", ns, &config.http_route);
-            let state = if routes.is_empty() {
-                format!("no HTTPRoute in {ns} serves host {host}")
-            } else {
-                let missing: Vec<String> = routes
-                    .iter()
-                    .flat_map(|r| r.backends.iter())
-                    .filter(|(name, port)| !service_port(name, *port, None))
-                    .map(|(name, port)| format!("{name}:{}", port.unwrap_or_default()))
-                    .collect();
-                if missing.is_empty() || routes.iter().any(|r| r.backends.is_empty()) {
-                    return None;
-                }
-                format!(
-                    "routes host {host} to no existing Service port: {}",
-                    missing.join(", ")
-                )
-            };
-            let cause = Cause::host_not_routed(config, "HTTPRoute", &config.http_route, &state);
-            return Some(Failing {
-                names: vec![object.clone()],
-                object,
-                state,
-                warnings: Vec::new(),
-                cause: Some(cause),
-            });
-        }
-        if !holds(s, "networking.k8s.io/v1/ingresses", !s.ingresses.is_empty()) {
+            routing::http_route(
+                &routes,
+                &s.services,
+                &s.endpoint_slices,
+                ns,
+                &config.host,
+                services_known,
+            )
+        } else {
+            if !holds(s, "networking.k8s.io/v1/ingresses", !s.ingresses.is_empty()) {
+                return None;
+            }
+            routing::ingress_route(
+                &s.ingresses,
+                &s.services,
+                &s.endpoint_slices,
+                ns,
+                &config.host,
+                services_known,
+            )
+        };
+        // A route without backends (a default backend, a filter) is not judged here.
+        if route.by.is_some() && (route.reaches_a_service() || route.backends.is_empty()) {
             return None;
         }
-        let mut backends = Vec::new();
-        let mut routed_by = None;
-        for ing in s.ingresses.iter().filter(|i| meta_ns(&i.metadata) == ns) {
-            let rules = ing.spec.as_ref().and_then(|sp| sp.rules.as_ref());
-            for rule in rules.into_iter().flatten() {
-                if rule.host.as_deref().is_some_and(|h| h != host) {
-                    continue;
-                }
-                routed_by.get_or_insert(meta_name(&ing.metadata));
-                let paths = rule.http.iter().flat_map(|h| h.paths.iter());
-                backends.extend(paths.filter_map(|p| p.backend.service.as_ref()));
-            }
-        }
-        let name = routed_by.unwrap_or(config.ingress.as_str());
-        let object = ObjectRef::namespaced("Ingress", ns, name);
-        let state = match routed_by {
-            None => {
-                let hosts: Vec<&str> = s
-                    .ingresses
-                    .iter()
-                    .filter(|i| meta_ns(&i.metadata) == ns)
-                    .flat_map(|i| i.spec.iter().flat_map(|sp| sp.rules.iter().flatten()))
-                    .filter_map(|r| r.host.as_deref())
-                    .collect();
-                let routed = crate::k8s::names::list_or_none(&hosts);
-                format!("no Ingress in {ns} routes host {host} (hosts routed: {routed})")
-            }
-            Some(_) => {
-                let reaches = backends.iter().any(|b| {
-                    let port = b.port.as_ref();
-                    service_port(
-                        &b.name,
-                        port.and_then(|p| p.number).map(i64::from),
-                        port.and_then(|p| p.name.as_deref()),
-                    )
-                });
-                if reaches || backends.is_empty() {
-                    return None;
-                }
-                let named: Vec<String> = backends
-                    .iter()
-                    .map(|b| {
-                        let port = b.port.as_ref();
-                        let port = port
-                            .and_then(|p| p.number.map(|n| n.to_string()))
-                            .or_else(|| port.and_then(|p| p.name.clone()))
-                            .unwrap_or_default();
-                        format!("{}:{port}", b.name)
-                    })
-                    .collect();
-                format!(
-                    "routes host {host} to no existing Service port: {}",
-                    named.join(", ")
-                )
-            }
+        let state = not_routed_state(&route, ns, &config.host);
+        let fallback = if route.kind == "Ingress" {
+            &config.ingress
+        } else {
+            &config.http_route
         };
-        let cause = Cause::host_not_routed(config, "Ingress", name, &state);
+        let name = route.by.as_deref().unwrap_or(fallback);
+        let object = ObjectRef::namespaced(route.kind, ns, name);
+        let cause = Cause::host_not_routed(config, route.kind, name, &state);
+        let warnings = if route.kind == "Ingress" {
+            self.ingress_warnings(ns, name)
+        } else {
+            Vec::new()
+        };
         Some(Failing {
             names: vec![object.clone()],
             object,
             state,
-            warnings: self.ingress_warnings(ns, name),
+            warnings,
             cause: Some(cause),
         })
     }
@@ -794,6 +727,32 @@ impl<'a> Judge<'_, 'a> {
             cause: None,
         })
     }
+}
+
+/// What the sweep says of a host no route sends to an existing Service port.
+fn not_routed_state(route: &routing::HostRoute, ns: &str, host: &str) -> String {
+    if route.by.is_none() {
+        let routed: Vec<&str> = route.hosts_routed.iter().map(String::as_str).collect();
+        let verb = if route.kind == "Ingress" {
+            "routes"
+        } else {
+            "serves"
+        };
+        return format!(
+            "no {} in {ns} {verb} host {host} (hosts routed: {})",
+            route.kind,
+            crate::k8s::names::list_or_none(&routed)
+        );
+    }
+    let missing: Vec<String> = route
+        .backends
+        .iter()
+        .map(routing::Backend::target)
+        .collect();
+    format!(
+        "routes host {host} to no existing Service port: {}",
+        missing.join(", ")
+    )
 }
 
 /// Whether the snapshot says it holds every object of `resource`: it read it whole, or, for

@@ -15,6 +15,7 @@ pub mod names;
 pub mod nodes;
 pub mod placement;
 pub mod resources;
+pub mod routing;
 pub mod service;
 pub mod workload;
 

@@ -297,6 +297,19 @@ mod engine {
             "image-pull-node-disk-full.yaml",
             &[("image-pull-failed", Error)],
         ),
+        // CRI-O's and Docker's wordings of the same pull failures.
+        (
+            "image-pull-crio-not-found.yaml",
+            &[("image-pull-failed", Error)],
+        ),
+        (
+            "image-pull-crio-platform.yaml",
+            &[("image-platform-mismatch", Error)],
+        ),
+        (
+            "image-pull-docker-denied.yaml",
+            &[("image-pull-failed", Error)],
+        ),
         (
             "container-start-failed-last-state.yaml",
             &[("container-start-failed", Error)],
@@ -347,11 +360,21 @@ mod engine {
     #[test]
     fn the_summary_names_the_cause_in_every_wording() {
         for (name, words) in [
-            ("image-pull-backoff-unauthorized.yaml", "unauthorized"),
+            // containerd's `pull access denied, repository does not exist or may require
+            // authorization`: a missing repository and a private one are answered alike.
+            (
+                "image-pull-backoff-unauthorized.yaml",
+                "private and needs imagePullSecrets",
+            ),
             ("image-pull-rate-limited.yaml", "429 Too Many Requests"),
             ("image-pull-untrusted-certificate.yaml", "x509"),
             ("image-pull-plain-http-registry.yaml", "plain HTTP"),
             ("image-pull-node-disk-full.yaml", "disk is full"),
+            ("image-pull-crio-not-found.yaml", "not found"),
+            (
+                "image-pull-docker-denied.yaml",
+                "does not exist, or it is private",
+            ),
             (
                 "container-start-failed-last-state.yaml",
                 "its command is not in the image",

@@ -574,3 +574,118 @@ async fn manifest_checks_skip_saying_why_without_manifests() {
         );
     }
 }
+
+/// An ingress on loopback that answers every request with `status` and `body` (Traefik's
+/// answer for a host it does not route, or for a Service without endpoints when
+/// `allowEmptyServices` is off). The thread ends with the test process.
+fn answering_ingress(status: u16, body: &'static str) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    addr
+}
+
+/// The objects that route the lab's host: an Ingress for `host` → Service inference:80, whose
+/// one endpoint is ready or not.
+fn routing_objects(
+    host: &'static str,
+    ready: bool,
+) -> impl Fn(&str, &str, &Value) -> Option<(u16, Value)> {
+    move |method, uri, _| {
+        if method != "GET" {
+            return None;
+        }
+        let path = uri.split('?').next().unwrap_or(uri);
+        let answer = match path {
+            "/apis/networking.k8s.io/v1/namespaces/mlops-lab/ingresses" => list(json!([{
+                "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                "metadata": {"name": "web", "namespace": "mlops-lab"},
+                "spec": {"rules": [{"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                    "backend": {"service": {"name": "inference", "port": {"number": 80}}}}]}}]}}])),
+            "/api/v1/namespaces/mlops-lab/services" => list(json!([{
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": "inference", "namespace": "mlops-lab"},
+                "spec": {"ports": [{"port": 80}]}}])),
+            "/apis/discovery.k8s.io/v1/namespaces/mlops-lab/endpointslices" => list(json!([{
+                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": "inference-abc", "namespace": "mlops-lab",
+                             "labels": {"kubernetes.io/service-name": "inference"}},
+                "addressType": "IPv4",
+                "endpoints": [{"addresses": ["10.42.0.7"], "conditions": {"ready": ready}}]}])),
+            _ => return None,
+        };
+        Some((200, answer))
+    }
+}
+
+/// GET /healthz through an ingress answering 404, explained by the objects the API holds.
+async fn healthz_behind_404(host: &'static str, ready: bool) -> labctl::checks::Outcome {
+    let ingress = answering_ingress(404, "404 page not found\n");
+    let (client, server) = testcontext();
+    let _verifier = server.run(Scenario::new(routing_objects(host, ready)));
+    let config = LabConfig {
+        ingress_address: Some(ingress.ip()),
+        ingress_port: ingress.port(),
+        ..LabConfig::default()
+    };
+    let mut ctx = Context::new(config).with_client(client);
+    ctx.timeout = Duration::from_secs(2);
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        labctl::checks::dataplane::http_healthz(&ctx),
+    )
+    .await
+    .expect("the check finished in time")
+    .expect("the check ran")
+}
+
+/// Traefik answers 404 for a routed host whose Service has no ready endpoint (without
+/// `allowEmptyServices`): the objects say it is routed, to nothing.
+#[tokio::test]
+async fn a_404_for_a_routed_host_without_ready_endpoints_blames_the_backend() {
+    let o = healthz_behind_404("model.homelab", false).await;
+    assert_eq!(o.status, Status::Fail);
+    assert!(
+        o.message.starts_with("backend failed:")
+            && o.message.contains(
+                "Ingress web routes host model.homelab to inference:80, which has no ready endpoint"
+            ),
+        "{}",
+        o.message
+    );
+}
+
+#[tokio::test]
+async fn a_404_for_an_unrouted_host_names_the_hosts_routed_instead() {
+    let o = healthz_behind_404("other.homelab", true).await;
+    assert_eq!(o.status, Status::Fail);
+    assert!(
+        o.message.starts_with("ingress routing failed:")
+            && o.message.contains("not routed")
+            && o.message.contains("hosts routed: other.homelab"),
+        "{}",
+        o.message
+    );
+}
+
+#[tokio::test]
+async fn a_404_with_ready_endpoints_points_at_the_ingress_controller() {
+    let o = healthz_behind_404("model.homelab", true).await;
+    assert!(
+        o.message.starts_with("ingress routing failed:")
+            && o.message.contains("1 ready endpoint(s)"),
+        "{}",
+        o.message
+    );
+}

@@ -18,93 +18,9 @@ use crate::k8s::WorkloadKind;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 use crate::k8s::resources::{format_amount, parse_quantity};
 
+pub(crate) use super::pull::PullProblem;
+
 pub(crate) const ARCH_LABEL: &str = "kubernetes.io/arch";
-
-/// Why the registry refused an image, from the kubelet's / containerd's message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PullProblem {
-    NotFound,
-    Unauthorized,
-    Unreachable,
-    InvalidName,
-    /// `no match for platform in manifest`: no variant for the node's architecture.
-    Platform,
-    /// `429 Too Many Requests` / `toomanyrequests` (Docker Hub's anonymous pull limit).
-    RateLimited,
-    /// `x509: certificate signed by unknown authority`: a home registry's own certificate.
-    UntrustedCertificate,
-    /// `server gave HTTP response to HTTPS client`: a plain-HTTP registry asked over HTTPS.
-    PlainHttpRegistry,
-    /// `no space left on device` while fetching or unpacking: the node's disk is full.
-    NodeDiskFull,
-    Unknown,
-}
-
-impl PullProblem {
-    pub(crate) fn classify(reason: &str, message: &str) -> Self {
-        let m = message.to_ascii_lowercase();
-        if reason == "InvalidImageName" || m.contains("invalid reference format") {
-            Self::InvalidName
-        } else if m.contains("no match for platform") {
-            Self::Platform
-        } else if m.contains("429 too many requests") || m.contains("toomanyrequests") {
-            Self::RateLimited
-        } else if m.contains("x509:") || m.contains("certificate signed by unknown authority") {
-            Self::UntrustedCertificate
-        } else if m.contains("http response to https client") {
-            Self::PlainHttpRegistry
-        } else if m.contains("no space left on device") {
-            Self::NodeDiskFull
-        } else if m.contains("401 unauthorized")
-            || m.contains("403 forbidden")
-            || m.contains("failed to authorize")
-            || m.contains("pull access denied")
-            || m.contains("authorization failed")
-            || m.contains("unauthorized")
-            || m.contains("denied")
-        {
-            Self::Unauthorized
-        } else if m.contains("no such host")
-            || m.contains("dial tcp")
-            || m.contains("i/o timeout")
-            || m.contains("connection refused")
-            || m.contains("tls handshake timeout")
-            || m.contains("network is unreachable")
-            || m.contains("server misbehaving")
-        {
-            Self::Unreachable
-        } else if m.contains("not found") || m.contains("manifest unknown") {
-            Self::NotFound
-        } else {
-            Self::Unknown
-        }
-    }
-
-    pub(crate) fn words(self) -> &'static str {
-        match self {
-            Self::NotFound => "the image or tag does not exist in the registry (not found)",
-            Self::Unauthorized => {
-                "the registry refused the pull (unauthorized: private image, no or wrong imagePullSecrets)"
-            }
-            Self::Unreachable => {
-                "the node cannot reach the registry (unreachable: DNS, network or TLS)"
-            }
-            Self::InvalidName => "the image name is not a valid reference",
-            Self::Platform => "the image has no variant for the node's platform",
-            Self::RateLimited => {
-                "the registry limits pulls (429 Too Many Requests: anonymous pull rate limit)"
-            }
-            Self::UntrustedCertificate => {
-                "the node does not trust the registry's certificate (x509: signed by an unknown authority)"
-            }
-            Self::PlainHttpRegistry => {
-                "the registry speaks plain HTTP and the node asked it over HTTPS"
-            }
-            Self::NodeDiskFull => "the node's disk is full (no space left on device)",
-            Self::Unknown => "the registry refused the pull",
-        }
-    }
-}
 
 /// Which of this repository's binaries a container runs (`trainer`, `inference`), by its
 /// command or, without one, its image's name (`…/mlops-lab-trainer:0.1.0`), never by the
@@ -445,6 +361,16 @@ impl<'i, 'a> Engine<'i, 'a> {
                         .unwrap_or("?")
                 ),
             ),
+            PullProblem::DeniedOrMissing => (
+                format!(
+                    "check the image name in the overlay's kustomization.yaml `images:` for {kind} {wname}: push it if it is missing, or add imagePullSecrets to the pod template if it is private"
+                ),
+                format!(
+                    "Try the name with the registry's credentials (crictl pull --creds <user>:<token> {image} on the node): \
+                     'not found' means push it or fix the name, success means the pod needs imagePullSecrets \
+                     (kubectl -n {ns} create secret docker-registry regcred … and imagePullSecrets: [{{name: regcred}}])"
+                ),
+            ),
             _ => (
                 format!(
                     "set an image (name and tag) that was pushed, in the overlay's kustomization.yaml `images:` for {kind} {wname}"
@@ -738,6 +664,43 @@ mod tests {
         items
     }
 
+    /// Every runtime's wording of every pull refusal, through the whole diagnosis: the
+    /// finding (pull failed, or the platform) and the registry's answer in its summary.
+    #[test]
+    fn every_runtimes_pull_wording_is_named_in_the_finding() {
+        let mut wrong = Vec::new();
+        for (runtime, message, class) in super::super::pull::tests::WORDINGS {
+            let waiting = json!({"waiting": {"reason": "ErrImagePull", "message": message}});
+            let mut items = base();
+            let spec =
+                json!({"nodeName": "node-1", "containers": [{"name": "app", "image": "x/app:1"}]});
+            items.push(pod(
+                "app-0",
+                spec,
+                "Pending",
+                json!({"containerStatuses": [{"name": "app", "image": "x/app:1", "imageID": "",
+                    "ready": false, "restartCount": 0, "state": waiting}]}),
+            ));
+            let d = crate::diagnose::test_cluster::diagnose(items);
+            let want = if *class == PullProblem::Platform {
+                "image-platform-mismatch"
+            } else {
+                "image-pull-failed"
+            };
+            let f = d.findings.first();
+            let ok = f.is_some_and(|f| {
+                f.id == want && (want != "image-pull-failed" || f.summary.contains(class.words()))
+            });
+            if !ok {
+                wrong.push(format!(
+                    "{runtime}: {message}\n  got {:?}",
+                    f.map(|f| (f.id, &f.summary))
+                ));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
     #[test]
     fn a_container_in_crash_loop_back_off_is_crash_looping() {
         let waiting = json!({"waiting": {"reason": "CrashLoopBackOff",
@@ -778,43 +741,6 @@ mod tests {
     fn a_container_running_again_after_an_error_exit_is_not() {
         let got = ids(lab(json!({"running": {}}), 2));
         assert!(!got.contains(&"container-crash-looping"), "{got:?}");
-    }
-
-    #[test]
-    fn registry_reasons_in_containerd_2_wordings() {
-        let c = |m: &str| PullProblem::classify("ErrImagePull", m);
-        assert_eq!(
-            c(
-                r#"failed to pull and unpack image "ghcr.io/x/trainer:0.9.9": failed to resolve reference "ghcr.io/x/trainer:0.9.9": ghcr.io/x/trainer:0.9.9: not found"#
-            ),
-            PullProblem::NotFound
-        );
-        assert_eq!(
-            c(
-                r#"failed to pull and unpack image "ghcr.io/x/p:1": failed to resolve reference "ghcr.io/x/p:1": failed to authorize: failed to fetch anonymous token: unexpected status from GET request to https://ghcr.io/token?scope=repository%3Ax%2Fp%3Apull&service=ghcr.io: 401 Unauthorized"#
-            ),
-            PullProblem::Unauthorized
-        );
-        assert_eq!(
-            c(
-                r#"failed to do request: Head "https://registry.homelab:5000/v2/trainer/manifests/0.1.0": dial tcp: lookup registry.homelab on 10.43.0.10:53: no such host"#
-            ),
-            PullProblem::Unreachable
-        );
-        assert_eq!(
-            c(
-                r#"failed to pull and unpack image "docker.io/x/inference:0.1.0": no match for platform in manifest: not found"#
-            ),
-            PullProblem::Platform
-        );
-        assert_eq!(
-            PullProblem::classify(
-                "InvalidImageName",
-                r#"Failed to apply default image tag "ghcr.io/X/t": couldn't parse image name "ghcr.io/X/t": invalid reference format: repository name must be lowercase"#
-            ),
-            PullProblem::InvalidName
-        );
-        assert_eq!(c("something else"), PullProblem::Unknown);
     }
 
     #[test]

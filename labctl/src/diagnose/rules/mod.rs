@@ -10,6 +10,7 @@ mod pinning;
 mod pods;
 pub(crate) mod pressure;
 mod provisioning;
+mod pull;
 pub(crate) mod scheduling;
 mod serving;
 mod start;
