@@ -502,7 +502,13 @@ fn explain(e: OciDistributionError, name: &str, plain_http: bool) -> anyhow::Err
     };
     let lower = chain.to_lowercase();
     let hint = hint.or_else(|| {
-        if lower.contains("certificate") || lower.contains("unknownissuer") {
+        if lower.contains("401 unauthorized") {
+            Some(format!("401 Unauthorized: {credentials}"))
+        } else if lower.contains("403 forbidden") {
+            Some(format!(
+                "403 Forbidden: these credentials may not push to {name}: {credentials}"
+            ))
+        } else if lower.contains("certificate") || lower.contains("unknownissuer") {
             Some("TLS: the registry's certificate is not trusted by this machine (add its CA to the system's trust store)".into())
         } else if lower.contains("connection refused") {
             Some("connection refused: no registry listens at that address".into())
