@@ -518,6 +518,9 @@ fn explain(e: OciDistributionError, name: &str, plain_http: bool) -> anyhow::Err
                 || lower.contains("wrong version number"))
         {
             Some("the registry answers plain HTTP, not HTTPS: pass --plain-http".into())
+        } else if plain_http && lower.contains("400 bad request") {
+            // Go's HTTPS servers (the CNCF registry, Harbor) answer plain HTTP with a 400.
+            Some("400 Bad Request over plain HTTP: the registry probably speaks HTTPS; drop --plain-http".into())
         } else if lower.contains("dns error") || lower.contains("failed to lookup") {
             Some("the registry's host name does not resolve".into())
         } else {
@@ -636,6 +639,51 @@ mod tests {
             a["org.opencontainers.image.source"],
             "https://example.org/r.git"
         );
+    }
+
+    /// What the registry answers, in the words of its cause and with the fix.
+    #[test]
+    fn registry_failures_are_explained() {
+        use oci_client::errors::{OciEnvelope, OciError};
+        let registry_error = |code| OciDistributionError::RegistryError {
+            envelope: OciEnvelope {
+                errors: vec![OciError {
+                    code,
+                    message: "m".into(),
+                    detail: serde_json::Value::Null,
+                }],
+            },
+            url: "https://r/v2/x".into(),
+        };
+        let cases = [
+            (registry_error(OciErrorCode::NameUnknown), "name unknown"),
+            (registry_error(OciErrorCode::Denied), "denied"),
+            (
+                registry_error(OciErrorCode::Unauthorized),
+                "401 Unauthorized",
+            ),
+            (registry_error(OciErrorCode::Toomanyrequests), "429"),
+            (
+                OciDistributionError::AuthenticationFailure("no".into()),
+                "token service refused",
+            ),
+            (
+                OciDistributionError::UnauthorizedError { url: "u".into() },
+                "401 Unauthorized",
+            ),
+        ];
+        for (error, expected) in cases {
+            let text = explain(error, "r/x", false).to_string();
+            assert!(text.starts_with("push r/x: "), "{text}");
+            assert!(text.contains(expected), "{expected}: {text}");
+        }
+        let other = explain(
+            OciDistributionError::GenericError(Some("odd".into())),
+            "r/x",
+            false,
+        )
+        .to_string();
+        assert_eq!(other, "push r/x: Generic error: Some(\"odd\")");
     }
 
     #[test]
