@@ -8,14 +8,10 @@
 //! 404 unknown model or route, 413 body too large, 503 no model.
 
 use std::borrow::Cow;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Path, RawQuery, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,27 +19,12 @@ use axum::{Json, Router};
 use model::Model;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tower::{Layer, Service};
 
-use crate::metrics::UNMATCHED;
+use crate::metrics::TrackLayer;
 use crate::state::{AppState, ModelGuard};
 
 /// Largest accepted request body. 1 MiB holds a batch of about 50 000 FP64 inputs.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// Every route, as the router matches it (also the metrics' route label).
-pub const ROUTES: &[&str] = &[
-    "/healthz",
-    "/readyz",
-    "/predict",
-    "/metrics",
-    "/v2",
-    "/v2/health/live",
-    "/v2/health/ready",
-    "/v2/models/{name}",
-    "/v2/models/{name}/ready",
-    "/v2/models/{name}/infer",
-];
 
 /// The `platform` reported in model metadata.
 const PLATFORM: &str = "mlops-lab-linear";
@@ -64,7 +45,7 @@ pub fn router(state: &'static AppState) -> Router {
         .route("/v2/models/{name}/infer", post(infer))
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TrackLayer(state))
+        .layer(TrackLayer(&state.metrics))
         .with_state(state)
 }
 
@@ -74,7 +55,7 @@ pub fn metrics_router(state: &'static AppState) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .fallback(no_route)
-        .layer(TrackLayer(state))
+        .layer(TrackLayer(&state.metrics))
         .with_state(state)
 }
 
@@ -83,87 +64,6 @@ async fn no_route(request: Request) -> ApiError {
         StatusCode::NOT_FOUND,
         format!("no route for {} {}", request.method(), request.uri().path()),
     )
-}
-
-/// Counts every answered request by route and status, and times it. A hand-written tower
-/// layer rather than `middleware::from_fn`: that one boxes a future and clones the inner
-/// service for every request, which cost about a fifth of the throughput of `/predict` (when
-/// it still went through the router; `GET /predict` now records itself, see `server.rs`).
-#[derive(Clone)]
-struct TrackLayer(&'static AppState);
-
-impl<S> Layer<S> for TrackLayer {
-    type Service = Track<S>;
-    fn layer(&self, inner: S) -> Track<S> {
-        Track {
-            inner,
-            state: self.0,
-        }
-    }
-}
-
-#[derive(Clone)]
-struct Track<S> {
-    inner: S,
-    state: &'static AppState,
-}
-
-impl<S> Service<Request> for Track<S>
-where
-    S: Service<Request, Response = Response>,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = TrackFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        // The static label of the matched route: no allocation per request.
-        let route: &'static str = request
-            .extensions()
-            .get::<MatchedPath>()
-            .and_then(|p| ROUTES.iter().copied().find(|r| *r == p.as_str()))
-            .unwrap_or(UNMATCHED);
-        TrackFuture {
-            inner: self.inner.call(request),
-            started: Instant::now(),
-            route,
-            state: self.state,
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    struct TrackFuture<F> {
-        #[pin]
-        inner: F,
-        started: Instant,
-        route: &'static str,
-        state: &'static AppState,
-    }
-}
-
-impl<F, E> Future for TrackFuture<F>
-where
-    F: Future<Output = Result<Response, E>>,
-{
-    type Output = Result<Response, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let output = std::task::ready!(this.inner.poll(cx));
-        if let Ok(response) = &output {
-            this.state.metrics.record(
-                this.route,
-                response.status().as_u16(),
-                this.started.elapsed(),
-            );
-        }
-        Poll::Ready(output)
-    }
 }
 
 /// A JSON error answer.

@@ -196,8 +196,19 @@ impl Default for LabConfig {
 /// `pihole_dns = "192.168.1.2"` or `"192.168.1.2:5353"`: the same `ip[:port]` as `--dns`.
 fn de_dns_server<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
     let s: Option<String> = serde::Deserialize::deserialize(d)?;
-    s.map(|s| crate::cli::parse_dns_server(&s).map_err(serde::de::Error::custom))
+    s.map(|s| parse_dns_server(&s).map_err(serde::de::Error::custom))
         .transpose()
+}
+
+/// Parses a DNS server as `ip[:port]`; the port defaults to 53. IPv6 with a port needs
+/// brackets (`[fd00::53]:5353`), as in URLs.
+pub fn parse_dns_server(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    s.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| format!("invalid DNS server {s:?}: expected ip[:port], e.g. 192.168.1.2:53"))
 }
 
 /// The file read when `--config` is not given, if it exists in the working directory.
@@ -343,5 +354,22 @@ mod tests {
             format!("{err:#}").contains("cannot read lab description"),
             "{err:#}"
         );
+    }
+
+    #[test]
+    fn dns_server_defaults_port_53() {
+        assert_eq!(
+            parse_dns_server("192.168.1.2"),
+            Ok("192.168.1.2:53".parse().unwrap())
+        );
+        assert_eq!(
+            parse_dns_server("127.0.0.1:5353"),
+            Ok("127.0.0.1:5353".parse().unwrap())
+        );
+        assert_eq!(
+            parse_dns_server("[::1]:5353"),
+            Ok("[::1]:5353".parse().unwrap())
+        );
+        assert!(parse_dns_server("pihole.lan").is_err());
     }
 }

@@ -11,9 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::cli::GlobalArgs;
 use crate::config::LabConfig;
-pub use crate::render::OutputFormat;
 use crate::snapshot::AsOf;
 use k8s_openapi::jiff::Timestamp;
 
@@ -43,6 +41,23 @@ pub struct Context {
     pub clock: fn() -> Timestamp,
     client: tokio::sync::OnceCell<kube::Client>,
 }
+
+/// `-o/--output`: how results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// Human-readable, grouped by category (the default).
+    #[default]
+    Table,
+    /// One JSON document on stdout, stable and versioned (`"schema": 1`).
+    Json,
+    /// Only what is not OK, one line each.
+    Short,
+}
+
+/// Version of every JSON document labctl prints (checks, diagnosis, lint, config); bumped
+/// only on incompatible changes.
+pub const SCHEMA: u32 = 1;
 
 /// A snapshot judged in place of the cluster, the file it was read from and the instant it is
 /// judged as of.
@@ -97,37 +112,6 @@ impl Context {
             Some(recorded) => recorded.as_of.at,
             None => (self.clock)(),
         }
-    }
-
-    /// Resolves the global flags: reads `--config` (or `./labctl.toml` if present), then applies
-    /// the flag overrides.
-    pub fn from_args(args: &GlobalArgs) -> anyhow::Result<Self> {
-        let (mut config, config_path) = LabConfig::load(args.config.as_deref())?;
-        if let Some(ns) = &args.namespace {
-            config.namespace.clone_from(ns);
-        }
-        if let Some(host) = &args.lab.host {
-            config.host.clone_from(host);
-        }
-        if let Some(dns) = args.lab.dns {
-            config.pihole_dns = Some(dns);
-        }
-        if let Some(addr) = args.lab.ingress_address {
-            config.ingress_address = Some(addr);
-        }
-        if let Some(port) = args.lab.port {
-            config.ingress_port = port;
-        }
-        let mut ctx = Self::new(config);
-        ctx.config_path = config_path;
-        ctx.output = args.output;
-        ctx.strict = args.strict;
-        ctx.timeout = args.timeout;
-        ctx.color = crate::render::use_color(args.no_color);
-        ctx.verbose = args.verbose;
-        ctx.kubeconfig.clone_from(&args.kubeconfig);
-        ctx.kube_context.clone_from(&args.context);
-        Ok(ctx)
     }
 
     /// Uses `client` instead of building one from a kubeconfig (tests: `tower-test` mocks).
@@ -273,36 +257,5 @@ current-context: home
             format!("{err:#}").contains("cannot read kubeconfig"),
             "{err:#}"
         );
-    }
-
-    #[test]
-    fn flags_override_the_file() {
-        use clap::Parser;
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("lab.toml");
-        std::fs::write(
-            &file,
-            "namespace = \"from-file\"\nhost = \"file.lan\"\ningress_port = 8080\n",
-        )
-        .unwrap();
-        let cli = crate::cli::Cli::parse_from([
-            "labctl",
-            "--config",
-            file.to_str().unwrap(),
-            "-n",
-            "from-flag",
-            "--dns",
-            "192.168.1.2",
-            "config",
-        ]);
-        let ctx = Context::from_args(&cli.global).unwrap();
-        assert_eq!(ctx.config.namespace, "from-flag");
-        assert_eq!(ctx.config.host, "file.lan");
-        assert_eq!(ctx.config.ingress_port, 8080);
-        assert_eq!(
-            ctx.config.pihole_dns,
-            Some("192.168.1.2:53".parse().unwrap())
-        );
-        assert_eq!(ctx.config_path.as_deref(), Some(file.as_path()));
     }
 }

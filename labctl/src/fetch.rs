@@ -62,6 +62,9 @@ pub fn action(verb: &str, resource: &str, namespace: Option<&str>) -> String {
     }
 }
 
+/// The `reason` of the `Status` answered for a resource the snapshot does not hold.
+pub const NOT_IN_SNAPSHOT: &str = "NotInSnapshot";
+
 /// Maps a kube error for `verb resource [in ns]`.
 pub fn classify(err: kube::Error, verb: &str, resource: &str, ns: Option<&str>) -> FetchError {
     let action = action(verb, resource, ns);
@@ -69,8 +72,7 @@ pub fn classify(err: kube::Error, verb: &str, resource: &str, ns: Option<&str>) 
         FetchError::Forbidden {
             permission: format!("cannot {action}"),
         }
-    } else if matches!(&err, kube::Error::Api(s) if s.reason == crate::snapshot::server::NOT_IN_SNAPSHOT)
-    {
+    } else if matches!(&err, kube::Error::Api(s) if s.reason == NOT_IN_SNAPSHOT) {
         FetchError::NotRecorded { action }
     } else {
         FetchError::Api {
@@ -195,11 +197,4 @@ where
         .await
         .map(|l| l.items)
         .map_err(|e| classify(e, "list", &resource_name::<K>(), None))
-}
-
-/// The client of the context, or a check error saying why there is none.
-pub async fn client(ctx: &crate::context::Context) -> Result<Client, crate::checks::CheckError> {
-    ctx.client()
-        .await
-        .map_err(|e| crate::checks::CheckError::Other(crate::error_chain(&e)))
 }

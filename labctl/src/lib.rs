@@ -17,12 +17,14 @@ pub mod exit;
 pub mod fetch;
 pub mod http;
 pub mod k8s;
+// The layer table and the test that keeps it true.
+#[cfg(test)]
+mod layers;
 pub mod lint;
 pub mod objects;
 pub mod predict;
 pub mod render;
 pub mod runner;
-pub mod settle;
 pub mod severity;
 pub mod snapshot;
 

@@ -34,7 +34,7 @@ pub fn evaluate_version(info: &Info) -> Outcome {
 }
 
 pub async fn api_reachable(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let info = client.apiserver_version().await.map_err(|e| {
         CheckError::from(fetch::FetchError::Api {
             action: "reach the API server (GET /version)".into(),
@@ -55,7 +55,7 @@ pub fn evaluate_self_review(review: &SelfSubjectReview) -> Outcome {
 }
 
 pub async fn credentials_accepted(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let api: Api<SelfSubjectReview> = Api::all(client);
     match api
         .create(&PostParams::default(), &SelfSubjectReview::default())
@@ -184,7 +184,7 @@ fn review_for(
 }
 
 pub async fn permissions(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let api: Api<SelfSubjectAccessReview> = Api::all(client);
     let reviews: Vec<_> = PERMISSIONS
         .iter()

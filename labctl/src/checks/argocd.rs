@@ -50,7 +50,7 @@ pub fn evaluate_argocd(
 }
 
 pub async fn argocd_installed(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let ns = &ctx.config.argocd_namespace;
     let (crd, sts, deploy) = futures::try_join!(
         fetch::get_cluster::<CustomResourceDefinition>(&client, ARGOCD_CRD),
@@ -152,7 +152,7 @@ pub fn evaluate_application(app: Option<&Application>, name: &str) -> Outcome {
 
 /// The lab's Application, read live; `None` when it does not exist.
 pub async fn fetch_application(ctx: &Context) -> Result<Option<Application>, CheckError> {
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let c = &ctx.config;
     let app = fetch::get_dynamic(
         &client,

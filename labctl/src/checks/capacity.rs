@@ -316,7 +316,7 @@ pub async fn pin_node_capacity(ctx: &Context) -> Result<Outcome, CheckError> {
         Err(o) => return Ok(o),
     };
     let planned = planned(&m, &ctx.config);
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let nodes: Vec<Node> = fetch::list_cluster(&client, &ListParams::default()).await?;
     let Some((pin, node)) = pin_of(ctx, &planned, &nodes) else {
         return Ok(Outcome::skip(
@@ -431,7 +431,7 @@ pub async fn images_match_node_arch(ctx: &Context) -> Result<Outcome, CheckError
         Err(o) => return Ok(o),
     };
     let planned = planned(&m, &ctx.config);
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let nodes: Vec<Node> = fetch::list_cluster(&client, &ListParams::default()).await?;
     let Some((pin, Some(node))) = pin_of(ctx, &planned, &nodes) else {
         return Ok(Outcome::skip("the pin node is not known or not found"));

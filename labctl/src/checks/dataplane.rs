@@ -58,7 +58,7 @@ pub async fn ingress_address(ctx: &Context) -> Result<Option<IpAddr>, CheckError
     if let Some(ip) = ctx.config.ingress_address {
         return Ok(Some(ip));
     }
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let c = &ctx.config;
     let workload = c.controller_workload();
     let (ingress, controller) = futures::try_join!(

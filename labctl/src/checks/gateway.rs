@@ -78,7 +78,7 @@ fn not_true(conditions: &[gateway::Condition], types: &[&str], missing: &str) ->
 }
 
 pub async fn gateway_programmed(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let g = &ctx.config.gateway;
     let object =
         fetch::get_dynamic(&client, &g.namespace, &gateway::gateway_resource(), &g.name).await?;
@@ -140,7 +140,7 @@ pub fn evaluate_http_route(route: Option<&HttpRoute>, config: &LabConfig) -> Out
 }
 
 pub async fn http_route_accepted(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let c = &ctx.config;
     let route = gateway::http_route_resource();
     let object = fetch::get_dynamic(&client, &c.namespace, &route, &c.http_route).await?;

@@ -59,7 +59,7 @@ pub fn evaluate_ingress_controller(
 }
 
 pub async fn ingress_controller_available(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let c = ctx.config.controller_workload();
     let d: Option<Deployment> = fetch::get_namespaced(&client, &c.namespace, &c.name).await?;
     // Only asked for when there is no Deployment: a Deployment install needs no DaemonSet
@@ -104,7 +104,7 @@ pub fn evaluate_ingress_class(
 }
 
 pub async fn ingressclass_matches_controller(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let name = ctx.config.ingress_class_name();
     let class: Option<IngressClass> = fetch::get_cluster(&client, &name).await?;
     Ok(evaluate_ingress_class(
@@ -146,7 +146,7 @@ pub fn evaluate_ingress_address(
 }
 
 pub async fn ingress_address_published(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let c = ctx.config.controller_workload();
     let svc: Option<Service> = fetch::get_namespaced(&client, &c.namespace, &c.name).await?;
     Ok(evaluate_ingress_address(
@@ -419,7 +419,7 @@ pub fn evaluate_ingress(
 }
 
 pub async fn ingress_routes_host(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let c = &ctx.config;
     let (ing, svc) = futures::try_join!(
         fetch::get_namespaced::<Ingress>(&client, &c.namespace, &c.ingress),

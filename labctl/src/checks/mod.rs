@@ -22,6 +22,7 @@ pub mod nodes;
 pub mod permissions;
 pub mod serving;
 pub mod storage;
+
 #[cfg(test)]
 pub(crate) mod test_objects;
 pub mod training;
@@ -243,4 +244,47 @@ pub fn select(catalogue: &[Check], ids: &[String]) -> anyhow::Result<Vec<Check>>
         .filter(|c| c.gate || ids.iter().any(|id| id == c.id))
         .copied()
         .collect())
+}
+
+/// The client of the context, or a check error saying why there is none.
+pub async fn client(ctx: &Context) -> Result<kube::Client, CheckError> {
+    ctx.client()
+        .await
+        .map_err(|e| CheckError::Other(crate::error_chain(&e)))
+}
+
+/// A root cause `verify` names under its failed checks: a finding of `labctl diagnose`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Cause {
+    pub id: &'static str,
+    pub severity: crate::severity::Severity,
+    pub subject: crate::diagnose::ObjectRef,
+    pub summary: String,
+    pub hint: String,
+}
+
+impl Cause {
+    /// The root causes of a diagnosis: its error findings (its warnings when it has none).
+    pub fn of(d: &crate::diagnose::Diagnosis) -> Vec<Cause> {
+        use crate::severity::Severity;
+        let pick = |sev: Severity| -> Vec<Cause> {
+            d.findings
+                .iter()
+                .filter(|f| f.severity == sev)
+                .map(|f| Cause {
+                    id: f.id,
+                    severity: f.severity,
+                    subject: f.subject.clone(),
+                    summary: f.summary.clone(),
+                    hint: f.hint.clone(),
+                })
+                .collect()
+        };
+        let errors = pick(Severity::Error);
+        if errors.is_empty() {
+            pick(Severity::Warning)
+        } else {
+            errors
+        }
+    }
 }

@@ -64,7 +64,7 @@ pub fn evaluate_namespace(
 }
 
 pub async fn namespace_isolation(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let name = &ctx.config.namespace;
     let ns: Option<Namespace> = fetch::get_cluster(&client, name).await?;
     if ns.is_none() {

@@ -94,13 +94,13 @@ pub fn evaluate_pin_node(
 }
 
 pub async fn nodes_ready(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let nodes: Vec<Node> = fetch::list_cluster(&client, &ListParams::default()).await?;
     Ok(evaluate_nodes_ready(&nodes))
 }
 
 pub async fn pin_node_schedulable(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let nodes: Vec<Node> = fetch::list_cluster(&client, &ListParams::default()).await?;
     let c = &ctx.config;
     // The pin: the lab description's, else (preflight rerun after a deploy) the Deployment's

@@ -16,7 +16,7 @@ use crate::k8s::service;
 use crate::k8s::workload::deployment_pod_spec;
 
 pub async fn inference_available(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let c = &ctx.config;
     let d: Option<Deployment> = fetch::get_namespaced(&client, &c.namespace, &c.deployment).await?;
     Ok(evaluate_deployment_available(
@@ -82,7 +82,7 @@ pub fn evaluate_pods(pods: &[Pod], pinned_node: Option<&str>) -> Outcome {
 }
 
 pub async fn inference_pods_pinned(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let c = &ctx.config;
     let Some(d) = fetch::get_namespaced::<Deployment>(&client, &c.namespace, &c.deployment).await?
     else {
@@ -224,7 +224,7 @@ pub fn evaluate_service(svc: Option<&Service>, d: Option<&Deployment>, name: &st
 }
 
 pub async fn service_selects_pods(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let c = &ctx.config;
     let (svc, d) = futures::try_join!(
         fetch::get_namespaced::<Service>(&client, &c.namespace, &c.service),
@@ -257,7 +257,7 @@ pub fn evaluate_endpoints(slices: &[EndpointSlice], service: &str) -> Outcome {
 }
 
 pub async fn endpoints_ready(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let c = &ctx.config;
     let lp = ListParams::default().labels(&format!("kubernetes.io/service-name={}", c.service));
     let slices: Vec<EndpointSlice> = fetch::list_namespaced(&client, &c.namespace, &lp).await?;

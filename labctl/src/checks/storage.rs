@@ -32,14 +32,14 @@ pub fn evaluate_storage_class(sc: Option<&StorageClass>, name: &str) -> Outcome 
 }
 
 pub async fn storageclass_local_path(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let name = &ctx.config.storage_class;
     let sc: Option<StorageClass> = fetch::get_cluster(&client, name).await?;
     Ok(evaluate_storage_class(sc.as_ref(), name))
 }
 
 pub async fn local_path_provisioner_available(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     for candidate in &ctx.config.provisioner_deployments {
         let d: Option<Deployment> =
             fetch::get_namespaced(&client, &candidate.namespace, &candidate.name).await?;
@@ -126,7 +126,7 @@ pub fn evaluate_pvc(pvc: Option<&PersistentVolumeClaim>, name: &str) -> Outcome 
 }
 
 pub async fn pvc_bound(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let c = &ctx.config;
     let pvc: Option<PersistentVolumeClaim> =
         fetch::get_namespaced(&client, &c.namespace, &c.pvc).await?;
@@ -184,7 +184,7 @@ pub fn evaluate_pv_affinity(
 }
 
 pub async fn pv_node_affinity(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let c = &ctx.config;
     let (pvc, deploy, cj) = futures::try_join!(
         fetch::get_namespaced::<PersistentVolumeClaim>(&client, &c.namespace, &c.pvc),

@@ -22,7 +22,7 @@ pub fn evaluate_cronjob(cj: Option<&CronJob>, name: &str) -> Outcome {
 }
 
 pub async fn trainer_cronjob_active(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let c = &ctx.config;
     let cj: Option<CronJob> = fetch::get_namespaced(&client, &c.namespace, &c.cronjob).await?;
     Ok(evaluate_cronjob(cj.as_ref(), &c.cronjob))
@@ -148,7 +148,7 @@ pub fn evaluate_last_job(
 }
 
 pub async fn trainer_last_job_succeeded(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = fetch::client(ctx).await?;
+    let client = super::client(ctx).await?;
     let c = &ctx.config;
     let lp = ListParams::default();
     let (cj, jobs) = futures::try_join!(

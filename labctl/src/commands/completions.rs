@@ -1,15 +1,9 @@
 //! `labctl completions <shell>`: prints a completion script generated from the clap definition,
 //! so it can never drift from the real flags.
 
+use crate::cli::completions::CompletionsArgs;
 use crate::exit::ExitStatus;
 use clap::CommandFactory;
-
-#[derive(Debug, clap::Args)]
-pub struct CompletionsArgs {
-    /// Shell to generate the script for.
-    #[arg(value_enum)]
-    pub shell: clap_complete::Shell,
-}
 
 pub fn run(args: &CompletionsArgs) -> anyhow::Result<ExitStatus> {
     let mut cmd = crate::cli::Cli::command();

@@ -1,10 +1,8 @@
 //! `labctl config`: prints the effective lab description (defaults ← labctl.toml ← flags).
 
+use crate::cli::config::ConfigArgs;
 use crate::context::{Context, OutputFormat};
 use crate::exit::ExitStatus;
-
-#[derive(Debug, clap::Args)]
-pub struct ConfigArgs {}
 
 #[derive(serde::Serialize)]
 struct Versioned<'a> {

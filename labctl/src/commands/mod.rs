@@ -13,7 +13,6 @@ pub mod snapshot;
 pub mod verify;
 
 use crate::cli::{Cli, Command};
-use crate::context::Context;
 
 /// Runs the parsed command line and returns the exit code (see [`crate::exit`]).
 pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
@@ -21,7 +20,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     if let Command::Completions(args) = &cli.command {
         return completions::run(args);
     }
-    let ctx = Context::from_args(&cli.global)?;
+    let ctx = cli.global.context()?;
     match &cli.command {
         Command::Preflight(args) => preflight::run(&ctx, args).await,
         Command::Verify(args) => verify::run(&ctx, args).await,

@@ -2,21 +2,11 @@
 //! host through Pi-hole, then GET /predict through the ingress with the lab's Host header — and
 //! says which hop failed when it does not work.
 
+use crate::cli::predict::PredictArgs;
 use crate::exit::ExitStatus;
-use std::net::IpAddr;
 
 use crate::context::Context;
 use crate::predict::{parse_x, predict};
-
-#[derive(Debug, clap::Args)]
-pub struct PredictArgs {
-    /// The input x (a finite number).
-    #[arg(allow_negative_numbers = true)]
-    pub x: String,
-    /// Connect to this address instead of resolving the host through Pi-hole.
-    #[arg(long, value_name = "IP")]
-    pub resolve: Option<IpAddr>,
-}
 
 pub async fn run(ctx: &Context, args: &PredictArgs) -> anyhow::Result<ExitStatus> {
     // Bad input is refused before any packet leaves (exit 2).

@@ -1,22 +1,12 @@
 //! Runs a catalogue of checks for `preflight` and `verify`: selects the checks asked for, runs
 //! them, renders the report.
 
+use crate::checks::Cause;
 use crate::checks::Check;
+use crate::cli::run_checks::CheckArgs;
 use crate::context::Context;
 use crate::exit::ExitStatus;
 use crate::render::Palette;
-use crate::render::checks::Cause;
-
-/// Flags of the check commands.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct CheckArgs {
-    /// Run only this check (repeatable); see --list for ids.
-    #[arg(long = "check", value_name = "ID")]
-    pub only: Vec<String>,
-    /// List the checks (id, category, title) and exit.
-    #[arg(long)]
-    pub list: bool,
-}
 
 pub async fn run(
     ctx: &Context,

@@ -2,28 +2,13 @@
 //! to a file or stdout, so a problem can be diagnosed and verified offline
 //! (`diagnose --snapshot FILE`, `verify --snapshot FILE`) and attached to a bug report.
 
+use crate::cli::snapshot::SnapshotArgs;
 use crate::exit::ExitStatus;
-use std::path::PathBuf;
 
 use anyhow::Context as _;
 
 use crate::context::Context;
 use crate::snapshot::live::Namespaces;
-
-#[derive(Debug, clap::Args)]
-pub struct SnapshotArgs {
-    /// Write to this file instead of stdout.
-    #[arg(
-        short = 'f',
-        long = "file",
-        visible_alias = "output-file",
-        value_name = "FILE"
-    )]
-    pub output_file: Option<PathBuf>,
-    /// Every namespace instead of the lab's (`-n`).
-    #[arg(short = 'A', long)]
-    pub all_namespaces: bool,
-}
 
 pub async fn run(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitStatus> {
     let client = ctx.client().await?;

@@ -145,7 +145,7 @@ impl Diagnosis {
             }
         }
         Self {
-            schema: crate::render::SCHEMA,
+            schema: crate::context::SCHEMA,
             as_of: None,
             findings,
             summary,

@@ -2,7 +2,7 @@
 //! check, indented detail and `see <hint>` when not OK, a final status line), `short` (only
 //! what is not OK) and `json` (one stable, versioned document).
 
-use crate::checks::Status;
+use crate::checks::{Cause, Status};
 use crate::render::{OutputFormat, Palette, SCHEMA};
 use crate::runner::{Report, Summary};
 
@@ -12,42 +12,6 @@ pub fn render(report: &Report, format: OutputFormat, palette: Palette, strict: b
         OutputFormat::Table => table(report, palette, strict),
         OutputFormat::Short => short(report, palette),
         OutputFormat::Json => json(report),
-    }
-}
-
-/// A root cause `verify` names under its failed checks: a finding of `labctl diagnose`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Cause {
-    pub id: &'static str,
-    pub severity: crate::severity::Severity,
-    pub subject: crate::diagnose::ObjectRef,
-    pub summary: String,
-    pub hint: String,
-}
-
-impl Cause {
-    /// The root causes of a diagnosis: its error findings (its warnings when it has none).
-    pub fn of(d: &crate::diagnose::Diagnosis) -> Vec<Cause> {
-        use crate::severity::Severity;
-        let pick = |sev: Severity| -> Vec<Cause> {
-            d.findings
-                .iter()
-                .filter(|f| f.severity == sev)
-                .map(|f| Cause {
-                    id: f.id,
-                    severity: f.severity,
-                    subject: f.subject.clone(),
-                    summary: f.summary.clone(),
-                    hint: f.hint.clone(),
-                })
-                .collect()
-        };
-        let errors = pick(Severity::Error);
-        if errors.is_empty() {
-            pick(Severity::Warning)
-        } else {
-            errors
-        }
     }
 }
 

@@ -11,19 +11,6 @@ pub mod predict;
 
 use std::io::{IsTerminal, Write};
 
-/// `-o/--output`: how results are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OutputFormat {
-    /// Human-readable, grouped by category (the default).
-    #[default]
-    Table,
-    /// One JSON document on stdout, stable and versioned (`"schema": 1`).
-    Json,
-    /// Only what is not OK, one line each.
-    Short,
-}
-
 /// Whether to colour output: never with `--no-color`, with `NO_COLOR` set (no-color.org), or
 /// when stdout is not a terminal (pipes, files, CI logs).
 pub fn use_color(no_color_flag: bool) -> bool {
@@ -83,9 +70,7 @@ pub fn write_stdout(document: &str) -> std::io::Result<()> {
     }
 }
 
-/// Version of every JSON document labctl prints (checks, diagnosis, lint, config); bumped
-/// only on incompatible changes.
-pub const SCHEMA: u32 = 1;
+pub use crate::context::{OutputFormat, SCHEMA};
 
 /// Serialises `value` as pretty JSON with a trailing newline (one document per run).
 pub fn to_json_document<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {

@@ -21,8 +21,7 @@ use serde_json::{Value, json};
 
 use super::ClusterSnapshot;
 
-/// The `reason` of the `Status` answered for a resource the snapshot does not hold.
-pub const NOT_IN_SNAPSHOT: &str = "NotInSnapshot";
+pub use crate::fetch::NOT_IN_SNAPSHOT;
 
 /// A client whose API server is `snapshot`; `namespace` is its default namespace.
 pub fn client(snapshot: Arc<ClusterSnapshot>, namespace: &str) -> kube::Client {

@@ -564,7 +564,7 @@ mod engine {
     /// and never the info "waiting for a consumer".
     #[test]
     fn verify_causes_are_the_root_cause_findings() {
-        use labctl::render::checks::Cause;
+        use labctl::checks::Cause;
         let ids = |name: &str| -> Vec<&'static str> {
             Cause::of(&run_all(name)).iter().map(|c| c.id).collect()
         };
@@ -1166,7 +1166,7 @@ mod live {
         let (client, server) = testcontext();
         let verifier = server.run(serving(name));
         let ctx = labctl::context::Context::new(config.clone()).with_client(client);
-        let args = labctl::commands::snapshot::SnapshotArgs {
+        let args = labctl::cli::snapshot::SnapshotArgs {
             output_file: Some(out.clone()),
             all_namespaces: false,
         };

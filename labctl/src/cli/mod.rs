@@ -1,5 +1,7 @@
-//! Command-line arguments (clap derive). Parsing only: [`crate::context::Context::from_args`]
-//! turns these raw flags into the validated context the commands use, in one step.
+//! Command-line arguments (clap derive), below the commands that read them (as uv keeps its
+//! clap structs in `uv-cli`): one module per command's flags. Parsing only:
+//! [`GlobalArgs::context`] turns the global flags into the validated context the commands
+//! use, in one step.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -7,7 +9,18 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::render::OutputFormat;
+use crate::config::LabConfig;
+use crate::context::{Context, OutputFormat};
+
+pub mod completions;
+pub mod config;
+pub mod diagnose;
+pub mod lint;
+pub mod predict;
+pub mod preflight;
+pub mod run_checks;
+pub mod snapshot;
+pub mod verify;
 
 /// Checks, verifies and diagnoses the mlops-lab pipeline on Kubernetes.
 #[derive(Debug, Parser)]
@@ -57,6 +70,39 @@ pub struct GlobalArgs {
     pub lab: LabArgs,
 }
 
+impl GlobalArgs {
+    /// The context of the run: reads `--config` (or `./labctl.toml` if present), then applies
+    /// the flag overrides.
+    pub fn context(&self) -> anyhow::Result<Context> {
+        let (mut config, config_path) = LabConfig::load(self.config.as_deref())?;
+        if let Some(ns) = &self.namespace {
+            config.namespace.clone_from(ns);
+        }
+        if let Some(host) = &self.lab.host {
+            config.host.clone_from(host);
+        }
+        if let Some(dns) = self.lab.dns {
+            config.pihole_dns = Some(dns);
+        }
+        if let Some(addr) = self.lab.ingress_address {
+            config.ingress_address = Some(addr);
+        }
+        if let Some(port) = self.lab.port {
+            config.ingress_port = port;
+        }
+        let mut ctx = Context::new(config);
+        ctx.config_path = config_path;
+        ctx.output = self.output;
+        ctx.strict = self.strict;
+        ctx.timeout = self.timeout;
+        ctx.color = crate::render::use_color(self.no_color);
+        ctx.verbose = self.verbose;
+        ctx.kubeconfig.clone_from(&self.kubeconfig);
+        ctx.kube_context.clone_from(&self.context);
+        Ok(ctx)
+    }
+}
+
 /// Flags that override the lab description (`labctl.toml`).
 #[derive(Debug, Clone, Default, Args)]
 pub struct LabArgs {
@@ -64,7 +110,7 @@ pub struct LabArgs {
     #[arg(long, global = true, value_name = "HOST")]
     pub host: Option<String>,
     /// Pi-hole DNS server, `ip[:port]` (port 53 if omitted).
-    #[arg(long, global = true, value_name = "IP[:PORT]", value_parser = parse_dns_server)]
+    #[arg(long, global = true, value_name = "IP[:PORT]", value_parser = crate::config::parse_dns_server)]
     pub dns: Option<SocketAddr>,
     /// Ingress address (skips reading it from the Ingress status).
     #[arg(long, global = true, value_name = "IP")]
@@ -77,21 +123,21 @@ pub struct LabArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check that the cluster is ready for the lab (before deploying).
-    Preflight(crate::commands::preflight::PreflightArgs),
+    Preflight(preflight::PreflightArgs),
     /// Check that the deployed lab works end to end (after deploying).
-    Verify(crate::commands::verify::VerifyArgs),
+    Verify(verify::VerifyArgs),
     /// Ask the served model for y(x) through DNS and the ingress, like a LAN client.
-    Predict(crate::commands::predict::PredictArgs),
+    Predict(predict::PredictArgs),
     /// Find out why the lab is broken (live, or from a snapshot file).
-    Diagnose(crate::commands::diagnose::DiagnoseArgs),
+    Diagnose(diagnose::DiagnoseArgs),
     /// Save what the live commands read, for offline diagnosis and bug reports.
-    Snapshot(crate::commands::snapshot::SnapshotArgs),
+    Snapshot(snapshot::SnapshotArgs),
     /// Check the manifests before deploying (renders them with `kubectl kustomize`).
-    Lint(crate::commands::lint::LintArgs),
+    Lint(lint::LintArgs),
     /// Print the effective lab description (defaults, labctl.toml, flags).
-    Config(crate::commands::config::ConfigArgs),
+    Config(config::ConfigArgs),
     /// Print a shell completion script.
-    Completions(crate::commands::completions::CompletionsArgs),
+    Completions(completions::CompletionsArgs),
 }
 
 /// Parses `10s`, `500ms`, `1m` (humantime); zero is refused because every wait must end.
@@ -101,17 +147,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("invalid duration {s:?}: must be greater than zero"));
     }
     Ok(d)
-}
-
-/// Parses a DNS server as `ip[:port]`; the port defaults to 53. IPv6 with a port needs
-/// brackets (`[fd00::53]:5353`), as in URLs.
-pub fn parse_dns_server(s: &str) -> Result<SocketAddr, String> {
-    if let Ok(addr) = s.parse::<SocketAddr>() {
-        return Ok(addr);
-    }
-    s.parse::<IpAddr>()
-        .map(|ip| SocketAddr::new(ip, 53))
-        .map_err(|_| format!("invalid DNS server {s:?}: expected ip[:port], e.g. 192.168.1.2:53"))
 }
 
 #[cfg(test)]
@@ -133,19 +168,33 @@ mod tests {
     }
 
     #[test]
-    fn dns_server_defaults_port_53() {
+    fn flags_override_the_file() {
+        use clap::Parser;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("lab.toml");
+        std::fs::write(
+            &file,
+            "namespace = \"from-file\"\nhost = \"file.lan\"\ningress_port = 8080\n",
+        )
+        .unwrap();
+        let cli = Cli::parse_from([
+            "labctl",
+            "--config",
+            file.to_str().unwrap(),
+            "-n",
+            "from-flag",
+            "--dns",
+            "192.168.1.2",
+            "config",
+        ]);
+        let ctx = cli.global.context().unwrap();
+        assert_eq!(ctx.config.namespace, "from-flag");
+        assert_eq!(ctx.config.host, "file.lan");
+        assert_eq!(ctx.config.ingress_port, 8080);
         assert_eq!(
-            parse_dns_server("192.168.1.2"),
-            Ok("192.168.1.2:53".parse().unwrap())
+            ctx.config.pihole_dns,
+            Some("192.168.1.2:53".parse().unwrap())
         );
-        assert_eq!(
-            parse_dns_server("127.0.0.1:5353"),
-            Ok("127.0.0.1:5353".parse().unwrap())
-        );
-        assert_eq!(
-            parse_dns_server("[::1]:5353"),
-            Ok("[::1]:5353".parse().unwrap())
-        );
-        assert!(parse_dns_server("pihole.lan").is_err());
+        assert_eq!(ctx.config_path.as_deref(), Some(file.as_path()));
     }
 }

@@ -1,43 +1,18 @@
 //! `labctl verify`: does the deployed lab work end to end? (after deploying)
 //!
-//! `--wait` repeats the checks until the lab has settled (see [`crate::settle`]), with a
+//! `--wait` repeats the checks until the lab has settled (see [`settle`]), with a
 //! progress line on stderr, and replaces `argocd app wait` followed by `labctl verify`.
 
+use crate::cli::verify::VerifyArgs;
 use std::time::{Duration, Instant};
 
+use crate::checks::Cause;
 use crate::context::Context;
 use crate::exit::ExitStatus;
 use crate::render::Palette;
-use crate::render::checks::Cause;
-use crate::settle::{self, Next, Persistence};
+mod settle;
 
-#[derive(Debug, clap::Args)]
-pub struct VerifyArgs {
-    #[command(flatten)]
-    pub checks: super::run_checks::CheckArgs,
-    /// Wait until Argo CD has synced the Git revision it compared and every check passes (at
-    /// most DURATION, default 10m). Gives up early when waiting cannot help: a failed sync
-    /// operation, a failed hook, or an error finding of `labctl diagnose pvc` that lasts.
-    #[arg(
-        long,
-        value_name = "DURATION",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "10m",
-        value_parser = humantime::parse_duration
-    )]
-    pub wait: Option<Duration>,
-    /// With --wait: also wait until Argo CD has compared this commit (full or abbreviated),
-    /// e.g. `--revision "$(git rev-parse HEAD)"` right after a push.
-    #[arg(long, value_name = "COMMIT", requires = "wait")]
-    pub revision: Option<String>,
-    /// Judge a snapshot (a file or directory written by `labctl snapshot`) instead of the
-    /// cluster: the same checks, offline, at the moment it was taken. The gates and the DNS and
-    /// HTTP checks are skipped (a snapshot holds API objects only); so is any check that asks
-    /// for what the snapshot does not hold.
-    #[arg(long, value_name = "PATH", conflicts_with = "wait")]
-    pub snapshot: Option<std::path::PathBuf>,
-}
+use settle::{Next, Persistence};
 
 /// Time between two rounds of `--wait`.
 const POLL: Duration = Duration::from_secs(2);

@@ -1,0 +1,4 @@
+//! `labctl config`.
+
+#[derive(Debug, clap::Args)]
+pub struct ConfigArgs {}
