@@ -77,18 +77,6 @@ fn is_training_job(job: &Job, cj: &CronJob, cronjob: &str) -> bool {
     crate::k8s::job::is_run_of(job, cj) || labelled
 }
 
-fn job_condition<'a>(
-    job: &'a Job,
-    type_: &str,
-) -> Option<&'a k8s_openapi::api::batch::v1::JobCondition> {
-    job.status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == type_ && c.status == "True")
-}
-
 pub fn evaluate_last_job(
     cj: Option<&CronJob>,
     jobs: &[Job],
@@ -109,14 +97,14 @@ pub fn evaluate_last_job(
         ));
     };
     let job_name = last.metadata.name.as_deref().unwrap_or("<job>");
-    if let Some(c) = job_condition(last, "Failed") {
+    if let Some((reason, message)) = crate::k8s::job::failed(last) {
         return Outcome::fail(format!("the last Job {job_name} failed")).with(format!(
             "{}: {}",
-            c.reason.as_deref().unwrap_or("Failed"),
-            c.message.as_deref().unwrap_or("")
+            if reason.is_empty() { "Failed" } else { reason },
+            message
         ));
     }
-    let succeeded = job_condition(last, "Complete").is_some();
+    let succeeded = crate::k8s::job::succeeded(last);
     let last_success = cj
         .status
         .as_ref()

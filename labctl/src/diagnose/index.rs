@@ -369,13 +369,7 @@ impl<'a> Index<'a> {
             }
             // A finished Job (e.g. a completed Argo CD Sync hook) creates no more pods: where it
             // was pinned no longer matters.
-            let finished = j.status.as_ref().is_some_and(|st| {
-                st.completion_time.is_some()
-                    || st.conditions.iter().flatten().any(|c| {
-                        (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True"
-                    })
-            });
-            if finished {
+            if crate::k8s::job::finished(j) {
                 continue;
             }
             let Some(spec) = j.spec.as_ref() else {

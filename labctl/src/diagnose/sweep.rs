@@ -350,7 +350,7 @@ impl<'a> Judge<'_, 'a> {
     }
 
     fn job(&self, job: &'a Job) -> Option<Failing> {
-        let (reason, message) = crate::diagnose::rules::training::job_failed(job)?;
+        let (reason, message) = crate::k8s::job::failed(job)?;
         // A newer run of the same owner that succeeded: the failure is history.
         if crate::diagnose::rules::training::superseded(self.ix, job) {
             return None;

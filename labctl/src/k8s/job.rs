@@ -2,6 +2,8 @@
 //! template it runs, never by the names of its containers or labels (users name them their
 //! own way).
 
+use k8s_openapi::api::batch::v1::JobCondition;
+
 use crate::k8s::model::{CronJob, Job, PodSpec};
 use crate::k8s::workload::cron_job_pod_spec;
 
@@ -31,6 +33,43 @@ pub fn is_run_of(job: &Job, cron: &CronJob) -> bool {
         (Some(a), Some(b)) => same_program(a, b),
         _ => false,
     }
+}
+
+/// The Job's condition of `type_` when it is `True`.
+pub fn condition<'a>(job: &'a Job, type_: &str) -> Option<&'a JobCondition> {
+    job.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == "True")
+}
+
+/// `(reason, message)` of a failed Job (`Failed=True`: backoff limit, deadline, a pod failure
+/// policy's `FailJob`).
+pub fn failed(job: &Job) -> Option<(&str, &str)> {
+    let c = condition(job, "Failed")?;
+    Some((
+        c.reason.as_deref().unwrap_or(""),
+        c.message.as_deref().unwrap_or(""),
+    ))
+}
+
+/// A Job that succeeded: `Complete=True`, or `SuccessCriteriaMet=True` (1.31+, set before
+/// `Complete` while the last pods are cleaned up). The one meaning of "succeeded" for every
+/// command.
+pub fn succeeded(job: &Job) -> bool {
+    condition(job, "Complete").is_some() || condition(job, "SuccessCriteriaMet").is_some()
+}
+
+/// A Job that creates no more pods: it succeeded, failed, or has a completion time.
+pub fn finished(job: &Job) -> bool {
+    succeeded(job)
+        || failed(job).is_some()
+        || job
+            .status
+            .as_ref()
+            .is_some_and(|s| s.completion_time.is_some())
 }
 
 /// Whether `job` is an Argo CD hook.
@@ -115,5 +154,27 @@ mod tests {
             ),
             "owned by something else"
         );
+    }
+
+    fn with_conditions(conditions: serde_json::Value) -> Job {
+        serde_json::from_value(
+            json!({"metadata": {"name": "j"}, "status": {"conditions": conditions}}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn succeeded_failed_and_finished_have_one_meaning() {
+        let complete = with_conditions(json!([{"type": "Complete", "status": "True"}]));
+        let criteria = with_conditions(json!([{"type": "SuccessCriteriaMet", "status": "True"}]));
+        let failed_job = with_conditions(json!([{"type": "Failed", "status": "True",
+            "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]));
+        let running = with_conditions(json!([{"type": "Complete", "status": "False"}]));
+        assert!(succeeded(&complete) && succeeded(&criteria));
+        assert!(!succeeded(&failed_job) && !succeeded(&running));
+        assert_eq!(failed(&failed_job).unwrap().0, "BackoffLimitExceeded");
+        assert_eq!(failed(&complete), None);
+        assert!(finished(&complete) && finished(&failed_job));
+        assert!(!finished(&running));
     }
 }

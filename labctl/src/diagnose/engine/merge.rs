@@ -134,47 +134,49 @@ impl Ord for FindingIdOrder {
     }
 }
 
-impl<'i, 'a> Engine<'i, 'a> {
-    pub(crate) fn hit(
-        &mut self,
-        c: &Claim<'a>,
-        id: FindingId,
-        root: ObjectRef,
-        summary: String,
-        evidence: Vec<String>,
-        remediation: String,
-    ) {
-        let affected = self.affected(c);
-        self.hits.push(Hit {
-            id,
-            root,
-            summary,
-            group_summary: None,
-            evidence,
+/// The parts of a finding a rule names, by name: the engine adds what the claim or pod
+/// affects.
+pub(crate) struct Found {
+    pub(crate) id: FindingId,
+    pub(crate) root: ObjectRef,
+    pub(crate) summary: String,
+    pub(crate) evidence: Vec<String>,
+    pub(crate) remediation: String,
+}
+
+impl Found {
+    fn into_hit(self, affected: Vec<Affected>, group_summary: Option<String>) -> Hit {
+        Hit {
+            id: self.id,
+            root: self.root,
+            summary: self.summary,
+            group_summary,
+            evidence: self.evidence,
             affected,
-            remediation,
-        });
+            remediation: self.remediation,
+        }
+    }
+}
+
+impl<'i, 'a> Engine<'i, 'a> {
+    /// A root cause of claim `c`.
+    pub(crate) fn hit(&mut self, c: &Claim<'a>, found: Found) {
+        let affected = self.affected(c);
+        self.hits.push(found.into_hit(affected, None));
     }
 
-    /// [`Self::hit`] with the summary to print when one root cause hits many claims.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the parts of a finding, named at each call site"
-    )]
-    pub(crate) fn grouped_hit(
-        &mut self,
-        c: &Claim<'a>,
-        id: FindingId,
-        root: ObjectRef,
-        summary: String,
-        group_summary: String,
-        evidence: Vec<String>,
-        remediation: String,
-    ) {
-        self.hit(c, id, root, summary, evidence, remediation);
-        if let Some(last) = self.hits.last_mut() {
-            last.group_summary = Some(group_summary);
-        }
+    /// [`Self::hit`] with the summary to print when one root cause hits many claims
+    /// (`{n}` = number of claims).
+    pub(crate) fn grouped_hit(&mut self, c: &Claim<'a>, found: Found, group_summary: String) {
+        let affected = self.affected(c);
+        self.hits
+            .push(found.into_hit(affected, Some(group_summary)));
+    }
+
+    /// A root cause of `pod`, whose state the finding lists among what it affects.
+    pub(crate) fn pod_hit(&mut self, pod: &'a crate::k8s::model::Pod, state: String, found: Found) {
+        let affected = self.pod_affected(pod, state);
+        self.hits.push(found.into_hit(affected, None));
     }
 }
 

@@ -128,7 +128,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             .snapshot
             .jobs
             .iter()
-            .filter(|j| crate::diagnose::rules::training::job_failed(j).is_some())
+            .filter(|j| crate::k8s::job::failed(j).is_some())
             .filter_map(|j| j.metadata.uid.as_deref())
             .collect();
         Engine {

@@ -3,6 +3,7 @@
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::claim::*;
 use crate::diagnose::engine::evidence::*;
+use crate::diagnose::engine::merge::Found;
 use crate::diagnose::engine::*;
 use crate::diagnose::index::Workload;
 use crate::diagnose::scheduler::ReasonKind;
@@ -44,11 +45,13 @@ impl<'i, 'a> Engine<'i, 'a> {
             };
             self.hit(
                 c,
-                FindingId::AccessModeUnsupported,
-                c.reference(),
-                format!("PersistentVolumeClaim {} asks for {modes_text}, which StorageClass {class} cannot provide", c.name),
-                ev,
-                remediation,
+                Found {
+                    id: FindingId::AccessModeUnsupported,
+                    root: c.reference(),
+                    summary: format!("PersistentVolumeClaim {} asks for {modes_text}, which StorageClass {class} cannot provide", c.name),
+                    evidence: ev,
+                    remediation,
+                },
             );
             return true;
         }
@@ -101,15 +104,17 @@ impl<'i, 'a> Engine<'i, 'a> {
                 );
                 self.hit(
                     c,
-                    FindingId::AccessModeUnsupported,
-                    c.reference(),
-                    format!(
-                        "PersistentVolumeClaim {} is ReadWriteOncePod but shared by {}",
-                        c.name,
-                        names.join(" and ")
-                    ),
-                    ev,
-                    remediation,
+                    Found {
+                        id: FindingId::AccessModeUnsupported,
+                        root: c.reference(),
+                        summary: format!(
+                            "PersistentVolumeClaim {} is ReadWriteOncePod but shared by {}",
+                            c.name,
+                            names.join(" and ")
+                        ),
+                        evidence: ev,
+                        remediation,
+                    },
                 );
                 return true;
             }

@@ -1,6 +1,7 @@
 //! A bound claim whose volume's node is gone, unavailable or elsewhere than its consumers:
 //! `pv-node-missing`, `pv-node-unavailable`, `pv-node-affinity-conflict`.
 
+use crate::diagnose::engine::merge::Found;
 use crate::k8s::model::{PersistentVolume, Pod};
 use k8s_openapi::api::core::v1::Node;
 
@@ -58,16 +59,18 @@ impl<'i, 'a> Engine<'i, 'a> {
             let why = join(why);
             self.grouped_hit(
                 c,
-                FindingId::PvNodeUnavailable,
-                ObjectRef::cluster("Node", node_name),
-                format!(
+                Found {
+                    id: FindingId::PvNodeUnavailable,
+                    root: ObjectRef::cluster("Node", node_name),
+                    summary: format!(
                     "PersistentVolume {pv_name} of claim {} lives on node {node_name}, which cannot run its consumers: {}",
                     c.name,
                     why
                 ),
+                    evidence: ev,
+                    remediation: format!("The volume exists only on {node_name}; {}.", fixes.join("; ")),
+                },
                 format!("Node {node_name} holds the volumes of {{n}} claims and cannot run their consumers: {why}"),
-                ev,
-                format!("The volume exists only on {node_name}; {}.", fixes.join("; ")),
             );
             return;
         }
@@ -116,15 +119,17 @@ impl<'i, 'a> Engine<'i, 'a> {
             );
             self.hit(
                 c,
-                FindingId::PvNodeAffinityConflict,
-                c.reference(),
-                format!(
+                Found {
+                    id: FindingId::PvNodeAffinityConflict,
+                    root: c.reference(),
+                    summary: format!(
                     "{} pinned away from {k}={val}, the only node that has PersistentVolume {pv_name} of claim {}",
                     if names.len() == 1 { format!("{} is", names[0]) } else { format!("{} are", names.join(" and ")) },
                     c.name
                 ),
-                ev,
-                remediation,
+                    evidence: ev,
+                    remediation,
+                },
             );
             return;
         }
@@ -183,11 +188,13 @@ impl<'i, 'a> Engine<'i, 'a> {
         );
         self.hit(
             c,
-            FindingId::PvNodeAffinityConflict,
-            c.reference(),
-            format!("the scheduler reports a volume node affinity conflict for claim {}: its volume {pv_name} is on {k}={val}", c.name),
-            ev,
-            format!("Pin the consumers to {k}={val}: {fix}"),
+            Found {
+                id: FindingId::PvNodeAffinityConflict,
+                root: c.reference(),
+                summary: format!("the scheduler reports a volume node affinity conflict for claim {}: its volume {pv_name} is on {k}={val}", c.name),
+                evidence: ev,
+                remediation: format!("Pin the consumers to {k}={val}: {fix}"),
+            },
         );
     }
 
@@ -232,12 +239,14 @@ impl<'i, 'a> Engine<'i, 'a> {
         };
         self.grouped_hit(
             c,
-            FindingId::PvNodeMissing,
-            ObjectRef::cluster("Node", val),
-            format!("PersistentVolume {pv_name} of claim {} is pinned to {k}={val}, which matches no node", c.name),
+            Found {
+                id: FindingId::PvNodeMissing,
+                root: ObjectRef::cluster("Node", val),
+                summary: format!("PersistentVolume {pv_name} of claim {} is pinned to {k}={val}, which matches no node", c.name),
+                evidence: ev,
+                remediation,
+            },
             format!("{{n}} volumes are pinned to {k}={val}, which matches no node"),
-            ev,
-            remediation,
         );
     }
 }

@@ -7,6 +7,7 @@
 //! built in code, beside the rules that share the container-status helpers.
 
 use super::capitalise;
+use crate::diagnose::engine::merge::Found;
 use crate::k8s::model::{Container, Pod};
 use k8s_openapi::api::core::v1::ContainerStatus;
 
@@ -396,15 +397,17 @@ impl<'i, 'a> Engine<'i, 'a> {
         self.pod_hit(
             pod,
             Self::pod_state(pod, cs),
-            FindingId::ImagePullFailed,
-            ObjectRef::namespaced(kind.as_str(), ns, wname),
-            format!(
-                "image {image} of container {} cannot be pulled: {}",
-                cs.name,
-                problem.words()
-            ),
-            ev,
-            fix,
+            Found {
+                id: FindingId::ImagePullFailed,
+                root: ObjectRef::namespaced(kind.as_str(), ns, wname),
+                summary: format!(
+                    "image {image} of container {} cannot be pulled: {}",
+                    cs.name,
+                    problem.words()
+                ),
+                evidence: ev,
+                remediation: fix,
+            },
         );
     }
 
@@ -463,11 +466,13 @@ impl<'i, 'a> Engine<'i, 'a> {
         self.pod_hit(
             pod,
             Self::pod_state(pod, cs),
-            FindingId::ImagePlatformMismatch,
-            ObjectRef::namespaced(kind.as_str(), ns, wname),
-            what,
-            ev,
-            fix,
+            Found {
+                id: FindingId::ImagePlatformMismatch,
+                root: ObjectRef::namespaced(kind.as_str(), ns, wname),
+                summary: what,
+                evidence: ev,
+                remediation: fix,
+            },
         );
     }
 
@@ -512,11 +517,13 @@ impl<'i, 'a> Engine<'i, 'a> {
         self.pod_hit(
             pod,
             Self::pod_state(pod, cs),
-            FindingId::ContainerCrashLooping,
-            ObjectRef::namespaced(kind.as_str(), ns, wname),
-            summary,
-            ev,
-            fix,
+            Found {
+                id: FindingId::ContainerCrashLooping,
+                root: ObjectRef::namespaced(kind.as_str(), ns, wname),
+                summary,
+                evidence: ev,
+                remediation: fix,
+            },
         );
     }
 
@@ -569,18 +576,20 @@ impl<'i, 'a> Engine<'i, 'a> {
         self.pod_hit(
             pod,
             Self::pod_state(pod, cs),
-            FindingId::ContainerOomKilled,
-            ObjectRef::namespaced(kind.as_str(), ns, wname),
-            format!(
-                "container {} of {kind} {wname} was OOMKilled: memory limit {}{}",
-                cs.name,
-                limit.as_deref().unwrap_or("none"),
-                suggested
-                    .map(|s| format!(", suggested {s} (double)"))
-                    .unwrap_or_default()
-            ),
-            ev,
-            fix,
+            Found {
+                id: FindingId::ContainerOomKilled,
+                root: ObjectRef::namespaced(kind.as_str(), ns, wname),
+                summary: format!(
+                    "container {} of {kind} {wname} was OOMKilled: memory limit {}{}",
+                    cs.name,
+                    limit.as_deref().unwrap_or("none"),
+                    suggested
+                        .map(|s| format!(", suggested {s} (double)"))
+                        .unwrap_or_default()
+                ),
+                evidence: ev,
+                remediation: fix,
+            },
         );
     }
 
@@ -612,14 +621,16 @@ impl<'i, 'a> Engine<'i, 'a> {
         self.pod_hit(
             pod,
             Self::pod_state(pod, cs),
-            FindingId::ConfigMissing,
-            ObjectRef::namespaced(object_kind, ns, &name),
-            format!(
+            Found {
+                id: FindingId::ConfigMissing,
+                root: ObjectRef::namespaced(object_kind, ns, &name),
+                summary: format!(
                 "container {} of {kind} {wname} cannot start: {object_kind} {name} does not exist",
                 cs.name
             ),
-            ev,
-            fix,
+                evidence: ev,
+                remediation: fix,
+            },
         );
     }
 }

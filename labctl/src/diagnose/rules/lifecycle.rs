@@ -1,6 +1,7 @@
 //! Claims at the end of their life: `pvc-lost`, `pvc-terminating-in-use` and
 //! `pv-released-not-rebound`.
 
+use crate::diagnose::engine::merge::Found;
 use crate::k8s::model::Pod;
 
 use crate::diagnose::catalogue::FindingId;
@@ -35,14 +36,16 @@ impl<'i, 'a> Engine<'i, 'a> {
         );
         self.hit(
             c,
-            FindingId::PvcLost,
-            c.reference(),
-            format!(
-                "PersistentVolumeClaim {} lost its PersistentVolume {pv}",
-                c.name
-            ),
-            ev,
-            remediation,
+            Found {
+                id: FindingId::PvcLost,
+                root: c.reference(),
+                summary: format!(
+                    "PersistentVolumeClaim {} lost its PersistentVolume {pv}",
+                    c.name
+                ),
+                evidence: ev,
+                remediation,
+            },
         );
     }
 
@@ -124,14 +127,16 @@ impl<'i, 'a> Engine<'i, 'a> {
         let n = pods.len();
         self.hit(
             c,
-            FindingId::PvcTerminatingInUse,
-            c.reference(),
-            format!(
-                "PersistentVolumeClaim {} is being deleted while {n} pod(s) still use it",
-                c.name
-            ),
-            ev,
-            remediation,
+            Found {
+                id: FindingId::PvcTerminatingInUse,
+                root: c.reference(),
+                summary: format!(
+                    "PersistentVolumeClaim {} is being deleted while {n} pod(s) still use it",
+                    c.name
+                ),
+                evidence: ev,
+                remediation,
+            },
         );
         true
     }

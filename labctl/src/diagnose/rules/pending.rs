@@ -4,6 +4,7 @@ use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::claim::*;
 use crate::diagnose::engine::evidence::*;
+use crate::diagnose::engine::merge::Found;
 use crate::diagnose::engine::*;
 use crate::diagnose::index::ClassLookup;
 use crate::k8s::names::name as meta_name;
@@ -29,12 +30,12 @@ impl<'i, 'a> Engine<'i, 'a> {
                     .collect();
                 self.grouped_hit(
                     c,
-                    FindingId::StorageclassMissing,
-                    ObjectRef::cluster("StorageClass", n),
-                    format!("PersistentVolumeClaim {} uses StorageClass {n}, which does not exist", c.name),
-                    format!("{{n}} claims use StorageClass {n}, which does not exist"),
-                    ev,
-                    format!(
+                    Found {
+                        id: FindingId::StorageclassMissing,
+                        root: ObjectRef::cluster("StorageClass", n),
+                        summary: format!("PersistentVolumeClaim {} uses StorageClass {n}, which does not exist", c.name),
+                        evidence: ev,
+                        remediation: format!(
                         "Install the provisioner that creates StorageClass {n}, or set spec.storageClassName to an existing class ({}) in the manifest \
                          and recreate the claim (immutable): kubectl -n {ns} delete pvc {name}{reapply}",
                         if existing.is_empty() { "none exists".to_owned() } else { existing.join(", ") },
@@ -42,6 +43,8 @@ impl<'i, 'a> Engine<'i, 'a> {
                         ns = c.ns,
                         name = c.name,
                     ),
+                    },
+                    format!("{{n}} claims use StorageClass {n}, which does not exist"),
                 );
                 return;
             }
@@ -54,15 +57,17 @@ impl<'i, 'a> Engine<'i, 'a> {
                 ));
                 self.hit(
                     c,
-                    FindingId::StorageclassMissing,
-                    c.reference(),
-                    format!("PersistentVolumeClaim {} sets no StorageClass and the cluster has no default class", c.name),
-                    ev,
-                    format!(
+                    Found {
+                        id: FindingId::StorageclassMissing,
+                        root: c.reference(),
+                        summary: format!("PersistentVolumeClaim {} sets no StorageClass and the cluster has no default class", c.name),
+                        evidence: ev,
+                        remediation: format!(
                         "Set spec.storageClassName: {} in the manifest (and recreate the claim), or mark a default class: \
                          kubectl patch storageclass {} -p '{{\"metadata\":{{\"annotations\":{{\"storageclass.kubernetes.io/is-default-class\":\"true\"}}}}}}'",
                         self.config.storage_class, self.config.storage_class
                     ),
+                    },
                 );
                 return;
             }
@@ -82,14 +87,16 @@ impl<'i, 'a> Engine<'i, 'a> {
                 ];
                 self.hit(
                     c,
-                    FindingId::StorageclassMissing,
-                    ObjectRef::cluster("StorageClass", &name),
-                    format!(
+                    Found {
+                        id: FindingId::StorageclassMissing,
+                        root: ObjectRef::cluster("StorageClass", &name),
+                        summary: format!(
                         "PersistentVolumeClaim {} uses StorageClass {name}, which does not exist",
                         c.name
                     ),
-                    ev,
-                    format!("Create StorageClass {name} or point the claim at an existing class"),
+                        evidence: ev,
+                        remediation: format!("Create StorageClass {name} or point the claim at an existing class"),
+                    },
                 );
                 return;
             }
@@ -178,18 +185,20 @@ impl<'i, 'a> Engine<'i, 'a> {
                 .collect();
             self.grouped_hit(
                 c,
-                FindingId::SelectedNodeStale,
-                ObjectRef::cluster("Node", &n),
-                format!("PersistentVolumeClaim {} was scheduled to node {n}, which no longer exists", c.name),
-                format!("{{n}} claims were scheduled to node {n}, which no longer exists"),
-                ev,
-                format!(
+                Found {
+                    id: FindingId::SelectedNodeStale,
+                    root: ObjectRef::cluster("Node", &n),
+                    summary: format!("PersistentVolumeClaim {} was scheduled to node {n}, which no longer exists", c.name),
+                    evidence: ev,
+                    remediation: format!(
                     "Clear the stale selection so the scheduler picks an existing node: kubectl -n {ns} annotate pvc {name} {SELECTED_NODE}-{}; \
                      make sure no consumer is pinned to {n}.",
                     if restart.is_empty() { String::new() } else { format!(" && {}", restart.join(" && ")) },
                     ns = c.ns,
                     name = c.name,
                 ),
+                },
+                format!("{{n}} claims were scheduled to node {n}, which no longer exists"),
             );
             return;
         }

@@ -4,6 +4,7 @@
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::claim::*;
 use crate::diagnose::engine::evidence::*;
+use crate::diagnose::engine::merge::Found;
 use crate::diagnose::engine::*;
 use crate::diagnose::scheduler::ReasonKind;
 use crate::k8s::HOSTNAME_LABEL;
@@ -118,15 +119,17 @@ impl<'i, 'a> Engine<'i, 'a> {
             .collect();
         self.hit(
             c,
-            FindingId::ConsumersPinnedToDifferentNodes,
-            c.reference(),
-            format!(
+            Found {
+                id: FindingId::ConsumersPinnedToDifferentNodes,
+                root: c.reference(),
+                summary: format!(
                 "{} share node-local PersistentVolumeClaim {} but are pinned to different nodes",
                 names.join(" and "),
                 c.name
             ),
-            ev,
-            remediation,
+                evidence: ev,
+                remediation,
+            },
         );
         true
     }
@@ -196,19 +199,21 @@ impl<'i, 'a> Engine<'i, 'a> {
             .collect();
         self.hit(
             c,
-            FindingId::NodeSelectorMatchesNoNode,
-            c.reference(),
-            format!(
-                "{} of claim {} can run on no node ({})",
-                names.join(" and "),
-                c.name,
-                pins.join("; ")
-            ),
-            ev,
-            format!(
-                "No node carries the labels the consumers require: {}",
-                fixes.join("; ")
-            ),
+            Found {
+                id: FindingId::NodeSelectorMatchesNoNode,
+                root: c.reference(),
+                summary: format!(
+                    "{} of claim {} can run on no node ({})",
+                    names.join(" and "),
+                    c.name,
+                    pins.join("; ")
+                ),
+                evidence: ev,
+                remediation: format!(
+                    "No node carries the labels the consumers require: {}",
+                    fixes.join("; ")
+                ),
+            },
         );
     }
 

@@ -1,12 +1,12 @@
 //! The pipeline's pods and workloads (`diagnose pods`): a pod the scheduler cannot place for
 //! resources, and the containers' own failures.
 
+use crate::diagnose::engine::merge::Found;
 use crate::k8s::model::Pod;
 
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::claim::*;
 use crate::diagnose::engine::evidence::*;
-use crate::diagnose::engine::merge::Hit;
 use crate::diagnose::engine::*;
 use crate::diagnose::scheduler::ReasonKind;
 use crate::diagnose::{Affected, ObjectRef};
@@ -73,32 +73,6 @@ impl<'i, 'a> Engine<'i, 'a> {
         out
     }
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the parts of a finding, named at each call site"
-    )]
-    pub(crate) fn pod_hit(
-        &mut self,
-        pod: &'a Pod,
-        state: String,
-        id: FindingId,
-        root: ObjectRef,
-        summary: String,
-        evidence: Vec<String>,
-        remediation: String,
-    ) {
-        let affected = self.pod_affected(pod, state);
-        self.hits.push(Hit {
-            id,
-            root,
-            summary,
-            group_summary: None,
-            evidence,
-            affected,
-            remediation,
-        });
-    }
-
     pub(crate) fn judge_pod(&mut self, pod: &'a Pod) {
         if is_terminated(pod) || self.owned_by_failed_job(pod) {
             // A failed Job's pods are the Job's finding (trainer-job-failed).
@@ -146,11 +120,13 @@ impl<'i, 'a> Engine<'i, 'a> {
             self.pod_hit(
                 pod,
                 "Pending (Unschedulable)".to_owned(),
-                FindingId::InsufficientResources,
-                p.root,
-                p.summary,
-                p.evidence,
-                p.remediation,
+                Found {
+                    id: FindingId::InsufficientResources,
+                    root: p.root,
+                    summary: p.summary,
+                    evidence: p.evidence,
+                    remediation: p.remediation,
+                },
             );
         }
     }

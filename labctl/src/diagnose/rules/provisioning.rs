@@ -1,6 +1,7 @@
 //! Dynamic provisioning: the provisioner not running, provisioning failed, or simply waiting
 //! for the first consumer.
 
+use crate::diagnose::engine::merge::Found;
 use crate::k8s::model::Pod;
 use k8s_openapi::api::storage::v1::StorageClass;
 
@@ -108,18 +109,20 @@ impl<'i, 'a> Engine<'i, 'a> {
         };
         self.grouped_hit(
             c,
-            FindingId::ProvisionerNotRunning,
-            root.clone(),
-            format!(
-                "PersistentVolumeClaim {} waits for provisioner {}, which is not running",
-                c.name, sc.provisioner
-            ),
+            Found {
+                id: FindingId::ProvisionerNotRunning,
+                root: root.clone(),
+                summary: format!(
+                    "PersistentVolumeClaim {} waits for provisioner {}, which is not running",
+                    c.name, sc.provisioner
+                ),
+                evidence: ev,
+                remediation,
+            },
             format!(
                 "{{n}} claims wait for provisioner {}, which is not running",
                 sc.provisioner
             ),
-            ev,
-            remediation,
         );
         true
     }
@@ -172,11 +175,13 @@ impl<'i, 'a> Engine<'i, 'a> {
         );
         self.hit(
             c,
-            FindingId::ProvisioningFailed,
-            c.reference(),
-            format!("provisioning the volume of claim {} failed: {why}", c.name),
-            ev,
-            remediation,
+            Found {
+                id: FindingId::ProvisioningFailed,
+                root: c.reference(),
+                summary: format!("provisioning the volume of claim {} failed: {why}", c.name),
+                evidence: ev,
+                remediation,
+            },
         );
         true
     }
@@ -250,11 +255,13 @@ impl<'i, 'a> Engine<'i, 'a> {
         };
         self.hit(
             c,
-            FindingId::PvcWaitingForConsumer,
-            c.reference(),
-            summary,
-            ev,
-            remediation,
+            Found {
+                id: FindingId::PvcWaitingForConsumer,
+                root: c.reference(),
+                summary,
+                evidence: ev,
+                remediation,
+            },
         );
     }
 }

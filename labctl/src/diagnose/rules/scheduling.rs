@@ -2,6 +2,7 @@
 //! `insufficient-resources` (its node lacks what it requests) and `pin-node-unavailable` (the
 //! node it is pinned to cannot take pods, before any volume is bound).
 
+use crate::diagnose::engine::merge::Found;
 use crate::k8s::model::Pod;
 use k8s_openapi::api::core::v1::Node;
 
@@ -146,15 +147,17 @@ impl<'i, 'a> Engine<'i, 'a> {
         };
         self.grouped_hit(
             c,
-            FindingId::PinNodeUnavailable,
-            ObjectRef::cluster("Node", node_name),
-            format!(
+            Found {
+                id: FindingId::PinNodeUnavailable,
+                root: ObjectRef::cluster("Node", node_name),
+                summary: format!(
                 "the consumers of claim {} are pinned to node {node_name}, which cannot take pods ({why}); no volume is bound yet",
                 c.name
             ),
+                evidence: ev,
+                remediation: format!("Make node {node_name} available: {fixes}.{repin}"),
+            },
             format!("{{n}} claims wait for consumers pinned to node {node_name}, which cannot take pods ({why})"),
-            ev,
-            format!("Make node {node_name} available: {fixes}.{repin}"),
         );
     }
 
@@ -173,11 +176,13 @@ impl<'i, 'a> Engine<'i, 'a> {
                 ev.extend(p.evidence);
                 self.hit(
                     c,
-                    FindingId::InsufficientResources,
-                    p.root,
-                    p.summary,
-                    ev,
-                    p.remediation,
+                    Found {
+                        id: FindingId::InsufficientResources,
+                        root: p.root,
+                        summary: p.summary,
+                        evidence: ev,
+                        remediation: p.remediation,
+                    },
                 );
                 found = true;
             }

@@ -2,6 +2,7 @@
 //! and the upstream cause when there is one (no model published yet: the trainer CronJob never
 //! succeeded and no first-model hook Job did).
 
+use crate::diagnose::engine::merge::Found;
 use crate::k8s::model::Pod;
 
 use crate::diagnose::ObjectRef;
@@ -9,7 +10,7 @@ use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::claim::*;
 use crate::diagnose::engine::*;
 use crate::diagnose::rules::containers::container_line;
-use crate::diagnose::rules::training::{is_trainer_job, job_succeeded};
+use crate::diagnose::rules::training::is_trainer_job;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 
 impl<'i, 'a> Engine<'i, 'a> {
@@ -39,7 +40,7 @@ impl<'i, 'a> Engine<'i, 'a> {
                 .as_ref()
                 .is_some_and(|s| s.last_successful_time.is_some())
         });
-        if cron_ok || jobs.iter().any(|j| job_succeeded(j)) {
+        if cron_ok || jobs.iter().any(|j| crate::k8s::job::succeeded(j)) {
             return None;
         }
         let mut why: Vec<String> = crons
@@ -199,11 +200,13 @@ impl<'i, 'a> Engine<'i, 'a> {
         self.pod_hit(
             pod,
             "Running, not Ready".to_owned(),
-            FindingId::ReadinessFailing,
-            ObjectRef::namespaced(kind.as_str(), ns, wname),
-            summary,
-            ev,
-            fix,
+            Found {
+                id: FindingId::ReadinessFailing,
+                root: ObjectRef::namespaced(kind.as_str(), ns, wname),
+                summary,
+                evidence: ev,
+                remediation: fix,
+            },
         );
     }
 }

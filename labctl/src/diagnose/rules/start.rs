@@ -3,6 +3,7 @@
 //! in runc 1.5's words, as the lab's node (containerd 2.4, runc 1.5) writes them: a command
 //! that is not in the image, a memory limit below what runc's own setup of the container uses.
 
+use crate::diagnose::engine::merge::Found;
 use crate::k8s::model::Pod;
 
 use super::containers::{Failing, container_line, memory_limit};
@@ -70,14 +71,16 @@ impl<'i, 'a> Engine<'i, 'a> {
         self.pod_hit(
             pod,
             Self::pod_state(pod, cs),
-            FindingId::ContainerStartFailed,
-            ObjectRef::namespaced(kind.as_str(), ns, wname),
-            format!(
-                "container {} of {kind} {wname} cannot start: {what} ({last_line})",
-                cs.name
-            ),
-            ev,
-            fix,
+            Found {
+                id: FindingId::ContainerStartFailed,
+                root: ObjectRef::namespaced(kind.as_str(), ns, wname),
+                summary: format!(
+                    "container {} of {kind} {wname} cannot start: {what} ({last_line})",
+                    cs.name
+                ),
+                evidence: ev,
+                remediation: fix,
+            },
         );
     }
 }

@@ -3,6 +3,7 @@
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::claim::*;
 use crate::diagnose::engine::evidence::*;
+use crate::diagnose::engine::merge::Found;
 use crate::diagnose::engine::*;
 use crate::k8s::WorkloadKind;
 use crate::k8s::names::name as meta_name;
@@ -155,14 +156,16 @@ impl<'i, 'a> Engine<'i, 'a> {
         );
         self.hit(
             c,
-            FindingId::SyncWaveDeadlock,
-            c.reference(),
-            format!(
+            Found {
+                id: FindingId::SyncWaveDeadlock,
+                root: c.reference(),
+                summary: format!(
                 "WaitForFirstConsumer claim {} is in sync wave {pvc_wave}, before all its consumers (wave {min}): Argo CD waits for it forever",
                 c.name
             ),
-            ev,
-            remediation,
+                evidence: ev,
+                remediation,
+            },
         );
         true
     }

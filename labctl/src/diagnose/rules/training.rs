@@ -58,31 +58,6 @@ fn conventional_trainer(job: &Job) -> bool {
     trainer || ((by_cron || hook) && labelled)
 }
 
-/// `(reason, message)` of a `Failed=True` condition.
-pub(crate) fn job_failed(job: &Job) -> Option<(&str, &str)> {
-    let c = job
-        .status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == "Failed" && c.status == "True")?;
-    Some((
-        c.reason.as_deref().unwrap_or(""),
-        c.message.as_deref().unwrap_or(""),
-    ))
-}
-
-pub(crate) fn job_succeeded(job: &Job) -> bool {
-    job.status.as_ref().is_some_and(|s| {
-        s.succeeded.unwrap_or(0) > 0
-            || s.conditions
-                .iter()
-                .flatten()
-                .any(|c| c.type_ == "Complete" && c.status == "True")
-    })
-}
-
 /// Whether a newer run of the Job's owner (a CronJob, or whatever controls it) succeeded: the
 /// failure is then history.
 pub(crate) fn superseded(ix: &Index<'_>, job: &Job) -> bool {
@@ -91,9 +66,10 @@ pub(crate) fn superseded(ix: &Index<'_>, job: &Job) -> bool {
     };
     let created = job.metadata.creation_timestamp.as_ref().map(|t| t.0);
     let runs = ix.jobs_by_owner.get(owner.uid.as_str());
-    runs.into_iter()
-        .flatten()
-        .any(|j| j.metadata.creation_timestamp.as_ref().map(|t| t.0) > created && job_succeeded(j))
+    runs.into_iter().flatten().any(|j| {
+        j.metadata.creation_timestamp.as_ref().map(|t| t.0) > created
+            && crate::k8s::job::succeeded(j)
+    })
 }
 
 impl<'i, 'a> Engine<'i, 'a> {
@@ -112,7 +88,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         if !is_trainer_job(job, self.ix, self.config) || superseded(self.ix, job) {
             return;
         }
-        let Some((reason, message)) = job_failed(job) else {
+        let Some((reason, message)) = crate::k8s::job::failed(job) else {
             return;
         };
         let ns = meta_ns(&job.metadata);
