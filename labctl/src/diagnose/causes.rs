@@ -73,7 +73,7 @@ impl Cause {
             .flatten()
             .map(|g| g.name.as_str())
             .collect();
-        let reported = crate::diagnose::engine::claim::unscheduled_condition(pod)
+        let reported = crate::k8s::pod::unscheduled_condition(pod)
             .is_some_and(|(reason, _)| reason == "SchedulingGated");
         if gates.is_empty() && !reported {
             return None;

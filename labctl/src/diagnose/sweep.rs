@@ -800,7 +800,7 @@ fn pod_state(pod: &Pod) -> String {
         let message = status.and_then(|s| s.message.as_deref()).unwrap_or("");
         parts[0] = format!("{phase} ({reason}: {message})");
     }
-    if let Some((reason, message)) = crate::diagnose::engine::claim::unscheduled_condition(pod) {
+    if let Some((reason, message)) = crate::k8s::pod::unscheduled_condition(pod) {
         parts.push(format!("PodScheduled=False {reason}: {message}"));
     }
     let containers = status.into_iter().flat_map(|s| {

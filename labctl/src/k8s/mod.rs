@@ -14,6 +14,7 @@ pub mod model;
 pub mod names;
 pub mod nodes;
 pub mod placement;
+pub mod pod;
 pub mod resources;
 pub mod routing;
 pub mod service;

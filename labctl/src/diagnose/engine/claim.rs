@@ -2,11 +2,11 @@
 //! mount it), and the facts about them that several rules ask.
 
 use crate::k8s::model::{Pod, PodSpec};
+use crate::k8s::pod::{is_terminated, pod_phase, unscheduled_condition};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Toleration};
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::diagnose::engine::evidence::*;
 use crate::diagnose::engine::*;
 use crate::diagnose::index::{ClassLookup, Workload};
 use crate::diagnose::{Affected, ObjectRef};
@@ -88,36 +88,6 @@ impl Claim<'_> {
     }
 }
 
-pub(crate) fn pod_phase(pod: &Pod) -> &str {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.phase.as_deref())
-        .unwrap_or("Unknown")
-}
-
-pub(crate) fn is_terminated(pod: &Pod) -> bool {
-    matches!(pod_phase(pod), "Succeeded" | "Failed")
-}
-
-pub(crate) fn is_pending(pod: &Pod) -> bool {
-    pod_phase(pod) == "Pending"
-}
-
-/// `PodScheduled=False` condition (reason, message).
-pub(crate) fn unscheduled_condition(pod: &Pod) -> Option<(&str, &str)> {
-    let c = pod
-        .status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == "PodScheduled" && c.status == "False")?;
-    Some((
-        c.reason.as_deref().unwrap_or(""),
-        c.message.as_deref().unwrap_or(""),
-    ))
-}
-
 pub(crate) fn sync_wave(meta: &ObjectMeta) -> Option<i64> {
     meta.annotations
         .as_ref()?
@@ -125,6 +95,13 @@ pub(crate) fn sync_wave(meta: &ObjectMeta) -> Option<i64> {
         .trim()
         .parse()
         .ok()
+}
+
+/// Dedup while keeping order.
+pub(crate) fn push_unique<T: PartialEq>(v: &mut Vec<T>, item: T) {
+    if !v.contains(&item) {
+        v.push(item);
+    }
 }
 
 impl<'i, 'a> Engine<'i, 'a> {

@@ -2,6 +2,7 @@
 //! events about an object, latest first.
 
 use crate::k8s::model::{PersistentVolume, Pod};
+use crate::k8s::pod::{is_pending, pod_phase, unscheduled_condition};
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -12,13 +13,6 @@ use crate::diagnose::scheduler::{self, SchedulingFailure};
 use crate::k8s::HOSTNAME_LABEL;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 use crate::k8s::{Unavailable, placement};
-
-/// Dedup while keeping order.
-pub(crate) fn push_unique<T: PartialEq>(v: &mut Vec<T>, item: T) {
-    if !v.contains(&item) {
-        v.push(item);
-    }
-}
 
 pub(crate) fn pvc_line(c: &Claim<'_>) -> String {
     let mut parts = vec![c.phase.to_owned()];

@@ -3,6 +3,7 @@
 
 use crate::diagnose::engine::merge::Found;
 use crate::k8s::model::{PersistentVolume, Pod};
+use crate::k8s::pod::is_pending;
 use k8s_openapi::api::core::v1::Node;
 
 use crate::diagnose::ObjectRef;

@@ -9,11 +9,11 @@
 use super::capitalise;
 use crate::diagnose::engine::merge::Found;
 use crate::k8s::model::{Container, Pod};
+use crate::k8s::pod::pod_phase;
 use k8s_openapi::api::core::v1::ContainerStatus;
 
 use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;
-use crate::diagnose::engine::claim::*;
 use crate::diagnose::engine::*;
 use crate::k8s::WorkloadKind;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};

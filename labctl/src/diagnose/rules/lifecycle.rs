@@ -3,6 +3,7 @@
 
 use crate::diagnose::engine::merge::Found;
 use crate::k8s::model::Pod;
+use crate::k8s::pod::{is_pending, is_terminated};
 
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::claim::*;

@@ -8,6 +8,7 @@ use crate::diagnose::engine::merge::Found;
 use crate::diagnose::engine::*;
 use crate::diagnose::index::ClassLookup;
 use crate::k8s::names::name as meta_name;
+use crate::k8s::pod::is_pending;
 
 impl<'i, 'a> Engine<'i, 'a> {
     pub(crate) fn pending(&mut self, c: &Claim<'a>, pinned: bool) {

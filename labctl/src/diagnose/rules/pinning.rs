@@ -10,6 +10,7 @@ use crate::diagnose::scheduler::ReasonKind;
 use crate::k8s::HOSTNAME_LABEL;
 use crate::k8s::names::name as meta_name;
 use crate::k8s::placement;
+use crate::k8s::pod::is_pending;
 
 impl<'i, 'a> Engine<'i, 'a> {
     /// Two consumers of a node-local claim that can never be on one node.

@@ -3,10 +3,10 @@
 
 use crate::diagnose::engine::merge::Found;
 use crate::k8s::model::Pod;
+use crate::k8s::pod::{is_pending, is_terminated};
 
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::claim::*;
-use crate::diagnose::engine::evidence::*;
 use crate::diagnose::engine::*;
 use crate::diagnose::scheduler::ReasonKind;
 use crate::diagnose::{Affected, ObjectRef};

@@ -3,6 +3,7 @@
 
 use crate::diagnose::engine::merge::Found;
 use crate::k8s::model::Pod;
+use crate::k8s::pod::is_pending;
 use k8s_openapi::api::storage::v1::StorageClass;
 
 use crate::diagnose::ObjectRef;

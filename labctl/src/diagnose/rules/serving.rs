@@ -4,10 +4,10 @@
 
 use crate::diagnose::engine::merge::Found;
 use crate::k8s::model::Pod;
+use crate::k8s::pod::pod_phase;
 
 use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;
-use crate::diagnose::engine::claim::*;
 use crate::diagnose::engine::*;
 use crate::diagnose::rules::containers::container_line;
 use crate::diagnose::rules::training::is_trainer_job;

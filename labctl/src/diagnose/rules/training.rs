@@ -174,7 +174,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         if let Some(pod) = last {
             affected.push(Affected {
                 object: Ref::namespaced("Pod", ns, meta_name(&pod.metadata)),
-                state: Some(crate::diagnose::engine::claim::pod_phase(pod).to_owned()),
+                state: Some(crate::k8s::pod::pod_phase(pod).to_owned()),
             });
         }
         if let Some((kind, cron)) = owner {
