@@ -692,3 +692,209 @@ pub enum ClassLookup<'a> {
     /// The snapshot holds no StorageClass at all: nothing can be said about it.
     Unknown(Option<&'a str>),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::test_cluster::*;
+    use serde_json::{Value, json};
+
+    fn owned(mut v: Value, kind: &str, owner: &str) -> Value {
+        v["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": kind,
+            "name": owner, "uid": format!("uid-{owner}"), "controller": true}]);
+        v
+    }
+
+    fn replica_set(name: &str, deployment: &str) -> Value {
+        owned(
+            json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": meta(name),
+                   "spec": {"selector": {"matchLabels": {"app": deployment}}, "template": {}}}),
+            "Deployment",
+            deployment,
+        )
+    }
+
+    fn service(name: &str, selector: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": meta(name),
+               "spec": {"selector": selector, "ports": [{"port": 80}]}})
+    }
+
+    fn slice(service: &str, ready: &[Option<bool>]) -> Value {
+        let endpoints: Vec<Value> = ready
+            .iter()
+            .map(|r| match r {
+                Some(r) => json!({"addresses": ["10.0.0.1"], "conditions": {"ready": r}}),
+                None => json!({"addresses": ["10.0.0.1"]}),
+            })
+            .collect();
+        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+               "metadata": {"name": format!("{service}-abc"), "namespace": NS,
+                            "labels": {"kubernetes.io/service-name": service}},
+               "addressType": "IPv4", "endpoints": endpoints})
+    }
+
+    /// A claim, the Deployment that mounts it, its ReplicaSet and pod.
+    fn lab() -> Vec<Value> {
+        let mut items = base();
+        items.push(claim("models", "Bound", &["ReadWriteOnce"]));
+        items.push(volume("models", "node-1"));
+        items.push(deployment("inference", "models", "node-1"));
+        items.push(replica_set("inference-6f9c", "inference"));
+        let mut p = pod(
+            "inference-6f9c-x",
+            pod_spec("models", "node-1"),
+            "Running",
+            json!({}),
+        );
+        p["spec"]["nodeName"] = "node-1".into();
+        p["metadata"]["labels"] = json!({"app": "inference", "pod-template-hash": "6f9c"});
+        items.push(owned(p, "ReplicaSet", "inference-6f9c"));
+        items
+    }
+
+    #[test]
+    fn a_claim_knows_its_pods_workloads_volume_and_class() {
+        let s = snapshot(lab());
+        let ix = Index::new(&s);
+        let key = (NS, "models");
+        let pods: Vec<&str> = ix.pods_by_claim[&key]
+            .iter()
+            .map(|p| name(&p.metadata))
+            .collect();
+        assert_eq!(pods, ["inference-6f9c-x"]);
+        let workloads: Vec<(&str, WorkloadKind)> = ix.workloads_by_claim[&key]
+            .iter()
+            .map(|w| (w.name, w.kind))
+            .collect();
+        assert_eq!(workloads, [("inference", WorkloadKind::Deployment)]);
+        assert!(ix.pv_by_name.contains_key("pvc-models"));
+        assert!(matches!(
+            ix.class_of(ix.pvc_by_key[&key]),
+            ClassLookup::Found(c) if c.metadata.name.as_deref() == Some("local-path")
+        ));
+        let on_node: Vec<&str> = ix.pods_by_node["node-1"]
+            .iter()
+            .map(|p| name(&p.metadata))
+            .collect();
+        assert_eq!(on_node, ["inference-6f9c-x"]);
+    }
+
+    #[test]
+    fn a_pods_top_owner_is_the_deployment_through_its_replica_set() {
+        let s = snapshot(lab());
+        let ix = Index::new(&s);
+        let pod = &s.pods[0];
+        let (kind, owner) = ix.top_owner(&pod.metadata).expect("owned");
+        assert_eq!((kind, name(owner)), (WorkloadKind::Deployment, "inference"));
+        assert_eq!(
+            ix.top_owner_ref(&pod.metadata).unwrap().to_string(),
+            "Deployment mlops-lab/inference"
+        );
+        assert_eq!(ix.replica_sets_by_owner["uid-inference"].len(), 1);
+        assert_eq!(ix.pods_by_owner["uid-inference-6f9c"].len(), 1);
+        // Nothing owns a Deployment itself.
+        assert!(
+            s.deployments
+                .iter()
+                .all(|d| ix.top_owner(&d.metadata).is_none())
+        );
+    }
+
+    #[test]
+    fn a_class_is_found_missing_unset_or_unknown() {
+        let mut items = lab();
+        let mut missing = claim("other", "Pending", &["ReadWriteOnce"]);
+        missing["spec"]["storageClassName"] = "fast-ssd".into();
+        let mut unset = claim("unset", "Pending", &["ReadWriteOnce"]);
+        unset["spec"]
+            .as_object_mut()
+            .unwrap()
+            .remove("storageClassName");
+        let mut none = claim("static", "Pending", &["ReadWriteOnce"]);
+        none["spec"]["storageClassName"] = "".into();
+        items.extend([missing, unset, none]);
+        let s = snapshot(items);
+        let ix = Index::new(&s);
+        let of = |n: &str| ix.class_of(ix.pvc_by_key[&(NS, n)]);
+        assert!(matches!(of("other"), ClassLookup::Missing("fast-ssd")));
+        // No class named: the default class (local-path is annotated as such).
+        assert!(matches!(of("unset"), ClassLookup::Found(_)));
+        assert!(matches!(of("static"), ClassLookup::NoClass));
+
+        // A snapshot without any StorageClass says nothing about classes.
+        let s = snapshot(vec![claim("models", "Pending", &["ReadWriteOnce"])]);
+        let ix = Index::new(&s);
+        assert!(matches!(
+            ix.class_of(ix.pvc_by_key[&(NS, "models")]),
+            ClassLookup::Unknown(Some("local-path"))
+        ));
+    }
+
+    #[test]
+    fn services_are_found_by_every_label_of_their_selector_and_count_ready_endpoints() {
+        let mut items = lab();
+        items.push(service("inference", json!({"app": "inference"})));
+        // Selects a label the pod does not have as well: not this pod's Service.
+        items.push(service(
+            "narrow",
+            json!({"app": "inference", "tier": "gpu"}),
+        ));
+        items.push(slice("inference", &[Some(true), None, Some(false)]));
+        let s = snapshot(items);
+        let ix = Index::new(&s);
+        let labels = s.pods[0].metadata.labels.clone().unwrap();
+        let names: Vec<&str> = ix
+            .services_selecting(NS, &labels)
+            .iter()
+            .map(|svc| name(&svc.metadata))
+            .collect();
+        assert_eq!(names, ["inference"]);
+        // `ready` unset counts as ready.
+        assert_eq!(ix.ready_endpoints[&(NS, "inference")], 2);
+        assert!(!ix.ready_endpoints.contains_key(&(NS, "narrow")));
+    }
+
+    #[test]
+    fn an_event_in_both_apis_is_one_record_found_by_uid_or_by_name() {
+        let mut items = lab();
+        let regarding = json!({"kind": "Pod", "namespace": NS, "name": "inference-6f9c-x",
+                               "uid": "uid-inference-6f9c-x"});
+        items.push(json!({"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": "e1", "namespace": NS, "uid": "ev-1"},
+            "involvedObject": regarding, "reason": "FailedScheduling", "type": "Warning",
+            "message": "0/2 nodes are available", "lastTimestamp": "2026-11-28T08:01:00Z",
+            "source": {"component": "default-scheduler"}}));
+        items.push(json!({"apiVersion": "events.k8s.io/v1", "kind": "Event",
+            "metadata": {"name": "e1", "namespace": NS, "uid": "ev-1"},
+            "regarding": regarding, "reason": "FailedScheduling", "type": "Warning",
+            "note": "0/2 nodes are available", "eventTime": "2026-11-28T08:01:00.000000Z",
+            "reportingController": "default-scheduler"}));
+        // An event that names its object without a uid (kubectl get events of an old file).
+        items.push(json!({"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": "e2", "namespace": NS, "uid": "ev-2"},
+            "involvedObject": {"kind": "Deployment", "namespace": NS, "name": "inference"},
+            "reason": "ScalingReplicaSet", "type": "Normal", "message": "Scaled up",
+            "lastTimestamp": "2026-11-28T08:00:00Z"}));
+        let s = snapshot(items);
+        let ix = Index::new(&s);
+        let on_pod: Vec<&str> = ix
+            .events_for("Pod", &s.pods[0].metadata)
+            .map(|e| e.reason)
+            .collect();
+        assert_eq!(
+            on_pod,
+            ["FailedScheduling"],
+            "one store seen twice is one event"
+        );
+        let inference = s
+            .deployments
+            .iter()
+            .find(|d| name(&d.metadata) == "inference")
+            .unwrap();
+        let on_deployment: Vec<&str> = ix
+            .events_for("Deployment", &inference.metadata)
+            .map(|e| e.reason)
+            .collect();
+        assert_eq!(on_deployment, ["ScalingReplicaSet"]);
+    }
+}
