@@ -160,23 +160,34 @@ impl Found {
 
 impl<'i, 'a> Engine<'i, 'a> {
     /// A root cause of claim `c`.
-    pub(crate) fn hit(&mut self, c: &Claim<'a>, found: Found) {
+    pub(crate) fn hit(&self, out: &mut Vec<Hit>, c: &Claim<'a>, found: Found) {
         let affected = self.affected(c);
-        self.hits.push(found.into_hit(affected, None));
+        out.push(found.into_hit(affected, None));
     }
 
     /// [`Self::hit`] with the summary to print when one root cause hits many claims
     /// (`{n}` = number of claims).
-    pub(crate) fn grouped_hit(&mut self, c: &Claim<'a>, found: Found, group_summary: String) {
+    pub(crate) fn grouped_hit(
+        &self,
+        out: &mut Vec<Hit>,
+        c: &Claim<'a>,
+        found: Found,
+        group_summary: String,
+    ) {
         let affected = self.affected(c);
-        self.hits
-            .push(found.into_hit(affected, Some(group_summary)));
+        out.push(found.into_hit(affected, Some(group_summary)));
     }
 
     /// A root cause of `pod`, whose state the finding lists among what it affects.
-    pub(crate) fn pod_hit(&mut self, pod: &'a crate::k8s::model::Pod, state: String, found: Found) {
+    pub(crate) fn pod_hit(
+        &self,
+        out: &mut Vec<Hit>,
+        pod: &'a crate::k8s::model::Pod,
+        state: String,
+        found: Found,
+    ) {
         let affected = self.pod_affected(pod, state);
-        self.hits.push(found.into_hit(affected, None));
+        out.push(found.into_hit(affected, None));
     }
 }
 

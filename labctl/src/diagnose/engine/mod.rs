@@ -1,15 +1,7 @@
-//! The rules: one pass over the claims in scope, each claim judged state first, events second,
-//! and the hits merged into one finding per root cause.
-//!
-//! Order of judgement per claim (first root cause wins, so a stuck claim gets one explanation):
-//! lost → terminating → static template/annotation problems (access mode, consumers pinned
-//! apart, sync waves) → bound: volume node gone / unavailable / consumer pinned elsewhere →
-//! pending: class missing, selector matches nothing, consumer not placeable (pin node
-//! unavailable, insufficient resources), selected node stale, provisioner down, provisioning
-//! failed, else waiting for a consumer (info).
-//!
-//! The engine ([`claim`], [`evidence`], [`merge`], [`remedy`]) is shared; the rules live in
-//! `diagnose/rules/`, one file per family of findings.
+//! The engine the rules are methods of: the index, the lab description and a few joins made
+//! once per run (released volumes by claim, hook Jobs by claim, failed Jobs). It is immutable:
+//! a rule writes its hits to the `out` it is given, and the hits of one run merge into one
+//! finding per root cause ([`merge`]). The order of judgement is in `diagnose/rules/mod.rs`.
 
 pub(crate) mod claim;
 pub(crate) mod evidence;
@@ -19,7 +11,6 @@ pub(crate) mod remedy;
 use crate::k8s::model::PersistentVolume;
 
 use crate::config::LabConfig;
-use crate::diagnose::engine::claim::*;
 use crate::diagnose::engine::merge::*;
 use crate::diagnose::index::{HashMap, HashSet, Index, map_with};
 use crate::diagnose::{Finding, Scope};
@@ -34,10 +25,10 @@ pub(crate) const NO_PROVISIONER: &str = "kubernetes.io/no-provisioner";
 /// How many events of one reason per object are quoted as evidence (latest first).
 pub(crate) const EVENTS_PER_REASON: usize = 2;
 
+/// What every rule reads; nothing in it changes while the rules run.
 pub(crate) struct Engine<'i, 'a> {
     pub(crate) ix: &'i Index<'a>,
     pub(crate) config: &'i LabConfig,
-    pub(crate) hits: Vec<Hit>,
     /// Released `Retain` volumes by the claim they still reference.
     pub(crate) released_by_claim: HashMap<(&'a str, &'a str), Vec<&'a PersistentVolume>>,
     /// Argo CD hook Jobs (finished ones included: they run again on every sync) by claim.
@@ -74,14 +65,15 @@ pub(crate) fn run_targets(
     scope: &Scope,
     targets: Targets,
 ) -> Vec<Finding> {
-    let mut engine = Engine::new(ix, config);
+    let engine = Engine::new(ix, config);
+    let mut hits = Vec::new();
     if targets.claims {
-        engine.claims(scope);
+        engine.claims(scope, &mut hits);
     }
     if targets.pods {
-        engine.pods(scope);
+        engine.pods(scope, &mut hits);
     }
-    merge(engine.hits)
+    merge(hits)
 }
 
 impl<'i, 'a> Engine<'i, 'a> {
@@ -134,7 +126,6 @@ impl<'i, 'a> Engine<'i, 'a> {
         Engine {
             ix,
             config,
-            hits: Vec::new(),
             released_by_claim,
             hooks_by_claim,
             failed_jobs,
@@ -142,7 +133,7 @@ impl<'i, 'a> Engine<'i, 'a> {
     }
 
     /// Every claim in scope.
-    fn claims(&mut self, scope: &Scope) {
+    fn claims(&self, scope: &Scope, out: &mut Vec<Hit>) {
         let ix = self.ix;
         for pvc in &ix.snapshot.persistent_volume_claims {
             let ns = meta_ns(&pvc.metadata);
@@ -157,41 +148,22 @@ impl<'i, 'a> Engine<'i, 'a> {
                 continue;
             }
             let claim = self.claim(pvc);
-            self.judge(&claim);
+            self.judge(&claim, out);
         }
     }
 
     /// Every pod and Job in scope: the pod and workload rules (`diagnose pods`).
-    fn pods(&mut self, scope: &Scope) {
+    fn pods(&self, scope: &Scope, out: &mut Vec<Hit>) {
         let ix = self.ix;
         for job in &ix.snapshot.jobs {
             if scope.includes_namespace(meta_ns(&job.metadata)) {
-                self.judge_job(job);
+                self.judge_job(job, out);
             }
         }
         for pod in &ix.snapshot.pods {
             if scope.includes_namespace(meta_ns(&pod.metadata)) {
-                self.judge_pod(pod);
+                self.judge_pod(pod, out);
             }
-        }
-    }
-
-    pub(crate) fn judge(&mut self, c: &Claim<'a>) {
-        self.released_not_rebound(c);
-        if c.phase == "Lost" {
-            self.pvc_lost(c, None);
-            return;
-        }
-        if c.pvc.metadata.deletion_timestamp.is_some() && self.terminating_in_use(c) {
-            return;
-        }
-        let access = self.access_mode(c);
-        let pinned = self.consumers_pinned(c);
-        let wave = self.sync_wave(c);
-        match c.phase {
-            "Bound" => self.bound(c, pinned),
-            "Pending" if !access && !wave => self.pending(c, pinned),
-            _ => {}
         }
     }
 }

@@ -3,7 +3,7 @@
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::claim::*;
 use crate::diagnose::engine::evidence::*;
-use crate::diagnose::engine::merge::Found;
+use crate::diagnose::engine::merge::{Found, Hit};
 use crate::diagnose::engine::*;
 use crate::diagnose::index::Workload;
 use crate::diagnose::scheduler::ReasonKind;
@@ -12,7 +12,7 @@ use crate::k8s::names::name as meta_name;
 
 impl<'i, 'a> Engine<'i, 'a> {
     /// RWX/ROX on local-path, or ReadWriteOncePod shared by several consumers.
-    pub(crate) fn access_mode(&mut self, c: &Claim<'a>) -> bool {
+    pub(crate) fn access_mode(&self, c: &Claim<'a>, out: &mut Vec<Hit>) -> bool {
         let modes = c.access_modes();
         let unsupported_event = self.claim_event(c, "ProvisioningFailed", |m| {
             m.contains("only supports ReadWriteOnce") || m.contains("Only support ReadWriteOnce")
@@ -44,6 +44,7 @@ impl<'i, 'a> Engine<'i, 'a> {
                 multi.join(", ")
             };
             self.hit(
+                out,
                 c,
                 Found {
                     id: FindingId::AccessModeUnsupported,
@@ -103,6 +104,7 @@ impl<'i, 'a> Engine<'i, 'a> {
                     name = c.name,
                 );
                 self.hit(
+                    out,
                     c,
                     Found {
                         id: FindingId::AccessModeUnsupported,

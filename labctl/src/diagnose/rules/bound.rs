@@ -1,7 +1,7 @@
 //! A bound claim whose volume's node is gone, unavailable or elsewhere than its consumers:
 //! `pv-node-missing`, `pv-node-unavailable`, `pv-node-affinity-conflict`.
 
-use crate::diagnose::engine::merge::Found;
+use crate::diagnose::engine::merge::{Found, Hit};
 use crate::k8s::model::{PersistentVolume, Pod};
 use crate::k8s::pod::is_pending;
 use k8s_openapi::api::core::v1::Node;
@@ -17,13 +17,13 @@ use crate::k8s::names::name as meta_name;
 use crate::k8s::{Unavailable, nodes, placement};
 
 impl<'i, 'a> Engine<'i, 'a> {
-    pub(crate) fn bound(&mut self, c: &Claim<'a>, pinned: bool) {
+    pub(crate) fn bound(&self, c: &Claim<'a>, pinned: bool, out: &mut Vec<Hit>) {
         let Some(v) = c.volume_name() else { return };
         let Some(pv) = self.ix.pv_by_name.get(v).copied() else {
             // Bound to a volume that no longer exists: the PV controller will mark it Lost. A
             // snapshot without any PersistentVolume says nothing about volumes, though.
             if !self.ix.pv_by_name.is_empty() {
-                self.pvc_lost(c, Some(v));
+                self.pvc_lost(c, Some(v), out);
             }
             return;
         };
@@ -31,13 +31,13 @@ impl<'i, 'a> Engine<'i, 'a> {
             return;
         }
         if !self.nodes_known() {
-            self.bound_from_events(c, pv, pinned);
+            self.bound_from_events(c, pv, pinned, out);
             return;
         }
         let pv_nodes = placement::volume_nodes(pv, &self.ix.nodes);
         let pv_name = meta_name(&pv.metadata);
         if pv_nodes.is_empty() {
-            self.pv_node_missing(c, pv);
+            self.pv_node_missing(c, pv, out);
             return;
         }
         let tolerations = Self::tolerations(c);
@@ -59,6 +59,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             let fixes: Vec<String> = why.iter().map(|w| w.fix(node_name)).collect();
             let why = join(why);
             self.grouped_hit(
+                out,
                 c,
                 Found {
                     id: FindingId::PvNodeUnavailable,
@@ -95,7 +96,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             }
         }
         if !no_node.is_empty() {
-            self.selector_matches_no_node(c, &no_node);
+            self.selector_matches_no_node(c, &no_node, out);
             return;
         }
         if !elsewhere.is_empty() {
@@ -119,6 +120,7 @@ impl<'i, 'a> Engine<'i, 'a> {
                 name = c.name,
             );
             self.hit(
+                out,
                 c,
                 Found {
                     id: FindingId::PvNodeAffinityConflict,
@@ -136,19 +138,20 @@ impl<'i, 'a> Engine<'i, 'a> {
         }
         // State says fine; a pending pod may still say otherwise (e.g. hostname label changed
         // under a running pod): fall back to its scheduler message, then to resources.
-        let before = self.hits.len();
-        self.bound_from_events(c, pv, pinned);
-        if self.hits.len() == before {
-            self.insufficient_resources(c);
+        let before = out.len();
+        self.bound_from_events(c, pv, pinned, out);
+        if out.len() == before {
+            self.insufficient_resources(c, out);
         }
     }
 
     /// Without nodes in the snapshot (or when state shows nothing), read the scheduler.
     pub(crate) fn bound_from_events(
-        &mut self,
+        &self,
         c: &Claim<'a>,
         pv: &'a PersistentVolume,
         pinned: bool,
+        out: &mut Vec<Hit>,
     ) {
         if pinned {
             return;
@@ -171,7 +174,7 @@ impl<'i, 'a> Engine<'i, 'a> {
                 .is_some_and(|f| f.all_nodes(ReasonKind::VolumeNodeAffinityConflict))
         });
         if every_node && !self.nodes_known() {
-            self.pv_node_missing(c, pv);
+            self.pv_node_missing(c, pv, out);
             return;
         }
         let pv_name = meta_name(&pv.metadata);
@@ -188,6 +191,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             val,
         );
         self.hit(
+            out,
             c,
             Found {
                 id: FindingId::PvNodeAffinityConflict,
@@ -199,7 +203,12 @@ impl<'i, 'a> Engine<'i, 'a> {
         );
     }
 
-    pub(crate) fn pv_node_missing(&mut self, c: &Claim<'a>, pv: &'a PersistentVolume) {
+    pub(crate) fn pv_node_missing(
+        &self,
+        c: &Claim<'a>,
+        pv: &'a PersistentVolume,
+        out: &mut Vec<Hit>,
+    ) {
         let pv_name = meta_name(&pv.metadata);
         let (k, val) = placement::pv_pin(pv).unwrap_or((HOSTNAME_LABEL, "?"));
         let mut ev = vec![pvc_line(c), pv_line(pv)];
@@ -239,6 +248,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             ),
         };
         self.grouped_hit(
+            out,
             c,
             Found {
                 id: FindingId::PvNodeMissing,

@@ -7,7 +7,7 @@
 //! built in code, beside the rules that share the container-status helpers.
 
 use super::capitalise;
-use crate::diagnose::engine::merge::Found;
+use crate::diagnose::engine::merge::{Found, Hit};
 use crate::k8s::model::{Container, Pod};
 use crate::k8s::pod::pod_phase;
 use k8s_openapi::api::core::v1::ContainerStatus;
@@ -142,7 +142,7 @@ pub(crate) fn memory_limit(f: &Failing<'_>) -> Option<String> {
 
 impl<'i, 'a> Engine<'i, 'a> {
     /// The first failing container of a scheduled pod, judged; true when a hit was recorded.
-    pub(crate) fn containers(&mut self, pod: &'a Pod) -> bool {
+    pub(crate) fn containers(&self, pod: &'a Pod, out: &mut Vec<Hit>) -> bool {
         let Some(status) = pod.status.as_ref() else {
             return false;
         };
@@ -164,14 +164,14 @@ impl<'i, 'a> Engine<'i, 'a> {
                 status: cs,
                 spec: specs.iter().copied().find(|c| c.name == cs.name),
             };
-            if self.container(pod, &f) {
+            if self.container(pod, &f, out) {
                 return true;
             }
         }
         false
     }
 
-    fn container(&mut self, pod: &'a Pod, f: &Failing<'a>) -> bool {
+    fn container(&self, pod: &'a Pod, f: &Failing<'a>, out: &mut Vec<Hit>) -> bool {
         let cs = f.status;
         let last = last_terminated(cs);
         let exec_format = |m: Option<&str>| m.is_some_and(|m| m.contains("exec format error"));
@@ -191,21 +191,21 @@ impl<'i, 'a> Engine<'i, 'a> {
                     m
                 };
                 if problem == PullProblem::Platform {
-                    self.platform_mismatch(pod, cs, m);
+                    self.platform_mismatch(pod, cs, m, out);
                 } else {
-                    self.image_pull_failed(pod, cs, problem);
+                    self.image_pull_failed(pod, cs, problem, out);
                 }
                 true
             }
             Some(("CreateContainerConfigError", m)) => {
-                self.config_missing(pod, cs, m);
+                self.config_missing(pod, cs, m, out);
                 true
             }
             // A ConfigMap or Secret mounted as a volume that does not exist: the pod stays
             // `ContainerCreating` and only the kubelet's `FailedMount` event says why.
             Some(("ContainerCreating", _)) => match self.failed_mount_config(pod) {
                 Some(m) => {
-                    self.config_missing(pod, cs, m);
+                    self.config_missing(pod, cs, m, out);
                     true
                 }
                 None => false,
@@ -218,11 +218,11 @@ impl<'i, 'a> Engine<'i, 'a> {
                 m,
             )) => {
                 if last.is_some_and(|t| t.reason.as_deref() == Some("OOMKilled")) {
-                    self.oom_killed(pod, f);
+                    self.oom_killed(pod, f, out);
                 } else if exec_format(Some(m))
                     || exec_format(last.and_then(|t| t.message.as_deref()))
                 {
-                    self.platform_mismatch(pod, cs, "exec format error");
+                    self.platform_mismatch(pod, cs, "exec format error", out);
                 } else if r != "CrashLoopBackOff"
                     || last.is_some_and(|t| t.reason.as_deref() == Some("StartError"))
                 {
@@ -236,9 +236,9 @@ impl<'i, 'a> Engine<'i, 'a> {
                         _ if m.trim().is_empty() => last_message.unwrap_or(m),
                         _ => m,
                     };
-                    self.start_failed(pod, f, message);
+                    self.start_failed(pod, f, message, out);
                 } else {
-                    self.crash_looping(pod, cs);
+                    self.crash_looping(pod, cs, out);
                 }
                 true
             }
@@ -247,7 +247,7 @@ impl<'i, 'a> Engine<'i, 'a> {
                 if cs.restart_count > 0
                     && last.is_some_and(|t| t.reason.as_deref() == Some("OOMKilled"))
                 {
-                    self.oom_killed(pod, f);
+                    self.oom_killed(pod, f, out);
                     return true;
                 }
                 false
@@ -297,7 +297,13 @@ impl<'i, 'a> Engine<'i, 'a> {
             .map(|e| e.message)
     }
 
-    fn image_pull_failed(&mut self, pod: &'a Pod, cs: &ContainerStatus, problem: PullProblem) {
+    fn image_pull_failed(
+        &self,
+        pod: &'a Pod,
+        cs: &ContainerStatus,
+        problem: PullProblem,
+        out: &mut Vec<Hit>,
+    ) {
         let ns = meta_ns(&pod.metadata);
         let (kind, wname, wmeta) = self.owner_of(pod);
         let image = &cs.image;
@@ -395,6 +401,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             &confirm,
         );
         self.pod_hit(
+            out,
             pod,
             Self::pod_state(pod, cs),
             Found {
@@ -411,7 +418,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         );
     }
 
-    fn platform_mismatch(&mut self, pod: &'a Pod, cs: &ContainerStatus, why: &str) {
+    fn platform_mismatch(&self, pod: &'a Pod, cs: &ContainerStatus, why: &str, out: &mut Vec<Hit>) {
         let ns = meta_ns(&pod.metadata);
         let (kind, wname, wmeta) = self.owner_of(pod);
         let node = pod
@@ -464,6 +471,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             format!("{}. {fix}", capitalise(&build))
         };
         self.pod_hit(
+            out,
             pod,
             Self::pod_state(pod, cs),
             Found {
@@ -476,7 +484,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         );
     }
 
-    fn crash_looping(&mut self, pod: &'a Pod, cs: &ContainerStatus) {
+    fn crash_looping(&self, pod: &'a Pod, cs: &ContainerStatus, out: &mut Vec<Hit>) {
         let ns = meta_ns(&pod.metadata);
         let (kind, wname, _) = self.owner_of(pod);
         let mut ev = vec![container_line(pod, cs)];
@@ -515,6 +523,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             _ => format!("Read why it exits: {logs}; fix the cause in the workload's manifest"),
         };
         self.pod_hit(
+            out,
             pod,
             Self::pod_state(pod, cs),
             Found {
@@ -527,7 +536,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         );
     }
 
-    pub(crate) fn oom_killed(&mut self, pod: &'a Pod, f: &Failing<'a>) {
+    pub(crate) fn oom_killed(&self, pod: &'a Pod, f: &Failing<'a>, out: &mut Vec<Hit>) {
         let cs = f.status;
         let ns = meta_ns(&pod.metadata);
         let (kind, wname, wmeta) = self.owner_of(pod);
@@ -574,6 +583,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             &confirm,
         );
         self.pod_hit(
+            out,
             pod,
             Self::pod_state(pod, cs),
             Found {
@@ -593,7 +603,13 @@ impl<'i, 'a> Engine<'i, 'a> {
         );
     }
 
-    fn config_missing(&mut self, pod: &'a Pod, cs: &ContainerStatus, message: &str) {
+    fn config_missing(
+        &self,
+        pod: &'a Pod,
+        cs: &ContainerStatus,
+        message: &str,
+        out: &mut Vec<Hit>,
+    ) {
         let ns = meta_ns(&pod.metadata);
         let (kind, wname, wmeta) = self.owner_of(pod);
         let (object_kind, name) = missing_config(message).unwrap_or(("ConfigMap", "?".to_owned()));
@@ -619,6 +635,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             &confirm,
         );
         self.pod_hit(
+            out,
             pod,
             Self::pod_state(pod, cs),
             Found {

@@ -1,21 +1,20 @@
 //! Claims at the end of their life: `pvc-lost`, `pvc-terminating-in-use` and
 //! `pv-released-not-rebound`.
 
-use crate::diagnose::engine::merge::Found;
+use crate::diagnose::engine::merge::{Found, Hit};
 use crate::k8s::model::Pod;
 use crate::k8s::pod::{is_pending, is_terminated};
 
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::claim::*;
 use crate::diagnose::engine::evidence::*;
-use crate::diagnose::engine::merge::*;
 use crate::diagnose::engine::*;
 use crate::diagnose::{Affected, ObjectRef};
 use crate::k8s::WorkloadKind;
 use crate::k8s::names::name as meta_name;
 
 impl<'i, 'a> Engine<'i, 'a> {
-    pub(crate) fn pvc_lost(&mut self, c: &Claim<'a>, missing_pv: Option<&str>) {
+    pub(crate) fn pvc_lost(&self, c: &Claim<'a>, missing_pv: Option<&str>, out: &mut Vec<Hit>) {
         let mut ev = vec![pvc_line(c)];
         if let Some(pv) = missing_pv {
             ev.push(format!("PersistentVolume {pv}: does not exist"));
@@ -36,6 +35,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             name = c.name,
         );
         self.hit(
+            out,
             c,
             Found {
                 id: FindingId::PvcLost,
@@ -50,7 +50,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         );
     }
 
-    pub(crate) fn terminating_in_use(&mut self, c: &Claim<'a>) -> bool {
+    pub(crate) fn terminating_in_use(&self, c: &Claim<'a>, out: &mut Vec<Hit>) -> bool {
         // The pvc-protection controller keeps the claim while any *scheduled* pod mounts it,
         // whatever its phase (a finished Job pod still holds it until deleted); pending pods
         // do not hold it but fail with `persistentvolumeclaim "…" is being deleted`.
@@ -127,6 +127,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         ));
         let n = pods.len();
         self.hit(
+            out,
             c,
             Found {
                 id: FindingId::PvcTerminatingInUse,
@@ -142,7 +143,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         true
     }
 
-    pub(crate) fn released_not_rebound(&mut self, c: &Claim<'a>) {
+    pub(crate) fn released_not_rebound(&self, c: &Claim<'a>, out: &mut Vec<Hit>) {
         let Some(pvs) = self.released_by_claim.get(&(c.ns, c.name)).cloned() else {
             return;
         };
@@ -183,7 +184,7 @@ impl<'i, 'a> Engine<'i, 'a> {
                     state: Some("Released".into()),
                 },
             );
-            self.hits.push(Hit {
+            out.push(Hit {
                 id: FindingId::PvReleasedNotRebound,
                 root: c.reference(),
                 summary: format!(

@@ -4,14 +4,14 @@ use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::claim::*;
 use crate::diagnose::engine::evidence::*;
-use crate::diagnose::engine::merge::Found;
+use crate::diagnose::engine::merge::{Found, Hit};
 use crate::diagnose::engine::*;
 use crate::diagnose::index::ClassLookup;
 use crate::k8s::names::name as meta_name;
 use crate::k8s::pod::is_pending;
 
 impl<'i, 'a> Engine<'i, 'a> {
-    pub(crate) fn pending(&mut self, c: &Claim<'a>, pinned: bool) {
+    pub(crate) fn pending(&self, c: &Claim<'a>, pinned: bool, out: &mut Vec<Hit>) {
         // 1. The class.
         let class = match c.class {
             ClassLookup::Missing(n) => {
@@ -30,6 +30,7 @@ impl<'i, 'a> Engine<'i, 'a> {
                     .map(|s| meta_name(&s.metadata))
                     .collect();
                 self.grouped_hit(
+                    out,
                     c,
                     Found {
                         id: FindingId::StorageclassMissing,
@@ -57,6 +58,7 @@ impl<'i, 'a> Engine<'i, 'a> {
                     &["FailedBinding"],
                 ));
                 self.hit(
+                    out,
                     c,
                     Found {
                         id: FindingId::StorageclassMissing,
@@ -87,6 +89,7 @@ impl<'i, 'a> Engine<'i, 'a> {
                     event_line("PersistentVolumeClaim", c.ns, c.name, e),
                 ];
                 self.hit(
+                    out,
                     c,
                     Found {
                         id: FindingId::StorageclassMissing,
@@ -111,19 +114,19 @@ impl<'i, 'a> Engine<'i, 'a> {
                 .filter(|con| con.workload.idle.is_none() && !self.fits_any_node(con.workload.spec))
                 .collect();
             if !none.is_empty() && !pinned {
-                self.selector_matches_no_node(c, &none);
+                self.selector_matches_no_node(c, &none, out);
                 return;
             }
         }
         if pinned {
             return;
         }
-        if !self.nodes_known() && selected.is_none() && self.selector_from_events(c) {
+        if !self.nodes_known() && selected.is_none() && self.selector_from_events(c, out) {
             return;
         }
         // A consumer the scheduler cannot place (its pin node down, or short of resources) is
         // why the claim waits: say that rather than "waiting for its first consumer".
-        if selected.is_none() && self.unplaceable_consumer(c) {
+        if selected.is_none() && self.unplaceable_consumer(c, out) {
             return;
         }
         let Some(sc) = class else {
@@ -137,7 +140,7 @@ impl<'i, 'a> Engine<'i, 'a> {
                     "WaitForFirstConsumer",
                 )
             {
-                self.waiting_for_consumer(c);
+                self.waiting_for_consumer(c, out);
             }
             return;
         };
@@ -185,6 +188,7 @@ impl<'i, 'a> Engine<'i, 'a> {
                 .map(|p| format!("kubectl -n {} delete pod {}", c.ns, meta_name(&p.metadata)))
                 .collect();
             self.grouped_hit(
+                out,
                 c,
                 Found {
                     id: FindingId::SelectedNodeStale,
@@ -210,11 +214,11 @@ impl<'i, 'a> Engine<'i, 'a> {
             || c.annotation(STORAGE_PROVISIONER_BETA).is_some();
         if provisioning_requested {
             // 4. The provisioner itself.
-            if self.provisioner_not_running(c, sc) {
+            if self.provisioner_not_running(c, sc, out) {
                 return;
             }
             // 5. It ran and failed.
-            if self.provisioning_failed(c, sc) {
+            if self.provisioning_failed(c, sc, out) {
                 return;
             }
             if wffc || selected.is_some() {
@@ -222,7 +226,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             }
         }
         if wffc && selected.is_none() {
-            self.waiting_for_consumer(c);
+            self.waiting_for_consumer(c, out);
         }
     }
 }

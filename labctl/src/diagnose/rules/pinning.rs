@@ -4,7 +4,7 @@
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::claim::*;
 use crate::diagnose::engine::evidence::*;
-use crate::diagnose::engine::merge::Found;
+use crate::diagnose::engine::merge::{Found, Hit};
 use crate::diagnose::engine::*;
 use crate::diagnose::scheduler::ReasonKind;
 use crate::k8s::HOSTNAME_LABEL;
@@ -14,7 +14,7 @@ use crate::k8s::pod::is_pending;
 
 impl<'i, 'a> Engine<'i, 'a> {
     /// Two consumers of a node-local claim that can never be on one node.
-    pub(crate) fn consumers_pinned(&mut self, c: &Claim<'a>) -> bool {
+    pub(crate) fn consumers_pinned(&self, c: &Claim<'a>, out: &mut Vec<Hit>) -> bool {
         let active: Vec<&Consumer<'a>> = c.consumers.iter().collect();
         if active.len() < 2 || !self.is_node_local(c) {
             return false;
@@ -119,6 +119,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             .map(|con| format!("{} {}", con.workload.kind, con.workload.name))
             .collect();
         self.hit(
+            out,
             c,
             Found {
                 id: FindingId::ConsumersPinnedToDifferentNodes,
@@ -135,7 +136,12 @@ impl<'i, 'a> Engine<'i, 'a> {
         true
     }
 
-    pub(crate) fn selector_matches_no_node(&mut self, c: &Claim<'a>, cons: &[&Consumer<'a>]) {
+    pub(crate) fn selector_matches_no_node(
+        &self,
+        c: &Claim<'a>,
+        cons: &[&Consumer<'a>],
+        out: &mut Vec<Hit>,
+    ) {
         let mut ev = vec![pvc_line(c)];
         ev.extend(cons.iter().map(|con| workload_line(&con.workload)));
         ev.extend(self.pending_pod_evidence(c));
@@ -199,6 +205,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             .map(|con| placement::describe_pin(con.workload.spec))
             .collect();
         self.hit(
+            out,
             c,
             Found {
                 id: FindingId::NodeSelectorMatchesNoNode,
@@ -220,7 +227,7 @@ impl<'i, 'a> Engine<'i, 'a> {
 
     /// Without nodes in the snapshot: pending consumers that the scheduler rejected on every
     /// node for their node affinity/selector.
-    pub(crate) fn selector_from_events(&mut self, c: &Claim<'a>) -> bool {
+    pub(crate) fn selector_from_events(&self, c: &Claim<'a>, out: &mut Vec<Hit>) -> bool {
         let stuck: Vec<&Consumer<'a>> = c
             .consumers
             .iter()
@@ -236,7 +243,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         if stuck.is_empty() {
             return false;
         }
-        self.selector_matches_no_node(c, &stuck);
+        self.selector_matches_no_node(c, &stuck, out);
         true
     }
 }

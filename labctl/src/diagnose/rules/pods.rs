@@ -1,9 +1,9 @@
 //! The pipeline's pods and workloads (`diagnose pods`): a pod the scheduler cannot place for
 //! resources, and the containers' own failures.
 
-use crate::diagnose::engine::merge::Found;
+use crate::diagnose::engine::merge::{Found, Hit};
 use crate::k8s::model::Pod;
-use crate::k8s::pod::{is_pending, is_terminated};
+use crate::k8s::pod::is_pending;
 
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::claim::*;
@@ -73,22 +73,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         out
     }
 
-    pub(crate) fn judge_pod(&mut self, pod: &'a Pod) {
-        if is_terminated(pod) || self.owned_by_failed_job(pod) {
-            // A failed Job's pods are the Job's finding (trainer-job-failed).
-            return;
-        }
-        if self.unscheduled(pod) {
-            self.pod_unschedulable(pod);
-            return;
-        }
-        if self.containers(pod) {
-            return;
-        }
-        self.readiness(pod);
-    }
-
-    fn owned_by_failed_job(&self, pod: &Pod) -> bool {
+    pub(super) fn owned_by_failed_job(&self, pod: &Pod) -> bool {
         pod.metadata
             .owner_references
             .iter()
@@ -97,7 +82,7 @@ impl<'i, 'a> Engine<'i, 'a> {
     }
 
     /// Pending and not bound to a node.
-    fn unscheduled(&self, pod: &Pod) -> bool {
+    pub(super) fn unscheduled(&self, pod: &Pod) -> bool {
         is_pending(pod)
             && pod
                 .spec
@@ -107,7 +92,7 @@ impl<'i, 'a> Engine<'i, 'a> {
     }
 
     /// A pending pod the scheduler rejects for resources (storage reasons are the claims').
-    fn pod_unschedulable(&mut self, pod: &'a Pod) {
+    pub(super) fn pod_unschedulable(&self, pod: &'a Pod, out: &mut Vec<Hit>) {
         let Some(f) = self.scheduling_failure(pod) else {
             return;
         };
@@ -118,6 +103,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         }
         if let Some(p) = self.insufficient_parts(pod) {
             self.pod_hit(
+                out,
                 pod,
                 "Pending (Unschedulable)".to_owned(),
                 Found {

@@ -1,7 +1,7 @@
 //! Dynamic provisioning: the provisioner not running, provisioning failed, or simply waiting
 //! for the first consumer.
 
-use crate::diagnose::engine::merge::Found;
+use crate::diagnose::engine::merge::{Found, Hit};
 use crate::k8s::model::Pod;
 use crate::k8s::pod::is_pending;
 use k8s_openapi::api::storage::v1::StorageClass;
@@ -15,7 +15,12 @@ use crate::k8s::WorkloadKind;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 
 impl<'i, 'a> Engine<'i, 'a> {
-    pub(crate) fn provisioner_not_running(&mut self, c: &Claim<'a>, sc: &'a StorageClass) -> bool {
+    pub(crate) fn provisioner_not_running(
+        &self,
+        c: &Claim<'a>,
+        sc: &'a StorageClass,
+        out: &mut Vec<Hit>,
+    ) -> bool {
         let meta = &c.pvc.metadata;
         let waiting = self.has_event("PersistentVolumeClaim", meta, "ExternalProvisioning");
         let started = self.has_event("PersistentVolumeClaim", meta, "Provisioning")
@@ -109,6 +114,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             )
         };
         self.grouped_hit(
+            out,
             c,
             Found {
                 id: FindingId::ProvisionerNotRunning,
@@ -128,7 +134,12 @@ impl<'i, 'a> Engine<'i, 'a> {
         true
     }
 
-    pub(crate) fn provisioning_failed(&mut self, c: &Claim<'a>, sc: &'a StorageClass) -> bool {
+    pub(crate) fn provisioning_failed(
+        &self,
+        c: &Claim<'a>,
+        sc: &'a StorageClass,
+        out: &mut Vec<Hit>,
+    ) -> bool {
         let failed = self.claim_event(c, "ProvisioningFailed", |m| {
             !(m.contains("only supports ReadWriteOnce") || m.contains("Only support ReadWriteOnce"))
         });
@@ -175,6 +186,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             "."
         );
         self.hit(
+            out,
             c,
             Found {
                 id: FindingId::ProvisioningFailed,
@@ -187,7 +199,7 @@ impl<'i, 'a> Engine<'i, 'a> {
         true
     }
 
-    pub(crate) fn waiting_for_consumer(&mut self, c: &Claim<'a>) {
+    pub(crate) fn waiting_for_consumer(&self, c: &Claim<'a>, out: &mut Vec<Hit>) {
         let mut ev = vec![pvc_line(c)];
         let pending: Vec<&Pod> = c.live_pods().filter(|p| is_pending(p)).collect();
         let summary;
@@ -255,6 +267,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             }
         };
         self.hit(
+            out,
             c,
             Found {
                 id: FindingId::PvcWaitingForConsumer,

@@ -2,7 +2,7 @@
 //! `insufficient-resources` (its node lacks what it requests) and `pin-node-unavailable` (the
 //! node it is pinned to cannot take pods, before any volume is bound).
 
-use crate::diagnose::engine::merge::Found;
+use crate::diagnose::engine::merge::{Found, Hit};
 use crate::k8s::model::Pod;
 use crate::k8s::pod::is_pending;
 use k8s_openapi::api::core::v1::Node;
@@ -28,15 +28,15 @@ pub(crate) struct Parts {
 impl<'i, 'a> Engine<'i, 'a> {
     /// A claim with no volume yet whose consumer cannot be placed: records the scheduling
     /// finding and returns true (then the claim is not merely waiting for its consumer).
-    pub(crate) fn unplaceable_consumer(&mut self, c: &Claim<'a>) -> bool {
+    pub(crate) fn unplaceable_consumer(&self, c: &Claim<'a>, out: &mut Vec<Hit>) -> bool {
         if c.volume_name().is_some() {
             return false;
         }
-        self.pin_node_unavailable(c) || self.insufficient_resources(c)
+        self.pin_node_unavailable(c, out) || self.insufficient_resources(c, out)
     }
 
     /// Consumers pinned to nodes none of which can take pods now.
-    fn pin_node_unavailable(&mut self, c: &Claim<'a>) -> bool {
+    fn pin_node_unavailable(&self, c: &Claim<'a>, out: &mut Vec<Hit>) -> bool {
         if self.nodes_known() {
             for con in c.consumers.iter().filter(|con| con.workload.idle.is_none()) {
                 let spec = con.workload.spec;
@@ -55,7 +55,7 @@ impl<'i, 'a> Engine<'i, 'a> {
                     continue;
                 }
                 let (node, reasons) = &why[0];
-                self.pin_node_hit(c, meta_name(&node.metadata), Some((node, reasons)));
+                self.pin_node_hit(c, meta_name(&node.metadata), Some((node, reasons)), out);
                 return true;
             }
             return false;
@@ -82,15 +82,16 @@ impl<'i, 'a> Engine<'i, 'a> {
         let node = placement::node_selector_value(pod.spec.as_ref(), HOSTNAME_LABEL)
             .unwrap_or("<pinned node>")
             .to_owned();
-        self.pin_node_hit(c, &node, None);
+        self.pin_node_hit(c, &node, None, out);
         true
     }
 
     fn pin_node_hit(
-        &mut self,
+        &self,
         c: &Claim<'a>,
         node_name: &str,
         state: Option<(&'a Node, &Vec<Unavailable>)>,
+        out: &mut Vec<Hit>,
     ) {
         let mut ev = vec![pvc_line(c)];
         ev.extend(c.consumers.iter().map(|con| workload_line(&con.workload)));
@@ -147,6 +148,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             None => String::new(),
         };
         self.grouped_hit(
+            out,
             c,
             Found {
                 id: FindingId::PinNodeUnavailable,
@@ -163,7 +165,7 @@ impl<'i, 'a> Engine<'i, 'a> {
     }
 
     /// Pending consumers the scheduler rejects for resources.
-    pub(crate) fn insufficient_resources(&mut self, c: &Claim<'a>) -> bool {
+    pub(crate) fn insufficient_resources(&self, c: &Claim<'a>, out: &mut Vec<Hit>) -> bool {
         let pods: Vec<&'a Pod> = c
             .consumers
             .iter()
@@ -176,6 +178,7 @@ impl<'i, 'a> Engine<'i, 'a> {
                 let mut ev = vec![pvc_line(c)];
                 ev.extend(p.evidence);
                 self.hit(
+                    out,
                     c,
                     Found {
                         id: FindingId::InsufficientResources,

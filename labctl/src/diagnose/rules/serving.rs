@@ -2,7 +2,7 @@
 //! and the upstream cause when there is one (no model published yet: the trainer CronJob never
 //! succeeded and no first-model hook Job did).
 
-use crate::diagnose::engine::merge::Found;
+use crate::diagnose::engine::merge::{Found, Hit};
 use crate::k8s::model::Pod;
 use crate::k8s::pod::pod_phase;
 
@@ -70,7 +70,7 @@ impl<'i, 'a> Engine<'i, 'a> {
     }
 
     /// A running pod with a readiness probe that does not pass.
-    pub(crate) fn readiness(&mut self, pod: &'a Pod) {
+    pub(crate) fn readiness(&self, pod: &'a Pod, out: &mut Vec<Hit>) {
         if pod_phase(pod) != "Running" {
             return;
         }
@@ -198,6 +198,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             }
         }
         self.pod_hit(
+            out,
             pod,
             "Running, not Ready".to_owned(),
             Found {

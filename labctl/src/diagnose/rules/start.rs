@@ -3,7 +3,7 @@
 //! in runc 1.5's words, as the lab's node (containerd 2.4, runc 1.5) writes them: a command
 //! that is not in the image, a memory limit below what runc's own setup of the container uses.
 
-use crate::diagnose::engine::merge::Found;
+use crate::diagnose::engine::merge::{Found, Hit};
 use crate::k8s::model::Pod;
 
 use super::containers::{Failing, container_line, memory_limit};
@@ -16,7 +16,13 @@ impl<'i, 'a> Engine<'i, 'a> {
     /// The runtime could not start the container (runc's `StartError`, the kubelet's
     /// `RunContainerError`/`CreateContainerError`): the command is not in the image, a
     /// limit is below what the runtime itself uses, a mount or a security setting fails.
-    pub(crate) fn start_failed(&mut self, pod: &'a Pod, f: &Failing<'a>, message: &str) {
+    pub(crate) fn start_failed(
+        &self,
+        pod: &'a Pod,
+        f: &Failing<'a>,
+        message: &str,
+        out: &mut Vec<Hit>,
+    ) {
         let cs = f.status;
         let ns = meta_ns(&pod.metadata);
         let (kind, wname, _) = self.owner_of(pod);
@@ -69,6 +75,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             .rsplit_once("error during container init: ")
             .map_or(message, |(_, m)| m);
         self.pod_hit(
+            out,
             pod,
             Self::pod_state(pod, cs),
             Found {

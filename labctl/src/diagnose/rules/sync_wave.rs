@@ -3,7 +3,7 @@
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::claim::*;
 use crate::diagnose::engine::evidence::*;
-use crate::diagnose::engine::merge::Found;
+use crate::diagnose::engine::merge::{Found, Hit};
 use crate::diagnose::engine::*;
 use crate::k8s::WorkloadKind;
 use crate::k8s::names::name as meta_name;
@@ -11,7 +11,7 @@ use crate::k8s::names::name as meta_name;
 impl<'i, 'a> Engine<'i, 'a> {
     /// Argo CD applies the WFFC claim in an earlier wave than all its consumers and waits for it
     /// to be Healthy, which it only becomes once a consumer exists (argo-cd#12840).
-    pub(crate) fn sync_wave(&mut self, c: &Claim<'a>) -> bool {
+    pub(crate) fn sync_wave(&self, c: &Claim<'a>, out: &mut Vec<Hit>) -> bool {
         // A Bound claim is Healthy for Argo CD: whatever the waves say, the sync got past it
         // (often thanks to a Sync hook consumer in its wave that is deleted afterwards and so
         // invisible here). Judging it anyway would flag the healthy lab.
@@ -155,6 +155,7 @@ impl<'i, 'a> Engine<'i, 'a> {
             ns = c.ns,
         );
         self.hit(
+            out,
             c,
             Found {
                 id: FindingId::SyncWaveDeadlock,

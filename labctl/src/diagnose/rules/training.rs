@@ -84,7 +84,7 @@ impl<'i, 'a> Engine<'i, 'a> {
     }
 
     /// A later Job of the same CronJob succeeded: this failure is history.
-    pub(crate) fn judge_job(&mut self, job: &'a Job) {
+    pub(crate) fn judge_job(&self, job: &'a Job, out: &mut Vec<Hit>) {
         if !is_trainer_job(job, self.ix, self.config) || superseded(self.ix, job) {
             return;
         }
@@ -118,7 +118,7 @@ impl<'i, 'a> Engine<'i, 'a> {
                 .spec
                 .as_ref()
                 .and_then(|s| s.containers.iter().find(|c| c.name == cs.name));
-            self.oom_killed(pod, &Failing { status: cs, spec });
+            self.oom_killed(pod, &Failing { status: cs, spec }, out);
             return;
         }
         let owner = self.ix.top_owner(&job.metadata);
@@ -183,7 +183,7 @@ impl<'i, 'a> Engine<'i, 'a> {
                 state: None,
             });
         }
-        self.hits.push(Hit {
+        out.push(Hit {
             id: FindingId::TrainerJobFailed,
             root: ObjectRef::namespaced("Job", ns, name),
             summary: format!(
