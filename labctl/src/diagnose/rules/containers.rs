@@ -446,9 +446,12 @@ impl<'i, 'a> Engine<'i, 'a> {
                 "image {image} has no linux/{arch} variant for node {node} ({ARCH_LABEL}={arch})"
             )
         };
+        // This repository's own images are built for both platforms by `cargo lab images`;
+        // other images by their own build, here Docker's.
         let build = format!(
-            "build and push a multi-platform image: docker buildx build --platform linux/amd64,linux/arm64 --target {} -t {image} --push .",
-            cs.name
+            "build and push a multi-platform image: cargo lab images --push <registry>/<namespace> \
+             (this repository's trainer and inference), or docker buildx build --platform \
+             linux/amd64,linux/arm64 -t {image} --push . (any Dockerfile)"
         );
         let change = format!("set {kind} {wname}'s image to a tag built for linux/{arch}");
         let kubectl = format!(
