@@ -154,10 +154,18 @@ pub struct LabConfig {
     /// The overlay (kustomize directory) or rendered manifests file `preflight` reads the
     /// workloads' requests and images from; `None` = `manifests/overlays/homelab` when present.
     pub manifests: Option<std::path::PathBuf>,
-    /// Whether `preflight` may ask the images' registries for their indexes (anonymously).
+    /// Whether `preflight` may ask the images' registries for their indexes (with the pull
+    /// secrets' credentials when it may read them, else the user's Docker config's, else
+    /// anonymously).
     /// Off where no registry is reachable or the images are in none (the local lab imports
     /// them): `images-match-node-arch` is then skipped, saying so, without a network call.
     pub registry_lookups: bool,
+    /// A PEM file of certificates `preflight` trusts besides the system's when it asks a
+    /// registry (a home registry with its own CA, as the nodes' `hosts.toml` `ca` trusts it).
+    pub registry_ca_file: Option<std::path::PathBuf>,
+    /// Registries (`host:port`) that speak plain HTTP (as the nodes' `hosts.toml` declares
+    /// them with `server = "http://…"`, or k3s's `registries.yaml` `mirrors` endpoint).
+    pub plain_http_registries: Vec<String>,
 }
 
 impl Default for LabConfig {
@@ -189,6 +197,8 @@ impl Default for LabConfig {
             argocd_namespace: "argocd".into(),
             manifests: None,
             registry_lookups: true,
+            registry_ca_file: None,
+            plain_http_registries: Vec::new(),
         }
     }
 }

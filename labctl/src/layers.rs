@@ -13,7 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["predict"],
     &["lint"],
     &["diagnose"],
-    &["http", "dns"],
+    &["http", "dns", "registry"],
     &["context"],
     &["snapshot"],
     &["objects"],

@@ -23,6 +23,7 @@ mod layers;
 pub mod lint;
 pub mod objects;
 pub mod predict;
+pub mod registry;
 pub mod render;
 pub mod runner;
 pub mod severity;

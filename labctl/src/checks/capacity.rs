@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 
 use crate::k8s::model::{Pod, PodSpec};
-use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::core::v1::{Node, Secret};
 use kube::api::ListParams;
 
 use crate::checks::{CheckError, Outcome};
@@ -154,63 +154,12 @@ pub fn evaluate_capacity(
     }
 }
 
-/// The platforms (`os/architecture[/variant]`) an image index or manifest list offers
-/// (OCI `application/vnd.oci.image.index.v1+json`, Docker manifest list v2). `None` when the
-/// document is a single-platform manifest (its platform is in its config blob, not here).
-pub fn index_platforms(index: &serde_json::Value) -> Option<Vec<String>> {
-    let manifests = index.get("manifests")?.as_array()?;
-    Some(
-        manifests
-            .iter()
-            .filter_map(|m| m.get("platform"))
-            .filter_map(|p| {
-                let os = p.get("os")?.as_str()?;
-                let arch = p.get("architecture")?.as_str()?;
-                // Attestation manifests (buildx provenance) carry `unknown/unknown`.
-                if os == "unknown" {
-                    return None;
-                }
-                Some(match p.get("variant").and_then(|v| v.as_str()) {
-                    Some(v) => format!("{os}/{arch}/{v}"),
-                    None => format!("{os}/{arch}"),
-                })
-            })
-            .collect(),
-    )
-}
-
 /// Whether `platforms` offer `linux/<arch>`.
 pub fn offers(platforms: &[String], arch: &str) -> bool {
     let want = format!("linux/{arch}");
     platforms
         .iter()
         .any(|p| p == &want || p.starts_with(&format!("{want}/")))
-}
-
-/// An image reference split into (registry, repository, tag or digest); Docker Hub's defaults
-/// filled in.
-pub fn split_image(image: &str) -> (String, String, String) {
-    let (rest, reference) = match image.split_once('@') {
-        Some((r, d)) => (r, d.to_owned()),
-        None => match image.rsplit_once(':') {
-            Some((r, t)) if !t.contains('/') => (r, t.to_owned()),
-            _ => (image, "latest".to_owned()),
-        },
-    };
-    let (registry, repo) = match rest.split_once('/') {
-        Some((first, r)) if first.contains('.') || first.contains(':') || first == "localhost" => {
-            (first.to_owned(), r.to_owned())
-        }
-        _ => (
-            "registry-1.docker.io".to_owned(),
-            if rest.contains('/') {
-                rest.to_owned()
-            } else {
-                format!("library/{rest}")
-            },
-        ),
-    };
-    (registry, repo, reference)
 }
 
 /// An image's platforms (`None`: a single-platform manifest), or why they could not be read.
@@ -338,88 +287,6 @@ pub async fn pin_node_capacity(ctx: &Context) -> Result<Outcome, CheckError> {
     )
 }
 
-/// Reads an image's index anonymously (the registry's anonymous bearer token when it asks for
-/// one); an error says why it could not be read.
-async fn fetch_index(
-    image: &str,
-    timeout: std::time::Duration,
-) -> Result<Option<Vec<String>>, String> {
-    let (registry, repo, reference) = split_image(image);
-    let url = format!("https://{registry}/v2/{repo}/manifests/{reference}");
-    let accept = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
-    let client = reqwest::Client::builder()
-        .timeout(timeout)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let mut resp = client
-        .get(&url)
-        .header("Accept", accept)
-        .send()
-        .await
-        .map_err(|e| format!("registry {registry} unreachable: {e}"))?;
-    if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
-        let challenge = resp
-            .headers()
-            .get("www-authenticate")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let token = anonymous_token(&client, &challenge).await?;
-        resp = client
-            .get(&url)
-            .header("Accept", accept)
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(|e| format!("registry {registry} unreachable: {e}"))?;
-    }
-    if !resp.status().is_success() {
-        return Err(format!("registry {registry} answered {}", resp.status()));
-    }
-    let doc: serde_json::Value = resp.json().await.map_err(|e| e.to_string())?;
-    Ok(index_platforms(&doc))
-}
-
-/// `Bearer realm="…",service="…",scope="…"` → an anonymous token, if the registry gives one.
-async fn anonymous_token(client: &reqwest::Client, challenge: &str) -> Result<String, String> {
-    let params = parse_challenge(challenge).ok_or("needs credentials")?;
-    let realm = params
-        .iter()
-        .find(|(k, _)| k == "realm")
-        .map(|(_, v)| v.clone())
-        .ok_or("needs credentials")?;
-    let query: Vec<(String, String)> = params.into_iter().filter(|(k, _)| k != "realm").collect();
-    let resp = client
-        .get(&realm)
-        .query(&query)
-        .send()
-        .await
-        .map_err(|e| format!("token service unreachable: {e}"))?;
-    if !resp.status().is_success() {
-        return Err(format!(
-            "needs credentials (token service answered {})",
-            resp.status()
-        ));
-    }
-    let v: serde_json::Value = resp.json().await.map_err(|e| e.to_string())?;
-    v.get("token")
-        .or_else(|| v.get("access_token"))
-        .and_then(|t| t.as_str())
-        .map(str::to_owned)
-        .ok_or_else(|| "needs credentials".to_owned())
-}
-
-/// The parameters of a `Bearer` challenge.
-pub fn parse_challenge(challenge: &str) -> Option<Vec<(String, String)>> {
-    let rest = challenge.trim().strip_prefix("Bearer ")?;
-    let mut out = Vec::new();
-    for part in rest.split(',') {
-        let (k, v) = part.trim().split_once('=')?;
-        out.push((k.trim().to_owned(), v.trim().trim_matches('"').to_owned()));
-    }
-    Some(out)
-}
-
 pub async fn images_match_node_arch(ctx: &Context) -> Result<Outcome, CheckError> {
     if !ctx.config.registry_lookups {
         return Ok(Outcome::skip(
@@ -449,12 +316,86 @@ pub async fn images_match_node_arch(ctx: &Context) -> Result<Outcome, CheckError
         .collect();
     images.sort();
     images.dedup();
+    let (access, notes) = match registry_access(ctx, &client, &planned).await {
+        Ok(x) => x,
+        Err(why) => return Ok(Outcome::fail(why)),
+    };
     let mut indexes = Vec::new();
     for image in images {
-        let r = fetch_index(&image, ctx.timeout).await;
+        let r = crate::registry::read_platforms(&image, ctx.timeout, &access).await;
         indexes.push((image, r));
     }
-    Ok(evaluate_platforms(&pin, &arch, &indexes))
+    let mut outcome = evaluate_platforms(&pin, &arch, &indexes);
+    outcome.evidence.extend(notes);
+    Ok(outcome)
+}
+
+/// What the registries are asked with, as the kubelet would: the pull secrets the workloads
+/// name (when labctl may read them: `get` on those Secrets is not in its read-only role), then
+/// the user's Docker config, else nothing (anonymous); the lab description's CA and plain-HTTP
+/// registries. The notes say where credentials came from, never what they are.
+async fn registry_access(
+    ctx: &Context,
+    client: &kube::Client,
+    planned: &[Planned],
+) -> Result<(crate::registry::Access, Vec<String>), String> {
+    let c = &ctx.config;
+    let mut access =
+        crate::registry::Access::new(c.registry_ca_file.as_deref(), &c.plain_http_registries)?;
+    let mut notes = Vec::new();
+    let mut secrets: Vec<&str> = planned
+        .iter()
+        .flat_map(|p| p.spec.image_pull_secrets.iter().flatten())
+        .map(|r| r.name.as_str())
+        .collect();
+    secrets.sort_unstable();
+    secrets.dedup();
+    for name in secrets {
+        let source = format!("Secret {}/{name}", c.namespace);
+        match fetch::get_namespaced::<Secret>(client, &c.namespace, name).await {
+            Ok(Some(secret)) => {
+                let json = secret
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.get(".dockerconfigjson"))
+                    .and_then(|b| serde_json::from_slice(&b.0).ok());
+                match json {
+                    Some(json) => access.add_docker_config(&json, &source),
+                    None => notes.push(format!(
+                        "{source} holds no .dockerconfigjson (type kubernetes.io/dockerconfigjson)"
+                    )),
+                }
+            }
+            Ok(None) => notes.push(format!(
+                "{source}, named in imagePullSecrets, does not exist: the kubelet pulls anonymously"
+            )),
+            Err(e) => notes.push(format!(
+                "{source} not read ({e}); asked with the Docker config's credentials, or anonymously"
+            )),
+        }
+    }
+    if let Some(path) = docker_config_path()
+        && let Some(json) = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+    {
+        access.add_docker_config(&json, &path.display().to_string());
+    }
+    for (registry, (credential, source)) in &access.credentials {
+        notes.push(format!(
+            "credentials for {registry}: user {} from {source}",
+            credential.username
+        ));
+    }
+    Ok((access, notes))
+}
+
+/// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`, as `docker login` writes it.
+fn docker_config_path() -> Option<PathBuf> {
+    match std::env::var_os("DOCKER_CONFIG") {
+        Some(dir) => Some(PathBuf::from(dir).join("config.json")),
+        None => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker/config.json")),
+    }
 }
 
 #[cfg(test)]
@@ -582,14 +523,14 @@ mod tests {
             {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:aa","size":1,"platform":{"architecture":"amd64","os":"linux"}},
             {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:bb","size":1,"platform":{"architecture":"arm64","os":"linux","variant":"v8"}},
             {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:cc","size":1,"annotations":{"vnd.docker.reference.type":"attestation-manifest"},"platform":{"architecture":"unknown","os":"unknown"}}]}"#).unwrap();
-        let p = index_platforms(&oci).unwrap();
+        let p = crate::registry::index_platforms(&oci).unwrap();
         assert_eq!(p, ["linux/amd64", "linux/arm64/v8"]);
         assert!(offers(&p, "arm64"));
         assert!(!offers(&p, "arm"));
         // A Docker manifest list with amd64 only.
         let list: serde_json::Value = serde_json::from_str(r#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json","manifests":[
             {"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"sha256:dd","size":1,"platform":{"architecture":"amd64","os":"linux"}}]}"#).unwrap();
-        let p = index_platforms(&list).unwrap();
+        let p = crate::registry::index_platforms(&list).unwrap();
         let o = evaluate_platforms(
             "pi",
             "arm64",
@@ -603,7 +544,7 @@ mod tests {
         );
         // A single-platform manifest lists no platform.
         let single: serde_json::Value = serde_json::from_str(r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"digest":"sha256:ee"},"layers":[]}"#).unwrap();
-        assert_eq!(index_platforms(&single), None);
+        assert_eq!(crate::registry::index_platforms(&single), None);
     }
 
     #[test]
@@ -618,42 +559,5 @@ mod tests {
         );
         assert_eq!(o.status, Status::Skip);
         assert!(o.message.contains("needs credentials"), "{}", o.message);
-    }
-
-    #[test]
-    fn image_references_and_challenges() {
-        assert_eq!(
-            split_image("ghcr.io/mlops-lab/mlops-lab-trainer:0.1.0"),
-            (
-                "ghcr.io".into(),
-                "mlops-lab/mlops-lab-trainer".into(),
-                "0.1.0".into()
-            )
-        );
-        assert_eq!(
-            split_image("nginx"),
-            (
-                "registry-1.docker.io".into(),
-                "library/nginx".into(),
-                "latest".into()
-            )
-        );
-        assert_eq!(
-            split_image("registry.homelab:5000/trainer@sha256:ab"),
-            (
-                "registry.homelab:5000".into(),
-                "trainer".into(),
-                "sha256:ab".into()
-            )
-        );
-        assert_eq!(
-            parse_challenge(r#"Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:x/y:pull""#).unwrap(),
-            [
-                ("realm".to_owned(), "https://ghcr.io/token".to_owned()),
-                ("service".to_owned(), "ghcr.io".to_owned()),
-                ("scope".to_owned(), "repository:x/y:pull".to_owned())
-            ]
-        );
-        assert_eq!(parse_challenge("Basic realm=x"), None);
     }
 }

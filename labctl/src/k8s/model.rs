@@ -83,6 +83,8 @@ pub struct PodSpec {
     pub volumes: Option<Vec<Volume>>,
     /// Gates a controller removes before the scheduler considers the pod (`SchedulingGated`).
     pub scheduling_gates: Option<Vec<PodSchedulingGate>>,
+    /// The Secrets the kubelet pulls the images with (`preflight` asks the registry with them).
+    pub image_pull_secrets: Option<Vec<k8s_openapi::api::core::v1::LocalObjectReference>>,
 }
 
 /// A container: what it runs, its ports, requests and limits, mounts and probes. The probes

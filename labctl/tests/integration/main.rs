@@ -5,6 +5,8 @@
 //! - `diagnose`: `labctl diagnose pvc` on the snapshot fixtures.
 //! - `lint`: `labctl lint` on the shipped manifests and the broken copies in `fixtures/lint`.
 //! - `data_plane`: real trainer → inference → nginx → dnsmasq → `labctl predict`/`verify`.
+//! - `registry`: `images-match-node-arch` against the real registry (distribution), HTTPS and
+//!   basic authentication with the pull secret's credentials.
 //! - `runbooks`: every check's hint anchor exists.
 
 #[path = "../support/mod.rs"]
@@ -15,4 +17,5 @@ mod data_plane;
 mod diagnose;
 mod lint;
 mod mock_api;
+mod registry;
 mod runbooks;
