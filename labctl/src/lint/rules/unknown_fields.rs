@@ -1,0 +1,28 @@
+//! Fields the Kubernetes types do not know (a typo the API server would drop or refuse).
+
+use super::finding;
+use crate::diagnose::Finding;
+use crate::lint::source::Manifests;
+
+/// `unknown-field`: fields the k8s-openapi types (the Kubernetes API of v1.33) do not know.
+pub fn unknown_fields(m: &Manifests) -> Vec<Finding> {
+    m.unknown_fields
+        .iter()
+        .map(|(object, paths)| {
+            finding(
+                crate::lint::UNKNOWN_FIELD,
+                object.clone(),
+                format!(
+                    "{object} has {} field(s) the Kubernetes API does not know: {}",
+                    paths.len(),
+                    paths.join(", ")
+                ),
+                paths.iter().map(|p| format!("{object}: {p}")).collect(),
+                "Fix the spelling or the indentation (field names are case-sensitive camelCase; \
+                 compare with `kubectl explain <kind>.<path>`). The API server rejects unknown \
+                 fields with strict validation, or drops them with a warning."
+                    .to_owned(),
+            )
+        })
+        .collect()
+}
