@@ -1,13 +1,13 @@
 //! A claim under judgement: the claim, its class and its consumers (the workloads and pods that
 //! mount it), and the facts about them that several rules ask.
 
+use crate::diagnose::engine::{Engine, LOCAL_PATH, NO_PROVISIONER, SYNC_WAVE};
 use crate::k8s::model::{Pod, PodSpec};
 use crate::k8s::pod::{is_terminated, pod_phase, unscheduled_condition};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Toleration};
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::diagnose::engine::*;
 use crate::diagnose::index::{ClassLookup, Workload};
 use crate::diagnose::{Affected, ObjectRef};
 use crate::k8s::WorkloadKind;

@@ -1,13 +1,13 @@
 //! Evidence: one line per object as an operator would read it in `kubectl describe`, and the
 //! events about an object, latest first.
 
+use crate::diagnose::engine::claim::{Claim, push_unique};
+use crate::diagnose::engine::{EVENTS_PER_REASON, Engine, SELECTED_NODE};
 use crate::k8s::model::{PersistentVolume, Pod};
 use crate::k8s::pod::{is_pending, pod_phase, unscheduled_condition};
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::diagnose::engine::claim::*;
-use crate::diagnose::engine::*;
 use crate::diagnose::index::{ClassLookup, EventRecord, Workload};
 use crate::diagnose::scheduler::{self, SchedulingFailure};
 use crate::k8s::HOSTNAME_LABEL;

@@ -1,11 +1,11 @@
 //! Hits and their merge: each rule records a hit per claim; hits with the same root cause
 //! merge into one finding.
 
+use crate::diagnose::engine::Engine;
+use crate::diagnose::engine::claim::Claim;
 use std::collections::HashMap;
 
 use crate::diagnose::catalogue::FindingId;
-use crate::diagnose::engine::claim::*;
-use crate::diagnose::engine::*;
 use crate::diagnose::{Affected, Finding, ObjectRef};
 
 /// One root cause found for one claim; hits with the same `(id, root)` merge into one finding.

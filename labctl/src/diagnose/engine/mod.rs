@@ -8,10 +8,10 @@ pub(crate) mod evidence;
 pub(crate) mod merge;
 pub(crate) mod remedy;
 
+use crate::diagnose::engine::merge::Hit;
 use crate::k8s::model::PersistentVolume;
 
 use crate::config::LabConfig;
-use crate::diagnose::engine::merge::*;
 use crate::diagnose::index::{HashMap, HashSet, Index, map_with};
 use crate::diagnose::{Finding, Scope};
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
@@ -73,7 +73,7 @@ pub(crate) fn run_targets(
     if targets.pods {
         engine.pods(scope, &mut hits);
     }
-    merge(hits)
+    merge::merge(hits)
 }
 
 impl<'i, 'a> Engine<'i, 'a> {

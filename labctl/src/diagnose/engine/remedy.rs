@@ -1,7 +1,7 @@
 //! Remediation commands a finding prints.
 
-use crate::diagnose::engine::claim::*;
-use crate::diagnose::engine::*;
+use crate::diagnose::engine::Engine;
+use crate::diagnose::engine::claim::Claim;
 use crate::diagnose::index::Workload;
 use crate::k8s::WorkloadKind;
 

@@ -1,10 +1,10 @@
 //! `access-mode-unsupported` and the access-mode conflicts between consumers.
 
 use crate::diagnose::catalogue::FindingId;
-use crate::diagnose::engine::claim::*;
-use crate::diagnose::engine::evidence::*;
+use crate::diagnose::engine::Engine;
+use crate::diagnose::engine::claim::{Claim, Consumer};
+use crate::diagnose::engine::evidence::{pvc_line, workload_line};
 use crate::diagnose::engine::merge::{Found, Hit};
-use crate::diagnose::engine::*;
 use crate::diagnose::index::Workload;
 use crate::diagnose::scheduler::ReasonKind;
 use crate::k8s::WorkloadKind;

@@ -1,6 +1,9 @@
 //! A bound claim whose volume's node is gone, unavailable or elsewhere than its consumers:
 //! `pv-node-missing`, `pv-node-unavailable`, `pv-node-affinity-conflict`.
 
+use crate::diagnose::engine::Engine;
+use crate::diagnose::engine::claim::Claim;
+use crate::diagnose::engine::evidence::{join, node_line, pv_line, pvc_line, workload_line};
 use crate::diagnose::engine::merge::{Found, Hit};
 use crate::k8s::model::{PersistentVolume, Pod};
 use crate::k8s::pod::is_pending;
@@ -8,9 +11,6 @@ use k8s_openapi::api::core::v1::Node;
 
 use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;
-use crate::diagnose::engine::claim::*;
-use crate::diagnose::engine::evidence::*;
-use crate::diagnose::engine::*;
 use crate::diagnose::scheduler::ReasonKind;
 use crate::k8s::HOSTNAME_LABEL;
 use crate::k8s::names::name as meta_name;

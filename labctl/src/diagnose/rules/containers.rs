@@ -7,6 +7,7 @@
 //! built in code, beside the rules that share the container-status helpers.
 
 use super::capitalise;
+use crate::diagnose::engine::Engine;
 use crate::diagnose::engine::merge::{Found, Hit};
 use crate::k8s::model::{Container, Pod};
 use crate::k8s::pod::pod_phase;
@@ -14,7 +15,6 @@ use k8s_openapi::api::core::v1::ContainerStatus;
 
 use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;
-use crate::diagnose::engine::*;
 use crate::k8s::WorkloadKind;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 use crate::k8s::resources::{format_amount, parse_quantity};

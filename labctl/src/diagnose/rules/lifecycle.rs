@@ -1,14 +1,14 @@
 //! Claims at the end of their life: `pvc-lost`, `pvc-terminating-in-use` and
 //! `pv-released-not-rebound`.
 
+use crate::diagnose::engine::Engine;
+use crate::diagnose::engine::claim::Claim;
+use crate::diagnose::engine::evidence::{pod_line, pv_line, pvc_line};
 use crate::diagnose::engine::merge::{Found, Hit};
 use crate::k8s::model::Pod;
 use crate::k8s::pod::{is_pending, is_terminated};
 
 use crate::diagnose::catalogue::FindingId;
-use crate::diagnose::engine::claim::*;
-use crate::diagnose::engine::evidence::*;
-use crate::diagnose::engine::*;
 use crate::diagnose::{Affected, ObjectRef};
 use crate::k8s::WorkloadKind;
 use crate::k8s::names::name as meta_name;

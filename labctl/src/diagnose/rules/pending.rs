@@ -2,10 +2,12 @@
 
 use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;
-use crate::diagnose::engine::claim::*;
-use crate::diagnose::engine::evidence::*;
+use crate::diagnose::engine::claim::{Claim, Consumer};
+use crate::diagnose::engine::evidence::{event_line, pvc_line};
 use crate::diagnose::engine::merge::{Found, Hit};
-use crate::diagnose::engine::*;
+use crate::diagnose::engine::{
+    Engine, SELECTED_NODE, STORAGE_PROVISIONER, STORAGE_PROVISIONER_BETA,
+};
 use crate::diagnose::index::ClassLookup;
 use crate::k8s::names::name as meta_name;
 use crate::k8s::pod::is_pending;

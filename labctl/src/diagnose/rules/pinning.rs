@@ -2,10 +2,10 @@
 //! `node-selector-matches-no-node`.
 
 use crate::diagnose::catalogue::FindingId;
-use crate::diagnose::engine::claim::*;
-use crate::diagnose::engine::evidence::*;
+use crate::diagnose::engine::Engine;
+use crate::diagnose::engine::claim::{Claim, Consumer};
+use crate::diagnose::engine::evidence::{pv_line, pvc_line, workload_line};
 use crate::diagnose::engine::merge::{Found, Hit};
-use crate::diagnose::engine::*;
 use crate::diagnose::scheduler::ReasonKind;
 use crate::k8s::HOSTNAME_LABEL;
 use crate::k8s::names::name as meta_name;

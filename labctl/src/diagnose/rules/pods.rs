@@ -1,13 +1,13 @@
 //! The pipeline's pods and workloads (`diagnose pods`): a pod the scheduler cannot place for
 //! resources, and the containers' own failures.
 
+use crate::diagnose::engine::Engine;
+use crate::diagnose::engine::claim::push_unique;
 use crate::diagnose::engine::merge::{Found, Hit};
 use crate::k8s::model::Pod;
 use crate::k8s::pod::is_pending;
 
 use crate::diagnose::catalogue::FindingId;
-use crate::diagnose::engine::claim::*;
-use crate::diagnose::engine::*;
 use crate::diagnose::scheduler::ReasonKind;
 use crate::diagnose::{Affected, ObjectRef};
 use crate::k8s::WorkloadKind;

@@ -1,16 +1,16 @@
 //! Dynamic provisioning: the provisioner not running, provisioning failed, or simply waiting
 //! for the first consumer.
 
+use crate::diagnose::engine::claim::Claim;
+use crate::diagnose::engine::evidence::{pvc_line, workload_line};
 use crate::diagnose::engine::merge::{Found, Hit};
+use crate::diagnose::engine::{Engine, LOCAL_PATH, SELECTED_NODE};
 use crate::k8s::model::Pod;
 use crate::k8s::pod::is_pending;
 use k8s_openapi::api::storage::v1::StorageClass;
 
 use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;
-use crate::diagnose::engine::claim::*;
-use crate::diagnose::engine::evidence::*;
-use crate::diagnose::engine::*;
 use crate::k8s::WorkloadKind;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 

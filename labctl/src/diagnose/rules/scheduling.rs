@@ -2,6 +2,9 @@
 //! `insufficient-resources` (its node lacks what it requests) and `pin-node-unavailable` (the
 //! node it is pinned to cannot take pods, before any volume is bound).
 
+use crate::diagnose::engine::Engine;
+use crate::diagnose::engine::claim::Claim;
+use crate::diagnose::engine::evidence::{join, node_line, pod_line, pvc_line, workload_line};
 use crate::diagnose::engine::merge::{Found, Hit};
 use crate::k8s::model::Pod;
 use crate::k8s::pod::is_pending;
@@ -9,9 +12,6 @@ use k8s_openapi::api::core::v1::Node;
 
 use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;
-use crate::diagnose::engine::claim::*;
-use crate::diagnose::engine::evidence::*;
-use crate::diagnose::engine::*;
 use crate::diagnose::scheduler::ReasonKind;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 use crate::k8s::resources::{self, Room};

@@ -3,12 +3,12 @@
 //! succeeded and no first-model hook Job did).
 
 use crate::diagnose::engine::merge::{Found, Hit};
+use crate::diagnose::engine::{EVENTS_PER_REASON, Engine};
 use crate::k8s::model::Pod;
 use crate::k8s::pod::pod_phase;
 
 use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;
-use crate::diagnose::engine::*;
 use crate::diagnose::rules::containers::container_line;
 use crate::diagnose::rules::training::is_trainer_job;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};

@@ -3,13 +3,13 @@
 //! in runc 1.5's words, as the lab's node (containerd 2.4, runc 1.5) writes them: a command
 //! that is not in the image, a memory limit below what runc's own setup of the container uses.
 
+use crate::diagnose::engine::Engine;
 use crate::diagnose::engine::merge::{Found, Hit};
 use crate::k8s::model::Pod;
 
 use super::containers::{Failing, container_line, memory_limit};
 use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;
-use crate::diagnose::engine::*;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 
 impl<'i, 'a> Engine<'i, 'a> {

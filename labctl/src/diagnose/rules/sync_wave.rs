@@ -1,10 +1,10 @@
 //! `sync-wave-deadlock`: Argo CD waits on a wave whose claim waits on a later wave.
 
 use crate::diagnose::catalogue::FindingId;
-use crate::diagnose::engine::claim::*;
-use crate::diagnose::engine::evidence::*;
+use crate::diagnose::engine::claim::{Claim, sync_wave};
+use crate::diagnose::engine::evidence::pvc_line;
 use crate::diagnose::engine::merge::{Found, Hit};
-use crate::diagnose::engine::*;
+use crate::diagnose::engine::{Engine, SYNC_WAVE};
 use crate::k8s::WorkloadKind;
 use crate::k8s::names::name as meta_name;
 

@@ -3,13 +3,13 @@
 //! manifests set `terminationMessagePolicy: FallbackToLogsOnError`.
 
 use super::capitalise;
+use crate::diagnose::engine::Engine;
 use crate::k8s::model::{Job, Pod};
 
 use crate::config::LabConfig;
 use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::merge::Hit;
-use crate::diagnose::engine::*;
 use crate::diagnose::index::Index;
 use crate::diagnose::rules::containers::{Failing, exit_meaning, last_terminated, program};
 use crate::diagnose::{Affected, ObjectRef as Ref};
