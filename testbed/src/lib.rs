@@ -13,6 +13,7 @@ pub mod images;
 pub mod ingress;
 pub mod lab;
 pub mod node;
+pub mod peers;
 pub mod process;
 pub mod publish;
 pub mod scenarios;

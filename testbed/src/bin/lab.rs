@@ -5,6 +5,7 @@
 //!   cargo lab down          stop a kept lab
 //!   cargo lab scenarios     list the failure scenarios
 //!   cargo lab drill NAME    bring the lab up broken one way and leave it running, to practise
+//!   cargo lab peers         labctl, k8sgpt and popeye on every scenario, scored (docs/accuracy.md)
 //!   cargo lab images        multi-arch OCI images of trainer and inference (--push to a registry)
 
 use std::path::PathBuf;
@@ -57,6 +58,20 @@ enum Cmd {
     /// from LAB_REGISTRY_USERNAME and LAB_REGISTRY_PASSWORD or the Docker config's auths
     /// (~/.docker/config.json, DOCKER_CONFIG), never from the command line.
     Images(ImagesArgs),
+    /// Run labctl, k8sgpt and popeye on the healthy lab and on each scenario (one lab, brought
+    /// up once) and score them (docs/accuracy.md); k8sgpt and popeye are built with
+    /// `testbed/build --peers`.
+    Peers {
+        /// Only these scenarios.
+        #[arg(long, num_args = 1.., value_name = "SCENARIO")]
+        only: Vec<String>,
+        /// Write the raw results (every tool's output and time) as JSON here.
+        #[arg(long, value_name = "FILE", default_value = "target/lab-peers.json")]
+        out: PathBuf,
+        /// Score a recorded run instead of running the lab.
+        #[arg(long, value_name = "FILE", conflicts_with = "only")]
+        score: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -255,6 +270,34 @@ fn run(args: Args) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Images(a) => images(&repo, a),
+        Cmd::Peers { only, out, score } => {
+            use testbed::peers;
+            let record = match score {
+                Some(file) => serde_json::from_str(&std::fs::read_to_string(&file)?)?,
+                None => {
+                    testbed::process::stop_all_on_interrupt()?;
+                    install_deps(&repo)?;
+                    let mut command = "cargo lab peers".to_owned();
+                    if !only.is_empty() {
+                        command.push_str(&format!(" --only {}", only.join(" ")));
+                    }
+                    let out = if out.is_absolute() {
+                        out
+                    } else {
+                        repo.join(out)
+                    };
+                    let record = peers::run(&repo, &dir, &only, &command, &out)?;
+                    eprintln!("lab: peers: raw results in {}", out.display());
+                    record
+                }
+            };
+            print!("{}\n{}", peers::rules(), peers::table(&record));
+            let unexplained = peers::unexplained(&record);
+            if !unexplained.is_empty() {
+                println!("\nUnexplained errors:\n{unexplained}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Down => {
             let stopped = lab::down(&dir)?;
             eprintln!("lab: stopped {stopped} process(es)");
