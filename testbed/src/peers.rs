@@ -354,6 +354,9 @@ impl Item {
             && (o.namespace.is_empty() || o.namespace == self.namespace)
             && self.name.starts_with(o.name)
     }
+    fn names_any(&self, objects: &[Obj]) -> bool {
+        objects.iter().any(|o| self.names(o))
+    }
     fn says_any(&self, words: &[&str]) -> bool {
         let text = self.text.to_lowercase();
         words.iter().any(|w| text.contains(&w.to_lowercase()))
@@ -756,12 +759,6 @@ pub fn score(tool: Tool, case: &Case, faults: &[&Fault], baseline: &[Item]) -> S
         unexplained,
         silent: errors.is_empty(),
         secs: runs.iter().map(|r| r.secs).sum(),
-    }
-}
-
-impl Item {
-    fn names_any(&self, objects: &[Obj]) -> bool {
-        objects.iter().any(|o| self.names(o))
     }
 }
 
