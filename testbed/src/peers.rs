@@ -1272,38 +1272,7 @@ pub fn run(repo: &Path, dir: &Path, only: &[String], command: &str, out: &Path) 
     for s in scenarios {
         eprintln!("lab: peers: {}: {}", s.name, s.description);
         let started = Instant::now();
-        let applied = (s.apply)(&mut lab);
-        let mut not_shown = Vec::new();
-        if applied.is_ok() {
-            let deadline = Instant::now() + SHOW;
-            for expect in s.expect {
-                while let Err(e) = expect.shown(&lab) {
-                    if Instant::now() > deadline {
-                        not_shown.push(format!("{expect:?}: {e}"));
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_secs(2));
-                }
-            }
-        }
-        let settle_secs = started.elapsed().as_secs_f64();
-        let runs = tools.run_all(&lab)?;
-        if let Err(e) = (s.undo)(&mut lab) {
-            eprintln!("lab: peers: {}: undo failed: {e:#}", s.name);
-        }
-        let unhealed = wait_healthy(&lab);
-        if !unhealed.is_empty() {
-            eprintln!("lab: peers: {}: still unhealthy: {unhealed:?}", s.name);
-        }
-        record.cases.push(Case {
-            name: s.name.into(),
-            faults: vec![s.name.into()],
-            apply_error: applied.err().map(|e| format!("{e:#}")),
-            not_shown,
-            settle_secs,
-            runs,
-            unhealed,
-        });
+        record.cases.push(run_case(&mut lab, &tools, s.name, &[s])?);
         save(&record)?;
         eprintln!(
             "lab: peers: {}: {:.0} s",
@@ -1313,6 +1282,60 @@ pub fn run(repo: &Path, dir: &Path, only: &[String], command: &str, out: &Path) 
     }
     drop(lab);
     Ok(record)
+}
+
+/// One case: the scenarios put in place in order (up to the first that fails), waited for
+/// until labctl reports what each expects (one deadline for all), the tools run, then undone
+/// in reverse order and the lab waited for until healthy. Today a case is one scenario; a
+/// case of composed faults is the same loop over several.
+fn run_case(lab: &mut Lab, tools: &Tools, name: &str, faults: &[&Scenario]) -> Result<Case> {
+    let started = Instant::now();
+    let mut applied = Vec::new();
+    let mut apply_error = None;
+    for s in faults {
+        match (s.apply)(lab) {
+            Ok(()) => applied.push(*s),
+            Err(e) => {
+                // Undo runs for this one too: a half-applied scenario must not break the next.
+                applied.push(*s);
+                apply_error = Some(format!("{}: {e:#}", s.name));
+                break;
+            }
+        }
+    }
+    let mut not_shown = Vec::new();
+    if apply_error.is_none() {
+        let deadline = Instant::now() + SHOW;
+        for expect in faults.iter().flat_map(|s| s.expect) {
+            while let Err(e) = expect.shown(lab) {
+                if Instant::now() > deadline {
+                    not_shown.push(format!("{expect:?}: {e}"));
+                    break;
+                }
+                std::thread::sleep(Duration::from_secs(2));
+            }
+        }
+    }
+    let settle_secs = started.elapsed().as_secs_f64();
+    let runs = tools.run_all(lab)?;
+    for s in applied.iter().rev() {
+        if let Err(e) = (s.undo)(lab) {
+            eprintln!("lab: peers: {}: undo failed: {e:#}", s.name);
+        }
+    }
+    let unhealed = wait_healthy(lab);
+    if !unhealed.is_empty() {
+        eprintln!("lab: peers: {name}: still unhealthy: {unhealed:?}");
+    }
+    Ok(Case {
+        name: name.to_owned(),
+        faults: faults.iter().map(|s| s.name.to_owned()).collect(),
+        apply_error,
+        not_shown,
+        settle_secs,
+        runs,
+        unhealed,
+    })
 }
 
 #[cfg(test)]
