@@ -15,8 +15,6 @@ use crate::process::{ProcessGuard, wait_until};
 
 /// The address the lab's "load balancer" (Traefik on the host) answers on.
 pub const LOAD_BALANCER_IP: &str = "127.0.0.1";
-/// The real node (kubelet, containerd) and the kwok node.
-pub const NODES: [&str; 2] = [crate::node::NAME, "lab-node-2"];
 
 /// `kubectl apply` of one add-on file of `testbed/addons`, with the lab's local-path
 /// directory for the real node written into the provisioner's configuration.
@@ -30,7 +28,7 @@ pub fn apply(cp: &ControlPlane, repo: &Path, file: &str, storage: &Path) -> Resu
 /// schedulable. Stand-in pods of host processes are pinned to the kwok node.
 pub fn install(cp: &mut ControlPlane, repo: &Path, storage: &Path) -> Result<()> {
     let addons = repo.join("testbed/addons");
-    eprintln!("lab: kwok node {}", NODES[1]);
+    eprintln!("lab: kwok node {}", crate::topology::KWOK_NODE);
     cp.kubectl(&[
         "apply",
         "-f",

@@ -112,7 +112,7 @@ impl Certs {
     /// the API server's Node authorizer grants a kubelet.
     fn sign_node(&self) -> Result<()> {
         let f = |name: &str| self.file(name).to_string_lossy().into_owned();
-        let subject = format!("/O=system:nodes/CN=system:node:{}", crate::node::NAME);
+        let subject = format!("/O=system:nodes/CN=system:node:{}", crate::topology::NODE);
         std::fs::write(self.file("node.ext"), "extendedKeyUsage=clientAuth\n")?;
         run(Command::new("openssl")
             .args(["req", "-newkey", "rsa:2048", "-nodes"])

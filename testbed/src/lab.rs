@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
-use crate::addons::{self, LOAD_BALANCER_IP, NODES};
+use crate::addons::{self, LOAD_BALANCER_IP};
 use crate::controlplane::{Binaries, ControlPlane};
 use crate::dataplane::{self, Dnsmasq, HOST};
 use crate::gitops::{self, ArgoCd, GitServer};
@@ -20,10 +20,7 @@ use crate::images::{self, Image};
 use crate::ingress::Traefik;
 use crate::node::{self, Node};
 use crate::process::{Kept, ProcessGuard, stop_pids};
-
-/// The node the lab's overlay pins the pipeline to.
-pub const PIN_NODE: &str = NODES[0];
-pub const NAMESPACE: &str = "mlops-lab";
+use crate::topology::{NAMESPACE, PIN_NODE};
 
 /// A running lab. Fields drop in order: Pi-hole and the ingress first, then Argo CD, the
 /// node (its containers removed), the control plane last.

@@ -17,3 +17,4 @@ pub mod peers;
 pub mod process;
 pub mod publish;
 pub mod scenarios;
+pub mod topology;

@@ -23,9 +23,8 @@ use anyhow::{Context, Result, bail};
 use crate::controlplane::{Binaries, ControlPlane};
 use crate::images::Image;
 use crate::process::{ProcessGuard, free_port, run, stop_pids, wait_until};
+use crate::topology::NODE as NAME;
 
-/// The node's name, as the kubelet registers it.
-pub const NAME: &str = "lab-node-1";
 /// The sandbox image kubelet v1.36 asks containerd for (its `--pod-infra-container-image`
 /// default, and containerd 2.4's pinned sandbox image).
 pub const PAUSE_TAG: &str = "3.10.2";

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::addons::NODES;
-use crate::lab::{Lab, NAMESPACE, PIN_NODE};
+use crate::lab::Lab;
+use crate::topology::{KWOK_NODE, NAMESPACE, PIN_NODE};
 
 /// What labctl must report while a scenario is applied.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -119,7 +119,7 @@ pub struct Scenario {
     pub undo: fn(&mut Lab) -> Result<()>,
 }
 
-const OTHER_NODE: &str = NODES[1];
+const OTHER_NODE: &str = KWOK_NODE;
 
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {

@@ -139,8 +139,8 @@ fn preflight_takes_the_pin_from_the_deployment(lab: &Lab, dir: &std::path::Path)
         check["message"],
         format!(
             "node {} (kubernetes.io/hostname={})",
-            testbed::lab::PIN_NODE,
-            testbed::lab::PIN_NODE
+            testbed::topology::PIN_NODE,
+            testbed::topology::PIN_NODE
         )
     );
 }
