@@ -134,14 +134,11 @@ impl Lab {
         let node = Node::start(&cp, &bins, &dir.join("node"), &images)?;
 
         eprintln!("lab: labctl's read-only RBAC for user `labctl`");
-        // Only the ClusterRole: the shipped example binding names a placeholder user.
+        // The shipped ClusterRole, and the lab's own binding (testbed/addons/labctl-rbac.yaml).
         let role = repo.join("manifests/rbac/clusterrole.yaml");
         cp.kubectl(&["apply", "-f", &role.display().to_string()])?;
-        cp.apply(
-            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: labctl-read-only-lab\n\
-             roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: labctl-read-only\n\
-             subjects:\n- apiGroup: rbac.authorization.k8s.io\n  kind: User\n  name: labctl\n",
-        )?;
+        let binding = repo.join("testbed/addons/labctl-rbac.yaml");
+        cp.kubectl(&["apply", "-f", &binding.display().to_string()])?;
 
         eprintln!(
             "lab: Traefik {} and dnsmasq as Pi-hole",
@@ -152,16 +149,14 @@ impl Lab {
         eprintln!("lab: ingress {}, Pi-hole {}", traefik.addr, dns.addr);
 
         let labctl_config = dir.join("labctl.toml");
+        let template = std::fs::read_to_string(repo.join("testbed/addons/labctl.toml"))?;
         std::fs::write(
             &labctl_config,
-            format!(
-                "# The local lab (written by `cargo lab up`).\npihole_dns = \"{}\"\ningress_address = \"{LOAD_BALANCER_IP}\"\n\
-                 ingress_port = {}\npin_label_value = \"{PIN_NODE}\"\n\
-                 # preflight reads the lab's overlay; its images are in no registry.\n\
-                 manifests = \"{}\"\nregistry_lookups = false\n",
+            labctl_toml(
+                &template,
                 dns.addr,
                 traefik.addr.port(),
-                repo.join("manifests/overlays/lab").display()
+                &repo.join("manifests/overlays/lab"),
             ),
         )?;
         let mut lab = Lab {
@@ -593,5 +588,57 @@ impl Lab {
         });
         std::fs::write(state_file(&dir), serde_json::to_string_pretty(&state)?)?;
         Ok(())
+    }
+}
+
+/// The lab's `labctl.toml` from its template (`testbed/addons/labctl.toml`).
+fn labctl_toml(
+    template: &str,
+    dns: std::net::SocketAddr,
+    ingress_port: u16,
+    manifests: &Path,
+) -> String {
+    template
+        .replace("PIHOLE_DNS", &dns.to_string())
+        .replace("INGRESS_ADDRESS", LOAD_BALANCER_IP)
+        .replace("INGRESS_PORT", &ingress_port.to_string())
+        .replace("PIN_NODE", PIN_NODE)
+        .replace("MANIFESTS", &manifests.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_labctl_toml_template_is_filled_in_whole() {
+        let repo = crate::dataplane::repo_root();
+        let template = std::fs::read_to_string(repo.join("testbed/addons/labctl.toml")).unwrap();
+        let text = labctl_toml(
+            &template,
+            "127.0.0.1:5353".parse().unwrap(),
+            8080,
+            Path::new("/lab/manifests"),
+        );
+        for placeholder in [
+            "PIHOLE_DNS",
+            "INGRESS_ADDRESS",
+            "INGRESS_PORT",
+            "PIN_NODE",
+            "MANIFESTS",
+        ] {
+            assert!(
+                !text.contains(placeholder),
+                "{placeholder} left in:\n{text}"
+            );
+        }
+        for line in [
+            "pihole_dns = \"127.0.0.1:5353\"",
+            "ingress_port = 8080",
+            "pin_label_value = \"lab-node-1\"",
+            "manifests = \"/lab/manifests\"",
+        ] {
+            assert!(text.contains(line), "{line} not in:\n{text}");
+        }
     }
 }
