@@ -19,8 +19,9 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::lab::{Lab, NAMESPACE, PIN_NODE};
+use crate::lab::Lab;
 use crate::scenarios::{self, Expect, SCENARIOS, Scenario};
+use crate::topology::{NAMESPACE, PIN_NODE};
 
 /// An object as a tool names it. An empty field matches anything; `name` is a prefix, so
 /// `inference-` matches the pods a Deployment's ReplicaSet makes.
