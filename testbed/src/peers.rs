@@ -1403,7 +1403,8 @@ mod tests {
             ("pv-node-deleted", [Some(E), None, None]),
             ("pv-node-notready", [Some(E), Some(E), Some(W)]),
             ("provisioner-stopped", [Some(E), None, Some(E)]),
-            // labctl reports pvc-waiting-for-consumer as info only.
+            // In the recorded run labctl reported pvc-waiting-for-consumer as info only (it has
+            // pvc-consumers-idle, an error, since).
             ("cronjob-never-run", [None, Some(E), Some(W)]),
             ("trainer-bad-data", [Some(E), None, None]),
             ("no-model-published", [Some(E), None, None]),

@@ -288,7 +288,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "cronjob-never-run",
         description: "a first install whose only consumer of the claim is a suspended CronJob (no first-model hook, no inference)",
-        expect: &[Expect::Finding("pvc-waiting-for-consumer")],
+        expect: &[Expect::Finding("pvc-consumers-idle")],
         apply: |lab| {
             edit_overlay(
                 lab,

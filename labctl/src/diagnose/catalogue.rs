@@ -43,6 +43,7 @@ pub enum FindingId {
     SchedulingGated,
     VolumeMountFailed,
     RolloutStuck,
+    PvcConsumersIdle,
     UnexplainedFailure,
 }
 
@@ -80,7 +81,7 @@ const fn entry(
 }
 
 /// Every finding, in catalogue order.
-pub const CATALOGUE: [FindingSpec; 33] = [
+pub const CATALOGUE: [FindingSpec; 34] = [
     entry(
         FindingId::PvcWaitingForConsumer,
         "pvc-waiting-for-consumer",
@@ -274,6 +275,12 @@ pub const CATALOGUE: [FindingSpec; 33] = [
         "a Deployment's rollout stopped: its pods cannot be created, or it exceeded its progress deadline",
     ),
     entry(
+        FindingId::PvcConsumersIdle,
+        "pvc-consumers-idle",
+        Severity::Error,
+        "a WaitForFirstConsumer claim's every consumer is suspended or scaled to 0: it never binds",
+    ),
+    entry(
         FindingId::UnexplainedFailure,
         "unexplained-failure",
         Severity::Error,
@@ -369,6 +376,7 @@ mod tests {
                 ("scheduling-gated", "error"),
                 ("volume-mount-failed", "error"),
                 ("rollout-stuck", "error"),
+                ("pvc-consumers-idle", "error"),
                 ("unexplained-failure", "error"),
             ]
         );

@@ -50,9 +50,10 @@ mod engine {
             "waiting-cronjob-not-run.yaml",
             &[("pvc-waiting-for-consumer", Info)],
         ),
+        // Every consumer idle (inference scaled to 0, the trainer suspended): it never binds.
         (
             "waiting-cronjob-suspended.json",
-            &[("pvc-waiting-for-consumer", Info)],
+            &[("pvc-consumers-idle", Error)],
         ),
         (
             "pv-node-affinity-conflict.json",
@@ -701,13 +702,17 @@ mod engine {
         assert!(prov.remediation.contains(
             "kubectl -n kube-system scale deployment/local-path-provisioner --replicas=1"
         ));
-        let waiting = &run_fixture("waiting-cronjob-suspended.json").findings[0];
+        let idle = &run_fixture("waiting-cronjob-suspended.json").findings[0];
         assert!(
-            waiting.remediation.contains(
+            idle.remediation.contains(
                 "kubectl -n mlops-lab create job --from=cronjob/trainer trainer-first-run"
-            )
+            ) && idle
+                .remediation
+                .contains("kubectl -n mlops-lab scale deployment/inference --replicas=1"),
+            "{}",
+            idle.remediation
         );
-        assert!(waiting.remediation.contains("suspend"));
+        assert!(idle.remediation.contains("suspend"));
     }
 
     #[test]
@@ -960,7 +965,7 @@ mod cli {
         let (code, stdout, _) = diagnose_file("pv-node-affinity-conflict.json", &[]);
         assert_eq!(code, 1);
         insta::assert_snapshot!("table_pv_node_affinity_conflict", stdout);
-        let (_, stdout, _) = diagnose_file("waiting-cronjob-suspended.json", &[]);
+        let (_, stdout, _) = diagnose_file("waiting-cronjob-not-run.yaml", &[]);
         insta::assert_snapshot!("table_waiting_for_consumer", stdout);
         let (_, stdout, _) = diagnose_file("healthy.json", &[]);
         insta::assert_snapshot!("table_healthy", stdout);
@@ -1038,7 +1043,6 @@ mod never_silent {
         "generated/sync-wave-bound.yaml",
         "generated/sync-wave-hook-first-consumer.yaml",
         "generated/completed-hook-elsewhere.yaml",
-        "generated/waiting-cronjob-suspended.json",
         "generated/waiting-cronjob-not-run.yaml",
         "generated/image-pulling.yaml",
         "generated/image-arm64-running.yaml",
@@ -1056,9 +1060,6 @@ mod never_silent {
         "lab/healthy.json",
         // The fault is outside the cluster's objects: the Pi-hole record (verify's DNS check).
         "lab/pihole-missing-record.json",
-        // The trainer CronJob suspended before its first run: the claim's info finding names it
-        // (verify fails trainer-cronjob-active).
-        "lab/cronjob-never-run.json",
     ];
 
     #[test]
@@ -1282,7 +1283,7 @@ mod lab {
         ("rwx-requested", Some("access-mode-unsupported")),
         ("pvc-deleted-in-use", Some("pvc-terminating-in-use")),
         ("sync-wave-deadlock", Some("sync-wave-deadlock")),
-        ("cronjob-never-run", Some("pvc-waiting-for-consumer")),
+        ("cronjob-never-run", Some("pvc-consumers-idle")),
         // Networking and DNS failures are verify's business: no storage finding may appear.
         ("service-selector-typo", None),
         ("ingress-other-host", None),

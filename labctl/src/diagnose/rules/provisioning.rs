@@ -202,6 +202,9 @@ impl<'i, 'a> Engine<'i, 'a> {
     pub(crate) fn waiting_for_consumer(&self, c: &Claim<'a>, out: &mut Vec<Hit>) {
         let mut ev = vec![pvc_line(c)];
         let pending: Vec<&Pod> = c.live_pods().filter(|p| is_pending(p)).collect();
+        if pending.is_empty() && self.consumers_idle(c, &mut ev, out) {
+            return;
+        }
         let summary;
         if c.consumers.is_empty() {
             summary = format!(
@@ -280,6 +283,92 @@ impl<'i, 'a> Engine<'i, 'a> {
     }
 }
 
+impl<'i, 'a> Engine<'i, 'a> {
+    /// Every consumer of the claim is idle (a suspended CronJob, a workload scaled to 0): no
+    /// pod will mount it, so WaitForFirstConsumer waits forever and the pipeline neither
+    /// trains nor serves. True when that is the case and the hit was written.
+    fn consumers_idle(&self, c: &Claim<'a>, ev: &mut Vec<String>, out: &mut Vec<Hit>) -> bool {
+        if c.consumers.is_empty() || c.consumers.iter().any(|con| con.workload.idle.is_none()) {
+            return false;
+        }
+        ev.extend(c.consumers.iter().map(|con| workload_line(&con.workload)));
+        ev.extend(self.events(
+            "PersistentVolumeClaim",
+            &c.pvc.metadata,
+            &["WaitForFirstConsumer", "WaitForPodScheduled"],
+        ));
+        let idle: Vec<String> = c
+            .consumers
+            .iter()
+            .map(|con| {
+                format!(
+                    "{} {} is {}",
+                    con.workload.kind,
+                    con.workload.name,
+                    con.workload.idle.unwrap_or("idle")
+                )
+            })
+            .collect();
+        let resume: Vec<String> = c
+            .consumers
+            .iter()
+            .map(|con| match con.workload.kind {
+                WorkloadKind::CronJob => {
+                    format!("spec.suspend: false on CronJob {}", con.workload.name)
+                }
+                kind => format!("spec.replicas: 1 on {kind} {}", con.workload.name),
+            })
+            .collect();
+        let first = &c.consumers[0];
+        let kubectl: Vec<String> = c
+            .consumers
+            .iter()
+            .map(|con| match con.workload.kind {
+                WorkloadKind::CronJob => format!(
+                    "kubectl -n {ns} patch cronjob {n} -p '{{\"spec\":{{\"suspend\":false}}}}' \
+                     (or run it once: kubectl -n {ns} create job --from=cronjob/{n} {n}-first-run)",
+                    ns = c.ns,
+                    n = con.workload.name
+                ),
+                kind => format!(
+                    "kubectl -n {} scale {}/{} --replicas=1",
+                    c.ns,
+                    kind.as_str().to_lowercase(),
+                    con.workload.name
+                ),
+            })
+            .collect();
+        let kubectl = kubectl.join("; or ");
+        let confirm = format!(
+            "kubectl -n {} get pvc {} (Bound once a consumer's pod is scheduled)",
+            c.ns, c.name
+        );
+        let remediation = self.template_fix(
+            &format!("{} {}", first.workload.kind, first.workload.name),
+            Some(first.workload.meta),
+            &format!("set {}", resume.join(" or ")),
+            &kubectl,
+            &confirm,
+        );
+        self.hit(
+            out,
+            c,
+            Found {
+                id: FindingId::PvcConsumersIdle,
+                root: c.reference(),
+                summary: format!(
+                    "WaitForFirstConsumer claim {} never binds: {} (no pod will mount it)",
+                    c.name,
+                    idle.join(", ")
+                ),
+                evidence: std::mem::take(ev),
+                remediation,
+            },
+        );
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::diagnose::test_cluster::*;
@@ -288,6 +377,37 @@ mod tests {
     fn a_pending_claim_without_consumers_waits_for_one() {
         let mut items = base();
         items.push(claim("models", "Pending", &["ReadWriteOnce"]));
+        assert_eq!(ids(items), ["pvc-waiting-for-consumer"]);
+    }
+
+    /// A CronJob's job template mounting `claim`, suspended or not.
+    fn cron_job(name: &str, claim_name: &str, suspend: bool) -> serde_json::Value {
+        serde_json::json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": meta(name),
+            "spec": {"schedule": "0 3 * * *", "suspend": suspend, "jobTemplate": {"spec": {"template": {
+                "spec": pod_spec(claim_name, "node-1")}}}}})
+    }
+
+    #[test]
+    fn a_claim_whose_only_consumer_is_suspended_never_binds() {
+        let mut items = base();
+        items.push(claim("models", "Pending", &["ReadWriteOnce"]));
+        items.push(cron_job("trainer", "models", true));
+        let d = diagnose(items);
+        let f = &d.findings[0];
+        assert_eq!(f.id, "pvc-consumers-idle");
+        assert!(
+            f.summary.contains("CronJob trainer is suspended"),
+            "{}",
+            f.summary
+        );
+        assert!(f.remediation.contains("suspend"), "{}", f.remediation);
+    }
+
+    #[test]
+    fn a_claim_whose_consumer_is_active_but_has_not_run_waits() {
+        let mut items = base();
+        items.push(claim("models", "Pending", &["ReadWriteOnce"]));
+        items.push(cron_job("trainer", "models", false));
         assert_eq!(ids(items), ["pvc-waiting-for-consumer"]);
     }
 
