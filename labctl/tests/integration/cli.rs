@@ -8,28 +8,9 @@ use labctl::exit;
 
 use crate::support::{DATA_PLANE_CHECKS, DataPlane};
 
-fn labctl_in(dir: &Path, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_labctl"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("KUBECONFIG")
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("run labctl")
-}
-
-/// Runs labctl in an empty directory, removed afterwards.
-fn labctl(args: &[&str]) -> Output {
-    let dir = tempfile::tempdir().unwrap();
-    labctl_in(dir.path(), args)
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use crate::support::labctl::{
+    command, run as labctl, run_in as labctl_in, stderr as err, stdout as out,
+};
 
 /// Things that vary between runs.
 fn filters() -> Vec<(&'static str, &'static str)> {
@@ -227,8 +208,8 @@ fn verify_output_formats_on_a_healthy_and_a_broken_data_plane() {
 #[test]
 fn closed_stdout_is_success() {
     // `labctl completions zsh | head -0`: the reader is gone before labctl writes.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_labctl"))
-        .args(["completions", "zsh"])
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = command(dir.path(), &["completions", "zsh"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

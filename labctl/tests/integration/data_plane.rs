@@ -1,35 +1,17 @@
 //! The real data plane: trainer → inference → nginx (ingress) → dnsmasq (Pi-hole) →
 //! `labctl predict` / `labctl verify`, all real processes on loopback.
 
-use std::process::Output;
-
 use serde_json::Value;
 
 use crate::support::{DATA_PLANE_CHECKS, DataPlane, HOST, UNROUTED_HOST};
 
-fn labctl(args: &[String]) -> Output {
-    let dir = tempfile::tempdir().unwrap();
-    std::process::Command::new(env!("CARGO_BIN_EXE_labctl"))
-        .args(args)
-        // No stray ./labctl.toml, no kubeconfig: these commands must not need one.
-        .current_dir(dir.path())
-        .env_remove("KUBECONFIG")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run labctl")
-}
+// In an empty directory, without a kubeconfig: these commands must not need one.
+use crate::support::labctl::{run as labctl, stderr, stdout};
 
 fn args(plane: &DataPlane, extra: &[&str]) -> Vec<String> {
     let mut a: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     a.extend(plane.labctl_args());
     a
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// y = Σ wᵢxᵢ + b from the published model.json (one feature here).

@@ -1,10 +1,9 @@
 //! `labctl diagnose pvc` on snapshot fixtures (tests/fixtures/generated, written by
 //! `tests/fixtures/generated/generate.py` the way a cluster writes them): every finding id fires on its
 //! scenario and stays silent on its near miss; output snapshots and exit codes through the real
-//! binary; the runbook has a section per id.
+//! binary (`runbooks.rs` checks that the runbook has a complete section per id).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use labctl::config::LabConfig;
 use labctl::diagnose::{CATALOGUE, Diagnosis, Scope, Severity, diagnose};
@@ -821,19 +820,12 @@ mod engine {
 
 mod cli {
     use super::*;
+    use crate::support::labctl::{run_in, stderr, stdout};
 
+    /// The exit code, stdout and stderr of `labctl ARGS` in the crate's directory.
     fn labctl(args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_labctl"))
-            .args(args)
-            .env_remove("KUBECONFIG")
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("run labctl");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let out = run_in(Path::new(env!("CARGO_MANIFEST_DIR")), args);
+        (out.status.code().unwrap_or(-1), stdout(&out), stderr(&out))
     }
 
     fn diagnose_file(name: &str, extra: &[&str]) -> (i32, String, String) {
@@ -986,36 +978,6 @@ mod cli {
     fn short_output() {
         let (_, stdout, _) = diagnose_file("pv-released-not-rebound.json", &["-o", "short"]);
         insta::assert_snapshot!("short_pv_released", stdout);
-    }
-}
-
-mod runbook {
-    use super::*;
-
-    #[test]
-    fn every_hint_anchor_has_a_complete_section() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runbooks/failure-modes.md");
-        let text = std::fs::read_to_string(&path).expect("runbooks/failure-modes.md");
-        for kind in CATALOGUE {
-            let hint = kind.hint();
-            let anchor = hint.split('#').nth(1).unwrap();
-            assert_eq!(hint, format!("runbooks/failure-modes.md#{anchor}"));
-            let heading = format!("## {anchor}\n");
-            let start = text
-                .find(&heading)
-                .unwrap_or_else(|| panic!("no section `## {anchor}`"));
-            let rest = &text[start + heading.len()..];
-            let section = &rest[..rest.find("\n## ").unwrap_or(rest.len())];
-            for part in [
-                "**Symptoms**",
-                "**What labctl prints**",
-                "**Confirm by hand**",
-                "**Remediation**",
-                "**Prevention**",
-            ] {
-                assert!(section.contains(part), "section {anchor} lacks {part}");
-            }
-        }
     }
 }
 

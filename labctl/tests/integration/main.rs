@@ -7,7 +7,7 @@
 //! - `data_plane`: real trainer → inference → nginx → dnsmasq → `labctl predict`/`verify`.
 //! - `registry`: `images-match-node-arch` against the real registry (distribution), HTTPS and
 //!   basic authentication with the pull secret's credentials.
-//! - `runbooks`: every check's hint anchor exists.
+//! - `runbooks`: every hint (checks, findings, lint rules) points at a runbook section.
 
 #[path = "../support/mod.rs"]
 mod support;

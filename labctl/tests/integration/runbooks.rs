@@ -1,26 +1,47 @@
-//! Every check's hint points at a runbook section that exists (anchor = check id).
+//! Every hint labctl can print points at a runbook section that exists (anchor = id): the
+//! checks', the findings' and the lint rules'. A finding's section has the parts an operator
+//! reads in order.
 
-use std::path::Path;
-
-use crate::support::runbook::anchors;
+use crate::support::labctl::repo_root;
+use crate::support::runbook::section;
 
 #[test]
-fn every_check_hint_has_a_runbook_section() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut missing = Vec::new();
-    let catalogues = [
+fn every_hint_has_a_runbook_section() {
+    let checks = [
         labctl::checks::catalogue::preflight(),
         labctl::checks::catalogue::verify(),
     ];
-    for check in catalogues.iter().flatten() {
-        let hint = check.hint();
-        let (file, anchor) = hint.split_once('#').unwrap();
-        let text = std::fs::read_to_string(root.join(file)).unwrap_or_default();
-        if !anchors(&text).iter().any(|a| a == anchor) {
+    let hints = checks
+        .iter()
+        .flatten()
+        .map(|c| c.hint())
+        .chain(labctl::diagnose::CATALOGUE.iter().map(|f| f.hint()))
+        .chain(labctl::lint::CATALOGUE.iter().map(|r| r.hint()));
+    let mut missing = Vec::new();
+    for hint in hints {
+        if section(repo_root(), &hint).is_none() {
             missing.push(hint);
         }
     }
     assert!(missing.is_empty(), "runbook sections missing: {missing:#?}");
+}
+
+#[test]
+fn every_finding_section_is_complete() {
+    for finding in labctl::diagnose::CATALOGUE {
+        let hint = finding.hint();
+        assert_eq!(hint, format!("runbooks/failure-modes.md#{}", finding.id));
+        let text = section(repo_root(), &hint).unwrap_or_default();
+        for part in [
+            "**Symptoms**",
+            "**What labctl prints**",
+            "**Confirm by hand**",
+            "**Remediation**",
+            "**Prevention**",
+        ] {
+            assert!(text.contains(part), "section {} lacks {part}", finding.id);
+        }
+    }
 }
 
 #[test]

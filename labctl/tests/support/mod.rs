@@ -1,4 +1,5 @@
-//! Test support: the fake API server (`fake_api`), and the real data plane on loopback, from `testbed::dataplane` (one harness for
+//! Test support: the real `labctl` binary run one way (`labctl`), runbook sections (`runbook`),
+//! the fake API server (`fake_api`), and the real data plane on loopback, from `testbed::dataplane` (one harness for
 //! labctl's tests and the lab): the real `trainer` and `inference`, Debian's nginx as the
 //! ingress (`model.homelab` → inference, any other Host → 404) and Debian's dnsmasq as
 //! Pi-hole. Every process is stopped by pid when the `DataPlane` drops. Missing nginx or
@@ -8,6 +9,7 @@
 use testbed::dataplane::{self, Dnsmasq, Inference, Nginx, Route};
 
 pub mod fake_api;
+pub mod labctl;
 pub mod runbook;
 
 /// `labctl verify` arguments that select the checks the data plane alone can answer.
