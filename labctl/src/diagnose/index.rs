@@ -168,6 +168,13 @@ pub struct Index<'a> {
     pub cron_jobs_by_ns: HashMap<&'a str, Vec<&'a CronJob>>,
     /// Namespace → its Jobs.
     pub jobs_by_ns: HashMap<&'a str, Vec<&'a Job>>,
+    /// Claim `(namespace, name)` → the `Released` volumes whose `claimRef` still names it.
+    pub released_by_claim: HashMap<Key<'a>, Vec<&'a PersistentVolume>>,
+    /// Claim → the Argo CD hook Jobs that mount it, finished ones included: a hook runs again
+    /// on every sync.
+    pub hooks_by_claim: HashMap<Key<'a>, Vec<&'a Job>>,
+    /// Uids of the Jobs that failed (their pods are the Job's finding, not their own).
+    pub failed_jobs: HashSet<&'a str>,
 }
 
 fn claims_of(spec: &PodSpec) -> impl Iterator<Item = &str> {
@@ -556,8 +563,42 @@ impl<'a> Index<'a> {
             cron_jobs_by_ns.entry(ns(&c.metadata)).or_default().push(c);
         }
 
+        let mut released_by_claim: HashMap<Key, Vec<&PersistentVolume>> = map_with(0);
+        for pv in &s.persistent_volumes {
+            let phase = pv.status.as_ref().and_then(|st| st.phase.as_deref());
+            if phase != Some("Released") {
+                continue;
+            }
+            if let Some(c) = pv.spec.as_ref().and_then(|sp| sp.claim_ref.as_ref()) {
+                let k = (
+                    c.namespace.as_deref().unwrap_or(""),
+                    c.name.as_deref().unwrap_or(""),
+                );
+                released_by_claim.entry(k).or_default().push(pv);
+            }
+        }
+        let mut hooks_by_claim: HashMap<Key, Vec<&Job>> = map_with(0);
+        for job in s.jobs.iter().filter(|j| crate::k8s::job::is_argocd_hook(j)) {
+            let spec = job.spec.as_ref().and_then(|sp| sp.template.spec.as_ref());
+            for claim in spec.into_iter().flat_map(claims_of) {
+                hooks_by_claim
+                    .entry((ns(&job.metadata), claim))
+                    .or_default()
+                    .push(job);
+            }
+        }
+        let failed_jobs = s
+            .jobs
+            .iter()
+            .filter(|j| crate::k8s::job::failed(j).is_some())
+            .filter_map(|j| j.metadata.uid.as_deref())
+            .collect();
+
         Self {
             snapshot: s,
+            released_by_claim,
+            hooks_by_claim,
+            failed_jobs,
             pods_by_owner,
             jobs_by_owner,
             replica_sets_by_owner,
@@ -896,5 +937,55 @@ mod tests {
             .map(|e| e.reason)
             .collect();
         assert_eq!(on_deployment, ["ScalingReplicaSet"]);
+    }
+
+    fn job(name: &str, annotations: Value, conditions: Value) -> Value {
+        let mut m = meta(name);
+        m["annotations"] = annotations;
+        json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": m,
+               "spec": {"template": {"spec": pod_spec("models", "node-1")}},
+               "status": {"conditions": conditions}})
+    }
+
+    #[test]
+    fn released_volumes_hooks_and_failed_jobs_are_found_by_claim_and_uid() {
+        let mut items = base();
+        items.push(claim("models", "Pending", &["ReadWriteOnce"]));
+        // The volume of an earlier claim of the same name, kept by `Retain`.
+        let mut released = volume("models", "node-1");
+        released["metadata"]["name"] = "pvc-old".into();
+        released["status"]["phase"] = "Released".into();
+        items.push(released);
+        let mut bound = volume("other", "node-1");
+        bound["status"]["phase"] = "Bound".into();
+        items.push(bound);
+        let hook = json!({"argocd.argoproj.io/hook": "PreSync"});
+        let failed =
+            json!([{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]);
+        let complete = json!([{"type": "Complete", "status": "True"}]);
+        items.push(job("seed", hook.clone(), complete.clone()));
+        items.push(job("seed-failed", hook, failed.clone()));
+        items.push(job("trainer-1", json!({}), failed));
+        items.push(job("trainer-2", json!({}), complete));
+        let s = snapshot(items);
+        let ix = Index::new(&s);
+
+        let released: Vec<&str> = ix.released_by_claim[&(NS, "models")]
+            .iter()
+            .map(|pv| name(&pv.metadata))
+            .collect();
+        assert_eq!(released, ["pvc-old"]);
+        assert!(!ix.released_by_claim.contains_key(&(NS, "other")));
+
+        // Finished hooks count: they run again on every sync. Jobs without the annotation do not.
+        let hooks: Vec<&str> = ix.hooks_by_claim[&(NS, "models")]
+            .iter()
+            .map(|j| name(&j.metadata))
+            .collect();
+        assert_eq!(hooks, ["seed", "seed-failed"]);
+
+        let mut failed: Vec<&str> = ix.failed_jobs.iter().copied().collect();
+        failed.sort_unstable();
+        assert_eq!(failed, ["uid-seed-failed", "uid-trainer-1"]);
     }
 }

@@ -171,7 +171,7 @@ impl Diagnosis {
 /// Diagnoses every PersistentVolumeClaim in `scope`. Pure: same input, same output.
 pub fn diagnose(snapshot: &ClusterSnapshot, config: &LabConfig, scope: &Scope) -> Diagnosis {
     let index = index::Index::new(snapshot);
-    Diagnosis::new(engine::run(&index, config, scope))
+    Diagnosis::new(rules::run(&index, config, scope))
 }
 
 /// What a diagnosis covers: `diagnose pvc`, `diagnose pods`, or `diagnose` (everything).
@@ -204,11 +204,11 @@ pub fn diagnose_at(
     now: Option<k8s_openapi::jiff::Timestamp>,
 ) -> Diagnosis {
     let index = index::Index::new(snapshot);
-    let targets = engine::Targets {
+    let targets = rules::Targets {
         claims: target != Target::Pods,
         pods: target != Target::Pvc,
     };
-    let mut findings = engine::run_targets(&index, config, scope, targets);
+    let mut findings = rules::run_targets(&index, config, scope, targets);
     if targets.pods {
         let mut more = rules::pressure::evictions(&index, scope);
         more.extend(rules::volume_path::missing(&index, scope));

@@ -1,8 +1,9 @@
 //! Evidence: one line per object as an operator would read it in `kubectl describe`, and the
 //! events about an object, latest first.
 
+use crate::diagnose::engine::View;
 use crate::diagnose::engine::claim::{Claim, push_unique};
-use crate::diagnose::engine::{EVENTS_PER_REASON, Engine, SELECTED_NODE};
+use crate::diagnose::engine::{EVENTS_PER_REASON, SELECTED_NODE};
 use crate::k8s::model::{PersistentVolume, Pod};
 use crate::k8s::pod::{is_pending, pod_phase, unscheduled_condition};
 use k8s_openapi::api::core::v1::Node;
@@ -172,63 +173,79 @@ pub(crate) fn event_line(kind: &str, ns: &str, name: &str, e: &EventRecord<'_>) 
     )
 }
 
-impl<'i, 'a> Engine<'i, 'a> {
-    /// Latest events of `reasons` about an object, as evidence lines.
-    pub(crate) fn events(&self, kind: &str, meta: &'a ObjectMeta, reasons: &[&str]) -> Vec<String> {
-        let mut out = Vec::new();
-        for reason in reasons {
-            let mut matching: Vec<&EventRecord<'a>> = self
-                .ix
-                .events_for(kind, meta)
-                .filter(|e| e.reason == *reason)
-                .collect();
-            matching.reverse();
-            for e in matching.into_iter().take(EVENTS_PER_REASON) {
-                push_unique(
-                    &mut out,
-                    event_line(kind, meta_ns(meta), meta_name(meta), e),
-                );
-            }
+/// Latest events of `reasons` about an object, as evidence lines.
+pub(crate) fn events<'a>(
+    view: &View<'_, 'a>,
+    kind: &str,
+    meta: &'a ObjectMeta,
+    reasons: &[&str],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for reason in reasons {
+        let mut matching: Vec<&EventRecord<'a>> = view
+            .ix
+            .events_for(kind, meta)
+            .filter(|e| e.reason == *reason)
+            .collect();
+        matching.reverse();
+        for e in matching.into_iter().take(EVENTS_PER_REASON) {
+            push_unique(
+                &mut out,
+                event_line(kind, meta_ns(meta), meta_name(meta), e),
+            );
         }
-        out
     }
+    out
+}
 
-    pub(crate) fn has_event(&self, kind: &str, meta: &'a ObjectMeta, reason: &str) -> bool {
-        self.ix.events_for(kind, meta).any(|e| e.reason == reason)
-    }
+pub(crate) fn has_event<'a>(
+    view: &View<'_, 'a>,
+    kind: &str,
+    meta: &'a ObjectMeta,
+    reason: &str,
+) -> bool {
+    view.ix.events_for(kind, meta).any(|e| e.reason == reason)
+}
 
-    /// The latest event of `reason` on the claim whose message satisfies `pred`.
-    pub(crate) fn claim_event(
-        &self,
-        c: &Claim<'a>,
-        reason: &str,
-        pred: impl Fn(&str) -> bool,
-    ) -> Option<&EventRecord<'a>> {
-        self.ix
-            .events_for("PersistentVolumeClaim", &c.pvc.metadata)
-            .filter(|e| e.reason == reason && pred(e.message))
-            .last()
-    }
+/// The latest event of `reason` on the claim whose message satisfies `pred`.
+pub(crate) fn claim_event<'i, 'a>(
+    view: &View<'i, 'a>,
+    c: &Claim<'a>,
+    reason: &str,
+    pred: impl Fn(&str) -> bool,
+) -> Option<&'i EventRecord<'a>> {
+    view.ix
+        .events_for("PersistentVolumeClaim", &c.pvc.metadata)
+        .filter(|e| e.reason == reason && pred(e.message))
+        .last()
+}
 
-    /// Why a pending pod is not scheduled: the `PodScheduled` condition (complete, never
-    /// expires) first, else the latest `FailedScheduling` event (cut at 1024 characters).
-    pub(crate) fn scheduling_failure(&self, pod: &'a Pod) -> Option<SchedulingFailure> {
-        if let Some((_, msg)) = unscheduled_condition(pod).filter(|(_, m)| !m.is_empty()) {
-            return Some(scheduler::parse(msg));
-        }
-        self.ix
-            .events_for("Pod", &pod.metadata)
-            .filter(|e| e.reason == "FailedScheduling")
-            .last()
-            .map(|e| scheduler::parse(e.message))
+/// Why a pending pod is not scheduled: the `PodScheduled` condition (complete, never
+/// expires) first, else the latest `FailedScheduling` event (cut at 1024 characters).
+pub(crate) fn scheduling_failure<'a>(
+    view: &View<'_, 'a>,
+    pod: &'a Pod,
+) -> Option<SchedulingFailure> {
+    if let Some((_, msg)) = unscheduled_condition(pod).filter(|(_, m)| !m.is_empty()) {
+        return Some(scheduler::parse(msg));
     }
+    view.ix
+        .events_for("Pod", &pod.metadata)
+        .filter(|e| e.reason == "FailedScheduling")
+        .last()
+        .map(|e| scheduler::parse(e.message))
+}
 
-    pub(crate) fn pending_pod_evidence(&self, c: &Claim<'a>) -> Vec<String> {
-        let mut out = Vec::new();
-        for pod in c.live_pods().filter(|p| is_pending(p)) {
-            out.push(pod_line(pod));
-            out.extend(self.events("Pod", &pod.metadata, &["FailedScheduling", "FailedMount"]));
-        }
-        out
+pub(crate) fn pending_pod_evidence<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Vec<String> {
+    let mut out = Vec::new();
+    for pod in c.live_pods().filter(|p| is_pending(p)) {
+        out.push(pod_line(pod));
+        out.extend(events(
+            view,
+            "Pod",
+            &pod.metadata,
+            &["FailedScheduling", "FailedMount"],
+        ));
     }
+    out
 }

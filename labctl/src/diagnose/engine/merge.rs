@@ -1,7 +1,8 @@
 //! Hits and their merge: each rule records a hit per claim; hits with the same root cause
 //! merge into one finding.
 
-use crate::diagnose::engine::Engine;
+use crate::diagnose::engine::View;
+use crate::diagnose::engine::affected::{affected, pod_affected};
 use crate::diagnose::engine::claim::Claim;
 use std::collections::HashMap;
 
@@ -134,8 +135,8 @@ impl Ord for FindingIdOrder {
     }
 }
 
-/// The parts of a finding a rule names, by name: the engine adds what the claim or pod
-/// affects.
+/// The parts of a finding a rule names, by name: [`hit`] and [`pod_hit`] add what the claim
+/// or pod affects.
 pub(crate) struct Found {
     pub(crate) id: FindingId,
     pub(crate) root: ObjectRef,
@@ -158,37 +159,35 @@ impl Found {
     }
 }
 
-impl<'i, 'a> Engine<'i, 'a> {
-    /// A root cause of claim `c`.
-    pub(crate) fn hit(&self, out: &mut Vec<Hit>, c: &Claim<'a>, found: Found) {
-        let affected = self.affected(c);
-        out.push(found.into_hit(affected, None));
-    }
+/// A root cause of claim `c`.
+pub(crate) fn hit<'a>(view: &View<'_, 'a>, out: &mut Vec<Hit>, c: &Claim<'a>, found: Found) {
+    let affected = affected(view, c);
+    out.push(found.into_hit(affected, None));
+}
 
-    /// [`Self::hit`] with the summary to print when one root cause hits many claims
-    /// (`{n}` = number of claims).
-    pub(crate) fn grouped_hit(
-        &self,
-        out: &mut Vec<Hit>,
-        c: &Claim<'a>,
-        found: Found,
-        group_summary: String,
-    ) {
-        let affected = self.affected(c);
-        out.push(found.into_hit(affected, Some(group_summary)));
-    }
+/// [`hit`] with the summary to print when one root cause hits many claims
+/// (`{n}` = number of claims).
+pub(crate) fn grouped_hit<'a>(
+    view: &View<'_, 'a>,
+    out: &mut Vec<Hit>,
+    c: &Claim<'a>,
+    found: Found,
+    group_summary: String,
+) {
+    let affected = affected(view, c);
+    out.push(found.into_hit(affected, Some(group_summary)));
+}
 
-    /// A root cause of `pod`, whose state the finding lists among what it affects.
-    pub(crate) fn pod_hit(
-        &self,
-        out: &mut Vec<Hit>,
-        pod: &'a crate::k8s::model::Pod,
-        state: String,
-        found: Found,
-    ) {
-        let affected = self.pod_affected(pod, state);
-        out.push(found.into_hit(affected, None));
-    }
+/// A root cause of `pod`, whose state the finding lists among what it affects.
+pub(crate) fn pod_hit<'a>(
+    view: &View<'_, 'a>,
+    out: &mut Vec<Hit>,
+    pod: &'a crate::k8s::model::Pod,
+    state: String,
+    found: Found,
+) {
+    let affected = pod_affected(view, pod, state);
+    out.push(found.into_hit(affected, None));
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Remediation commands a finding prints.
 
-use crate::diagnose::engine::Engine;
+use crate::diagnose::engine::View;
 use crate::diagnose::engine::claim::Claim;
 use crate::diagnose::index::Workload;
 use crate::k8s::WorkloadKind;
@@ -41,60 +41,58 @@ pub(crate) struct Manager {
 const TRACKING_ID: &str = "argocd.argoproj.io/tracking-id";
 const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
 
-impl<'i, 'a> Engine<'i, 'a> {
-    /// The Application (in the snapshot) that manages an object, if any.
-    pub(crate) fn managed_by(
-        &self,
-        meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    ) -> Option<Manager> {
-        let tracked = meta
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(TRACKING_ID))
-            .and_then(|id| id.split_once(':'))
-            .map(|(app, _)| app)
-            .or_else(|| {
-                meta.labels
-                    .as_ref()?
-                    .get(INSTANCE_LABEL)
-                    .map(String::as_str)
-            })?;
-        let app = self
-            .ix
-            .applications
-            .iter()
-            .find(|a| a.metadata.name.as_deref() == Some(tracked))?;
-        let app = crate::k8s::application::Application::from_object(app)?;
-        Some(Manager {
-            self_heal: app.self_heals(),
-            app: app.metadata.name,
-            path: app.spec.source.path,
-        })
-    }
+/// The Application (in the snapshot) that manages an object, if any.
+pub(crate) fn managed_by<'a>(
+    view: &View<'_, 'a>,
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> Option<Manager> {
+    let tracked = meta
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(TRACKING_ID))
+        .and_then(|id| id.split_once(':'))
+        .map(|(app, _)| app)
+        .or_else(|| {
+            meta.labels
+                .as_ref()?
+                .get(INSTANCE_LABEL)
+                .map(String::as_str)
+        })?;
+    let app = view
+        .ix
+        .applications
+        .iter()
+        .find(|a| a.metadata.name.as_deref() == Some(tracked))?;
+    let app = crate::k8s::application::Application::from_object(app)?;
+    Some(Manager {
+        self_heal: app.self_heals(),
+        app: app.metadata.name,
+        path: app.spec.source.path,
+    })
+}
 
-    /// The fix that pins `workloads` to `key=value`: `kubectl patch` commands, or, when Argo
-    /// CD manages them from Git, the Git change first and `kubectl` only to confirm it.
-    pub(crate) fn pin_fixes<'w>(
-        &self,
-        ns: &str,
-        workloads: impl IntoIterator<Item = &'w Workload<'a>>,
-        key: &str,
-        value: &str,
-    ) -> String
-    where
-        'a: 'w,
-    {
-        let workloads: Vec<&Workload<'a>> = workloads.into_iter().collect();
-        let manager = workloads.iter().find_map(|w| self.managed_by(w.meta));
-        let Some(m) = manager else {
-            return workloads
-                .iter()
-                .map(|w| pin_command(ns, w, key, value))
-                .collect::<Vec<_>>()
-                .join(" && ");
-        };
-        gitops_pin(ns, &workloads, key, value, &m)
-    }
+/// The fix that pins `workloads` to `key=value`: `kubectl patch` commands, or, when Argo
+/// CD manages them from Git, the Git change first and `kubectl` only to confirm it.
+pub(crate) fn pin_fixes<'a, 'w>(
+    view: &View<'_, 'a>,
+    ns: &str,
+    workloads: impl IntoIterator<Item = &'w Workload<'a>>,
+    key: &str,
+    value: &str,
+) -> String
+where
+    'a: 'w,
+{
+    let workloads: Vec<&Workload<'a>> = workloads.into_iter().collect();
+    let manager = workloads.iter().find_map(|w| managed_by(view, w.meta));
+    let Some(m) = manager else {
+        return workloads
+            .iter()
+            .map(|w| pin_command(ns, w, key, value))
+            .collect::<Vec<_>>()
+            .join(" && ");
+    };
+    gitops_pin(ns, &workloads, key, value, &m)
 }
 
 /// The pin as a Git change of the manifests Argo CD renders, then how to confirm it.
@@ -139,38 +137,36 @@ fn gitops_pin(
     )
 }
 
-impl<'i, 'a> Engine<'i, 'a> {
-    /// How a deleted claim comes back: `kubectl apply -k` of the manifests, or, when Argo CD
-    /// manages the claim, Argo CD itself (after a commit when the manifest changed first).
-    pub(crate) fn reapply(&self, c: &Claim<'a>) -> String {
-        match self.managed_by(&c.pvc.metadata) {
-            Some(m) if m.self_heal => format!(
-                " (Argo CD's Application {} re-creates it from Git: change the manifest in Git first and push)",
-                m.app
-            ),
-            Some(m) => format!(
-                " && argocd app sync {} (Argo CD re-creates it from Git: change the manifest in Git first and push)",
-                m.app
-            ),
-            None => " && kubectl apply -k <your overlay>".to_owned(),
-        }
+/// How a deleted claim comes back: `kubectl apply -k` of the manifests, or, when Argo CD
+/// manages the claim, Argo CD itself (after a commit when the manifest changed first).
+pub(crate) fn reapply<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> String {
+    match managed_by(view, &c.pvc.metadata) {
+        Some(m) if m.self_heal => format!(
+            " (Argo CD's Application {} re-creates it from Git: change the manifest in Git first and push)",
+            m.app
+        ),
+        Some(m) => format!(
+            " && argocd app sync {} (Argo CD re-creates it from Git: change the manifest in Git first and push)",
+            m.app
+        ),
+        None => " && kubectl apply -k <your overlay>".to_owned(),
     }
+}
 
-    /// A change to a workload's template: when Argo CD manages the workload, the change in Git
-    /// first (a `kubectl` edit of a self-healing Application is reverted) and `kubectl` only to
-    /// confirm; otherwise the `kubectl` command.
-    pub(crate) fn template_fix(
-        &self,
-        workload: &str,
-        meta: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
-        change: &str,
-        kubectl: &str,
-        confirm: &str,
-    ) -> String {
-        match meta.and_then(|m| self.managed_by(m)) {
-            Some(m) => gitops_change(workload, change, confirm, &m),
-            None => kubectl.to_owned(),
-        }
+/// A change to a workload's template: when Argo CD manages the workload, the change in Git
+/// first (a `kubectl` edit of a self-healing Application is reverted) and `kubectl` only to
+/// confirm; otherwise the `kubectl` command.
+pub(crate) fn template_fix<'a>(
+    view: &View<'_, 'a>,
+    workload: &str,
+    meta: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
+    change: &str,
+    kubectl: &str,
+    confirm: &str,
+) -> String {
+    match meta.and_then(|m| managed_by(view, m)) {
+        Some(m) => gitops_change(workload, change, confirm, &m),
+        None => kubectl.to_owned(),
     }
 }
 
@@ -199,21 +195,19 @@ pub(crate) fn gitops_change(workload: &str, change: &str, confirm: &str, m: &Man
     )
 }
 
-impl<'i, 'a> Engine<'i, 'a> {
-    /// `; then re-run the trainer: kubectl … create job --from=cronjob/trainer …` when a CronJob
-    /// consumer can regenerate the data.
-    pub(crate) fn rerun_hint(&self, c: &Claim<'a>) -> String {
-        c.consumers
-            .iter()
-            .find(|con| con.workload.kind == WorkloadKind::CronJob)
-            .map(|con| {
-                format!(
-                    "; then regenerate it: kubectl -n {} create job --from=cronjob/{} {}-manual",
-                    c.ns, con.workload.name, con.workload.name
-                )
-            })
-            .unwrap_or_default()
-    }
+/// `; then re-run the trainer: kubectl … create job --from=cronjob/trainer …` when a CronJob
+/// consumer can regenerate the data.
+pub(crate) fn rerun_hint(c: &Claim<'_>) -> String {
+    c.consumers
+        .iter()
+        .find(|con| con.workload.kind == WorkloadKind::CronJob)
+        .map(|con| {
+            format!(
+                "; then regenerate it: kubectl -n {} create job --from=cronjob/{} {}-manual",
+                c.ns, con.workload.name, con.workload.name
+            )
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -1,10 +1,17 @@
 //! A bound claim whose volume's node is gone, unavailable or elsewhere than its consumers:
 //! `pv-node-missing`, `pv-node-unavailable`, `pv-node-affinity-conflict`.
 
-use crate::diagnose::engine::Engine;
+use crate::diagnose::engine::View;
 use crate::diagnose::engine::claim::Claim;
+use crate::diagnose::engine::claim::{fits_any_node, nodes_known, tolerations};
+use crate::diagnose::engine::evidence::{events, pending_pod_evidence, scheduling_failure};
 use crate::diagnose::engine::evidence::{join, node_line, pv_line, pvc_line, workload_line};
 use crate::diagnose::engine::merge::{Found, Hit};
+use crate::diagnose::engine::merge::{grouped_hit, hit};
+use crate::diagnose::engine::remedy::{pin_fixes, reapply, rerun_hint};
+use crate::diagnose::rules::lifecycle::pvc_lost;
+use crate::diagnose::rules::pinning::selector_matches_no_node;
+use crate::diagnose::rules::scheduling::insufficient_resources;
 use crate::k8s::model::{PersistentVolume, Pod};
 use crate::k8s::pod::is_pending;
 use k8s_openapi::api::core::v1::Node;
@@ -16,250 +23,274 @@ use crate::k8s::HOSTNAME_LABEL;
 use crate::k8s::names::name as meta_name;
 use crate::k8s::{Unavailable, nodes, placement};
 
-impl<'i, 'a> Engine<'i, 'a> {
-    pub(crate) fn bound(&self, c: &Claim<'a>, pinned: bool, out: &mut Vec<Hit>) {
-        let Some(v) = c.volume_name() else { return };
-        let Some(pv) = self.ix.pv_by_name.get(v).copied() else {
-            // Bound to a volume that no longer exists: the PV controller will mark it Lost. A
-            // snapshot without any PersistentVolume says nothing about volumes, though.
-            if !self.ix.pv_by_name.is_empty() {
-                self.pvc_lost(c, Some(v), out);
-            }
-            return;
-        };
-        if placement::pv_affinity(pv).is_none() {
-            return;
+pub(crate) fn bound<'a>(view: &View<'_, 'a>, c: &Claim<'a>, pinned: bool, out: &mut Vec<Hit>) {
+    let Some(v) = c.volume_name() else { return };
+    let Some(pv) = view.ix.pv_by_name.get(v).copied() else {
+        // Bound to a volume that no longer exists: the PV controller will mark it Lost. A
+        // snapshot without any PersistentVolume says nothing about volumes, though.
+        if !view.ix.pv_by_name.is_empty() {
+            pvc_lost(view, c, Some(v), out);
         }
-        if !self.nodes_known() {
-            self.bound_from_events(c, pv, pinned, out);
-            return;
-        }
-        let pv_nodes = placement::volume_nodes(pv, &self.ix.nodes);
-        let pv_name = meta_name(&pv.metadata);
-        if pv_nodes.is_empty() {
-            self.pv_node_missing(c, pv, out);
-            return;
-        }
-        let tolerations = Self::tolerations(c);
-        let problems: Vec<(&Node, Vec<Unavailable>)> = pv_nodes
-            .iter()
-            .map(|n| (*n, nodes::unavailability(n, &tolerations)))
-            .collect();
-        let has_consumers = !c.consumers.is_empty();
-        if problems.iter().all(|(_, why)| !why.is_empty()) && has_consumers {
-            let (node, why) = &problems[0];
-            let node_name = meta_name(&node.metadata);
-            let mut ev = vec![pvc_line(c), pv_line(pv), node_line(node, why)];
-            ev.extend(self.events(
-                "Node",
-                &node.metadata,
-                &["NodeNotReady", "NodeNotSchedulable"],
-            ));
-            ev.extend(self.pending_pod_evidence(c));
-            let fixes: Vec<String> = why.iter().map(|w| w.fix(node_name)).collect();
-            let why = join(why);
-            self.grouped_hit(
-                out,
-                c,
-                Found {
-                    id: FindingId::PvNodeUnavailable,
-                    root: ObjectRef::cluster("Node", node_name),
-                    summary: format!(
+        return;
+    };
+    if placement::pv_affinity(pv).is_none() {
+        return;
+    }
+    if !nodes_known(view) {
+        bound_from_events(view, c, pv, pinned, out);
+        return;
+    }
+    let pv_nodes = placement::volume_nodes(pv, &view.ix.nodes);
+    let pv_name = meta_name(&pv.metadata);
+    if pv_nodes.is_empty() {
+        pv_node_missing(view, c, pv, out);
+        return;
+    }
+    let tolerations = tolerations(c);
+    let problems: Vec<(&Node, Vec<Unavailable>)> = pv_nodes
+        .iter()
+        .map(|n| (*n, nodes::unavailability(n, &tolerations)))
+        .collect();
+    let has_consumers = !c.consumers.is_empty();
+    if problems.iter().all(|(_, why)| !why.is_empty()) && has_consumers {
+        let (node, why) = &problems[0];
+        let node_name = meta_name(&node.metadata);
+        let mut ev = vec![pvc_line(c), pv_line(pv), node_line(node, why)];
+        ev.extend(events(
+            view,
+            "Node",
+            &node.metadata,
+            &["NodeNotReady", "NodeNotSchedulable"],
+        ));
+        ev.extend(pending_pod_evidence(view, c));
+        let fixes: Vec<String> = why.iter().map(|w| w.fix(node_name)).collect();
+        let why = join(why);
+        grouped_hit(
+            view,
+            out,
+            c,
+            Found {
+                id: FindingId::PvNodeUnavailable,
+                root: ObjectRef::cluster("Node", node_name),
+                summary: format!(
                     "PersistentVolume {pv_name} of claim {} lives on node {node_name}, which cannot run its consumers: {}",
-                    c.name,
-                    why
+                    c.name, why
                 ),
-                    evidence: ev,
-                    remediation: format!("The volume exists only on {node_name}; {}.", fixes.join("; ")),
-                },
-                format!("Node {node_name} holds the volumes of {{n}} claims and cannot run their consumers: {why}"),
-            );
-            return;
-        }
-        if pinned {
-            return;
-        }
-        // Consumers that can never reach a node holding the volume.
-        let mut no_node = Vec::new();
-        let mut elsewhere = Vec::new();
-        for con in &c.consumers {
-            if pv_nodes
-                .iter()
-                .any(|n| placement::pod_fits_node(con.workload.spec, n))
-            {
-                continue;
-            }
-            if self.fits_any_node(con.workload.spec) {
-                elsewhere.push(con);
-            } else {
-                no_node.push(con);
-            }
-        }
-        if !no_node.is_empty() {
-            self.selector_matches_no_node(c, &no_node, out);
-            return;
-        }
-        if !elsewhere.is_empty() {
-            let (k, val) =
-                placement::pv_pin(pv).unwrap_or((HOSTNAME_LABEL, meta_name(&pv_nodes[0].metadata)));
-            let mut ev = vec![pvc_line(c), pv_line(pv)];
-            ev.extend(elsewhere.iter().map(|con| workload_line(&con.workload)));
-            ev.extend(self.pending_pod_evidence(c));
-            let fix = self.pin_fixes(c.ns, elsewhere.iter().map(|con| &con.workload), k, val);
-            let names: Vec<String> = elsewhere
-                .iter()
-                .map(|con| format!("{} {}", con.workload.kind, con.workload.name))
-                .collect();
-            let remediation = format!(
-                "Pin the consumers to the node that holds the volume ({k}={val}): {}. \
-                 Or, if the data is disposable, delete the claim and its volume and let it be provisioned again on the consumers' node: \
-                 kubectl -n {ns} delete pvc {name} && kubectl delete pv {pv_name}{reapply}",
-                fix,
-                reapply = self.reapply(c),
-                ns = c.ns,
-                name = c.name,
-            );
-            self.hit(
-                out,
-                c,
-                Found {
-                    id: FindingId::PvNodeAffinityConflict,
-                    root: c.reference(),
-                    summary: format!(
-                    "{} pinned away from {k}={val}, the only node that has PersistentVolume {pv_name} of claim {}",
-                    if names.len() == 1 { format!("{} is", names[0]) } else { format!("{} are", names.join(" and ")) },
-                    c.name
+                evidence: ev,
+                remediation: format!(
+                    "The volume exists only on {node_name}; {}.",
+                    fixes.join("; ")
                 ),
-                    evidence: ev,
-                    remediation,
-                },
-            );
-            return;
+            },
+            format!(
+                "Node {node_name} holds the volumes of {{n}} claims and cannot run their consumers: {why}"
+            ),
+        );
+        return;
+    }
+    if pinned {
+        return;
+    }
+    // Consumers that can never reach a node holding the volume.
+    let mut no_node = Vec::new();
+    let mut elsewhere = Vec::new();
+    for con in &c.consumers {
+        if pv_nodes
+            .iter()
+            .any(|n| placement::pod_fits_node(con.workload.spec, n))
+        {
+            continue;
         }
-        // State says fine; a pending pod may still say otherwise (e.g. hostname label changed
-        // under a running pod): fall back to its scheduler message, then to resources.
-        let before = out.len();
-        self.bound_from_events(c, pv, pinned, out);
-        if out.len() == before {
-            self.insufficient_resources(c, out);
+        if fits_any_node(view, con.workload.spec) {
+            elsewhere.push(con);
+        } else {
+            no_node.push(con);
         }
     }
-
-    /// Without nodes in the snapshot (or when state shows nothing), read the scheduler.
-    pub(crate) fn bound_from_events(
-        &self,
-        c: &Claim<'a>,
-        pv: &'a PersistentVolume,
-        pinned: bool,
-        out: &mut Vec<Hit>,
-    ) {
-        if pinned {
-            return;
-        }
-        let stuck: Vec<&Pod> = c
-            .live_pods()
-            .filter(|p| is_pending(p))
-            .filter(|p| {
-                self.scheduling_failure(p).is_some_and(|f| {
-                    f.count(ReasonKind::VolumeNodeAffinityConflict) > 0
-                        || f.count(ReasonKind::VolumeBindingPlugin) > 0
-                })
-            })
-            .collect();
-        if stuck.is_empty() {
-            return;
-        }
-        let every_node = stuck.iter().all(|p| {
-            self.scheduling_failure(p)
-                .is_some_and(|f| f.all_nodes(ReasonKind::VolumeNodeAffinityConflict))
-        });
-        if every_node && !self.nodes_known() {
-            self.pv_node_missing(c, pv, out);
-            return;
-        }
-        let pv_name = meta_name(&pv.metadata);
+    if !no_node.is_empty() {
+        selector_matches_no_node(view, c, &no_node, out);
+        return;
+    }
+    if !elsewhere.is_empty() {
+        let (k, val) =
+            placement::pv_pin(pv).unwrap_or((HOSTNAME_LABEL, meta_name(&pv_nodes[0].metadata)));
         let mut ev = vec![pvc_line(c), pv_line(pv)];
-        ev.extend(self.pending_pod_evidence(c));
-        let (k, val) = placement::pv_pin(pv).unwrap_or((HOSTNAME_LABEL, "<node of the volume>"));
-        let fix = self.pin_fixes(
+        ev.extend(elsewhere.iter().map(|con| workload_line(&con.workload)));
+        ev.extend(pending_pod_evidence(view, c));
+        let fix = pin_fixes(
+            view,
             c.ns,
-            c.consumers
-                .iter()
-                .filter(|con| con.pods.iter().any(|p| stuck.contains(p)))
-                .map(|con| &con.workload),
+            elsewhere.iter().map(|con| &con.workload),
             k,
             val,
         );
-        self.hit(
+        let names: Vec<String> = elsewhere
+            .iter()
+            .map(|con| format!("{} {}", con.workload.kind, con.workload.name))
+            .collect();
+        let remediation = format!(
+            "Pin the consumers to the node that holds the volume ({k}={val}): {}. \
+             Or, if the data is disposable, delete the claim and its volume and let it be provisioned again on the consumers' node: \
+             kubectl -n {ns} delete pvc {name} && kubectl delete pv {pv_name}{reapply}",
+            fix,
+            reapply = reapply(view, c),
+            ns = c.ns,
+            name = c.name,
+        );
+        hit(
+            view,
             out,
             c,
             Found {
                 id: FindingId::PvNodeAffinityConflict,
                 root: c.reference(),
-                summary: format!("the scheduler reports a volume node affinity conflict for claim {}: its volume {pv_name} is on {k}={val}", c.name),
-                evidence: ev,
-                remediation: format!("Pin the consumers to {k}={val}: {fix}"),
-            },
-        );
-    }
-
-    pub(crate) fn pv_node_missing(
-        &self,
-        c: &Claim<'a>,
-        pv: &'a PersistentVolume,
-        out: &mut Vec<Hit>,
-    ) {
-        let pv_name = meta_name(&pv.metadata);
-        let (k, val) = placement::pv_pin(pv).unwrap_or((HOSTNAME_LABEL, "?"));
-        let mut ev = vec![pvc_line(c), pv_line(pv)];
-        // A node with that name whose hostname label differs is the usual rename trap.
-        let renamed = self.ix.node_by_name.get(val).copied();
-        if let Some(node) = renamed {
-            ev.push(node_line(node, &[]));
-        } else if self.nodes_known() {
-            let names: Vec<&str> = self
-                .ix
-                .nodes
-                .iter()
-                .map(|n| meta_name(&n.metadata))
-                .collect();
-            ev.push(format!(
-                "no node has {k}={val}; nodes: {}",
-                names.join(", ")
-            ));
-        }
-        ev.extend(self.pending_pod_evidence(c));
-        let remediation = match renamed {
-            Some(_) => format!(
-                "Node {val} exists but its {k} label differs from the volume's affinity, and PV node affinity is immutable. \
-                 Restore the label (kubectl label node {val} {k}={val} --overwrite) or, if the data is disposable, \
-                 kubectl -n {ns} delete pvc {name} && kubectl delete pv {pv_name} and re-apply.",
-                ns = c.ns,
-                name = c.name,
-            ),
-            None => format!(
-                "Node {val} is gone and with it the volume's data; nothing heals by itself (PV node affinity is immutable). \
-                 Bring the node back under the same hostname, or recreate the claim: \
-                 kubectl -n {ns} delete pvc {name} && kubectl delete pv {pv_name}{reapply}{rerun}",
-                reapply = self.reapply(c),
-                ns = c.ns,
-                name = c.name,
-                rerun = self.rerun_hint(c),
-            ),
-        };
-        self.grouped_hit(
-            out,
-            c,
-            Found {
-                id: FindingId::PvNodeMissing,
-                root: ObjectRef::cluster("Node", val),
-                summary: format!("PersistentVolume {pv_name} of claim {} is pinned to {k}={val}, which matches no node", c.name),
+                summary: format!(
+                    "{} pinned away from {k}={val}, the only node that has PersistentVolume {pv_name} of claim {}",
+                    if names.len() == 1 {
+                        format!("{} is", names[0])
+                    } else {
+                        format!("{} are", names.join(" and "))
+                    },
+                    c.name
+                ),
                 evidence: ev,
                 remediation,
             },
-            format!("{{n}} volumes are pinned to {k}={val}, which matches no node"),
         );
+        return;
     }
+    // State says fine; a pending pod may still say otherwise (e.g. hostname label changed
+    // under a running pod): fall back to its scheduler message, then to resources.
+    let before = out.len();
+    bound_from_events(view, c, pv, pinned, out);
+    if out.len() == before {
+        insufficient_resources(view, c, out);
+    }
+}
+
+/// Without nodes in the snapshot (or when state shows nothing), read the scheduler.
+pub(crate) fn bound_from_events<'a>(
+    view: &View<'_, 'a>,
+    c: &Claim<'a>,
+    pv: &'a PersistentVolume,
+    pinned: bool,
+    out: &mut Vec<Hit>,
+) {
+    if pinned {
+        return;
+    }
+    let stuck: Vec<&Pod> = c
+        .live_pods()
+        .filter(|p| is_pending(p))
+        .filter(|p| {
+            scheduling_failure(view, p).is_some_and(|f| {
+                f.count(ReasonKind::VolumeNodeAffinityConflict) > 0
+                    || f.count(ReasonKind::VolumeBindingPlugin) > 0
+            })
+        })
+        .collect();
+    if stuck.is_empty() {
+        return;
+    }
+    let every_node = stuck.iter().all(|p| {
+        scheduling_failure(view, p)
+            .is_some_and(|f| f.all_nodes(ReasonKind::VolumeNodeAffinityConflict))
+    });
+    if every_node && !nodes_known(view) {
+        pv_node_missing(view, c, pv, out);
+        return;
+    }
+    let pv_name = meta_name(&pv.metadata);
+    let mut ev = vec![pvc_line(c), pv_line(pv)];
+    ev.extend(pending_pod_evidence(view, c));
+    let (k, val) = placement::pv_pin(pv).unwrap_or((HOSTNAME_LABEL, "<node of the volume>"));
+    let fix = pin_fixes(
+        view,
+        c.ns,
+        c.consumers
+            .iter()
+            .filter(|con| con.pods.iter().any(|p| stuck.contains(p)))
+            .map(|con| &con.workload),
+        k,
+        val,
+    );
+    hit(
+        view,
+        out,
+        c,
+        Found {
+            id: FindingId::PvNodeAffinityConflict,
+            root: c.reference(),
+            summary: format!(
+                "the scheduler reports a volume node affinity conflict for claim {}: its volume {pv_name} is on {k}={val}",
+                c.name
+            ),
+            evidence: ev,
+            remediation: format!("Pin the consumers to {k}={val}: {fix}"),
+        },
+    );
+}
+
+pub(crate) fn pv_node_missing<'a>(
+    view: &View<'_, 'a>,
+    c: &Claim<'a>,
+    pv: &'a PersistentVolume,
+    out: &mut Vec<Hit>,
+) {
+    let pv_name = meta_name(&pv.metadata);
+    let (k, val) = placement::pv_pin(pv).unwrap_or((HOSTNAME_LABEL, "?"));
+    let mut ev = vec![pvc_line(c), pv_line(pv)];
+    // A node with that name whose hostname label differs is the usual rename trap.
+    let renamed = view.ix.node_by_name.get(val).copied();
+    if let Some(node) = renamed {
+        ev.push(node_line(node, &[]));
+    } else if nodes_known(view) {
+        let names: Vec<&str> = view
+            .ix
+            .nodes
+            .iter()
+            .map(|n| meta_name(&n.metadata))
+            .collect();
+        ev.push(format!(
+            "no node has {k}={val}; nodes: {}",
+            names.join(", ")
+        ));
+    }
+    ev.extend(pending_pod_evidence(view, c));
+    let remediation = match renamed {
+        Some(_) => format!(
+            "Node {val} exists but its {k} label differs from the volume's affinity, and PV node affinity is immutable. \
+             Restore the label (kubectl label node {val} {k}={val} --overwrite) or, if the data is disposable, \
+             kubectl -n {ns} delete pvc {name} && kubectl delete pv {pv_name} and re-apply.",
+            ns = c.ns,
+            name = c.name,
+        ),
+        None => format!(
+            "Node {val} is gone and with it the volume's data; nothing heals by itself (PV node affinity is immutable). \
+             Bring the node back under the same hostname, or recreate the claim: \
+             kubectl -n {ns} delete pvc {name} && kubectl delete pv {pv_name}{reapply}{rerun}",
+            reapply = reapply(view, c),
+            ns = c.ns,
+            name = c.name,
+            rerun = rerun_hint(c),
+        ),
+    };
+    grouped_hit(
+        view,
+        out,
+        c,
+        Found {
+            id: FindingId::PvNodeMissing,
+            root: ObjectRef::cluster("Node", val),
+            summary: format!(
+                "PersistentVolume {pv_name} of claim {} is pinned to {k}={val}, which matches no node",
+                c.name
+            ),
+            evidence: ev,
+            remediation,
+        },
+        format!("{{n}} volumes are pinned to {k}={val}, which matches no node"),
+    );
 }
 
 #[cfg(test)]

@@ -7,8 +7,12 @@
 //! built in code, beside the rules that share the container-status helpers.
 
 use super::capitalise;
-use crate::diagnose::engine::Engine;
+use crate::diagnose::engine::View;
+use crate::diagnose::engine::evidence::events;
+use crate::diagnose::engine::merge::pod_hit;
 use crate::diagnose::engine::merge::{Found, Hit};
+use crate::diagnose::engine::remedy::template_fix;
+use crate::diagnose::rules::start::start_failed;
 use crate::k8s::model::{Container, Pod};
 use crate::k8s::pod::pod_phase;
 use k8s_openapi::api::core::v1::ContainerStatus;
@@ -140,519 +144,540 @@ pub(crate) fn memory_limit(f: &Failing<'_>) -> Option<String> {
         .map(|q| q.0.clone())
 }
 
-impl<'i, 'a> Engine<'i, 'a> {
-    /// The first failing container of a scheduled pod, judged; true when a hit was recorded.
-    pub(crate) fn containers(&self, pod: &'a Pod, out: &mut Vec<Hit>) -> bool {
-        let Some(status) = pod.status.as_ref() else {
-            return false;
-        };
-        let spec = pod.spec.as_ref();
-        let specs = spec.into_iter().flat_map(|s| {
-            s.init_containers
-                .iter()
-                .flatten()
-                .chain(s.containers.iter())
-        });
-        let specs: Vec<&'a Container> = specs.collect();
-        let statuses = status
-            .init_container_statuses
+/// The first failing container of a scheduled pod, judged; true when a hit was recorded.
+pub(crate) fn containers<'a>(view: &View<'_, 'a>, pod: &'a Pod, out: &mut Vec<Hit>) -> bool {
+    let Some(status) = pod.status.as_ref() else {
+        return false;
+    };
+    let spec = pod.spec.as_ref();
+    let specs = spec.into_iter().flat_map(|s| {
+        s.init_containers
             .iter()
             .flatten()
-            .chain(status.container_statuses.iter().flatten());
-        for cs in statuses {
-            let f = Failing {
-                status: cs,
-                spec: specs.iter().copied().find(|c| c.name == cs.name),
+            .chain(s.containers.iter())
+    });
+    let specs: Vec<&'a Container> = specs.collect();
+    let statuses = status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten());
+    for cs in statuses {
+        let f = Failing {
+            status: cs,
+            spec: specs.iter().copied().find(|c| c.name == cs.name),
+        };
+        if container(view, pod, &f, out) {
+            return true;
+        }
+    }
+    false
+}
+
+fn container<'a>(view: &View<'_, 'a>, pod: &'a Pod, f: &Failing<'a>, out: &mut Vec<Hit>) -> bool {
+    let cs = f.status;
+    let last = last_terminated(cs);
+    let exec_format = |m: Option<&str>| m.is_some_and(|m| m.contains("exec format error"));
+    match waiting(cs) {
+        Some((r @ ("ErrImagePull" | "ImagePullBackOff" | "InvalidImageName"), m)) => {
+            let mut problem = PullProblem::classify(r, m);
+            // Before 1.34 `ImagePullBackOff` says only `Back-off pulling image "…"`: the
+            // reason is in the kubelet's `Failed` event of the last attempt.
+            if problem == PullProblem::Unknown
+                && let Some(e) = pull_failure_event(view, pod)
+            {
+                problem = PullProblem::classify(r, e);
+            }
+            let m = if problem == PullProblem::Platform && !m.contains("platform") {
+                pull_failure_event(view, pod).unwrap_or(m)
+            } else {
+                m
             };
-            if self.container(pod, &f, out) {
+            if problem == PullProblem::Platform {
+                platform_mismatch(view, pod, cs, m, out);
+            } else {
+                image_pull_failed(view, pod, cs, problem, out);
+            }
+            true
+        }
+        Some(("CreateContainerConfigError", m)) => {
+            config_missing(view, pod, cs, m, out);
+            true
+        }
+        // A ConfigMap or Secret mounted as a volume that does not exist: the pod stays
+        // `ContainerCreating` and only the kubelet's `FailedMount` event says why.
+        Some(("ContainerCreating", _)) => match failed_mount_config(view, pod) {
+            Some(m) => {
+                config_missing(view, pod, cs, m, out);
+                true
+            }
+            None => false,
+        },
+        Some((
+            r @ ("CrashLoopBackOff" | "RunContainerError" | "CreateContainerError" | "StartError"),
+            m,
+        )) => {
+            if last.is_some_and(|t| t.reason.as_deref() == Some("OOMKilled")) {
+                oom_killed(view, pod, f, out);
+            } else if exec_format(Some(m)) || exec_format(last.and_then(|t| t.message.as_deref())) {
+                platform_mismatch(view, pod, cs, "exec format error", out);
+            } else if r != "CrashLoopBackOff"
+                || last.is_some_and(|t| t.reason.as_deref() == Some("StartError"))
+            {
+                // The runtime never started the process: its message says why (backing
+                // off after that is still a StartError, not a crash).
+                // The runtime's words are the waiting message, or, when that is empty
+                // (a `StartError` backing off), the last termination's message.
+                let last_message = last.and_then(|t| t.message.as_deref());
+                let message = match r {
+                    "CrashLoopBackOff" => last_message.unwrap_or(m),
+                    _ if m.trim().is_empty() => last_message.unwrap_or(m),
+                    _ => m,
+                };
+                start_failed(view, pod, f, message, out);
+            } else {
+                crash_looping(view, pod, cs, out);
+            }
+            true
+        }
+        _ => {
+            // Restarted after an OOM kill and running again: it will be killed again.
+            if cs.restart_count > 0
+                && last.is_some_and(|t| t.reason.as_deref() == Some("OOMKilled"))
+            {
+                oom_killed(view, pod, f, out);
                 return true;
             }
-        }
-        false
-    }
-
-    fn container(&self, pod: &'a Pod, f: &Failing<'a>, out: &mut Vec<Hit>) -> bool {
-        let cs = f.status;
-        let last = last_terminated(cs);
-        let exec_format = |m: Option<&str>| m.is_some_and(|m| m.contains("exec format error"));
-        match waiting(cs) {
-            Some((r @ ("ErrImagePull" | "ImagePullBackOff" | "InvalidImageName"), m)) => {
-                let mut problem = PullProblem::classify(r, m);
-                // Before 1.34 `ImagePullBackOff` says only `Back-off pulling image "…"`: the
-                // reason is in the kubelet's `Failed` event of the last attempt.
-                if problem == PullProblem::Unknown
-                    && let Some(e) = self.pull_failure_event(pod)
-                {
-                    problem = PullProblem::classify(r, e);
-                }
-                let m = if problem == PullProblem::Platform && !m.contains("platform") {
-                    self.pull_failure_event(pod).unwrap_or(m)
-                } else {
-                    m
-                };
-                if problem == PullProblem::Platform {
-                    self.platform_mismatch(pod, cs, m, out);
-                } else {
-                    self.image_pull_failed(pod, cs, problem, out);
-                }
-                true
-            }
-            Some(("CreateContainerConfigError", m)) => {
-                self.config_missing(pod, cs, m, out);
-                true
-            }
-            // A ConfigMap or Secret mounted as a volume that does not exist: the pod stays
-            // `ContainerCreating` and only the kubelet's `FailedMount` event says why.
-            Some(("ContainerCreating", _)) => match self.failed_mount_config(pod) {
-                Some(m) => {
-                    self.config_missing(pod, cs, m, out);
-                    true
-                }
-                None => false,
-            },
-            Some((
-                r @ ("CrashLoopBackOff"
-                | "RunContainerError"
-                | "CreateContainerError"
-                | "StartError"),
-                m,
-            )) => {
-                if last.is_some_and(|t| t.reason.as_deref() == Some("OOMKilled")) {
-                    self.oom_killed(pod, f, out);
-                } else if exec_format(Some(m))
-                    || exec_format(last.and_then(|t| t.message.as_deref()))
-                {
-                    self.platform_mismatch(pod, cs, "exec format error", out);
-                } else if r != "CrashLoopBackOff"
-                    || last.is_some_and(|t| t.reason.as_deref() == Some("StartError"))
-                {
-                    // The runtime never started the process: its message says why (backing
-                    // off after that is still a StartError, not a crash).
-                    // The runtime's words are the waiting message, or, when that is empty
-                    // (a `StartError` backing off), the last termination's message.
-                    let last_message = last.and_then(|t| t.message.as_deref());
-                    let message = match r {
-                        "CrashLoopBackOff" => last_message.unwrap_or(m),
-                        _ if m.trim().is_empty() => last_message.unwrap_or(m),
-                        _ => m,
-                    };
-                    self.start_failed(pod, f, message, out);
-                } else {
-                    self.crash_looping(pod, cs, out);
-                }
-                true
-            }
-            _ => {
-                // Restarted after an OOM kill and running again: it will be killed again.
-                if cs.restart_count > 0
-                    && last.is_some_and(|t| t.reason.as_deref() == Some("OOMKilled"))
-                {
-                    self.oom_killed(pod, f, out);
-                    return true;
-                }
-                false
-            }
+            false
         }
     }
+}
 
-    /// The workload of a pod: (kind, name, meta) of its top owner, or the pod.
-    pub(crate) fn owner_of(
-        &self,
-        pod: &'a Pod,
-    ) -> (
-        WorkloadKind,
-        &'a str,
-        Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
-    ) {
-        match self.ix.top_owner(&pod.metadata) {
-            Some((k, m)) => (k, meta_name(m), Some(m)),
-            None => (WorkloadKind::Pod, meta_name(&pod.metadata), None),
-        }
+/// The workload of a pod: (kind, name, meta) of its top owner, or the pod.
+pub(crate) fn owner_of<'a>(
+    view: &View<'_, 'a>,
+    pod: &'a Pod,
+) -> (
+    WorkloadKind,
+    &'a str,
+    Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
+) {
+    match view.ix.top_owner(&pod.metadata) {
+        Some((k, m)) => (k, meta_name(m), Some(m)),
+        None => (WorkloadKind::Pod, meta_name(&pod.metadata), None),
     }
+}
 
-    pub(crate) fn pod_state(pod: &Pod, cs: &ContainerStatus) -> String {
-        match waiting(cs) {
-            Some((r, _)) => format!("{} ({r})", pod_phase(pod)),
-            None => pod_phase(pod).to_owned(),
-        }
+pub(crate) fn pod_state(pod: &Pod, cs: &ContainerStatus) -> String {
+    match waiting(cs) {
+        Some((r, _)) => format!("{} ({r})", pod_phase(pod)),
+        None => pod_phase(pod).to_owned(),
     }
+}
 
-    /// The message of the kubelet's newest `FailedMount` event about `pod` that names a
-    /// missing ConfigMap or Secret (`MountVolume.SetUp failed for volume "config" : configmap
-    /// "x" not found`).
-    fn failed_mount_config(&self, pod: &'a Pod) -> Option<&'a str> {
-        self.ix
-            .events_for("Pod", &pod.metadata)
-            .filter(|e| e.reason == "FailedMount" && missing_config(e.message).is_some())
-            .max_by_key(|e| e.last_seen)
-            .map(|e| e.message)
-    }
+/// The message of the kubelet's newest `FailedMount` event about `pod` that names a
+/// missing ConfigMap or Secret (`MountVolume.SetUp failed for volume "config" : configmap
+/// "x" not found`).
+fn failed_mount_config<'a>(view: &View<'_, 'a>, pod: &'a Pod) -> Option<&'a str> {
+    view.ix
+        .events_for("Pod", &pod.metadata)
+        .filter(|e| e.reason == "FailedMount" && missing_config(e.message).is_some())
+        .max_by_key(|e| e.last_seen)
+        .map(|e| e.message)
+}
 
-    /// The message of the kubelet's newest `Failed to pull image` event about `pod`.
-    fn pull_failure_event(&self, pod: &'a Pod) -> Option<&'a str> {
-        self.ix
-            .events_for("Pod", &pod.metadata)
-            .filter(|e| e.reason == "Failed" && e.message.contains("pull"))
-            .max_by_key(|e| e.last_seen)
-            .map(|e| e.message)
-    }
+/// The message of the kubelet's newest `Failed to pull image` event about `pod`.
+fn pull_failure_event<'a>(view: &View<'_, 'a>, pod: &'a Pod) -> Option<&'a str> {
+    view.ix
+        .events_for("Pod", &pod.metadata)
+        .filter(|e| e.reason == "Failed" && e.message.contains("pull"))
+        .max_by_key(|e| e.last_seen)
+        .map(|e| e.message)
+}
 
-    fn image_pull_failed(
-        &self,
-        pod: &'a Pod,
-        cs: &ContainerStatus,
-        problem: PullProblem,
-        out: &mut Vec<Hit>,
-    ) {
-        let ns = meta_ns(&pod.metadata);
-        let (kind, wname, wmeta) = self.owner_of(pod);
-        let image = &cs.image;
-        let mut ev = vec![container_line(pod, cs)];
-        ev.extend(self.events("Pod", &pod.metadata, &["Failed", "BackOff"]));
-        let (change, kubectl) = match problem {
-            PullProblem::Unauthorized => (
-                format!(
-                    "add imagePullSecrets to {kind} {wname}'s pod template (or make the image public)"
-                ),
-                format!(
-                    "kubectl -n {ns} create secret docker-registry regcred --docker-server=<registry> --docker-username=<user> --docker-password=<token>, \
-                     then reference it as imagePullSecrets: [{{name: regcred}}] in {kind} {wname}'s pod template"
-                ),
+fn image_pull_failed<'a>(
+    view: &View<'_, 'a>,
+    pod: &'a Pod,
+    cs: &ContainerStatus,
+    problem: PullProblem,
+    out: &mut Vec<Hit>,
+) {
+    let ns = meta_ns(&pod.metadata);
+    let (kind, wname, wmeta) = owner_of(view, pod);
+    let image = &cs.image;
+    let mut ev = vec![container_line(pod, cs)];
+    ev.extend(events(view, "Pod", &pod.metadata, &["Failed", "BackOff"]));
+    let (change, kubectl) = match problem {
+        PullProblem::Unauthorized => (
+            format!(
+                "add imagePullSecrets to {kind} {wname}'s pod template (or make the image public)"
             ),
-            PullProblem::RateLimited => (
-                format!(
-                    "pull {image} with credentials (authenticated pulls have a higher limit: imagePullSecrets in {kind} {wname}'s pod template) or from a mirror"
-                ),
-                format!(
-                    "Wait for the limit to reset, or pull with credentials: kubectl -n {ns} create secret docker-registry regcred --docker-server=<registry> --docker-username=<user> --docker-password=<token> and reference it as imagePullSecrets; a registry mirror on the node (containerd hosts.toml, k3s registries.yaml `mirrors`) avoids the limit for good"
-                ),
+            format!(
+                "kubectl -n {ns} create secret docker-registry regcred --docker-server=<registry> --docker-username=<user> --docker-password=<token>, \
+                 then reference it as imagePullSecrets: [{{name: regcred}}] in {kind} {wname}'s pod template"
             ),
-            PullProblem::UntrustedCertificate | PullProblem::PlainHttpRegistry => {
-                let node = pod
-                    .spec
+        ),
+        PullProblem::RateLimited => (
+            format!(
+                "pull {image} with credentials (authenticated pulls have a higher limit: imagePullSecrets in {kind} {wname}'s pod template) or from a mirror"
+            ),
+            format!(
+                "Wait for the limit to reset, or pull with credentials: kubectl -n {ns} create secret docker-registry regcred --docker-server=<registry> --docker-username=<user> --docker-password=<token> and reference it as imagePullSecrets; a registry mirror on the node (containerd hosts.toml, k3s registries.yaml `mirrors`) avoids the limit for good"
+            ),
+        ),
+        PullProblem::UntrustedCertificate | PullProblem::PlainHttpRegistry => {
+            let node = pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.as_deref())
+                .unwrap_or("?");
+            let how = if problem == PullProblem::UntrustedCertificate {
+                "trust the registry's CA on the node: containerd's certs.d/<registry>/hosts.toml `ca = \"…\"`, or on k3s /etc/rancher/k3s/registries.yaml `configs.<registry>.tls.ca_file`, then restart k3s"
+            } else {
+                "declare the registry as plain HTTP on the node: containerd's certs.d/<registry>/hosts.toml `server = \"http://<registry>\"`, or on k3s /etc/rancher/k3s/registries.yaml `mirrors.<registry>.endpoint: [\"http://<registry>\"]`, then restart k3s (or serve the registry over HTTPS)"
+            };
+            (
+                format!("on node {node}: {how}"),
+                format!(
+                    "On node {node}: {how}; crictl pull {image} on the node shows the same error until then"
+                ),
+            )
+        }
+        PullProblem::NodeDiskFull => {
+            let node = pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.as_deref())
+                .unwrap_or("?");
+            (
+                format!("free disk space on node {node} (the image cannot be unpacked)"),
+                format!(
+                    "Free disk space on node {node}: crictl rmi --prune removes unused images; kubectl describe node {node} shows DiskPressure"
+                ),
+            )
+        }
+        PullProblem::Unreachable => (
+            "point the image at a registry the nodes can reach".to_owned(),
+            format!(
+                "The node cannot reach the registry of {image}: check DNS and the network from node {} (crictl pull {image} on the node shows the same error)",
+                pod.spec
                     .as_ref()
                     .and_then(|s| s.node_name.as_deref())
-                    .unwrap_or("?");
-                let how = if problem == PullProblem::UntrustedCertificate {
-                    "trust the registry's CA on the node: containerd's certs.d/<registry>/hosts.toml `ca = \"…\"`, or on k3s /etc/rancher/k3s/registries.yaml `configs.<registry>.tls.ca_file`, then restart k3s"
-                } else {
-                    "declare the registry as plain HTTP on the node: containerd's certs.d/<registry>/hosts.toml `server = \"http://<registry>\"`, or on k3s /etc/rancher/k3s/registries.yaml `mirrors.<registry>.endpoint: [\"http://<registry>\"]`, then restart k3s (or serve the registry over HTTPS)"
-                };
-                (
-                    format!("on node {node}: {how}"),
-                    format!(
-                        "On node {node}: {how}; crictl pull {image} on the node shows the same error until then"
-                    ),
-                )
-            }
-            PullProblem::NodeDiskFull => {
-                let node = pod
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.node_name.as_deref())
-                    .unwrap_or("?");
-                (
-                    format!("free disk space on node {node} (the image cannot be unpacked)"),
-                    format!(
-                        "Free disk space on node {node}: crictl rmi --prune removes unused images; kubectl describe node {node} shows DiskPressure"
-                    ),
-                )
-            }
-            PullProblem::Unreachable => (
-                "point the image at a registry the nodes can reach".to_owned(),
-                format!(
-                    "The node cannot reach the registry of {image}: check DNS and the network from node {} (crictl pull {image} on the node shows the same error)",
-                    pod.spec
-                        .as_ref()
-                        .and_then(|s| s.node_name.as_deref())
-                        .unwrap_or("?")
-                ),
+                    .unwrap_or("?")
             ),
-            PullProblem::DeniedOrMissing => (
-                format!(
-                    "check the image name in the overlay's kustomization.yaml `images:` for {kind} {wname}: push it if it is missing, or add imagePullSecrets to the pod template if it is private"
-                ),
-                format!(
-                    "Try the name with the registry's credentials (crictl pull --creds <user>:<token> {image} on the node): \
-                     'not found' means push it or fix the name, success means the pod needs imagePullSecrets \
-                     (kubectl -n {ns} create secret docker-registry regcred … and imagePullSecrets: [{{name: regcred}}])"
-                ),
-            ),
-            _ => (
-                format!(
-                    "set an image (name and tag) that was pushed, in the overlay's kustomization.yaml `images:` for {kind} {wname}"
-                ),
-                format!(
-                    "Push {image}, or set an existing image: kubectl -n {ns} set image {}/{wname} {}=<registry>/<name>:<tag> (the overlay's `images:` is the lasting fix)",
-                    kind.as_str().to_lowercase(),
-                    cs.name
-                ),
-            ),
-        };
-        let confirm = format!(
-            "kubectl -n {ns} get pod {} -o jsonpath='{{.status.containerStatuses[*].state}}'",
-            meta_name(&pod.metadata)
-        );
-        let fix = self.template_fix(
-            &format!("{kind} {wname}"),
-            wmeta,
-            &change,
-            &kubectl,
-            &confirm,
-        );
-        self.pod_hit(
-            out,
-            pod,
-            Self::pod_state(pod, cs),
-            Found {
-                id: FindingId::ImagePullFailed,
-                root: ObjectRef::namespaced(kind.as_str(), ns, wname),
-                summary: format!(
-                    "image {image} of container {} cannot be pulled: {}",
-                    cs.name,
-                    problem.words()
-                ),
-                evidence: ev,
-                remediation: fix,
-            },
-        );
-    }
-
-    fn platform_mismatch(&self, pod: &'a Pod, cs: &ContainerStatus, why: &str, out: &mut Vec<Hit>) {
-        let ns = meta_ns(&pod.metadata);
-        let (kind, wname, wmeta) = self.owner_of(pod);
-        let node = pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.node_name.as_deref())
-            .unwrap_or("");
-        let arch = self
-            .ix
-            .node_by_name
-            .get(node)
-            .and_then(|n| n.metadata.labels.as_ref())
-            .and_then(|l| l.get(ARCH_LABEL))
-            .map_or("unknown", String::as_str);
-        let mut ev = vec![container_line(pod, cs)];
-        ev.push(format!("Node {node}: {ARCH_LABEL}={arch}"));
-        ev.extend(self.events("Pod", &pod.metadata, &["Failed", "BackOff"]));
-        let image = &cs.image;
-        let what = if why.contains("exec format error") {
+        ),
+        PullProblem::DeniedOrMissing => (
             format!(
-                "the binary in image {image} cannot execute on node {node} ({ARCH_LABEL}={arch}): exec format error"
-            )
-        } else {
+                "check the image name in the overlay's kustomization.yaml `images:` for {kind} {wname}: push it if it is missing, or add imagePullSecrets to the pod template if it is private"
+            ),
             format!(
-                "image {image} has no linux/{arch} variant for node {node} ({ARCH_LABEL}={arch})"
-            )
-        };
-        // This repository's own images are built for both platforms by `cargo lab images`;
-        // other images by their own build, here Docker's.
-        let build = format!(
-            "build and push a multi-platform image: cargo lab images --push <registry>/<namespace> \
-             (this repository's trainer and inference), or docker buildx build --platform \
-             linux/amd64,linux/arm64 -t {image} --push . (any Dockerfile)"
-        );
-        let change = format!("set {kind} {wname}'s image to a tag built for linux/{arch}");
-        let kubectl = format!(
-            "{}; or pin the workload to a node of the image's architecture",
-            capitalise(&build)
-        );
-        let confirm = format!(
-            "docker buildx imagetools inspect {image} (lists the platforms of the image index)"
-        );
-        let fix = self.template_fix(
-            &format!("{kind} {wname}"),
-            wmeta,
-            &change,
-            &kubectl,
-            &confirm,
-        );
-        let fix = if fix == kubectl {
-            fix
-        } else {
-            format!("{}. {fix}", capitalise(&build))
-        };
-        self.pod_hit(
-            out,
-            pod,
-            Self::pod_state(pod, cs),
-            Found {
-                id: FindingId::ImagePlatformMismatch,
-                root: ObjectRef::namespaced(kind.as_str(), ns, wname),
-                summary: what,
-                evidence: ev,
-                remediation: fix,
-            },
-        );
-    }
-
-    fn crash_looping(&self, pod: &'a Pod, cs: &ContainerStatus, out: &mut Vec<Hit>) {
-        let ns = meta_ns(&pod.metadata);
-        let (kind, wname, _) = self.owner_of(pod);
-        let mut ev = vec![container_line(pod, cs)];
-        let last = last_terminated(cs);
-        let code = last.map(|t| t.exit_code);
-        let meaning = code.and_then(|c| exit_meaning(program(pod, cs), c));
-        if let Some(m) = meaning {
-            ev.push(m.to_owned());
-        }
-        ev.extend(self.events("Pod", &pod.metadata, &["BackOff"]));
-        let message = last
-            .and_then(|t| t.message.as_deref())
-            .map(str::trim)
-            .filter(|m| !m.is_empty());
-        let summary = format!(
-            "container {} of {kind} {wname} keeps exiting (CrashLoopBackOff){}{}",
-            cs.name,
-            code.map(|c| format!(", last exit code {c}"))
-                .unwrap_or_default(),
-            message
-                .map(|m| format!(": {}", m.lines().last().unwrap_or(m)))
-                .unwrap_or_default()
-        );
-        let logs = format!(
-            "kubectl -n {ns} logs {} -c {} --previous",
-            meta_name(&pod.metadata),
-            cs.name
-        );
-        let fix = match (cs.name.as_str(), code) {
-            ("trainer", Some(1)) => format!(
-                "Fix the training data (manifests/base/data/training.csv, the training-data ConfigMap) or the --min-r2 gate in the trainer's args in manifests/; see why: {logs}"
+                "Try the name with the registry's credentials (crictl pull --creds <user>:<token> {image} on the node): \
+                 'not found' means push it or fix the name, success means the pod needs imagePullSecrets \
+                 (kubectl -n {ns} create secret docker-registry regcred … and imagePullSecrets: [{{name: regcred}}])"
             ),
-            ("trainer", Some(2)) => format!(
-                "Check the trainer's arguments and its volumes (MODEL_DIR writable, TRAINING_DATA present) in manifests/; see why: {logs}"
+        ),
+        _ => (
+            format!(
+                "set an image (name and tag) that was pushed, in the overlay's kustomization.yaml `images:` for {kind} {wname}"
             ),
-            _ => format!("Read why it exits: {logs}; fix the cause in the workload's manifest"),
-        };
-        self.pod_hit(
-            out,
-            pod,
-            Self::pod_state(pod, cs),
-            Found {
-                id: FindingId::ContainerCrashLooping,
-                root: ObjectRef::namespaced(kind.as_str(), ns, wname),
-                summary,
-                evidence: ev,
-                remediation: fix,
-            },
-        );
-    }
-
-    pub(crate) fn oom_killed(&self, pod: &'a Pod, f: &Failing<'a>, out: &mut Vec<Hit>) {
-        let cs = f.status;
-        let ns = meta_ns(&pod.metadata);
-        let (kind, wname, wmeta) = self.owner_of(pod);
-        let limit = memory_limit(f);
-        let suggested = limit
-            .as_deref()
-            .and_then(parse_quantity)
-            .map(|b| format_amount("memory", b * 2.0));
-        let mut ev = vec![container_line(pod, cs)];
-        ev.push(format!(
-            "container {} memory limit: {}",
-            cs.name,
-            limit
-                .as_deref()
-                .unwrap_or("none (killed at the node's memory pressure)")
-        ));
-        ev.extend(self.events("Pod", &pod.metadata, &["BackOff", "OOMKilling"]));
-        let target = suggested.clone().unwrap_or_else(|| "<limit>".to_owned());
-        let kubectl = match kind {
-            WorkloadKind::Deployment | WorkloadKind::StatefulSet => format!(
-                "kubectl -n {ns} set resources {}/{wname} -c {} --limits=memory={target}",
+            format!(
+                "Push {image}, or set an existing image: kubectl -n {ns} set image {}/{wname} {}=<registry>/<name>:<tag> (the overlay's `images:` is the lasting fix)",
                 kind.as_str().to_lowercase(),
                 cs.name
             ),
-            _ => format!(
-                "raise resources.limits.memory of container {} in {kind} {wname} to {target} (kubectl -n {ns} edit {} {wname})",
+        ),
+    };
+    let confirm = format!(
+        "kubectl -n {ns} get pod {} -o jsonpath='{{.status.containerStatuses[*].state}}'",
+        meta_name(&pod.metadata)
+    );
+    let fix = template_fix(
+        view,
+        &format!("{kind} {wname}"),
+        wmeta,
+        &change,
+        &kubectl,
+        &confirm,
+    );
+    pod_hit(
+        view,
+        out,
+        pod,
+        pod_state(pod, cs),
+        Found {
+            id: FindingId::ImagePullFailed,
+            root: ObjectRef::namespaced(kind.as_str(), ns, wname),
+            summary: format!(
+                "image {image} of container {} cannot be pulled: {}",
                 cs.name,
-                kind.as_str().to_lowercase()
+                problem.words()
             ),
-        };
-        let change = format!(
-            "raise resources.limits.memory of container {} in {kind} {wname} to {target}",
-            cs.name
-        );
-        let confirm = format!(
-            "kubectl -n {ns} get {} {wname} -o jsonpath='{{..resources.limits.memory}}'",
-            kind.as_str().to_lowercase()
-        );
-        let fix = self.template_fix(
-            &format!("{kind} {wname}"),
-            wmeta,
-            &change,
-            &kubectl,
-            &confirm,
-        );
-        self.pod_hit(
-            out,
-            pod,
-            Self::pod_state(pod, cs),
-            Found {
-                id: FindingId::ContainerOomKilled,
-                root: ObjectRef::namespaced(kind.as_str(), ns, wname),
-                summary: format!(
-                    "container {} of {kind} {wname} was OOMKilled: memory limit {}{}",
-                    cs.name,
-                    limit.as_deref().unwrap_or("none"),
-                    suggested
-                        .map(|s| format!(", suggested {s} (double)"))
-                        .unwrap_or_default()
-                ),
-                evidence: ev,
-                remediation: fix,
-            },
-        );
-    }
+            evidence: ev,
+            remediation: fix,
+        },
+    );
+}
 
-    fn config_missing(
-        &self,
-        pod: &'a Pod,
-        cs: &ContainerStatus,
-        message: &str,
-        out: &mut Vec<Hit>,
-    ) {
-        let ns = meta_ns(&pod.metadata);
-        let (kind, wname, wmeta) = self.owner_of(pod);
-        let (object_kind, name) = missing_config(message).unwrap_or(("ConfigMap", "?".to_owned()));
-        let mut ev = vec![container_line(pod, cs)];
-        ev.extend(self.events("Pod", &pod.metadata, &["Failed", "FailedMount"]));
-        let create = if object_kind == "Secret" {
-            format!("kubectl -n {ns} create secret generic {name} --from-literal=<key>=<value>")
-        } else {
-            format!("kubectl -n {ns} create configmap {name} --from-literal=<key>=<value>")
-        };
-        let kubectl = format!(
-            "Create {object_kind} {name} ({create}) or remove the reference from {kind} {wname}; the pod starts by itself once it exists"
-        );
-        let change = format!(
-            "add {object_kind} {name} to the manifests (or remove the reference from {kind} {wname})"
-        );
-        let confirm = format!("kubectl -n {ns} get {} {name}", object_kind.to_lowercase());
-        let fix = self.template_fix(
-            &format!("{kind} {wname}"),
-            wmeta,
-            &change,
-            &kubectl,
-            &confirm,
-        );
-        self.pod_hit(
-            out,
-            pod,
-            Self::pod_state(pod, cs),
-            Found {
-                id: FindingId::ConfigMissing,
-                root: ObjectRef::namespaced(object_kind, ns, &name),
-                summary: format!(
+fn platform_mismatch<'a>(
+    view: &View<'_, 'a>,
+    pod: &'a Pod,
+    cs: &ContainerStatus,
+    why: &str,
+    out: &mut Vec<Hit>,
+) {
+    let ns = meta_ns(&pod.metadata);
+    let (kind, wname, wmeta) = owner_of(view, pod);
+    let node = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .unwrap_or("");
+    let arch = view
+        .ix
+        .node_by_name
+        .get(node)
+        .and_then(|n| n.metadata.labels.as_ref())
+        .and_then(|l| l.get(ARCH_LABEL))
+        .map_or("unknown", String::as_str);
+    let mut ev = vec![container_line(pod, cs)];
+    ev.push(format!("Node {node}: {ARCH_LABEL}={arch}"));
+    ev.extend(events(view, "Pod", &pod.metadata, &["Failed", "BackOff"]));
+    let image = &cs.image;
+    let what = if why.contains("exec format error") {
+        format!(
+            "the binary in image {image} cannot execute on node {node} ({ARCH_LABEL}={arch}): exec format error"
+        )
+    } else {
+        format!("image {image} has no linux/{arch} variant for node {node} ({ARCH_LABEL}={arch})")
+    };
+    // This repository's own images are built for both platforms by `cargo lab images`;
+    // other images by their own build, here Docker's.
+    let build = format!(
+        "build and push a multi-platform image: cargo lab images --push <registry>/<namespace> \
+         (this repository's trainer and inference), or docker buildx build --platform \
+         linux/amd64,linux/arm64 -t {image} --push . (any Dockerfile)"
+    );
+    let change = format!("set {kind} {wname}'s image to a tag built for linux/{arch}");
+    let kubectl = format!(
+        "{}; or pin the workload to a node of the image's architecture",
+        capitalise(&build)
+    );
+    let confirm = format!(
+        "docker buildx imagetools inspect {image} (lists the platforms of the image index)"
+    );
+    let fix = template_fix(
+        view,
+        &format!("{kind} {wname}"),
+        wmeta,
+        &change,
+        &kubectl,
+        &confirm,
+    );
+    let fix = if fix == kubectl {
+        fix
+    } else {
+        format!("{}. {fix}", capitalise(&build))
+    };
+    pod_hit(
+        view,
+        out,
+        pod,
+        pod_state(pod, cs),
+        Found {
+            id: FindingId::ImagePlatformMismatch,
+            root: ObjectRef::namespaced(kind.as_str(), ns, wname),
+            summary: what,
+            evidence: ev,
+            remediation: fix,
+        },
+    );
+}
+
+fn crash_looping<'a>(view: &View<'_, 'a>, pod: &'a Pod, cs: &ContainerStatus, out: &mut Vec<Hit>) {
+    let ns = meta_ns(&pod.metadata);
+    let (kind, wname, _) = owner_of(view, pod);
+    let mut ev = vec![container_line(pod, cs)];
+    let last = last_terminated(cs);
+    let code = last.map(|t| t.exit_code);
+    let meaning = code.and_then(|c| exit_meaning(program(pod, cs), c));
+    if let Some(m) = meaning {
+        ev.push(m.to_owned());
+    }
+    ev.extend(events(view, "Pod", &pod.metadata, &["BackOff"]));
+    let message = last
+        .and_then(|t| t.message.as_deref())
+        .map(str::trim)
+        .filter(|m| !m.is_empty());
+    let summary = format!(
+        "container {} of {kind} {wname} keeps exiting (CrashLoopBackOff){}{}",
+        cs.name,
+        code.map(|c| format!(", last exit code {c}"))
+            .unwrap_or_default(),
+        message
+            .map(|m| format!(": {}", m.lines().last().unwrap_or(m)))
+            .unwrap_or_default()
+    );
+    let logs = format!(
+        "kubectl -n {ns} logs {} -c {} --previous",
+        meta_name(&pod.metadata),
+        cs.name
+    );
+    let fix = match (cs.name.as_str(), code) {
+        ("trainer", Some(1)) => format!(
+            "Fix the training data (manifests/base/data/training.csv, the training-data ConfigMap) or the --min-r2 gate in the trainer's args in manifests/; see why: {logs}"
+        ),
+        ("trainer", Some(2)) => format!(
+            "Check the trainer's arguments and its volumes (MODEL_DIR writable, TRAINING_DATA present) in manifests/; see why: {logs}"
+        ),
+        _ => format!("Read why it exits: {logs}; fix the cause in the workload's manifest"),
+    };
+    pod_hit(
+        view,
+        out,
+        pod,
+        pod_state(pod, cs),
+        Found {
+            id: FindingId::ContainerCrashLooping,
+            root: ObjectRef::namespaced(kind.as_str(), ns, wname),
+            summary,
+            evidence: ev,
+            remediation: fix,
+        },
+    );
+}
+
+pub(crate) fn oom_killed<'a>(
+    view: &View<'_, 'a>,
+    pod: &'a Pod,
+    f: &Failing<'a>,
+    out: &mut Vec<Hit>,
+) {
+    let cs = f.status;
+    let ns = meta_ns(&pod.metadata);
+    let (kind, wname, wmeta) = owner_of(view, pod);
+    let limit = memory_limit(f);
+    let suggested = limit
+        .as_deref()
+        .and_then(parse_quantity)
+        .map(|b| format_amount("memory", b * 2.0));
+    let mut ev = vec![container_line(pod, cs)];
+    ev.push(format!(
+        "container {} memory limit: {}",
+        cs.name,
+        limit
+            .as_deref()
+            .unwrap_or("none (killed at the node's memory pressure)")
+    ));
+    ev.extend(events(
+        view,
+        "Pod",
+        &pod.metadata,
+        &["BackOff", "OOMKilling"],
+    ));
+    let target = suggested.clone().unwrap_or_else(|| "<limit>".to_owned());
+    let kubectl = match kind {
+        WorkloadKind::Deployment | WorkloadKind::StatefulSet => format!(
+            "kubectl -n {ns} set resources {}/{wname} -c {} --limits=memory={target}",
+            kind.as_str().to_lowercase(),
+            cs.name
+        ),
+        _ => format!(
+            "raise resources.limits.memory of container {} in {kind} {wname} to {target} (kubectl -n {ns} edit {} {wname})",
+            cs.name,
+            kind.as_str().to_lowercase()
+        ),
+    };
+    let change = format!(
+        "raise resources.limits.memory of container {} in {kind} {wname} to {target}",
+        cs.name
+    );
+    let confirm = format!(
+        "kubectl -n {ns} get {} {wname} -o jsonpath='{{..resources.limits.memory}}'",
+        kind.as_str().to_lowercase()
+    );
+    let fix = template_fix(
+        view,
+        &format!("{kind} {wname}"),
+        wmeta,
+        &change,
+        &kubectl,
+        &confirm,
+    );
+    pod_hit(
+        view,
+        out,
+        pod,
+        pod_state(pod, cs),
+        Found {
+            id: FindingId::ContainerOomKilled,
+            root: ObjectRef::namespaced(kind.as_str(), ns, wname),
+            summary: format!(
+                "container {} of {kind} {wname} was OOMKilled: memory limit {}{}",
+                cs.name,
+                limit.as_deref().unwrap_or("none"),
+                suggested
+                    .map(|s| format!(", suggested {s} (double)"))
+                    .unwrap_or_default()
+            ),
+            evidence: ev,
+            remediation: fix,
+        },
+    );
+}
+
+fn config_missing<'a>(
+    view: &View<'_, 'a>,
+    pod: &'a Pod,
+    cs: &ContainerStatus,
+    message: &str,
+    out: &mut Vec<Hit>,
+) {
+    let ns = meta_ns(&pod.metadata);
+    let (kind, wname, wmeta) = owner_of(view, pod);
+    let (object_kind, name) = missing_config(message).unwrap_or(("ConfigMap", "?".to_owned()));
+    let mut ev = vec![container_line(pod, cs)];
+    ev.extend(events(
+        view,
+        "Pod",
+        &pod.metadata,
+        &["Failed", "FailedMount"],
+    ));
+    let create = if object_kind == "Secret" {
+        format!("kubectl -n {ns} create secret generic {name} --from-literal=<key>=<value>")
+    } else {
+        format!("kubectl -n {ns} create configmap {name} --from-literal=<key>=<value>")
+    };
+    let kubectl = format!(
+        "Create {object_kind} {name} ({create}) or remove the reference from {kind} {wname}; the pod starts by itself once it exists"
+    );
+    let change = format!(
+        "add {object_kind} {name} to the manifests (or remove the reference from {kind} {wname})"
+    );
+    let confirm = format!("kubectl -n {ns} get {} {name}", object_kind.to_lowercase());
+    let fix = template_fix(
+        view,
+        &format!("{kind} {wname}"),
+        wmeta,
+        &change,
+        &kubectl,
+        &confirm,
+    );
+    pod_hit(
+        view,
+        out,
+        pod,
+        pod_state(pod, cs),
+        Found {
+            id: FindingId::ConfigMissing,
+            root: ObjectRef::namespaced(object_kind, ns, &name),
+            summary: format!(
                 "container {} of {kind} {wname} cannot start: {object_kind} {name} does not exist",
                 cs.name
             ),
-                evidence: ev,
-                remediation: fix,
-            },
-        );
-    }
+            evidence: ev,
+            remediation: fix,
+        },
+    );
 }
 
 /// `configmap "x" not found` / `secret "x" not found` / `couldn't find key k in ConfigMap ns/x`.

@@ -1,7 +1,8 @@
 //! The diagnosis rules, one file per family of findings, and the order they are judged in
-//! (below, on one screen). Each rule is a method of the immutable engine: it reads the index
-//! and the lab description and writes its hits to the `out` it is given; a rule that returns
-//! `true` has explained its object, and the rules after it are not asked.
+//! (below, on one screen). A rule is a free function of the [`View`] (the index and the lab
+//! description, unchanged while the rules run) and of the claim, pod or Job it judges; it writes
+//! its hits to the `out` it is given. In a table, a rule that returns `true` has explained its
+//! object: the first that fires wins, and the rules after it are not asked.
 
 mod access_mode;
 mod bound;
@@ -20,51 +21,117 @@ mod sync_wave;
 pub(crate) mod training;
 pub(crate) mod volume_path;
 
-use crate::diagnose::engine::Engine;
-use crate::diagnose::engine::claim::Claim;
-use crate::diagnose::engine::merge::Hit;
+use crate::config::LabConfig;
+use crate::diagnose::Finding;
+use crate::diagnose::Scope;
+use crate::diagnose::engine::View;
+use crate::diagnose::engine::claim::{Claim, claim};
+use crate::diagnose::engine::merge::{self, Hit};
+use crate::diagnose::index::Index;
 use crate::k8s::model::Pod;
-use crate::k8s::pod::is_terminated;
+use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 
-impl<'i, 'a> Engine<'i, 'a> {
-    /// A claim: a volume released by it (always), then lost → terminating while in use → the
-    /// template and annotation problems (access mode, consumers pinned apart, sync waves) →
-    /// bound (`bound.rs`) or pending (`pending.rs`), each of which tries its causes in order.
-    pub(crate) fn judge(&self, c: &Claim<'a>, out: &mut Vec<Hit>) {
-        self.released_not_rebound(c, out);
-        if c.phase == "Lost" {
-            self.pvc_lost(c, None, out);
-            return;
-        }
-        if c.pvc.metadata.deletion_timestamp.is_some() && self.terminating_in_use(c, out) {
-            return;
-        }
-        let access = self.access_mode(c, out);
-        let pinned = self.consumers_pinned(c, out);
-        let wave = self.sync_wave(c, out);
-        match c.phase {
-            "Bound" => self.bound(c, pinned, out),
-            "Pending" if !access && !wave => self.pending(c, pinned, out),
-            _ => {}
+/// A rule about a claim: `true` when it explained the claim.
+type ClaimRule = for<'a> fn(&View<'_, 'a>, &Claim<'a>, &mut Vec<Hit>) -> bool;
+/// A rule about a pod: `true` when it explained the pod.
+type PodRule = for<'a> fn(&View<'_, 'a>, &'a Pod, &mut Vec<Hit>) -> bool;
+
+/// A claim that is gone or going: nothing else is said about it.
+const CLAIM_ENDINGS: &[ClaimRule] = &[lifecycle::lost, lifecycle::terminating_in_use];
+
+/// A pod, first that fires wins; readiness is asked last.
+const POD: &[PodRule] = &[
+    pods::left_to_its_job,  // finished, or a failed Job's: the Job's finding
+    pods::unschedulable,    // not on a node: the scheduler's reasons
+    containers::containers, // pull, platform, start, crash loop, OOM, missing config
+];
+
+/// A claim: a volume released by it (always), then lost or terminating while in use (first
+/// wins) → the template and annotation problems, each judged (access mode, consumers pinned
+/// apart, sync waves) → bound (`bound.rs`) or pending (`pending.rs`), each of which tries its
+/// causes in order; a pending claim whose access mode or sync wave is wrong is only that.
+pub(crate) fn judge_claim<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut Vec<Hit>) {
+    lifecycle::released_not_rebound(view, c, out);
+    if CLAIM_ENDINGS.iter().any(|rule| rule(view, c, out)) {
+        return;
+    }
+    let access = access_mode::access_mode(view, c, out);
+    let pinned = pinning::consumers_pinned(view, c, out);
+    let wave = sync_wave::sync_wave_deadlock(view, c, out);
+    match c.phase {
+        "Bound" => bound::bound(view, c, pinned, out),
+        "Pending" if !access && !wave => pending::pending(view, c, pinned, out),
+        _ => {}
+    }
+}
+
+/// A pod: the rules of [`POD`] in order, then, if none fired, its readiness.
+pub(crate) fn judge_pod<'a>(view: &View<'_, 'a>, pod: &'a Pod, out: &mut Vec<Hit>) {
+    if !POD.iter().any(|rule| rule(view, pod, out)) {
+        serving::readiness(view, pod, out);
+    }
+}
+
+/// A Job: the trainer's Job that failed (`training.rs`).
+pub(crate) fn judge_job<'a>(
+    view: &View<'_, 'a>,
+    job: &'a crate::k8s::model::Job,
+    out: &mut Vec<Hit>,
+) {
+    training::judge_job(view, job, out);
+}
+
+/// What a diagnosis judges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Targets {
+    pub(crate) claims: bool,
+    pub(crate) pods: bool,
+}
+
+/// Claims only (`diagnose pvc`, `lint`, `verify`'s storage view).
+pub(crate) fn run(ix: &Index<'_>, config: &LabConfig, scope: &Scope) -> Vec<Finding> {
+    let targets = Targets {
+        claims: true,
+        pods: false,
+    };
+    run_targets(ix, config, scope, targets)
+}
+
+/// The chosen diagnoses over one index; hits of all of them merge, so a root cause that both
+/// the claims and the pods show is one finding.
+pub(crate) fn run_targets(
+    ix: &Index<'_>,
+    config: &LabConfig,
+    scope: &Scope,
+    targets: Targets,
+) -> Vec<Finding> {
+    let view = View { ix, config };
+    let mut hits = Vec::new();
+    if targets.claims {
+        for pvc in &ix.snapshot.persistent_volume_claims {
+            let in_scope = scope.includes_namespace(meta_ns(&pvc.metadata))
+                && scope
+                    .pvc
+                    .as_deref()
+                    .is_none_or(|p| p == meta_name(&pvc.metadata));
+            if in_scope {
+                judge_claim(&view, &claim(&view, pvc), &mut hits);
+            }
         }
     }
-
-    /// A pod: not a failed Job's (that is the Job's finding) → unscheduled → its containers
-    /// (pull, platform, start, crash loop, OOM, missing config) → readiness.
-    pub(crate) fn judge_pod(&self, pod: &'a Pod, out: &mut Vec<Hit>) {
-        if is_terminated(pod) || self.owned_by_failed_job(pod) {
-            // A failed Job's pods are the Job's finding (trainer-job-failed).
-            return;
+    if targets.pods {
+        for job in &ix.snapshot.jobs {
+            if scope.includes_namespace(meta_ns(&job.metadata)) {
+                judge_job(&view, job, &mut hits);
+            }
         }
-        if self.unscheduled(pod) {
-            self.pod_unschedulable(pod, out);
-            return;
+        for pod in &ix.snapshot.pods {
+            if scope.includes_namespace(meta_ns(&pod.metadata)) {
+                judge_pod(&view, pod, &mut hits);
+            }
         }
-        if self.containers(pod, out) {
-            return;
-        }
-        self.readiness(pod, out);
     }
+    merge::merge(hits)
 }
 
 /// `s` with its first letter in upper case, to start a sentence with a phrase that is also

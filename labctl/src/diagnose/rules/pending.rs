@@ -2,234 +2,264 @@
 
 use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;
+use crate::diagnose::engine::View;
 use crate::diagnose::engine::claim::{Claim, Consumer};
+use crate::diagnose::engine::claim::{fits_any_node, nodes_known};
+use crate::diagnose::engine::evidence::{claim_event, events, has_event, pending_pod_evidence};
 use crate::diagnose::engine::evidence::{event_line, pvc_line};
 use crate::diagnose::engine::merge::{Found, Hit};
-use crate::diagnose::engine::{
-    Engine, SELECTED_NODE, STORAGE_PROVISIONER, STORAGE_PROVISIONER_BETA,
-};
+use crate::diagnose::engine::merge::{grouped_hit, hit};
+use crate::diagnose::engine::remedy::reapply;
+use crate::diagnose::engine::{SELECTED_NODE, STORAGE_PROVISIONER, STORAGE_PROVISIONER_BETA};
 use crate::diagnose::index::ClassLookup;
+use crate::diagnose::rules::pinning::{selector_from_events, selector_matches_no_node};
+use crate::diagnose::rules::provisioning::{
+    provisioner_not_running, provisioning_failed, waiting_for_consumer,
+};
+use crate::diagnose::rules::scheduling::unplaceable_consumer;
 use crate::k8s::names::name as meta_name;
 use crate::k8s::pod::is_pending;
 
-impl<'i, 'a> Engine<'i, 'a> {
-    pub(crate) fn pending(&self, c: &Claim<'a>, pinned: bool, out: &mut Vec<Hit>) {
-        // 1. The class.
-        let class = match c.class {
-            ClassLookup::Missing(n) => {
-                let mut ev = vec![pvc_line(c)];
-                ev.extend(self.events(
-                    "PersistentVolumeClaim",
-                    &c.pvc.metadata,
-                    &["ProvisioningFailed"],
-                ));
-                ev.extend(self.pending_pod_evidence(c));
-                let existing: Vec<&str> = self
-                    .ix
-                    .snapshot
-                    .storage_classes
-                    .iter()
-                    .map(|s| meta_name(&s.metadata))
-                    .collect();
-                self.grouped_hit(
-                    out,
-                    c,
-                    Found {
-                        id: FindingId::StorageclassMissing,
-                        root: ObjectRef::cluster("StorageClass", n),
-                        summary: format!("PersistentVolumeClaim {} uses StorageClass {n}, which does not exist", c.name),
-                        evidence: ev,
-                        remediation: format!(
-                        "Install the provisioner that creates StorageClass {n}, or set spec.storageClassName to an existing class ({}) in the manifest \
-                         and recreate the claim (immutable): kubectl -n {ns} delete pvc {name}{reapply}",
-                        if existing.is_empty() { "none exists".to_owned() } else { existing.join(", ") },
-                        reapply = self.reapply(c),
-                        ns = c.ns,
-                        name = c.name,
-                    ),
-                    },
-                    format!("{{n}} claims use StorageClass {n}, which does not exist"),
-                );
-                return;
-            }
-            ClassLookup::NoDefault => {
-                let mut ev = vec![pvc_line(c)];
-                ev.extend(self.events(
-                    "PersistentVolumeClaim",
-                    &c.pvc.metadata,
-                    &["FailedBinding"],
-                ));
-                self.hit(
-                    out,
-                    c,
-                    Found {
-                        id: FindingId::StorageclassMissing,
-                        root: c.reference(),
-                        summary: format!("PersistentVolumeClaim {} sets no StorageClass and the cluster has no default class", c.name),
-                        evidence: ev,
-                        remediation: format!(
-                        "Set spec.storageClassName: {} in the manifest (and recreate the claim), or mark a default class: \
-                         kubectl patch storageclass {} -p '{{\"metadata\":{{\"annotations\":{{\"storageclass.kubernetes.io/is-default-class\":\"true\"}}}}}}'",
-                        self.config.storage_class, self.config.storage_class
-                    ),
-                    },
-                );
-                return;
-            }
-            ClassLookup::NoClass | ClassLookup::Unknown(_) => None,
-            ClassLookup::Found(sc) => Some(sc),
-        };
-        // The same message from the provisioner proves a missing class even when the class list
-        // was not readable.
-        if let Some(e) = self.claim_event(c, "ProvisioningFailed", |m| {
-            m.contains("storageclass.storage.k8s.io") && m.contains("not found")
-        }) {
-            let name = e.message.split('"').nth(1).unwrap_or("?").to_owned();
-            if class.is_none() {
-                let ev = vec![
-                    pvc_line(c),
-                    event_line("PersistentVolumeClaim", c.ns, c.name, e),
-                ];
-                self.hit(
-                    out,
-                    c,
-                    Found {
-                        id: FindingId::StorageclassMissing,
-                        root: ObjectRef::cluster("StorageClass", &name),
-                        summary: format!(
-                        "PersistentVolumeClaim {} uses StorageClass {name}, which does not exist",
-                        c.name
-                    ),
-                        evidence: ev,
-                        remediation: format!("Create StorageClass {name} or point the claim at an existing class"),
-                    },
-                );
-                return;
-            }
-        }
-        // 2. Consumers that fit no node: nothing can ever be scheduled.
-        let selected = c.annotation(SELECTED_NODE).filter(|s| !s.is_empty());
-        if selected.is_none() && self.nodes_known() {
-            let none: Vec<&Consumer<'a>> = c
-                .consumers
-                .iter()
-                .filter(|con| con.workload.idle.is_none() && !self.fits_any_node(con.workload.spec))
-                .collect();
-            if !none.is_empty() && !pinned {
-                self.selector_matches_no_node(c, &none, out);
-                return;
-            }
-        }
-        if pinned {
-            return;
-        }
-        if !self.nodes_known() && selected.is_none() && self.selector_from_events(c, out) {
-            return;
-        }
-        // A consumer the scheduler cannot place (its pin node down, or short of resources) is
-        // why the claim waits: say that rather than "waiting for its first consumer".
-        if selected.is_none() && self.unplaceable_consumer(c, out) {
-            return;
-        }
-        let Some(sc) = class else {
-            // Class unknown (not in the snapshot): the PV controller's own event still says
-            // whether the claim merely waits for its first consumer.
-            if matches!(c.class, ClassLookup::Unknown(_))
-                && selected.is_none()
-                && self.has_event(
-                    "PersistentVolumeClaim",
-                    &c.pvc.metadata,
-                    "WaitForFirstConsumer",
-                )
-            {
-                self.waiting_for_consumer(c, out);
-            }
-            return;
-        };
-        // 3. A selected node that is gone (state), or the provisioner saying so (event: it has
-        // already cleared the annotation).
-        let not_found = |m: &str| m.contains("node \"") && m.contains("\" not found");
-        let stale = match selected {
-            Some(n) if self.nodes_known() && !self.ix.node_by_name.contains_key(n) => {
-                Some(n.to_owned())
-            }
-            Some(_) => None,
-            None => self
-                .claim_event(c, "ProvisioningFailed", not_found)
-                .and_then(|e| {
-                    e.message
-                        .split("node \"")
-                        .nth(1)
-                        .and_then(|r| r.split('"').next())
-                })
-                .filter(|n| self.nodes_known() && !self.ix.node_by_name.contains_key(*n))
-                .map(str::to_owned),
-        };
-        if let Some(n) = stale {
+pub(crate) fn pending<'a>(view: &View<'_, 'a>, c: &Claim<'a>, pinned: bool, out: &mut Vec<Hit>) {
+    // 1. The class.
+    let class = match c.class {
+        ClassLookup::Missing(n) => {
             let mut ev = vec![pvc_line(c)];
-            if self.nodes_known() {
-                ev.push(format!(
-                    "no Node {n}; nodes: {}",
-                    self.ix
-                        .nodes
-                        .iter()
-                        .map(|x| meta_name(&x.metadata))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            ev.extend(self.events(
+            ev.extend(events(
+                view,
                 "PersistentVolumeClaim",
                 &c.pvc.metadata,
                 &["ProvisioningFailed"],
             ));
-            ev.extend(self.pending_pod_evidence(c));
-            let restart: Vec<String> = c
-                .live_pods()
-                .filter(|p| is_pending(p))
-                .map(|p| format!("kubectl -n {} delete pod {}", c.ns, meta_name(&p.metadata)))
+            ev.extend(pending_pod_evidence(view, c));
+            let existing: Vec<&str> = view
+                .ix
+                .snapshot
+                .storage_classes
+                .iter()
+                .map(|s| meta_name(&s.metadata))
                 .collect();
-            self.grouped_hit(
+            grouped_hit(
+                view,
                 out,
                 c,
                 Found {
-                    id: FindingId::SelectedNodeStale,
-                    root: ObjectRef::cluster("Node", &n),
-                    summary: format!("PersistentVolumeClaim {} was scheduled to node {n}, which no longer exists", c.name),
+                    id: FindingId::StorageclassMissing,
+                    root: ObjectRef::cluster("StorageClass", n),
+                    summary: format!(
+                        "PersistentVolumeClaim {} uses StorageClass {n}, which does not exist",
+                        c.name
+                    ),
                     evidence: ev,
                     remediation: format!(
-                    "Clear the stale selection so the scheduler picks an existing node: kubectl -n {ns} annotate pvc {name} {SELECTED_NODE}-{}; \
-                     make sure no consumer is pinned to {n}.",
-                    if restart.is_empty() { String::new() } else { format!(" && {}", restart.join(" && ")) },
-                    ns = c.ns,
-                    name = c.name,
-                ),
+                        "Install the provisioner that creates StorageClass {n}, or set spec.storageClassName to an existing class ({}) in the manifest \
+                     and recreate the claim (immutable): kubectl -n {ns} delete pvc {name}{reapply}",
+                        if existing.is_empty() {
+                            "none exists".to_owned()
+                        } else {
+                            existing.join(", ")
+                        },
+                        reapply = reapply(view, c),
+                        ns = c.ns,
+                        name = c.name,
+                    ),
                 },
-                format!("{{n}} claims were scheduled to node {n}, which no longer exists"),
+                format!("{{n}} claims use StorageClass {n}, which does not exist"),
             );
             return;
         }
-        let wffc = c.wait_for_first_consumer();
-        let provisioning_requested = selected.is_some()
-            || !wffc
-            || c.annotation(STORAGE_PROVISIONER).is_some()
-            || c.annotation(STORAGE_PROVISIONER_BETA).is_some();
-        if provisioning_requested {
-            // 4. The provisioner itself.
-            if self.provisioner_not_running(c, sc, out) {
-                return;
-            }
-            // 5. It ran and failed.
-            if self.provisioning_failed(c, sc, out) {
-                return;
-            }
-            if wffc || selected.is_some() {
-                return;
-            }
+        ClassLookup::NoDefault => {
+            let mut ev = vec![pvc_line(c)];
+            ev.extend(events(
+                view,
+                "PersistentVolumeClaim",
+                &c.pvc.metadata,
+                &["FailedBinding"],
+            ));
+            hit(
+                view,
+                out,
+                c,
+                Found {
+                    id: FindingId::StorageclassMissing,
+                    root: c.reference(),
+                    summary: format!(
+                        "PersistentVolumeClaim {} sets no StorageClass and the cluster has no default class",
+                        c.name
+                    ),
+                    evidence: ev,
+                    remediation: format!(
+                        "Set spec.storageClassName: {} in the manifest (and recreate the claim), or mark a default class: \
+                     kubectl patch storageclass {} -p '{{\"metadata\":{{\"annotations\":{{\"storageclass.kubernetes.io/is-default-class\":\"true\"}}}}}}'",
+                        view.config.storage_class, view.config.storage_class
+                    ),
+                },
+            );
+            return;
         }
-        if wffc && selected.is_none() {
-            self.waiting_for_consumer(c, out);
+        ClassLookup::NoClass | ClassLookup::Unknown(_) => None,
+        ClassLookup::Found(sc) => Some(sc),
+    };
+    // The same message from the provisioner proves a missing class even when the class list
+    // was not readable.
+    if let Some(e) = claim_event(view, c, "ProvisioningFailed", |m| {
+        m.contains("storageclass.storage.k8s.io") && m.contains("not found")
+    }) {
+        let name = e.message.split('"').nth(1).unwrap_or("?").to_owned();
+        if class.is_none() {
+            let ev = vec![
+                pvc_line(c),
+                event_line("PersistentVolumeClaim", c.ns, c.name, e),
+            ];
+            hit(
+                view,
+                out,
+                c,
+                Found {
+                    id: FindingId::StorageclassMissing,
+                    root: ObjectRef::cluster("StorageClass", &name),
+                    summary: format!(
+                        "PersistentVolumeClaim {} uses StorageClass {name}, which does not exist",
+                        c.name
+                    ),
+                    evidence: ev,
+                    remediation: format!(
+                        "Create StorageClass {name} or point the claim at an existing class"
+                    ),
+                },
+            );
+            return;
         }
+    }
+    // 2. Consumers that fit no node: nothing can ever be scheduled.
+    let selected = c.annotation(SELECTED_NODE).filter(|s| !s.is_empty());
+    if selected.is_none() && nodes_known(view) {
+        let none: Vec<&Consumer<'a>> = c
+            .consumers
+            .iter()
+            .filter(|con| con.workload.idle.is_none() && !fits_any_node(view, con.workload.spec))
+            .collect();
+        if !none.is_empty() && !pinned {
+            selector_matches_no_node(view, c, &none, out);
+            return;
+        }
+    }
+    if pinned {
+        return;
+    }
+    if !nodes_known(view) && selected.is_none() && selector_from_events(view, c, out) {
+        return;
+    }
+    // A consumer the scheduler cannot place (its pin node down, or short of resources) is
+    // why the claim waits: say that rather than "waiting for its first consumer".
+    if selected.is_none() && unplaceable_consumer(view, c, out) {
+        return;
+    }
+    let Some(sc) = class else {
+        // Class unknown (not in the snapshot): the PV controller's own event still says
+        // whether the claim merely waits for its first consumer.
+        if matches!(c.class, ClassLookup::Unknown(_))
+            && selected.is_none()
+            && has_event(
+                view,
+                "PersistentVolumeClaim",
+                &c.pvc.metadata,
+                "WaitForFirstConsumer",
+            )
+        {
+            waiting_for_consumer(view, c, out);
+        }
+        return;
+    };
+    // 3. A selected node that is gone (state), or the provisioner saying so (event: it has
+    // already cleared the annotation).
+    let not_found = |m: &str| m.contains("node \"") && m.contains("\" not found");
+    let stale = match selected {
+        Some(n) if nodes_known(view) && !view.ix.node_by_name.contains_key(n) => Some(n.to_owned()),
+        Some(_) => None,
+        None => claim_event(view, c, "ProvisioningFailed", not_found)
+            .and_then(|e| {
+                e.message
+                    .split("node \"")
+                    .nth(1)
+                    .and_then(|r| r.split('"').next())
+            })
+            .filter(|n| nodes_known(view) && !view.ix.node_by_name.contains_key(*n))
+            .map(str::to_owned),
+    };
+    if let Some(n) = stale {
+        let mut ev = vec![pvc_line(c)];
+        if nodes_known(view) {
+            ev.push(format!(
+                "no Node {n}; nodes: {}",
+                view.ix
+                    .nodes
+                    .iter()
+                    .map(|x| meta_name(&x.metadata))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        ev.extend(events(
+            view,
+            "PersistentVolumeClaim",
+            &c.pvc.metadata,
+            &["ProvisioningFailed"],
+        ));
+        ev.extend(pending_pod_evidence(view, c));
+        let restart: Vec<String> = c
+            .live_pods()
+            .filter(|p| is_pending(p))
+            .map(|p| format!("kubectl -n {} delete pod {}", c.ns, meta_name(&p.metadata)))
+            .collect();
+        grouped_hit(
+            view,
+            out,
+            c,
+            Found {
+                id: FindingId::SelectedNodeStale,
+                root: ObjectRef::cluster("Node", &n),
+                summary: format!(
+                    "PersistentVolumeClaim {} was scheduled to node {n}, which no longer exists",
+                    c.name
+                ),
+                evidence: ev,
+                remediation: format!(
+                    "Clear the stale selection so the scheduler picks an existing node: kubectl -n {ns} annotate pvc {name} {SELECTED_NODE}-{}; \
+                 make sure no consumer is pinned to {n}.",
+                    if restart.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" && {}", restart.join(" && "))
+                    },
+                    ns = c.ns,
+                    name = c.name,
+                ),
+            },
+            format!("{{n}} claims were scheduled to node {n}, which no longer exists"),
+        );
+        return;
+    }
+    let wffc = c.wait_for_first_consumer();
+    let provisioning_requested = selected.is_some()
+        || !wffc
+        || c.annotation(STORAGE_PROVISIONER).is_some()
+        || c.annotation(STORAGE_PROVISIONER_BETA).is_some();
+    if provisioning_requested {
+        // 4. The provisioner itself.
+        if provisioner_not_running(view, c, sc, out) {
+            return;
+        }
+        // 5. It ran and failed.
+        if provisioning_failed(view, c, sc, out) {
+            return;
+        }
+        if wffc || selected.is_some() {
+            return;
+        }
+    }
+    if wffc && selected.is_none() {
+        waiting_for_consumer(view, c, out);
     }
 }
 

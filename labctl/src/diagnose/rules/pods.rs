@@ -1,17 +1,16 @@
 //! The pipeline's pods and workloads (`diagnose pods`): a pod the scheduler cannot place for
 //! resources, and the containers' own failures.
 
-use crate::diagnose::engine::Engine;
-use crate::diagnose::engine::claim::push_unique;
+use crate::diagnose::engine::View;
+use crate::diagnose::engine::evidence::scheduling_failure;
+use crate::diagnose::engine::merge::pod_hit;
 use crate::diagnose::engine::merge::{Found, Hit};
+use crate::diagnose::rules::scheduling::insufficient_parts;
 use crate::k8s::model::Pod;
-use crate::k8s::pod::is_pending;
+use crate::k8s::pod::{is_pending, is_terminated};
 
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::scheduler::ReasonKind;
-use crate::diagnose::{Affected, ObjectRef};
-use crate::k8s::WorkloadKind;
-use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 
 /// Scheduler reasons that are the claim diagnosis's business.
 const STORAGE_REASONS: [ReasonKind; 5] = [
@@ -22,99 +21,64 @@ const STORAGE_REASONS: [ReasonKind; 5] = [
     ReasonKind::ReadWriteOncePodInUse,
 ];
 
-impl<'i, 'a> Engine<'i, 'a> {
-    /// The workload a pod belongs to (its top owner), or the pod itself.
-    pub(crate) fn pod_workload(&self, pod: &'a Pod) -> ObjectRef {
-        self.ix.top_owner_ref(&pod.metadata).unwrap_or_else(|| {
-            ObjectRef::namespaced(
-                WorkloadKind::Pod.as_str(),
-                meta_ns(&pod.metadata),
-                meta_name(&pod.metadata),
-            )
-        })
-    }
+/// A pod that has finished, or whose Job failed: nothing of its own to say (a failed Job's pods
+/// are the Job's finding, `trainer-job-failed`).
+pub(super) fn left_to_its_job<'a>(view: &View<'_, 'a>, pod: &'a Pod, _: &mut Vec<Hit>) -> bool {
+    is_terminated(pod) || owned_by_failed_job(view, pod)
+}
 
-    /// Pod → its workload → the Services that select it.
-    pub(crate) fn pod_affected(&self, pod: &'a Pod, state: String) -> Vec<Affected> {
-        let ns = meta_ns(&pod.metadata);
-        let mut out = vec![Affected {
-            object: ObjectRef::namespaced("Pod", ns, meta_name(&pod.metadata)),
-            state: Some(state),
-        }];
-        let w = self.pod_workload(pod);
-        if w.kind != "Pod" {
-            out.push(Affected {
-                object: w,
-                state: None,
-            });
-        }
-        if let Some(labels) = pod.metadata.labels.as_ref() {
-            for svc in self.ix.services_selecting(ns, labels) {
-                let svc_name = meta_name(&svc.metadata);
-                let ready = self
-                    .ix
-                    .ready_endpoints
-                    .get(&(ns, svc_name))
-                    .copied()
-                    .unwrap_or(0);
-                push_unique(
-                    &mut out,
-                    Affected {
-                        object: ObjectRef::namespaced("Service", ns, svc_name),
-                        state: Some(if ready == 0 {
-                            "no ready endpoints".to_owned()
-                        } else {
-                            format!("{ready} ready endpoint(s)")
-                        }),
-                    },
-                );
-            }
-        }
-        out
-    }
+fn owned_by_failed_job(view: &View<'_, '_>, pod: &Pod) -> bool {
+    pod.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.kind == "Job" && view.ix.failed_jobs.contains(o.uid.as_str()))
+}
 
-    pub(super) fn owned_by_failed_job(&self, pod: &Pod) -> bool {
-        pod.metadata
-            .owner_references
-            .iter()
-            .flatten()
-            .any(|o| o.kind == "Job" && self.failed_jobs.contains(o.uid.as_str()))
+/// A pod not bound to a node is the scheduler's: judged by its reasons (those about storage are
+/// the claims'), and nothing else is said about it.
+pub(super) fn unschedulable<'a>(view: &View<'_, 'a>, pod: &'a Pod, out: &mut Vec<Hit>) -> bool {
+    if !unscheduled(pod) {
+        return false;
     }
+    pod_unschedulable(view, pod, out);
+    true
+}
 
-    /// Pending and not bound to a node.
-    pub(super) fn unscheduled(&self, pod: &Pod) -> bool {
-        is_pending(pod)
-            && pod
-                .spec
-                .as_ref()
-                .and_then(|s| s.node_name.as_deref())
-                .is_none_or(str::is_empty)
+/// Pending and not bound to a node.
+fn unscheduled(pod: &Pod) -> bool {
+    is_pending(pod)
+        && pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_deref())
+            .is_none_or(str::is_empty)
+}
+
+/// A pending pod the scheduler rejects for resources (storage reasons are the claims').
+fn pod_unschedulable<'a>(view: &View<'_, 'a>, pod: &'a Pod, out: &mut Vec<Hit>) {
+    let Some(f) = scheduling_failure(view, pod) else {
+        return;
+    };
+    if STORAGE_REASONS.iter().any(|k| f.count(*k) > 0)
+        || f.filter.as_ref().is_some_and(|a| a.prefilter.is_some())
+    {
+        return;
     }
-
-    /// A pending pod the scheduler rejects for resources (storage reasons are the claims').
-    pub(super) fn pod_unschedulable(&self, pod: &'a Pod, out: &mut Vec<Hit>) {
-        let Some(f) = self.scheduling_failure(pod) else {
-            return;
-        };
-        if STORAGE_REASONS.iter().any(|k| f.count(*k) > 0)
-            || f.filter.as_ref().is_some_and(|a| a.prefilter.is_some())
-        {
-            return;
-        }
-        if let Some(p) = self.insufficient_parts(pod) {
-            self.pod_hit(
-                out,
-                pod,
-                "Pending (Unschedulable)".to_owned(),
-                Found {
-                    id: FindingId::InsufficientResources,
-                    root: p.root,
-                    summary: p.summary,
-                    evidence: p.evidence,
-                    remediation: p.remediation,
-                },
-            );
-        }
+    if let Some(p) = insufficient_parts(view, pod) {
+        pod_hit(
+            view,
+            out,
+            pod,
+            "Pending (Unschedulable)".to_owned(),
+            Found {
+                id: FindingId::InsufficientResources,
+                root: p.root,
+                summary: p.summary,
+                evidence: p.evidence,
+                remediation: p.remediation,
+            },
+        );
     }
 }
 

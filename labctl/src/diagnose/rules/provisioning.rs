@@ -1,10 +1,16 @@
 //! Dynamic provisioning: the provisioner not running, provisioning failed, or simply waiting
 //! for the first consumer.
 
+use crate::diagnose::engine::View;
 use crate::diagnose::engine::claim::Claim;
+use crate::diagnose::engine::evidence::{
+    claim_event, events, has_event, pending_pod_evidence, scheduling_failure,
+};
 use crate::diagnose::engine::evidence::{pvc_line, workload_line};
 use crate::diagnose::engine::merge::{Found, Hit};
-use crate::diagnose::engine::{Engine, LOCAL_PATH, SELECTED_NODE};
+use crate::diagnose::engine::merge::{grouped_hit, hit};
+use crate::diagnose::engine::remedy::template_fix;
+use crate::diagnose::engine::{LOCAL_PATH, SELECTED_NODE};
 use crate::k8s::model::Pod;
 use crate::k8s::pod::is_pending;
 use k8s_openapi::api::storage::v1::StorageClass;
@@ -14,359 +20,369 @@ use crate::diagnose::catalogue::FindingId;
 use crate::k8s::WorkloadKind;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 
-impl<'i, 'a> Engine<'i, 'a> {
-    pub(crate) fn provisioner_not_running(
-        &self,
-        c: &Claim<'a>,
-        sc: &'a StorageClass,
-        out: &mut Vec<Hit>,
-    ) -> bool {
-        let meta = &c.pvc.metadata;
-        let waiting = self.has_event("PersistentVolumeClaim", meta, "ExternalProvisioning");
-        let started = self.has_event("PersistentVolumeClaim", meta, "Provisioning")
-            || self.has_event("PersistentVolumeClaim", meta, "ProvisioningFailed");
-        let candidates = &self.config.provisioner_deployments;
-        let found: Vec<&crate::k8s::model::Deployment> = if sc.provisioner == LOCAL_PATH {
-            candidates
-                .iter()
-                .filter_map(|r| {
-                    self.ix
-                        .deployment_by_key
-                        .get(&(r.namespace.as_str(), r.name.as_str()))
-                        .copied()
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let available = |d: &crate::k8s::model::Deployment| {
-            d.status
-                .as_ref()
-                .and_then(|s| s.available_replicas)
-                .unwrap_or(0)
-                > 0
-        };
-        let (down, root, state) = if !found.is_empty() {
-            // State decides: a Deployment with no available replica does not provision.
-            let Some(d) = found
-                .iter()
-                .find(|d| !available(d))
-                .filter(|_| !found.iter().any(|d| available(d)))
-            else {
-                return false;
-            };
-            let st = d.status.as_ref();
-            let state = format!(
-                "Deployment {}/{}: {} replicas desired, {} available",
-                meta_ns(&d.metadata),
-                meta_name(&d.metadata),
-                d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-                st.and_then(|s| s.available_replicas).unwrap_or(0)
-            );
-            (
-                true,
-                ObjectRef::namespaced("Deployment", meta_ns(&d.metadata), meta_name(&d.metadata)),
-                state,
-            )
-        } else if sc.provisioner == LOCAL_PATH {
-            // Not found where the lab description says it lives; believe it only with the PV
-            // controller's events (the snapshot may not cover kube-system).
-            let where_: Vec<String> = candidates
-                .iter()
-                .map(|r| format!("{}/{}", r.namespace, r.name))
-                .collect();
-            let first = candidates.first();
-            (
-                waiting && !started,
-                first.map_or_else(
-                    || ObjectRef::cluster("StorageClass", meta_name(&sc.metadata)),
-                    |r| ObjectRef::namespaced("Deployment", &r.namespace, &r.name),
-                ),
-                format!("no provisioner Deployment at {}", where_.join(" or ")),
-            )
-        } else {
-            (
-                waiting && !started,
-                ObjectRef::cluster("StorageClass", meta_name(&sc.metadata)),
-                format!("provisioner {} never started provisioning", sc.provisioner),
-            )
-        };
-        if !down {
-            return false;
-        }
-        let mut ev = vec![pvc_line(c), state];
-        ev.extend(self.events("PersistentVolumeClaim", meta, &["ExternalProvisioning"]));
-        if !started {
-            ev.push("no Provisioning event: the provisioner never picked the claim up".into());
-        }
-        let remediation = if root.kind == "Deployment" {
-            let ns = root.namespace.clone().unwrap_or_default();
-            format!(
-                "Start the provisioner and look at why it stopped: kubectl -n {ns} rollout status deployment/{n}; \
-                 kubectl -n {ns} scale deployment/{n} --replicas=1; kubectl -n {ns} logs deployment/{n}",
-                n = root.name
-            )
-        } else {
-            format!(
-                "Install or start the provisioner {} (the one StorageClass {} names).",
-                sc.provisioner,
-                meta_name(&sc.metadata)
-            )
-        };
-        self.grouped_hit(
-            out,
-            c,
-            Found {
-                id: FindingId::ProvisionerNotRunning,
-                root: root.clone(),
-                summary: format!(
-                    "PersistentVolumeClaim {} waits for provisioner {}, which is not running",
-                    c.name, sc.provisioner
-                ),
-                evidence: ev,
-                remediation,
-            },
-            format!(
-                "{{n}} claims wait for provisioner {}, which is not running",
-                sc.provisioner
-            ),
-        );
-        true
-    }
-
-    pub(crate) fn provisioning_failed(
-        &self,
-        c: &Claim<'a>,
-        sc: &'a StorageClass,
-        out: &mut Vec<Hit>,
-    ) -> bool {
-        let failed = self.claim_event(c, "ProvisioningFailed", |m| {
-            !(m.contains("only supports ReadWriteOnce") || m.contains("Only support ReadWriteOnce"))
-        });
-        let timeout_pods: Vec<&Pod> = c
-            .live_pods()
-            .filter(|p| {
-                is_pending(p)
-                    && self
-                        .scheduling_failure(p)
-                        .is_some_and(|f| f.is_volume_binding_timeout())
-            })
-            .collect();
-        if failed.is_none() && timeout_pods.is_empty() {
-            return false;
-        }
-        let mut ev = vec![pvc_line(c)];
-        ev.extend(self.events(
-            "PersistentVolumeClaim",
-            &c.pvc.metadata,
-            &["Provisioning", "ProvisioningFailed"],
-        ));
-        ev.extend(self.pending_pod_evidence(c));
-        let why = failed.map_or_else(
-            || "the volume binding timed out".to_owned(),
-            |e| e.message.to_owned(),
-        );
-        let node = c.annotation(SELECTED_NODE).unwrap_or("<node>");
-        let logs = if sc.provisioner == LOCAL_PATH {
-            let d = self.config.provisioner_deployments.first();
-            d.map(|d| format!("kubectl -n {} logs deployment/{}", d.namespace, d.name))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
-        let remediation = format!(
-            "Fix what the provisioner reports, then retry by deleting the pending pod(s). For local-path: the helper pod \
-             must run on {node} (node Ready, image pullable) and the path from the local-path-config ConfigMap must exist \
-             and be writable there{}{}",
-            if logs.is_empty() {
-                String::new()
-            } else {
-                format!("; see {logs}")
-            },
-            "."
-        );
-        self.hit(
-            out,
-            c,
-            Found {
-                id: FindingId::ProvisioningFailed,
-                root: c.reference(),
-                summary: format!("provisioning the volume of claim {} failed: {why}", c.name),
-                evidence: ev,
-                remediation,
-            },
-        );
-        true
-    }
-
-    pub(crate) fn waiting_for_consumer(&self, c: &Claim<'a>, out: &mut Vec<Hit>) {
-        let mut ev = vec![pvc_line(c)];
-        let pending: Vec<&Pod> = c.live_pods().filter(|p| is_pending(p)).collect();
-        if pending.is_empty() && self.consumers_idle(c, &mut ev, out) {
-            return;
-        }
-        let summary;
-        if c.consumers.is_empty() {
-            summary = format!(
-                "WaitForFirstConsumer claim {} has no consumer yet: it binds when a pod that mounts it is scheduled",
-                c.name
-            );
-        } else if pending.is_empty() {
-            ev.extend(c.consumers.iter().map(|con| workload_line(&con.workload)));
-            let why: Vec<String> = c
-                .consumers
-                .iter()
-                .map(|con| {
-                    let state = con
-                        .workload
-                        .idle
-                        .or(con.workload.never_ran.then_some("has not run yet"))
-                        .unwrap_or("has no pod now");
-                    format!("{} {} {state}", con.workload.kind, con.workload.name)
-                })
-                .collect();
-            summary = format!(
-                "WaitForFirstConsumer claim {} waits for its first consumer ({})",
-                c.name,
-                why.join(", ")
-            );
-        } else {
-            ev.extend(self.pending_pod_evidence(c));
-            let names: Vec<&str> = pending.iter().map(|p| meta_name(&p.metadata)).collect();
-            summary = format!(
-                "WaitForFirstConsumer claim {} waits for pod {} to be scheduled",
-                c.name,
-                names.join(", ")
-            );
-        }
-        ev.extend(self.events(
-            "PersistentVolumeClaim",
-            &c.pvc.metadata,
-            &["WaitForFirstConsumer", "WaitForPodScheduled"],
-        ));
-        let remediation = match c
-            .consumers
+pub(crate) fn provisioner_not_running<'a>(
+    view: &View<'_, 'a>,
+    c: &Claim<'a>,
+    sc: &'a StorageClass,
+    out: &mut Vec<Hit>,
+) -> bool {
+    let meta = &c.pvc.metadata;
+    let waiting = has_event(view, "PersistentVolumeClaim", meta, "ExternalProvisioning");
+    let started = has_event(view, "PersistentVolumeClaim", meta, "Provisioning")
+        || has_event(view, "PersistentVolumeClaim", meta, "ProvisioningFailed");
+    let candidates = &view.config.provisioner_deployments;
+    let found: Vec<&crate::k8s::model::Deployment> = if sc.provisioner == LOCAL_PATH {
+        candidates
             .iter()
-            .find(|con| con.workload.kind == WorkloadKind::CronJob)
-        {
-            Some(cj) => format!(
-                "Nothing is wrong: the claim binds when the first consumer is scheduled. To provision it now, run the CronJob once: \
-                 kubectl -n {ns} create job --from=cronjob/{n} {n}-first-run{}",
-                if cj.workload.idle == Some("suspended") {
-                    format!(
-                        " (it is suspended: kubectl -n {ns} patch cronjob {n} -p '{{\"spec\":{{\"suspend\":false}}}}')",
-                        ns = c.ns,
-                        n = cj.workload.name
-                    )
-                } else {
-                    String::new()
-                },
-                ns = c.ns,
-                n = cj.workload.name
-            ),
-            None => {
-                "Nothing is wrong: the claim binds when the first pod that mounts it is scheduled."
-                    .to_owned()
-            }
+            .filter_map(|r| {
+                view.ix
+                    .deployment_by_key
+                    .get(&(r.namespace.as_str(), r.name.as_str()))
+                    .copied()
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let available = |d: &crate::k8s::model::Deployment| {
+        d.status
+            .as_ref()
+            .and_then(|s| s.available_replicas)
+            .unwrap_or(0)
+            > 0
+    };
+    let (down, root, state) = if !found.is_empty() {
+        // State decides: a Deployment with no available replica does not provision.
+        let Some(d) = found
+            .iter()
+            .find(|d| !available(d))
+            .filter(|_| !found.iter().any(|d| available(d)))
+        else {
+            return false;
         };
-        self.hit(
-            out,
-            c,
-            Found {
-                id: FindingId::PvcWaitingForConsumer,
-                root: c.reference(),
-                summary,
-                evidence: ev,
-                remediation,
-            },
+        let st = d.status.as_ref();
+        let state = format!(
+            "Deployment {}/{}: {} replicas desired, {} available",
+            meta_ns(&d.metadata),
+            meta_name(&d.metadata),
+            d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+            st.and_then(|s| s.available_replicas).unwrap_or(0)
         );
+        (
+            true,
+            ObjectRef::namespaced("Deployment", meta_ns(&d.metadata), meta_name(&d.metadata)),
+            state,
+        )
+    } else if sc.provisioner == LOCAL_PATH {
+        // Not found where the lab description says it lives; believe it only with the PV
+        // controller's events (the snapshot may not cover kube-system).
+        let where_: Vec<String> = candidates
+            .iter()
+            .map(|r| format!("{}/{}", r.namespace, r.name))
+            .collect();
+        let first = candidates.first();
+        (
+            waiting && !started,
+            first.map_or_else(
+                || ObjectRef::cluster("StorageClass", meta_name(&sc.metadata)),
+                |r| ObjectRef::namespaced("Deployment", &r.namespace, &r.name),
+            ),
+            format!("no provisioner Deployment at {}", where_.join(" or ")),
+        )
+    } else {
+        (
+            waiting && !started,
+            ObjectRef::cluster("StorageClass", meta_name(&sc.metadata)),
+            format!("provisioner {} never started provisioning", sc.provisioner),
+        )
+    };
+    if !down {
+        return false;
     }
+    let mut ev = vec![pvc_line(c), state];
+    ev.extend(events(
+        view,
+        "PersistentVolumeClaim",
+        meta,
+        &["ExternalProvisioning"],
+    ));
+    if !started {
+        ev.push("no Provisioning event: the provisioner never picked the claim up".into());
+    }
+    let remediation = if root.kind == "Deployment" {
+        let ns = root.namespace.clone().unwrap_or_default();
+        format!(
+            "Start the provisioner and look at why it stopped: kubectl -n {ns} rollout status deployment/{n}; \
+             kubectl -n {ns} scale deployment/{n} --replicas=1; kubectl -n {ns} logs deployment/{n}",
+            n = root.name
+        )
+    } else {
+        format!(
+            "Install or start the provisioner {} (the one StorageClass {} names).",
+            sc.provisioner,
+            meta_name(&sc.metadata)
+        )
+    };
+    grouped_hit(
+        view,
+        out,
+        c,
+        Found {
+            id: FindingId::ProvisionerNotRunning,
+            root: root.clone(),
+            summary: format!(
+                "PersistentVolumeClaim {} waits for provisioner {}, which is not running",
+                c.name, sc.provisioner
+            ),
+            evidence: ev,
+            remediation,
+        },
+        format!(
+            "{{n}} claims wait for provisioner {}, which is not running",
+            sc.provisioner
+        ),
+    );
+    true
 }
 
-impl<'i, 'a> Engine<'i, 'a> {
-    /// Every consumer of the claim is idle (a suspended CronJob, a workload scaled to 0): no
-    /// pod will mount it, so WaitForFirstConsumer waits forever and the pipeline neither
-    /// trains nor serves. True when that is the case and the hit was written.
-    fn consumers_idle(&self, c: &Claim<'a>, ev: &mut Vec<String>, out: &mut Vec<Hit>) -> bool {
-        if c.consumers.is_empty() || c.consumers.iter().any(|con| con.workload.idle.is_none()) {
-            return false;
-        }
+pub(crate) fn provisioning_failed<'a>(
+    view: &View<'_, 'a>,
+    c: &Claim<'a>,
+    sc: &'a StorageClass,
+    out: &mut Vec<Hit>,
+) -> bool {
+    let failed = claim_event(view, c, "ProvisioningFailed", |m| {
+        !(m.contains("only supports ReadWriteOnce") || m.contains("Only support ReadWriteOnce"))
+    });
+    let timeout_pods: Vec<&Pod> = c
+        .live_pods()
+        .filter(|p| {
+            is_pending(p)
+                && scheduling_failure(view, p).is_some_and(|f| f.is_volume_binding_timeout())
+        })
+        .collect();
+    if failed.is_none() && timeout_pods.is_empty() {
+        return false;
+    }
+    let mut ev = vec![pvc_line(c)];
+    ev.extend(events(
+        view,
+        "PersistentVolumeClaim",
+        &c.pvc.metadata,
+        &["Provisioning", "ProvisioningFailed"],
+    ));
+    ev.extend(pending_pod_evidence(view, c));
+    let why = failed.map_or_else(
+        || "the volume binding timed out".to_owned(),
+        |e| e.message.to_owned(),
+    );
+    let node = c.annotation(SELECTED_NODE).unwrap_or("<node>");
+    let logs = if sc.provisioner == LOCAL_PATH {
+        let d = view.config.provisioner_deployments.first();
+        d.map(|d| format!("kubectl -n {} logs deployment/{}", d.namespace, d.name))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let remediation = format!(
+        "Fix what the provisioner reports, then retry by deleting the pending pod(s). For local-path: the helper pod \
+         must run on {node} (node Ready, image pullable) and the path from the local-path-config ConfigMap must exist \
+         and be writable there{}{}",
+        if logs.is_empty() {
+            String::new()
+        } else {
+            format!("; see {logs}")
+        },
+        "."
+    );
+    hit(
+        view,
+        out,
+        c,
+        Found {
+            id: FindingId::ProvisioningFailed,
+            root: c.reference(),
+            summary: format!("provisioning the volume of claim {} failed: {why}", c.name),
+            evidence: ev,
+            remediation,
+        },
+    );
+    true
+}
+
+pub(crate) fn waiting_for_consumer<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut Vec<Hit>) {
+    let mut ev = vec![pvc_line(c)];
+    let pending: Vec<&Pod> = c.live_pods().filter(|p| is_pending(p)).collect();
+    if pending.is_empty() && consumers_idle(view, c, &mut ev, out) {
+        return;
+    }
+    let summary;
+    if c.consumers.is_empty() {
+        summary = format!(
+            "WaitForFirstConsumer claim {} has no consumer yet: it binds when a pod that mounts it is scheduled",
+            c.name
+        );
+    } else if pending.is_empty() {
         ev.extend(c.consumers.iter().map(|con| workload_line(&con.workload)));
-        ev.extend(self.events(
-            "PersistentVolumeClaim",
-            &c.pvc.metadata,
-            &["WaitForFirstConsumer", "WaitForPodScheduled"],
-        ));
-        let idle: Vec<String> = c
+        let why: Vec<String> = c
             .consumers
             .iter()
             .map(|con| {
-                format!(
-                    "{} {} is {}",
-                    con.workload.kind,
-                    con.workload.name,
-                    con.workload.idle.unwrap_or("idle")
-                )
+                let state = con
+                    .workload
+                    .idle
+                    .or(con.workload.never_ran.then_some("has not run yet"))
+                    .unwrap_or("has no pod now");
+                format!("{} {} {state}", con.workload.kind, con.workload.name)
             })
             .collect();
-        let resume: Vec<String> = c
-            .consumers
-            .iter()
-            .map(|con| match con.workload.kind {
-                WorkloadKind::CronJob => {
-                    format!("spec.suspend: false on CronJob {}", con.workload.name)
-                }
-                kind => format!("spec.replicas: 1 on {kind} {}", con.workload.name),
-            })
-            .collect();
-        let first = &c.consumers[0];
-        let kubectl: Vec<String> = c
-            .consumers
-            .iter()
-            .map(|con| match con.workload.kind {
-                WorkloadKind::CronJob => format!(
-                    "kubectl -n {ns} patch cronjob {n} -p '{{\"spec\":{{\"suspend\":false}}}}' \
-                     (or run it once: kubectl -n {ns} create job --from=cronjob/{n} {n}-first-run)",
-                    ns = c.ns,
-                    n = con.workload.name
-                ),
-                kind => format!(
-                    "kubectl -n {} scale {}/{} --replicas=1",
-                    c.ns,
-                    kind.as_str().to_lowercase(),
-                    con.workload.name
-                ),
-            })
-            .collect();
-        let kubectl = kubectl.join("; or ");
-        let confirm = format!(
-            "kubectl -n {} get pvc {} (Bound once a consumer's pod is scheduled)",
-            c.ns, c.name
+        summary = format!(
+            "WaitForFirstConsumer claim {} waits for its first consumer ({})",
+            c.name,
+            why.join(", ")
         );
-        let remediation = self.template_fix(
-            &format!("{} {}", first.workload.kind, first.workload.name),
-            Some(first.workload.meta),
-            &format!("set {}", resume.join(" or ")),
-            &kubectl,
-            &confirm,
+    } else {
+        ev.extend(pending_pod_evidence(view, c));
+        let names: Vec<&str> = pending.iter().map(|p| meta_name(&p.metadata)).collect();
+        summary = format!(
+            "WaitForFirstConsumer claim {} waits for pod {} to be scheduled",
+            c.name,
+            names.join(", ")
         );
-        self.hit(
-            out,
-            c,
-            Found {
-                id: FindingId::PvcConsumersIdle,
-                root: c.reference(),
-                summary: format!(
-                    "WaitForFirstConsumer claim {} never binds: {} (no pod will mount it)",
-                    c.name,
-                    idle.join(", ")
-                ),
-                evidence: std::mem::take(ev),
-                remediation,
-            },
-        );
-        true
     }
+    ev.extend(events(
+        view,
+        "PersistentVolumeClaim",
+        &c.pvc.metadata,
+        &["WaitForFirstConsumer", "WaitForPodScheduled"],
+    ));
+    let remediation = match c
+        .consumers
+        .iter()
+        .find(|con| con.workload.kind == WorkloadKind::CronJob)
+    {
+        Some(cj) => format!(
+            "Nothing is wrong: the claim binds when the first consumer is scheduled. To provision it now, run the CronJob once: \
+             kubectl -n {ns} create job --from=cronjob/{n} {n}-first-run{}",
+            if cj.workload.idle == Some("suspended") {
+                format!(
+                    " (it is suspended: kubectl -n {ns} patch cronjob {n} -p '{{\"spec\":{{\"suspend\":false}}}}')",
+                    ns = c.ns,
+                    n = cj.workload.name
+                )
+            } else {
+                String::new()
+            },
+            ns = c.ns,
+            n = cj.workload.name
+        ),
+        None => "Nothing is wrong: the claim binds when the first pod that mounts it is scheduled."
+            .to_owned(),
+    };
+    hit(
+        view,
+        out,
+        c,
+        Found {
+            id: FindingId::PvcWaitingForConsumer,
+            root: c.reference(),
+            summary,
+            evidence: ev,
+            remediation,
+        },
+    );
+}
+
+/// Every consumer of the claim is idle (a suspended CronJob, a workload scaled to 0): no
+/// pod will mount it, so WaitForFirstConsumer waits forever and the pipeline neither
+/// trains nor serves. True when that is the case and the hit was written.
+fn consumers_idle<'a>(
+    view: &View<'_, 'a>,
+    c: &Claim<'a>,
+    ev: &mut Vec<String>,
+    out: &mut Vec<Hit>,
+) -> bool {
+    if c.consumers.is_empty() || c.consumers.iter().any(|con| con.workload.idle.is_none()) {
+        return false;
+    }
+    ev.extend(c.consumers.iter().map(|con| workload_line(&con.workload)));
+    ev.extend(events(
+        view,
+        "PersistentVolumeClaim",
+        &c.pvc.metadata,
+        &["WaitForFirstConsumer", "WaitForPodScheduled"],
+    ));
+    let idle: Vec<String> = c
+        .consumers
+        .iter()
+        .map(|con| {
+            format!(
+                "{} {} is {}",
+                con.workload.kind,
+                con.workload.name,
+                con.workload.idle.unwrap_or("idle")
+            )
+        })
+        .collect();
+    let resume: Vec<String> = c
+        .consumers
+        .iter()
+        .map(|con| match con.workload.kind {
+            WorkloadKind::CronJob => {
+                format!("spec.suspend: false on CronJob {}", con.workload.name)
+            }
+            kind => format!("spec.replicas: 1 on {kind} {}", con.workload.name),
+        })
+        .collect();
+    let first = &c.consumers[0];
+    let kubectl: Vec<String> = c
+        .consumers
+        .iter()
+        .map(|con| match con.workload.kind {
+            WorkloadKind::CronJob => format!(
+                "kubectl -n {ns} patch cronjob {n} -p '{{\"spec\":{{\"suspend\":false}}}}' \
+                 (or run it once: kubectl -n {ns} create job --from=cronjob/{n} {n}-first-run)",
+                ns = c.ns,
+                n = con.workload.name
+            ),
+            kind => format!(
+                "kubectl -n {} scale {}/{} --replicas=1",
+                c.ns,
+                kind.as_str().to_lowercase(),
+                con.workload.name
+            ),
+        })
+        .collect();
+    let kubectl = kubectl.join("; or ");
+    let confirm = format!(
+        "kubectl -n {} get pvc {} (Bound once a consumer's pod is scheduled)",
+        c.ns, c.name
+    );
+    let remediation = template_fix(
+        view,
+        &format!("{} {}", first.workload.kind, first.workload.name),
+        Some(first.workload.meta),
+        &format!("set {}", resume.join(" or ")),
+        &kubectl,
+        &confirm,
+    );
+    hit(
+        view,
+        out,
+        c,
+        Found {
+            id: FindingId::PvcConsumersIdle,
+            root: c.reference(),
+            summary: format!(
+                "WaitForFirstConsumer claim {} never binds: {} (no pod will mount it)",
+                c.name,
+                idle.join(", ")
+            ),
+            evidence: std::mem::take(ev),
+            remediation,
+        },
+    );
+    true
 }
 
 #[cfg(test)]

@@ -3,8 +3,11 @@
 //! in runc 1.5's words, as the lab's node (containerd 2.4, runc 1.5) writes them: a command
 //! that is not in the image, a memory limit below what runc's own setup of the container uses.
 
-use crate::diagnose::engine::Engine;
+use crate::diagnose::engine::View;
+use crate::diagnose::engine::evidence::events;
+use crate::diagnose::engine::merge::pod_hit;
 use crate::diagnose::engine::merge::{Found, Hit};
+use crate::diagnose::rules::containers::{owner_of, pod_state};
 use crate::k8s::model::Pod;
 
 use super::containers::{Failing, container_line, memory_limit};
@@ -12,84 +15,83 @@ use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 
-impl<'i, 'a> Engine<'i, 'a> {
-    /// The runtime could not start the container (runc's `StartError`, the kubelet's
-    /// `RunContainerError`/`CreateContainerError`): the command is not in the image, a
-    /// limit is below what the runtime itself uses, a mount or a security setting fails.
-    pub(crate) fn start_failed(
-        &self,
-        pod: &'a Pod,
-        f: &Failing<'a>,
-        message: &str,
-        out: &mut Vec<Hit>,
-    ) {
-        let cs = f.status;
-        let ns = meta_ns(&pod.metadata);
-        let (kind, wname, _) = self.owner_of(pod);
-        let mut ev = vec![container_line(pod, cs)];
-        ev.extend(self.events("Pod", &pod.metadata, &["Failed", "BackOff"]));
-        let cause = StartFailure::classify(message);
-        let limit = memory_limit(f);
-        let command = f
-            .spec
-            .map(|c| {
-                c.command
-                    .iter()
-                    .flatten()
-                    .chain(c.args.iter().flatten())
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .filter(|c| !c.is_empty());
-        let (what, fix) = match cause {
-            StartFailure::CommandNotFound => (
-                "its command is not in the image".to_owned(),
-                format!(
-                    "Fix command/args of container {} in {kind} {wname} in manifests/ (now: {}); this project's images run /usr/local/bin/trainer and /usr/local/bin/inference as their entrypoints, so no command is needed",
-                    cs.name,
-                    command.as_deref().unwrap_or("the image's entrypoint")
-                ),
+/// The runtime could not start the container (runc's `StartError`, the kubelet's
+/// `RunContainerError`/`CreateContainerError`): the command is not in the image, a
+/// limit is below what the runtime itself uses, a mount or a security setting fails.
+pub(crate) fn start_failed<'a>(
+    view: &View<'_, 'a>,
+    pod: &'a Pod,
+    f: &Failing<'a>,
+    message: &str,
+    out: &mut Vec<Hit>,
+) {
+    let cs = f.status;
+    let ns = meta_ns(&pod.metadata);
+    let (kind, wname, _) = owner_of(view, pod);
+    let mut ev = vec![container_line(pod, cs)];
+    ev.extend(events(view, "Pod", &pod.metadata, &["Failed", "BackOff"]));
+    let cause = StartFailure::classify(message);
+    let limit = memory_limit(f);
+    let command = f
+        .spec
+        .map(|c| {
+            c.command
+                .iter()
+                .flatten()
+                .chain(c.args.iter().flatten())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|c| !c.is_empty());
+    let (what, fix) = match cause {
+        StartFailure::CommandNotFound => (
+            "its command is not in the image".to_owned(),
+            format!(
+                "Fix command/args of container {} in {kind} {wname} in manifests/ (now: {}); this project's images run /usr/local/bin/trainer and /usr/local/bin/inference as their entrypoints, so no command is needed",
+                cs.name,
+                command.as_deref().unwrap_or("the image's entrypoint")
             ),
-            StartFailure::MemoryLimitTooLow => (
-                format!(
-                    "its memory limit ({}) is below what the runtime uses to start it",
-                    limit.as_deref().unwrap_or("none")
-                ),
-                format!(
-                    "Raise resources.limits.memory of container {} in {kind} {wname} in manifests/ (the runtime's message gives the usage it needed); confirm with kubectl -n {ns} get pod {} -o jsonpath='{{.status.containerStatuses[*].state}}'",
-                    cs.name,
-                    meta_name(&pod.metadata)
-                ),
+        ),
+        StartFailure::MemoryLimitTooLow => (
+            format!(
+                "its memory limit ({}) is below what the runtime uses to start it",
+                limit.as_deref().unwrap_or("none")
             ),
-            StartFailure::Other => (
-                "the runtime refused to start it".to_owned(),
-                format!(
-                    "Read the runtime's message above; fix the container's command, mounts or securityContext of {kind} {wname} in manifests/"
-                ),
+            format!(
+                "Raise resources.limits.memory of container {} in {kind} {wname} in manifests/ (the runtime's message gives the usage it needed); confirm with kubectl -n {ns} get pod {} -o jsonpath='{{.status.containerStatuses[*].state}}'",
+                cs.name,
+                meta_name(&pod.metadata)
             ),
-        };
-        // runc's own words, after containerd's and runc's wrappers.
-        let message = message.trim();
-        let last_line = message
-            .rsplit_once("error during container init: ")
-            .map_or(message, |(_, m)| m);
-        self.pod_hit(
-            out,
-            pod,
-            Self::pod_state(pod, cs),
-            Found {
-                id: FindingId::ContainerStartFailed,
-                root: ObjectRef::namespaced(kind.as_str(), ns, wname),
-                summary: format!(
-                    "container {} of {kind} {wname} cannot start: {what} ({last_line})",
-                    cs.name
-                ),
-                evidence: ev,
-                remediation: fix,
-            },
-        );
-    }
+        ),
+        StartFailure::Other => (
+            "the runtime refused to start it".to_owned(),
+            format!(
+                "Read the runtime's message above; fix the container's command, mounts or securityContext of {kind} {wname} in manifests/"
+            ),
+        ),
+    };
+    // runc's own words, after containerd's and runc's wrappers.
+    let message = message.trim();
+    let last_line = message
+        .rsplit_once("error during container init: ")
+        .map_or(message, |(_, m)| m);
+    pod_hit(
+        view,
+        out,
+        pod,
+        pod_state(pod, cs),
+        Found {
+            id: FindingId::ContainerStartFailed,
+            root: ObjectRef::namespaced(kind.as_str(), ns, wname),
+            summary: format!(
+                "container {} of {kind} {wname} cannot start: {what} ({last_line})",
+                cs.name
+            ),
+            evidence: ev,
+            remediation: fix,
+        },
+    );
 }
 
 /// Why the runtime could not start a container, from its message (runc's wordings, as

@@ -3,7 +3,10 @@
 //! manifests set `terminationMessagePolicy: FallbackToLogsOnError`.
 
 use super::capitalise;
-use crate::diagnose::engine::Engine;
+use crate::diagnose::engine::View;
+use crate::diagnose::engine::evidence::events;
+use crate::diagnose::engine::remedy::managed_by;
+use crate::diagnose::rules::containers::oom_killed;
 use crate::k8s::model::{Job, Pod};
 
 use crate::config::LabConfig;
@@ -72,130 +75,127 @@ pub(crate) fn superseded(ix: &Index<'_>, job: &Job) -> bool {
     })
 }
 
-impl<'i, 'a> Engine<'i, 'a> {
-    /// The pods of a Job, oldest first.
-    pub(crate) fn job_pods(&self, job: &'a Job) -> Vec<&'a Pod> {
-        let Some(uid) = job.metadata.uid.as_deref() else {
-            return Vec::new();
-        };
-        let mut pods: Vec<&'a Pod> = self.ix.pods_by_owner.get(uid).cloned().unwrap_or_default();
-        pods.sort_by_key(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0));
-        pods
-    }
+/// The pods of a Job, oldest first.
+pub(crate) fn job_pods<'a>(view: &View<'_, 'a>, job: &'a Job) -> Vec<&'a Pod> {
+    let Some(uid) = job.metadata.uid.as_deref() else {
+        return Vec::new();
+    };
+    let mut pods: Vec<&'a Pod> = view.ix.pods_by_owner.get(uid).cloned().unwrap_or_default();
+    pods.sort_by_key(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0));
+    pods
+}
 
-    /// A later Job of the same CronJob succeeded: this failure is history.
-    pub(crate) fn judge_job(&self, job: &'a Job, out: &mut Vec<Hit>) {
-        if !is_trainer_job(job, self.ix, self.config) || superseded(self.ix, job) {
-            return;
+/// A later Job of the same CronJob succeeded: this failure is history.
+pub(crate) fn judge_job<'a>(view: &View<'_, 'a>, job: &'a Job, out: &mut Vec<Hit>) {
+    if !is_trainer_job(job, view.ix, view.config) || superseded(view.ix, job) {
+        return;
+    }
+    let Some((reason, message)) = crate::k8s::job::failed(job) else {
+        return;
+    };
+    let ns = meta_ns(&job.metadata);
+    let name = meta_name(&job.metadata);
+    let pods = job_pods(view, job);
+    let last = pods.last().copied();
+    // The last pod's container that runs the trainer (by command or image, whatever its
+    // name), else its first: its termination is the trainer's own error.
+    let status = last.and_then(|p| {
+        let statuses = p.status.as_ref()?.container_statuses.as_ref()?;
+        statuses
+            .iter()
+            .find(|c| program(p, c) == Some("trainer"))
+            .or_else(|| statuses.first())
+    });
+    let terminated = status.and_then(|cs| {
+        cs.state
+            .as_ref()
+            .and_then(|s| s.terminated.as_ref())
+            .or_else(|| last_terminated(cs))
+    });
+    // Killed for memory: that is the root cause, with its own fix.
+    if let (Some(pod), Some(cs), Some(t)) = (last, status, terminated)
+        && t.reason.as_deref() == Some("OOMKilled")
+    {
+        let spec = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.containers.iter().find(|c| c.name == cs.name));
+        oom_killed(view, pod, &Failing { status: cs, spec }, out);
+        return;
+    }
+    let owner = view.ix.top_owner(&job.metadata);
+    let hook = crate::k8s::job::is_argocd_hook(job);
+    let mut ev = vec![format!("Job {ns}/{name}: Failed {reason}: {message}")];
+    if let (Some(pod), Some(cs)) = (last, status) {
+        ev.push(crate::diagnose::rules::containers::container_line(pod, cs));
+    }
+    if let (Some(pod), Some(cs), Some(t)) = (last, status, terminated)
+        && let Some(m) = exit_meaning(program(pod, cs), t.exit_code)
+    {
+        ev.push(m.to_owned());
+    }
+    ev.extend(events(
+        view,
+        "Job",
+        &job.metadata,
+        &["BackoffLimitExceeded", "DeadlineExceeded"],
+    ));
+    let error_line = terminated
+        .and_then(|t| t.message.as_deref())
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(|m| m.lines().last().unwrap_or(m).to_owned());
+    let rerun = match (owner, hook) {
+        (Some((_, cron)), _) => format!(
+            "kubectl -n {ns} create job --from=cronjob/{c} {c}-manual",
+            c = meta_name(cron)
+        ),
+        (None, true) => match managed_by(view, &job.metadata).map(|m| m.app) {
+            Some(app) => format!("argocd app sync {app} (the hook runs again on every sync)"),
+            None => "sync the Argo CD Application again (the hook runs on every sync)".to_owned(),
+        },
+        _ => format!("kubectl -n {ns} delete job {name} and re-apply it"),
+    };
+    let cause = match terminated.map(|t| t.exit_code) {
+        Some(1) => {
+            "fix the training data (manifests/base/data/training.csv, the training-data ConfigMap) or lower --min-r2 in the trainer's args in manifests/"
         }
-        let Some((reason, message)) = crate::k8s::job::failed(job) else {
-            return;
-        };
-        let ns = meta_ns(&job.metadata);
-        let name = meta_name(&job.metadata);
-        let pods = self.job_pods(job);
-        let last = pods.last().copied();
-        // The last pod's container that runs the trainer (by command or image, whatever its
-        // name), else its first: its termination is the trainer's own error.
-        let status = last.and_then(|p| {
-            let statuses = p.status.as_ref()?.container_statuses.as_ref()?;
-            statuses
-                .iter()
-                .find(|c| program(p, c) == Some("trainer"))
-                .or_else(|| statuses.first())
-        });
-        let terminated = status.and_then(|cs| {
-            cs.state
-                .as_ref()
-                .and_then(|s| s.terminated.as_ref())
-                .or_else(|| last_terminated(cs))
-        });
-        // Killed for memory: that is the root cause, with its own fix.
-        if let (Some(pod), Some(cs), Some(t)) = (last, status, terminated)
-            && t.reason.as_deref() == Some("OOMKilled")
-        {
-            let spec = pod
-                .spec
-                .as_ref()
-                .and_then(|s| s.containers.iter().find(|c| c.name == cs.name));
-            self.oom_killed(pod, &Failing { status: cs, spec }, out);
-            return;
+        Some(2) => {
+            "fix the trainer's arguments or volumes in manifests/ (MODEL_DIR writable, TRAINING_DATA present)"
         }
-        let owner = self.ix.top_owner(&job.metadata);
-        let hook = crate::k8s::job::is_argocd_hook(job);
-        let mut ev = vec![format!("Job {ns}/{name}: Failed {reason}: {message}")];
-        if let (Some(pod), Some(cs)) = (last, status) {
-            ev.push(crate::diagnose::rules::containers::container_line(pod, cs));
+        _ if reason == "DeadlineExceeded" => {
+            "the Job ran out of time (activeDeadlineSeconds): see whether its pod could start at all (kubectl describe pod)"
         }
-        if let (Some(pod), Some(cs), Some(t)) = (last, status, terminated)
-            && let Some(m) = exit_meaning(program(pod, cs), t.exit_code)
-        {
-            ev.push(m.to_owned());
-        }
-        ev.extend(self.events(
-            "Job",
-            &job.metadata,
-            &["BackoffLimitExceeded", "DeadlineExceeded"],
-        ));
-        let error_line = terminated
-            .and_then(|t| t.message.as_deref())
-            .map(str::trim)
-            .filter(|m| !m.is_empty())
-            .map(|m| m.lines().last().unwrap_or(m).to_owned());
-        let rerun = match (owner, hook) {
-            (Some((_, cron)), _) => format!(
-                "kubectl -n {ns} create job --from=cronjob/{c} {c}-manual",
-                c = meta_name(cron)
-            ),
-            (None, true) => match self.managed_by(&job.metadata).map(|m| m.app) {
-                Some(app) => format!("argocd app sync {app} (the hook runs again on every sync)"),
-                None => {
-                    "sync the Argo CD Application again (the hook runs on every sync)".to_owned()
-                }
-            },
-            _ => format!("kubectl -n {ns} delete job {name} and re-apply it"),
-        };
-        let cause = match terminated.map(|t| t.exit_code) {
-            Some(1) => {
-                "fix the training data (manifests/base/data/training.csv, the training-data ConfigMap) or lower --min-r2 in the trainer's args in manifests/"
-            }
-            Some(2) => {
-                "fix the trainer's arguments or volumes in manifests/ (MODEL_DIR writable, TRAINING_DATA present)"
-            }
-            _ if reason == "DeadlineExceeded" => {
-                "the Job ran out of time (activeDeadlineSeconds): see whether its pod could start at all (kubectl describe pod)"
-            }
-            _ => "read the trainer's error above",
-        };
-        let mut affected = vec![Affected {
-            object: Ref::namespaced("Job", ns, name),
-            state: Some(format!("Failed ({reason})")),
-        }];
-        if let Some(pod) = last {
-            affected.push(Affected {
-                object: Ref::namespaced("Pod", ns, meta_name(&pod.metadata)),
-                state: Some(crate::k8s::pod::pod_phase(pod).to_owned()),
-            });
-        }
-        if let Some((kind, cron)) = owner {
-            affected.push(Affected {
-                object: Ref::namespaced(kind.as_str(), ns, meta_name(cron)),
-                state: None,
-            });
-        }
-        out.push(Hit {
-            id: FindingId::TrainerJobFailed,
-            root: ObjectRef::namespaced("Job", ns, name),
-            summary: format!(
-                "training Job {name} failed ({reason}){}",
-                error_line.map(|l| format!(": {l}")).unwrap_or_default()
-            ),
-            group_summary: None,
-            evidence: ev,
-            affected,
-            remediation: format!("{}; then run it again: {rerun}", capitalise(cause)),
+        _ => "read the trainer's error above",
+    };
+    let mut affected = vec![Affected {
+        object: Ref::namespaced("Job", ns, name),
+        state: Some(format!("Failed ({reason})")),
+    }];
+    if let Some(pod) = last {
+        affected.push(Affected {
+            object: Ref::namespaced("Pod", ns, meta_name(&pod.metadata)),
+            state: Some(crate::k8s::pod::pod_phase(pod).to_owned()),
         });
     }
+    if let Some((kind, cron)) = owner {
+        affected.push(Affected {
+            object: Ref::namespaced(kind.as_str(), ns, meta_name(cron)),
+            state: None,
+        });
+    }
+    out.push(Hit {
+        id: FindingId::TrainerJobFailed,
+        root: ObjectRef::namespaced("Job", ns, name),
+        summary: format!(
+            "training Job {name} failed ({reason}){}",
+            error_line.map(|l| format!(": {l}")).unwrap_or_default()
+        ),
+        group_summary: None,
+        evidence: ev,
+        affected,
+        remediation: format!("{}; then run it again: {rerun}", capitalise(cause)),
+    });
 }
 
 #[cfg(test)]
