@@ -22,9 +22,27 @@ const LAYERS: &[&[&str]] = &[
     &["config", "exit", "severity", "lib"],
 ];
 
+/// The modules of `diagnose/`, top to bottom by the same rule, one to a row so that no two of
+/// them use each other: the entry points (`mod.rs`: `diagnose`, `diagnose_at`) use the sweep
+/// for what no finding names, the sweep the rules, the rules what they share (`engine/`: the
+/// view, the claim, evidence, remedies, the merge), and all of them the index and the types of
+/// what they report. A child names the module an item is defined in, not `mod.rs`'s re-export.
+const DIAGNOSE: &[&str] = &[
+    "mod",
+    "sweep",
+    "rules",
+    "engine",
+    "causes",
+    "index",
+    "scheduler",
+    "scope",
+    "finding",
+    "catalogue",
+];
+
 #[cfg(test)]
 mod tests {
-    use super::LAYERS;
+    use super::{DIAGNOSE, LAYERS};
     use std::collections::BTreeSet;
     use std::path::{Path, PathBuf};
 
@@ -174,17 +192,23 @@ mod tests {
 
     /// The first segments of every `crate::` path in `code` (`crate::{a, b::c}` gives a and b).
     fn crate_modules(code: &str) -> BTreeSet<String> {
+        paths_under(code, "crate::")
+    }
+
+    /// The first segments after `prefix` of every path in `code` that starts with it.
+    fn paths_under(code: &str, prefix: &str) -> BTreeSet<String> {
         let mut found = BTreeSet::new();
         let ident = |s: &str| -> String {
             s.chars()
                 .take_while(|c| c.is_alphanumeric() || *c == '_')
                 .collect()
         };
-        for (at, _) in code.match_indices("crate::") {
-            if at > 0 && code[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_') {
-                continue; // `$crate::`, `my_crate::`
+        for (at, _) in code.match_indices(prefix) {
+            if at > 0 && code[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':')
+            {
+                continue; // `$crate::`, `my_crate::`, `x::super::`
             }
-            let after = code[at + "crate::".len()..].trim_start();
+            let after = code[at + prefix.len()..].trim_start();
             if let Some(group) = after.strip_prefix('{') {
                 let mut depth = 0;
                 let mut start = true;
@@ -356,6 +380,99 @@ mod tests {
             imports
                 .iter()
                 .any(|i| i.to == "config" && layer_of(&i.from) < layer_of("config"))
+        );
+    }
+
+    /// Every use of a `diagnose/` module by another, as (file, from, to): `crate::diagnose::x`
+    /// anywhere under `diagnose/`, and `super::x` where `super` is `diagnose` itself. An item
+    /// of `mod.rs` (or its re-export) counts as `mod`.
+    fn diagnose_imports() -> Vec<Import> {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/diagnose");
+        let mut files = Vec::new();
+        sources(&src, &mut files);
+        files.sort();
+        let unit = |rel: &Path| -> String {
+            let first = rel
+                .components()
+                .next()
+                .unwrap()
+                .as_os_str()
+                .to_string_lossy();
+            first.trim_end_matches(".rs").to_owned()
+        };
+        let units: BTreeSet<String> = files
+            .iter()
+            .map(|f| unit(f.strip_prefix(&src).unwrap()))
+            .collect();
+        let mut test_only = BTreeSet::new();
+        let mut per_file = Vec::new();
+        for file in &files {
+            let text = std::fs::read_to_string(file).unwrap();
+            let (code, tests) = without_tests(&code_only(&text));
+            for t in tests {
+                test_only.insert(src.join(format!("{t}.rs")));
+            }
+            per_file.push((file.clone(), code));
+        }
+        let mut found = Vec::new();
+        for (file, code) in per_file {
+            if test_only.contains(&file) {
+                continue;
+            }
+            let rel = file.strip_prefix(&src).unwrap();
+            let from = unit(rel);
+            // `super` is `diagnose` in its direct children and in the `mod.rs` of a directory.
+            let super_is_diagnose =
+                from != "mod" && (rel.components().count() == 1 || rel.ends_with("mod.rs"));
+            let mut names = paths_under(&code, "crate::diagnose::");
+            if super_is_diagnose {
+                names.extend(paths_under(&code, "super::"));
+            }
+            for name in names {
+                let to = if units.contains(&name) {
+                    name
+                } else {
+                    "mod".to_owned()
+                };
+                if to != from {
+                    found.push(Import {
+                        file: rel.display().to_string(),
+                        from: from.clone(),
+                        to,
+                    });
+                }
+            }
+        }
+        found
+    }
+
+    /// No circle inside `diagnose/`: each module uses only those below it in [`DIAGNOSE`].
+    #[test]
+    fn diagnose_modules_use_only_those_below() {
+        let imports = diagnose_imports();
+        assert!(
+            imports.len() > 30,
+            "the scan found {} imports",
+            imports.len()
+        );
+        // The scan sees the paths it must: the sweep asks the rules, the rules what they share.
+        let uses = |from: &str, to: &str| imports.iter().any(|i| i.from == from && i.to == to);
+        assert!(uses("sweep", "rules") && uses("rules", "engine") && uses("index", "finding"));
+        let row = |m: &str| DIAGNOSE.iter().position(|r| *r == m);
+        let mut wrong = Vec::new();
+        for i in &imports {
+            match (row(&i.from), row(&i.to)) {
+                (Some(from), Some(to)) if to > from => {}
+                (None, _) => {
+                    wrong.push(format!("{} ({}) is in no row of DIAGNOSE", i.file, i.from))
+                }
+                _ => wrong.push(format!("{} ({}) uses {}", i.file, i.from, i.to)),
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "diagnose/ modules that use one above:\n{}",
+            wrong.join("\n")
         );
     }
 }

@@ -13,8 +13,8 @@
 //! controller's `FailedCreate`.
 
 use crate::config::LabConfig;
-use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;
+use crate::diagnose::finding::ObjectRef;
 use crate::diagnose::index::{EventRecord, Index};
 use crate::k8s::model::{Deployment, Pod};
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};

@@ -22,7 +22,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use k8s_openapi::jiff::Timestamp;
 use kube::core::DynamicObject;
 
-use super::scheduler::strip_combined_prefix;
+use crate::diagnose::scheduler::strip_combined_prefix;
 use crate::snapshot::ClusterSnapshot;
 
 use crate::k8s::WorkloadKind;
@@ -682,9 +682,12 @@ impl<'a> Index<'a> {
 
     /// The top-level workload of an object (see [`Self::top_owner`]) as a reference, or `None`
     /// for an object nothing owns.
-    pub fn top_owner_ref(&self, meta: &'a ObjectMeta) -> Option<crate::diagnose::ObjectRef> {
+    pub fn top_owner_ref(
+        &self,
+        meta: &'a ObjectMeta,
+    ) -> Option<crate::diagnose::finding::ObjectRef> {
         let (kind, owner) = self.top_owner(meta)?;
-        Some(crate::diagnose::ObjectRef::namespaced(
+        Some(crate::diagnose::finding::ObjectRef::namespaced(
             kind.as_str(),
             ns(owner),
             name(owner),

@@ -26,11 +26,13 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::config::LabConfig;
 use crate::diagnose::catalogue::FindingId;
+use crate::diagnose::catalogue::Severity;
 use crate::diagnose::causes::Cause;
 use crate::diagnose::engine::evidence::event_line;
 use crate::diagnose::engine::merge::Hit;
+use crate::diagnose::finding::{Affected, Finding, ObjectRef};
 use crate::diagnose::index::{EventRecord, Index};
-use crate::diagnose::{Affected, Finding, ObjectRef, Scope, Severity};
+use crate::diagnose::scope::Scope;
 use crate::k8s::model::{Deployment, Job, Pod, StatefulSet};
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 use crate::k8s::routing;

@@ -8,7 +8,9 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::config::LabConfig;
-use crate::diagnose::{Diagnosis, Scope, Target, diagnose_target};
+use crate::diagnose::finding::Diagnosis;
+use crate::diagnose::scope::Scope;
+use crate::diagnose::{Target, diagnose_target};
 use crate::snapshot::ClusterSnapshot;
 
 pub(crate) const NS: &str = "mlops-lab";

@@ -4,7 +4,7 @@
 
 use crate::diagnose::engine::View;
 use crate::diagnose::engine::claim::{Claim, push_unique};
-use crate::diagnose::{Affected, ObjectRef};
+use crate::diagnose::finding::{Affected, ObjectRef};
 use crate::k8s::WorkloadKind;
 use crate::k8s::model::Pod;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};

@@ -7,7 +7,7 @@ use crate::diagnose::engine::claim::Claim;
 use std::collections::HashMap;
 
 use crate::diagnose::catalogue::FindingId;
-use crate::diagnose::{Affected, Finding, ObjectRef};
+use crate::diagnose::finding::{Affected, Finding, ObjectRef};
 
 /// One root cause found for one claim; hits with the same `(id, root)` merge into one finding.
 pub(crate) struct Hit {
@@ -130,7 +130,11 @@ impl PartialOrd for FindingIdOrder {
 
 impl Ord for FindingIdOrder {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        let pos = |id: &str| crate::diagnose::CATALOGUE.iter().position(|k| k.id == id);
+        let pos = |id: &str| {
+            crate::diagnose::catalogue::CATALOGUE
+                .iter()
+                .position(|k| k.id == id)
+        };
         pos(self.0).cmp(&pos(other.0))
     }
 }

@@ -17,8 +17,8 @@ use crate::k8s::model::{Container, Pod};
 use crate::k8s::pod::pod_phase;
 use k8s_openapi::api::core::v1::ContainerStatus;
 
-use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;
+use crate::diagnose::finding::ObjectRef;
 use crate::k8s::WorkloadKind;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 use crate::k8s::resources::{format_amount, parse_quantity};

@@ -13,7 +13,7 @@ use crate::k8s::model::Pod;
 use crate::k8s::pod::{is_pending, is_terminated};
 
 use crate::diagnose::catalogue::FindingId;
-use crate::diagnose::{Affected, ObjectRef};
+use crate::diagnose::finding::{Affected, ObjectRef};
 use crate::k8s::WorkloadKind;
 use crate::k8s::names::name as meta_name;
 

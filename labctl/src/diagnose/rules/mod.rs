@@ -22,12 +22,12 @@ pub(crate) mod training;
 pub(crate) mod volume_path;
 
 use crate::config::LabConfig;
-use crate::diagnose::Finding;
-use crate::diagnose::Scope;
 use crate::diagnose::engine::View;
 use crate::diagnose::engine::claim::{Claim, claim};
 use crate::diagnose::engine::merge::{self, Hit};
+use crate::diagnose::finding::Finding;
 use crate::diagnose::index::Index;
+use crate::diagnose::scope::Scope;
 use crate::k8s::model::Pod;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 

@@ -1,6 +1,5 @@
 //! A pending claim: missing class, stale selected node, scheduler messages.
 
-use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::View;
 use crate::diagnose::engine::claim::{Claim, Consumer};
@@ -11,6 +10,7 @@ use crate::diagnose::engine::merge::{Found, Hit};
 use crate::diagnose::engine::merge::{grouped_hit, hit};
 use crate::diagnose::engine::remedy::reapply;
 use crate::diagnose::engine::{SELECTED_NODE, STORAGE_PROVISIONER, STORAGE_PROVISIONER_BETA};
+use crate::diagnose::finding::ObjectRef;
 use crate::diagnose::index::ClassLookup;
 use crate::diagnose::rules::pinning::{selector_from_events, selector_matches_no_node};
 use crate::diagnose::rules::provisioning::{

@@ -9,8 +9,9 @@
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::evidence::event_line;
 use crate::diagnose::engine::merge::Hit;
+use crate::diagnose::finding::{Affected, ObjectRef};
 use crate::diagnose::index::Index;
-use crate::diagnose::{Affected, ObjectRef, Scope};
+use crate::diagnose::scope::Scope;
 use crate::k8s::model::Pod;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 

@@ -15,8 +15,8 @@ use crate::k8s::model::Pod;
 use crate::k8s::pod::is_pending;
 use k8s_openapi::api::storage::v1::StorageClass;
 
-use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;
+use crate::diagnose::finding::ObjectRef;
 use crate::k8s::WorkloadKind;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 

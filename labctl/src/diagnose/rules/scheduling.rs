@@ -14,8 +14,8 @@ use crate::k8s::model::Pod;
 use crate::k8s::pod::is_pending;
 use k8s_openapi::api::core::v1::Node;
 
-use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;
+use crate::diagnose::finding::ObjectRef;
 use crate::diagnose::scheduler::ReasonKind;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 use crate::k8s::resources::{self, Room};

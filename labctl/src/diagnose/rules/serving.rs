@@ -10,8 +10,8 @@ use crate::diagnose::rules::containers::owner_of;
 use crate::k8s::model::Pod;
 use crate::k8s::pod::pod_phase;
 
-use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;
+use crate::diagnose::finding::ObjectRef;
 use crate::diagnose::rules::containers::container_line;
 use crate::diagnose::rules::training::is_trainer_job;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};

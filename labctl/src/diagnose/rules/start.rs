@@ -11,8 +11,8 @@ use crate::diagnose::rules::containers::{owner_of, pod_state};
 use crate::k8s::model::Pod;
 
 use super::containers::{Failing, container_line, memory_limit};
-use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;
+use crate::diagnose::finding::ObjectRef;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 
 /// The runtime could not start the container (runc's `StartError`, the kubelet's

@@ -10,12 +10,12 @@ use crate::diagnose::rules::containers::oom_killed;
 use crate::k8s::model::{Job, Pod};
 
 use crate::config::LabConfig;
-use crate::diagnose::ObjectRef;
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::merge::Hit;
+use crate::diagnose::finding::ObjectRef;
+use crate::diagnose::finding::{Affected, ObjectRef as Ref};
 use crate::diagnose::index::Index;
 use crate::diagnose::rules::containers::{Failing, exit_meaning, last_terminated, program};
-use crate::diagnose::{Affected, ObjectRef as Ref};
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 
 /// The trainer's Jobs: the runs of the CronJob the lab description names (its own Jobs and the
