@@ -108,6 +108,30 @@ impl Certs {
 }
 
 impl Certs {
+    /// A serving certificate for the lab's registry at `ip` (`registry.crt`, `registry.key`),
+    /// made once: its subject alternative name is the address containerd and labctl dial.
+    pub fn registry(&self, ip: &str) -> Result<(PathBuf, PathBuf)> {
+        let (crt, key) = (self.file("registry.crt"), self.file("registry.key"));
+        if crt.exists() && key.exists() {
+            return Ok((crt, key));
+        }
+        let f = |name: &str| self.file(name).to_string_lossy().into_owned();
+        std::fs::write(
+            self.file("registry.ext"),
+            format!("subjectAltName=IP:{ip}\nextendedKeyUsage=serverAuth\n"),
+        )?;
+        run(Command::new("openssl")
+            .args(["req", "-newkey", "rsa:2048", "-nodes"])
+            .args(["-keyout", &f("registry.key"), "-out", &f("registry.csr")])
+            .args(["-subj", "/CN=mlops-lab-registry"]))?;
+        run(Command::new("openssl")
+            .args(["x509", "-req", "-days", "3650", "-CAcreateserial"])
+            .args(["-in", &f("registry.csr"), "-CA", &f("ca.crt")])
+            .args(["-CAkey", &f("ca.key"), "-out", &f("registry.crt")])
+            .args(["-extfile", &f("registry.ext")]))?;
+        Ok((crt, key))
+    }
+
     /// The real node's kubelet credentials: `system:node:<name>` in group `system:nodes`, what
     /// the API server's Node authorizer grants a kubelet.
     fn sign_node(&self) -> Result<()> {

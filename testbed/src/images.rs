@@ -421,6 +421,14 @@ pub fn multi_arch(images: &[Image], annotations: &BTreeMap<String, String>) -> R
         .iter()
         .map(|i| i.manifest(true))
         .collect::<Result<Vec<_>>>()?;
+    Ok(MultiArch {
+        index: index_of(&manifests, annotations)?,
+        manifests,
+    })
+}
+
+/// The image index listing `manifests`, each with its platform, with `annotations`.
+pub fn index_of(manifests: &[Manifest], annotations: &BTreeMap<String, String>) -> Result<Blob> {
     let mut index = json!({
         "schemaVersion": 2,
         "mediaType": INDEX,
@@ -433,10 +441,7 @@ pub fn multi_arch(images: &[Image], annotations: &BTreeMap<String, String>) -> R
     if !annotations.is_empty() {
         index["annotations"] = json!(annotations);
     }
-    Ok(MultiArch {
-        index: Blob::new(INDEX, serde_json::to_vec(&index)?),
-        manifests,
-    })
+    Ok(Blob::new(INDEX, serde_json::to_vec(&index)?))
 }
 
 /// Writes an OCI image layout directory holding `indexes` (reference name, index), replacing

@@ -20,6 +20,7 @@ use crate::images::{self, Image};
 use crate::ingress::Traefik;
 use crate::node::{self, Node};
 use crate::process::{Kept, ProcessGuard, stop_pids};
+use crate::registry::{self, LabRegistry};
 use crate::topology::{NAMESPACE, PIN_NODE};
 
 /// A running lab. Fields drop in order: Pi-hole and the ingress first, then Argo CD, the
@@ -31,6 +32,9 @@ pub struct Lab {
     pub argocd: ArgoCd,
     pub git: GitServer,
     pub provisioner: Option<ProcessGuard>,
+    /// The registry the node pulls the workload images from (stopped before the node, whose
+    /// bridge carries its address).
+    pub registry: LabRegistry,
     pub node: Node,
     pub cp: ControlPlane,
     pub bins: Binaries,
@@ -59,37 +63,28 @@ pub fn kept_pids(dir: &Path) -> Vec<u32> {
 }
 
 /// Stops a kept lab: every recorded pid, newest first, then what the node left (its
-/// containers, mounts and bridge).
+/// containers, mounts and bridge) and the registry's storage.
 pub fn down(dir: &Path) -> Result<usize> {
     let mut pids = kept_pids(dir);
     pids.reverse();
     stop_pids(&pids, Duration::from_secs(5));
     node::cleanup(&dir.join("node"));
+    registry::remove(&dir.join("registry"));
     let _ = std::fs::remove_file(state_file(dir));
     Ok(pids.len())
 }
 
-/// The images the real node runs, imported into its containerd: the workspace's release
-/// `trainer` and `inference` under the names and tag the lab overlay gives them, the pause
-/// image, and local-path-provisioner's helper image.
+/// The images imported into the real node's containerd: the pause image (the kubelet's
+/// sandbox, which containerd pins) and local-path-provisioner's helper image. The workload
+/// images are not imported: the node pulls them from the lab's registry.
 pub fn node_images(repo: &Path, bins: &Binaries, cache: &Path) -> Result<Vec<Image>> {
-    eprintln!("lab: images (release trainer and inference, pause, busybox)");
-    let host = images::Platform::default();
-    let mut trainer = images::workload("trainer", &dataplane::release_bin("trainer")?, host)?;
-    trainer.name = images::normalise(&format!("mlops-lab-trainer:{}", LAB_IMAGE_TAG));
-    let mut inference = images::workload("inference", &dataplane::release_bin("inference")?, host)?;
-    inference.name = images::normalise(&format!("mlops-lab-inference:{}", LAB_IMAGE_TAG));
+    eprintln!("lab: images (pause, busybox)");
     let helper = local_path_helper_image(repo)?;
     Ok(vec![
-        trainer,
-        inference,
         images::pause(&bins.k8s_module, cache, node::PAUSE_TAG)?,
         images::busybox(&images::normalise(&helper))?,
     ])
 }
-
-/// The tag the lab overlay gives both workload images (`images:` in its kustomization).
-pub const LAB_IMAGE_TAG: &str = "dev";
 
 /// The helper image local-path-provisioner's configuration names (`helperPod.yaml`).
 fn local_path_helper_image(repo: &Path) -> Result<String> {
@@ -133,6 +128,21 @@ impl Lab {
         // provisioner, Traefik) is already bound to the kwok node.
         let node = Node::start(&cp, &bins, &dir.join("node"), &images)?;
 
+        // The registry listens on the node's bridge, which the node made.
+        eprintln!(
+            "lab: registry {} on https://{}",
+            bins.registry.display(),
+            registry::host()
+        );
+        let certs = crate::certs::Certs {
+            dir: cp.dir.join("certs"),
+        };
+        let lab_registry = LabRegistry::start(&dir.join("registry"), &bins.registry, &certs)?;
+        node.trust_registry(&registry::host(), Some(lab_registry.ca_file()))?;
+        for p in lab_registry.push_lab_images(repo)? {
+            eprintln!("lab: pushed {}:{} ({})", p.name, p.tag, p.digest);
+        }
+
         eprintln!("lab: labctl's read-only RBAC for user `labctl`");
         // The shipped ClusterRole, and the lab's own binding (testbed/addons/labctl-rbac.yaml).
         let role = repo.join("manifests/rbac/clusterrole.yaml");
@@ -156,7 +166,8 @@ impl Lab {
                 &template,
                 dns.addr,
                 traefik.addr.port(),
-                &repo.join("manifests/overlays/lab"),
+                &git.file("manifests/overlays/lab"),
+                lab_registry.ca_file(),
             ),
         )?;
         let mut lab = Lab {
@@ -165,6 +176,7 @@ impl Lab {
             argocd,
             git,
             provisioner: Some(provisioner),
+            registry: lab_registry,
             node,
             cp,
             bins,
@@ -223,6 +235,7 @@ impl Lab {
     /// `kubectl apply -k` of the lab's Application: `argocd/` with only the repository URL
     /// and the overlay path changed (see [`gitops::application_kustomization`]).
     pub fn apply_application(&self) -> Result<()> {
+        self.install_pull_secret(None)?;
         let app_dir = self.dir.join("argocd-app");
         gitops::write_application_kustomization(&app_dir, &self.repo, &self.git.url)?;
         self.cp.kubectl(&[
@@ -232,6 +245,42 @@ impl Lab {
             &app_dir.display().to_string(),
         ])?;
         Ok(())
+    }
+
+    /// The pipeline's namespace with the registry's pull Secret (`password`: the registry's,
+    /// or another for a scenario) and the Role that lets labctl read it
+    /// (`testbed/addons/registry-pull.yaml`). Credentials stay out of Git: one creates the
+    /// Secret by hand (or with a secrets operator) before Argo CD's first sync; the overlay
+    /// names it in `imagePullSecrets`.
+    pub fn install_pull_secret(&self, password: Option<&str>) -> Result<()> {
+        let namespace =
+            format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {NAMESPACE}\n");
+        self.cp.apply(&namespace)?;
+        let role = self.repo.join("testbed/addons/registry-pull.yaml");
+        self.cp
+            .kubectl(&["apply", "-f", &role.display().to_string()])?;
+        // In a file only root reads, never on a command line.
+        let file = self.registry.dir.join("pull-secret.yaml");
+        {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&file)?;
+            f.write_all(self.registry.pull_secret(password).as_bytes())?;
+        }
+        let applied = self.cp.kubectl(&[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            &file.display().to_string(),
+        ]);
+        let _ = std::fs::remove_file(&file);
+        applied.map(drop)
     }
 
     /// Deletes the Application without its objects (it has no resources finalizer), which
@@ -451,6 +500,7 @@ impl Lab {
             }
             self.cp.check_alive()?;
             self.node.check_alive()?;
+            self.registry.check_alive()?;
             self.traefik.guard.check_alive()?;
             self.argocd.check_alive()?;
             self.git.check_alive()?;
@@ -559,6 +609,7 @@ impl Lab {
             argocd,
             git,
             provisioner,
+            registry,
             node,
             mut cp,
             dir,
@@ -570,6 +621,7 @@ impl Lab {
         let mut pids: Vec<u32> = cp.processes.drain(..).map(ProcessGuard::detach).collect();
         pids.extend(provisioner.map(ProcessGuard::detach));
         pids.extend(node.detach());
+        pids.extend(registry.detach());
         pids.extend(git.pids());
         pids.extend(argocd.pids());
         let state = json!({
@@ -597,6 +649,7 @@ fn labctl_toml(
     dns: std::net::SocketAddr,
     ingress_port: u16,
     manifests: &Path,
+    registry_ca: &Path,
 ) -> String {
     template
         .replace("PIHOLE_DNS", &dns.to_string())
@@ -604,6 +657,7 @@ fn labctl_toml(
         .replace("INGRESS_PORT", &ingress_port.to_string())
         .replace("PIN_NODE", PIN_NODE)
         .replace("MANIFESTS", &manifests.display().to_string())
+        .replace("REGISTRY_CA", &registry_ca.display().to_string())
 }
 
 #[cfg(test)]
@@ -619,6 +673,7 @@ mod tests {
             "127.0.0.1:5353".parse().unwrap(),
             8080,
             Path::new("/lab/manifests"),
+            Path::new("/lab/certs/ca.crt"),
         );
         for placeholder in [
             "PIHOLE_DNS",
@@ -626,6 +681,7 @@ mod tests {
             "INGRESS_PORT",
             "PIN_NODE",
             "MANIFESTS",
+            "REGISTRY_CA",
         ] {
             assert!(
                 !text.contains(placeholder),
@@ -637,6 +693,7 @@ mod tests {
             "ingress_port = 8080",
             "pin_label_value = \"lab-node-1\"",
             "manifests = \"/lab/manifests\"",
+            "registry_ca_file = \"/lab/certs/ca.crt\"",
         ] {
             assert!(text.contains(line), "{line} not in:\n{text}");
         }

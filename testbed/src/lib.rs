@@ -16,5 +16,6 @@ pub mod node;
 pub mod peers;
 pub mod process;
 pub mod publish;
+pub mod registry;
 pub mod scenarios;
 pub mod topology;

@@ -36,6 +36,20 @@ pub const POD_SUBNET: &str = "10.88.0.0/24";
 /// `kubectl logs`); the bridge is the lab's own network, reachable from no other machine.
 pub const NODE_IP: &str = "10.88.0.1";
 
+/// containerd's registry host configuration directory below the node's (`config_path`).
+const HOSTS_DIR: &str = "containerd/certs.d";
+
+/// A registry's `hosts.toml` for containerd: its HTTPS server, trusted with `ca` (none: the
+/// system's roots only, as on a node nobody gave the CA to).
+pub fn hosts_toml(host: &str, ca: Option<&Path>) -> String {
+    let ca = ca
+        .map(|c| format!("  ca = \"{}\"\n", c.display()))
+        .unwrap_or_default();
+    format!(
+        "server = \"https://{host}\"\n\n[host.\"https://{host}\"]\n  capabilities = [\"pull\", \"resolve\"]\n{ca}"
+    )
+}
+
 /// A running node: containerd and the kubelet. Dropping it stops the kubelet, removes every
 /// container, stops containerd, and cleans up (see [`cleanup`]).
 #[derive(Debug)]
@@ -177,6 +191,30 @@ impl Node {
         self.ctr(&["images", "import", &file.display().to_string()])
             .with_context(|| format!("import {}", image.name))?;
         let _ = std::fs::remove_file(&file);
+        Ok(())
+    }
+
+    /// Tells containerd how to reach the registry at `host` (`hosts.toml` under its
+    /// `config_path`, read at every pull, so a change needs no restart): HTTPS, trusting `ca`.
+    pub fn trust_registry(&self, host: &str, ca: Option<&Path>) -> Result<()> {
+        let dir = part(&self.dir, HOSTS_DIR).join(host);
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("hosts.toml"), hosts_toml(host, ca))?;
+        Ok(())
+    }
+
+    /// Removes every reference to the images of repository `name` (`host/ns/repo`) from
+    /// containerd, as image garbage collection does: the next pod asking for it must pull it.
+    /// Running containers keep their root filesystems.
+    pub fn forget_images(&self, name: &str) -> Result<()> {
+        let refs = self.ctr(&["images", "ls", "--quiet"])?;
+        let prefixes = [format!("{name}:"), format!("{name}@")];
+        for r in refs
+            .lines()
+            .filter(|r| prefixes.iter().any(|p| r.starts_with(p.as_str())))
+        {
+            self.ctr(&["images", "rm", r])?;
+        }
         Ok(())
     }
 
@@ -422,6 +460,9 @@ disabled_plugins = ["io.containerd.nri.v1.nri"]
     snapshotter = "overlayfs"
     [plugins.'io.containerd.cri.v1.images'.pinned_images]
       sandbox = "registry.k8s.io/pause:{PAUSE_TAG}"
+    # Per-registry settings (server, CA) in <host>/hosts.toml, read at every pull.
+    [plugins.'io.containerd.cri.v1.images'.registry]
+      config_path = "{hosts}"
   [plugins.'io.containerd.cri.v1.runtime']
     # This host refuses to lower oom_score_adj: without this runc fails with
     # "nsexec: failed to update /proc/self/oom_score_adj: Permission denied".
@@ -452,6 +493,7 @@ disabled_plugins = ["io.containerd.nri.v1.nri"]
         runc = bins.runc.display(),
         runc_root = d("containerd/runc"),
         cni_conf = d("cni/net.d"),
+        hosts = d(HOSTS_DIR),
     )
 }
 
@@ -562,6 +604,16 @@ pub fn check_host() -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_toml_names_the_https_server_and_its_ca() {
+        assert_eq!(
+            hosts_toml("10.88.0.1:5443", Some(Path::new("/lab/certs/ca.crt"))),
+            "server = \"https://10.88.0.1:5443\"\n\n[host.\"https://10.88.0.1:5443\"]\n  \
+             capabilities = [\"pull\", \"resolve\"]\n  ca = \"/lab/certs/ca.crt\"\n"
+        );
+        assert!(!hosts_toml("10.88.0.1:5443", None).contains("ca ="));
+    }
 
     #[test]
     fn only_mounts_below_the_directory_are_unmounted() {

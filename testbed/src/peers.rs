@@ -207,6 +207,36 @@ pub const FAULTS: &[Fault] = &[
         breaks: &[PIPELINE],
     },
     Fault {
+        scenario: "image-arm64-only",
+        objects: &[INFERENCE_POD, INFERENCE_DEPLOYMENT],
+        words: &["platform", "arm64", "architecture"],
+        breaks: &[PIPELINE],
+    },
+    Fault {
+        scenario: "registry-wrong-credentials",
+        objects: &[INFERENCE_POD, INFERENCE_DEPLOYMENT],
+        words: &["401", "unauthorized", "credentials", "imagepullsecrets"],
+        breaks: &[PIPELINE],
+    },
+    Fault {
+        scenario: "registry-ca-untrusted",
+        objects: &[INFERENCE_POD, INFERENCE_DEPLOYMENT],
+        words: &["x509", "certificate", "unknown authority"],
+        breaks: &[PIPELINE],
+    },
+    Fault {
+        scenario: "registry-plain-http",
+        objects: &[INFERENCE_POD, INFERENCE_DEPLOYMENT],
+        words: &["http response to https client", "plain http"],
+        breaks: &[PIPELINE],
+    },
+    Fault {
+        scenario: "registry-stopped",
+        objects: &[INFERENCE_POD, INFERENCE_DEPLOYMENT],
+        words: &["connection refused", "unreachable", "cannot reach"],
+        breaks: &[PIPELINE],
+    },
+    Fault {
         scenario: "trainer-bad-data",
         objects: &[
             obj("Job", NAMESPACE, "trainer-bad-data"),

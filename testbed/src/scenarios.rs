@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::lab::Lab;
+use crate::registry;
 use crate::topology::{KWOK_NODE, NAMESPACE, PIN_NODE};
 
 /// What labctl must report while a scenario is applied.
@@ -366,13 +367,91 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "image-tag-missing",
-        description: "a commit sets inference's image tag to one that exists nowhere: containerd's pull fails (ErrImagePull, ImagePullBackOff)",
-        expect: &[Expect::Pipeline("image-pull-failed")],
+        description: "a commit sets inference's image tag to one the lab's registry does not have: containerd's pull fails (ErrImagePull, ImagePullBackOff)",
+        expect: &[Expect::PipelineEvidence("image-pull-failed", "not found")],
         apply: |lab| {
             set_image_tag(lab, "mlops-lab-inference", "0.0.0-missing")?;
             lab.push("inference:0.0.0-missing").map(drop)
         },
         undo: |lab| lab.reset(false),
+    },
+    Scenario {
+        name: "image-arm64-only",
+        description: "a commit gives inference an index that lists only linux/arm64 (an image built for a Raspberry Pi alone) on the amd64 node: containerd finds no match for its platform, and preflight's images-match-node-arch, reading the index from the registry, fails",
+        expect: &[
+            Expect::PipelineEvidence("image-platform-mismatch", "no match for platform"),
+            Expect::Check("preflight", "images-match-node-arch"),
+        ],
+        apply: |lab| {
+            set_image_tag(lab, "mlops-lab-inference", registry::ARM64_ONLY_TAG)?;
+            lab.push("inference: the arm64-only index").map(drop)
+        },
+        undo: |lab| lab.reset(false),
+    },
+    Scenario {
+        name: "registry-wrong-credentials",
+        description: "the pull Secret holds a wrong password and inference's pod must pull again (the image gone from the node, the pod replaced): the registry answers 401 Unauthorized",
+        expect: &[Expect::PipelineEvidence(
+            "image-pull-failed",
+            "401 Unauthorized",
+        )],
+        apply: |lab| {
+            lab.install_pull_secret(Some("not-the-password"))?;
+            pull_inference_again(lab)
+        },
+        undo: |lab| {
+            lab.install_pull_secret(None)?;
+            heal_inference(lab)
+        },
+    },
+    Scenario {
+        name: "registry-ca-untrusted",
+        description: "containerd's hosts.toml for the lab's registry loses its CA (a node nobody gave the CA to) and inference's pod must pull again: x509, certificate signed by unknown authority",
+        expect: &[Expect::PipelineEvidence(
+            "image-pull-failed",
+            "x509: certificate signed by unknown authority",
+        )],
+        apply: |lab| {
+            lab.node.trust_registry(&registry::host(), None)?;
+            pull_inference_again(lab)
+        },
+        undo: |lab| {
+            let ca = lab.registry.ca_file().to_owned();
+            lab.node.trust_registry(&registry::host(), Some(&ca))?;
+            heal_inference(lab)
+        },
+    },
+    Scenario {
+        name: "registry-plain-http",
+        description: "the registry is restarted without TLS while containerd asks it over HTTPS, and inference's pod must pull again: server gave HTTP response to HTTPS client",
+        expect: &[Expect::PipelineEvidence(
+            "image-pull-failed",
+            "server gave HTTP response to HTTPS client",
+        )],
+        apply: |lab| {
+            lab.registry.restart(false)?;
+            pull_inference_again(lab)
+        },
+        undo: |lab| {
+            lab.registry.restart(true)?;
+            heal_inference(lab)
+        },
+    },
+    Scenario {
+        name: "registry-stopped",
+        description: "the registry is stopped and inference's pod must pull again: connection refused",
+        expect: &[Expect::PipelineEvidence(
+            "image-pull-failed",
+            "connection refused",
+        )],
+        apply: |lab| {
+            lab.registry.stop();
+            pull_inference_again(lab)
+        },
+        undo: |lab| {
+            lab.registry.restart(true)?;
+            heal_inference(lab)
+        },
     },
     Scenario {
         name: "trainer-bad-data",
@@ -526,14 +605,34 @@ fn slow_clients(ip: &str, port: u16, n: usize) -> Result<()> {
 fn set_image_tag(lab: &mut Lab, name: &str, tag: &str) -> Result<()> {
     let file = lab.git.file(OVERLAY_KUSTOMIZATION);
     let text = std::fs::read_to_string(&file)?;
-    let entry = format!("  - name: {name}\n    newTag: ");
-    let start = text
-        .find(&entry)
-        .with_context(|| format!("no images entry for {name} in the lab overlay"))?
-        + entry.len();
+    let entry = text
+        .find(&format!("  - name: {name}\n"))
+        .with_context(|| format!("no images entry for {name} in the lab overlay"))?;
+    let key = "    newTag: ";
+    let start = entry
+        + text[entry..]
+            .find(key)
+            .with_context(|| format!("no newTag for {name} in the lab overlay"))?
+        + key.len();
     let end = start + text[start..].find('\n').unwrap_or(text.len() - start);
     std::fs::write(&file, format!("{}{tag}{}", &text[..start], &text[end..]))?;
     Ok(())
+}
+
+/// The node must pull inference's image again: its references removed from containerd (as
+/// the kubelet's image garbage collection does) and the pod replaced (as after an eviction),
+/// so the Deployment's new pod pulls it.
+fn pull_inference_again(lab: &mut Lab) -> Result<()> {
+    lab.node
+        .forget_images(&registry::image("mlops-lab-inference"))?;
+    restart_inference(lab)
+}
+
+/// After a pull failure's cause is gone: the backing-off pod replaced (its back-off would
+/// delay the next pull for minutes), then the lab synced and healthy again.
+fn heal_inference(lab: &mut Lab) -> Result<()> {
+    restart_inference(lab)?;
+    lab.reset(false)
 }
 
 /// Creates Job `name` from the trainer CronJob (what its schedule does).
@@ -558,18 +657,30 @@ pub fn find(name: &str) -> Option<&'static Scenario> {
 /// The lab overlay's kustomization in the lab's Git clone.
 const OVERLAY_KUSTOMIZATION: &str = "manifests/overlays/lab/kustomization.yaml";
 
-/// Adds kustomize `patches:` entries to the lab overlay in the lab's Git clone (the overlay
-/// has none of its own).
+/// Adds kustomize `patches:` entries to the lab overlay in the lab's Git clone, at the head
+/// of the overlay's own list (its pull-secret patches).
 fn edit_overlay(lab: &mut Lab, patches: &[String]) -> Result<()> {
     let file = lab.git.file(OVERLAY_KUSTOMIZATION);
-    let mut text =
+    let text =
         std::fs::read_to_string(&file).with_context(|| format!("read {}", file.display()))?;
-    text.push_str("\n# A lab scenario's change.\npatches:\n");
-    for patch in patches {
-        text.push_str(patch);
-    }
-    std::fs::write(&file, text)?;
+    std::fs::write(&file, with_patches(&text, patches))?;
     Ok(())
+}
+
+/// `kustomization` with `patches` added to its `patches:` list (made if it has none).
+fn with_patches(kustomization: &str, patches: &[String]) -> String {
+    let added: String = patches.concat();
+    match kustomization.find("\npatches:\n") {
+        Some(at) => {
+            let head = at + "\npatches:\n".len();
+            format!(
+                "{}{added}{}",
+                &kustomization[..head],
+                &kustomization[head..]
+            )
+        }
+        None => format!("{kustomization}\n# A lab scenario's change.\npatches:\n{added}"),
+    }
 }
 
 /// [`edit_overlay`], committed and pushed; Argo CD applies it (selfHeal keeps it applied).
@@ -698,4 +809,33 @@ fn wait_node_ready(lab: &mut Lab, node: &str) -> Result<()> {
     lab.wait_for("the node to be Ready", Duration::from_secs(90), |lab| {
         node_ready(lab, node).map(|r| r == "True")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenario_patches_join_the_overlays_own_list() {
+        let overlay = "resources:\n  - ../../base\n\npatches:\n  - target:\n      kind: Job\n";
+        let added = with_patches(overlay, &[json_patch("Service", "[]")]);
+        assert_eq!(
+            added,
+            "resources:\n  - ../../base\n\npatches:\n  - target:\n      kind: Service\n    patch: '[]'\n  - target:\n      kind: Job\n"
+        );
+        let without = with_patches("resources: []\n", &[json_patch("Service", "[]")]);
+        assert!(without.ends_with("patches:\n  - target:\n      kind: Service\n    patch: '[]'\n"));
+    }
+
+    #[test]
+    fn the_lab_overlay_takes_a_tag_and_a_patch() {
+        let repo = crate::dataplane::repo_root();
+        let text = std::fs::read_to_string(repo.join(OVERLAY_KUSTOMIZATION)).unwrap();
+        assert_eq!(text.matches("\npatches:\n").count(), 1, "{text}");
+        assert!(text.contains(&format!(
+            "  - name: mlops-lab-inference\n    newName: {}\n    newTag: {}\n",
+            registry::image("mlops-lab-inference"),
+            registry::TAG
+        )));
+    }
 }

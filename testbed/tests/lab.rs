@@ -75,15 +75,23 @@ fn poll<T>(timeout: Duration, mut attempt: impl FnMut() -> Result<T, String>) ->
 fn assert_healthy(lab: &Lab) {
     let (_, preflight) = json_of(lab, &["preflight"]);
     let bad = not_passed(&preflight);
-    // The lab's images are imported into no registry, so the lab turns registry look-ups off
-    // and that one check says it was not run.
-    assert!(
-        bad.iter()
-            .all(|(id, status, message)| id == "images-match-node-arch"
-                && status == "skip"
-                && message.contains("registry_lookups = false")),
-        "preflight on the healthy lab: {bad:#?}"
-    );
+    assert!(bad.is_empty(), "preflight on the healthy lab: {bad:#?}");
+    // images-match-node-arch read both indexes from the lab's registry with the pull
+    // Secret's credentials, as the kubelet pulls.
+    let arch = preflight["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "images-match-node-arch")
+        .expect("images-match-node-arch ran")
+        .to_string();
+    for text in [
+        "the images offer linux/amd64",
+        "10.88.0.1:5443/lab/mlops-lab-inference:dev: linux/amd64, linux/arm64",
+        "credentials for 10.88.0.1:5443: user lab from Secret mlops-lab/lab-registry",
+    ] {
+        assert!(arch.contains(text), "{text} not in {arch}");
+    }
     let problems = poll(SETTLE, || {
         let u = unhealthy(lab);
         if u.is_empty() {
@@ -107,6 +115,35 @@ fn assert_healthy(lab: &Lab) {
         predicted["dns_server"],
         lab.dns.as_ref().unwrap().addr.to_string()
     );
+}
+
+/// The kubelet pulled both workload images from the lab's registry: its `Pulled` events name
+/// them there (nothing imported them into the node).
+fn pulled_from_the_lab_registry(lab: &Lab) {
+    let events = lab
+        .kubectl(&[
+            "-n",
+            "mlops-lab",
+            "get",
+            "events",
+            "--field-selector=reason=Pulled",
+            "-o",
+            "jsonpath={range .items[*]}{.message}{\"\\n\"}{end}",
+        ])
+        .expect("the Pulled events");
+    eprintln!("the kubelet's Pulled events:\n{events}");
+    for program in ["trainer", "inference"] {
+        let name = format!(
+            "\"{}:dev\"",
+            testbed::registry::image(&format!("mlops-lab-{program}"))
+        );
+        assert!(
+            events
+                .lines()
+                .any(|l| l.starts_with("Successfully pulled image") && l.contains(&name)),
+            "no Pulled event for {name}:\n{events}"
+        );
+    }
 }
 
 /// The lab has several nodes: without `pin_label_value`, preflight finds the node in the
@@ -346,6 +383,7 @@ fn lab_healthy_then_every_scenario_and_back() {
     let repo = testbed::dataplane::repo_root();
     let dir = tempfile_dir();
     let mut lab = Lab::up(&repo, &dir).expect("lab up");
+    pulled_from_the_lab_registry(&lab);
     assert_healthy(&lab);
     record(&lab, "healthy");
     snapshot_verify_agrees(&lab, &dir, &lab.labctl_config).expect("verify --snapshot agrees");

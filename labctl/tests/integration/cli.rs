@@ -245,9 +245,14 @@ fn verify_judges_a_recorded_snapshot_offline() {
                 (s("id"), (s("status"), s("message")))
             })
             .collect();
-        // The instant it was judged as of: a recording of labctl without a capture time
-        // is as of the newest time in it.
-        assert_eq!(v["as_of"]["source"], "newest-time-in-file", "{name}");
+        // The instant it was judged as of: the API server's time `labctl snapshot` captured,
+        // or, in a recording of a labctl that wrote none, the newest time in it.
+        assert!(
+            v["as_of"]["source"] == "captured-api-server-clock"
+                || v["as_of"]["source"] == "newest-time-in-file",
+            "{name}: {}",
+            v["as_of"]
+        );
         assert!(
             v["as_of"]["time"].as_str().unwrap().starts_with("2026-"),
             "{name}: {}",
@@ -264,7 +269,7 @@ fn verify_judges_a_recorded_snapshot_offline() {
     ]));
     assert!(
         table.starts_with("Judged as of 2026-")
-            && table.contains(", the newest time in the file\n"),
+            && table.contains(", when labctl snapshot took it (the API server's clock)\n"),
         "{table}"
     );
     assert_eq!(code, Some(exit::OK), "{healthy:#?}");

@@ -1256,6 +1256,11 @@ mod lab {
     /// diagnose` (the whole pipeline) must produce.
     const RECORDED_PIPELINE: &[(&str, &str)] = &[
         ("image-tag-missing", "image-pull-failed"),
+        ("image-arm64-only", "image-platform-mismatch"),
+        ("registry-wrong-credentials", "image-pull-failed"),
+        ("registry-ca-untrusted", "image-pull-failed"),
+        ("registry-plain-http", "image-pull-failed"),
+        ("registry-stopped", "image-pull-failed"),
         ("trainer-bad-data", "trainer-job-failed"),
         ("inference-oom", "container-oom-killed"),
         ("inference-command-typo", "container-start-failed"),
@@ -1297,6 +1302,55 @@ mod lab {
         if !d.findings.is_empty() {
             let ids: Vec<&str> = d.findings.iter().map(|f| f.id).collect();
             failures.push(format!("lab/healthy.json, whole pipeline: {ids:?}"));
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    /// The lab's pull failures, each containerd 2.4's own words behind the kubelet's, named
+    /// for their cause: the scenario → what the finding's summary must say.
+    const RECORDED_PULLS: &[(&str, &str)] = &[
+        (
+            "image-tag-missing",
+            "mlops-lab-inference:0.0.0-missing of container inference cannot be pulled: the image or tag does not exist in the registry (not found)",
+        ),
+        (
+            "image-arm64-only",
+            "mlops-lab-inference:arm64-only has no linux/amd64 variant for node lab-node-1 (kubernetes.io/arch=amd64)",
+        ),
+        (
+            "registry-wrong-credentials",
+            "the registry refused the pull (unauthorized: private image, no or wrong imagePullSecrets)",
+        ),
+        (
+            "registry-ca-untrusted",
+            "the node does not trust the registry's certificate (x509: signed by an unknown authority)",
+        ),
+        (
+            "registry-plain-http",
+            "the registry speaks plain HTTP and the node asked it over HTTPS",
+        ),
+        (
+            "registry-stopped",
+            "the node cannot reach the registry (unreachable: DNS, network or TLS)",
+        ),
+    ];
+
+    #[test]
+    fn every_recorded_pull_failure_is_named_for_its_cause() {
+        let mut failures = Vec::new();
+        for (name, want) in RECORDED_PULLS {
+            let path = fixtures_dir().join(format!("lab/{name}.json"));
+            let snapshot = labctl::snapshot::load_path(&path).expect("recorded");
+            let d = labctl::diagnose::diagnose_target(
+                &snapshot,
+                &LabConfig::default(),
+                &Scope::namespace("mlops-lab"),
+                labctl::diagnose::Target::All,
+            );
+            let summaries: Vec<&str> = d.findings.iter().map(|f| f.summary.as_str()).collect();
+            if !summaries.iter().any(|s| s.contains(want)) {
+                failures.push(format!("{name}: no finding says {want:?}: {summaries:?}"));
+            }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
@@ -1502,19 +1556,24 @@ mod lab {
         panic!("judging a recording read the wall clock: \"now\" is the recording's")
     }
 
-    /// Every recording is judged as of its own instant (the newest time in it, as these files
-    /// were written by a labctl without a capture time), whatever the wall clock says.
+    /// Every recording is judged as of its own instant (the API server's time `labctl
+    /// snapshot` captured, or, in a file of a labctl that wrote none, the newest time in it),
+    /// whatever the wall clock says.
     #[test]
     fn every_recording_is_judged_as_of_its_own_time() {
+        use labctl::snapshot::as_of::{Clock, Source};
         for name in std::fs::read_dir(fixtures_dir().join("lab")).unwrap() {
             let path = name.unwrap().path();
             let snapshot = labctl::snapshot::load_path(&path).expect("recorded");
             let as_of = snapshot.as_of().expect("a recording holds times");
-            assert_eq!(
-                as_of.source,
-                labctl::snapshot::as_of::Source::NewestInFile,
-                "{}",
-                path.display()
+            assert!(
+                matches!(
+                    as_of.source,
+                    Source::Captured(Clock::ApiServer) | Source::NewestInFile
+                ),
+                "{}: {:?}",
+                path.display(),
+                as_of.source
             );
             assert!(as_of.time().starts_with("2026-"), "{}", as_of.time());
         }

@@ -169,6 +169,38 @@ pub(crate) mod tests {
             r#"rpc error: code = Unknown desc = failed to pull and unpack image "ghcr.io/x/inference:0.1.0": failed to extract layer sha256:0a1b: write /var/lib/rancher/k3s/agent/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/41/fs/usr/lib/libc.so.6: no space left on device: unknown"#,
             PullProblem::NodeDiskFull,
         ),
+        // containerd 2.4 behind kubelet 1.36 on the lab's node, pulling from the CNCF registry
+        // (testbed/: the lab's pull-failure scenarios).
+        (
+            "containerd 2.4 (lab)",
+            r#"rpc error: code = NotFound desc = failed to pull and unpack image "10.88.0.1:5443/lab/mlops-lab-inference:0.0.0-missing": failed to resolve image: 10.88.0.1:5443/lab/mlops-lab-inference:0.0.0-missing: not found"#,
+            PullProblem::NotFound,
+        ),
+        (
+            "containerd 2.4 (lab)",
+            r#"rpc error: code = NotFound desc = get image config descriptor: no match for platform in manifest sha256:815bda216aba61bf87d6c927fe50c339631a395ab66ad99d1ce15a78e5b8d259: not found"#,
+            PullProblem::Platform,
+        ),
+        (
+            "containerd 2.4 (lab)",
+            r#"failed to pull and unpack image "10.88.0.1:5443/lab/mlops-lab-inference:dev": failed to resolve image: unexpected status from HEAD request to https://10.88.0.1:5443/v2/lab/mlops-lab-inference/manifests/dev: 401 Unauthorized"#,
+            PullProblem::Unauthorized,
+        ),
+        (
+            "containerd 2.4 (lab)",
+            r#"failed to pull and unpack image "10.88.0.1:5443/lab/mlops-lab-inference:dev": failed to resolve image: failed to do request: Head "https://10.88.0.1:5443/v2/lab/mlops-lab-inference/manifests/dev": tls: failed to verify certificate: x509: certificate signed by unknown authority"#,
+            PullProblem::UntrustedCertificate,
+        ),
+        (
+            "containerd 2.4 (lab)",
+            r#"failed to pull and unpack image "10.88.0.1:5443/lab/mlops-lab-inference:dev": failed to resolve image: failed to do request: Head "https://10.88.0.1:5443/v2/lab/mlops-lab-inference/manifests/dev": http: server gave HTTP response to HTTPS client"#,
+            PullProblem::PlainHttpRegistry,
+        ),
+        (
+            "containerd 2.4 (lab)",
+            r#"failed to pull and unpack image "10.88.0.1:5443/lab/mlops-lab-inference:dev": failed to resolve image: failed to do request: Head "https://10.88.0.1:5443/v2/lab/mlops-lab-inference/manifests/dev": dial tcp 10.88.0.1:5443: connect: connection refused"#,
+            PullProblem::Unreachable,
+        ),
         (
             "CRI-O",
             r#"rpc error: code = Unknown desc = reading manifest 0.9.9 in ghcr.io/x/inference: manifest unknown"#,
