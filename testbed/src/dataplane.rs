@@ -60,15 +60,6 @@ pub fn workspace_bin(name: &str) -> Result<PathBuf> {
     built_bin(built, "debug", name)
 }
 
-/// A workspace binary built with `--release` (the lab's container images), built once per
-/// process with cargo.
-pub fn release_bin(name: &str) -> Result<PathBuf> {
-    static BUILT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
-    let built =
-        BUILT.get_or_init(|| cargo_build(&["--release", "-p", "trainer", "-p", "inference"]));
-    built_bin(built, "release", name)
-}
-
 /// `cargo build --quiet ARGS` in the workspace; the error is cargo's own output.
 fn cargo_build(args: &[&str]) -> std::result::Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
