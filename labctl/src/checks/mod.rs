@@ -256,7 +256,7 @@ pub async fn client(ctx: &Context) -> Result<kube::Client, CheckError> {
 /// A root cause `verify` names under its failed checks: a finding of `labctl diagnose`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Cause {
-    pub id: &'static str,
+    pub id: crate::diagnose::FindingId,
     pub severity: crate::severity::Severity,
     pub subject: crate::diagnose::ObjectRef,
     pub summary: String,

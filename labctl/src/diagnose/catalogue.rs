@@ -295,6 +295,19 @@ impl Serialize for FindingId {
     }
 }
 
+/// An id compares equal to its kebab-case id, the contract that tests (like scripts) name.
+impl PartialEq<&str> for FindingId {
+    fn eq(&self, id: &&str) -> bool {
+        self.as_str() == *id
+    }
+}
+
+impl std::fmt::Display for FindingId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl FindingId {
     /// The catalogue entry of this id.
     pub fn spec(self) -> &'static FindingSpec {

@@ -3,7 +3,20 @@
 
 use serde::Serialize;
 
-use crate::diagnose::catalogue::Severity;
+use crate::diagnose::catalogue::{FindingId, Severity};
+
+/// A typed finding id: one entry of a catalogue (the diagnosis's [`FindingId`], lint's
+/// `RuleId`), printed and serialised as its stable kebab-case id.
+pub trait Id: Copy + Eq + Ord + std::fmt::Debug + std::fmt::Display + Serialize {
+    /// The kebab-case id, also the runbook anchor.
+    fn as_str(self) -> &'static str;
+}
+
+impl Id for FindingId {
+    fn as_str(self) -> &'static str {
+        FindingId::as_str(self)
+    }
+}
 
 /// An object named in a finding (`kind`, `namespace` for namespaced kinds, `name`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -51,11 +64,12 @@ pub struct Affected {
     pub state: Option<String>,
 }
 
-/// One root cause.
+/// One root cause. Its id is a [`FindingId`] of the diagnosis catalogue, or another catalogue's
+/// [`Id`] (lint's rules, which share the document and its renderer).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    /// Stable kebab-case id (see [`CATALOGUE`](crate::diagnose::catalogue::CATALOGUE)).
-    pub id: &'static str,
+pub struct Finding<I = FindingId> {
+    /// Serialised as its kebab-case id (see [`CATALOGUE`](crate::diagnose::catalogue::CATALOGUE)).
+    pub id: I,
     pub severity: Severity,
     /// The object the root cause is about.
     pub subject: ObjectRef,
@@ -71,6 +85,32 @@ pub struct Finding {
     pub hint: String,
 }
 
+impl<I> Finding<I> {
+    /// The same finding under another catalogue's id (a diagnosis finding that lint reports).
+    pub fn with_id<J>(self, id: J) -> Finding<J> {
+        let Finding {
+            id: _,
+            severity,
+            subject,
+            summary,
+            evidence,
+            affected,
+            remediation,
+            hint,
+        } = self;
+        Finding {
+            id,
+            severity,
+            subject,
+            summary,
+            evidence,
+            affected,
+            remediation,
+            hint,
+        }
+    }
+}
+
 /// Findings per severity.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
@@ -81,18 +121,18 @@ pub struct Summary {
 
 /// The Diagnosis JSON document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Diagnosis {
+pub struct Diagnosis<I = FindingId> {
     pub schema: u32,
     /// The instant a recording was judged as of (`diagnose --snapshot`); absent live.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub as_of: Option<crate::snapshot::AsOf>,
-    pub findings: Vec<Finding>,
+    pub findings: Vec<Finding<I>>,
     pub summary: Summary,
 }
 
-impl Diagnosis {
+impl<I> Diagnosis<I> {
     /// A diagnosis of these findings, with their counts by severity.
-    pub fn new(findings: Vec<Finding>) -> Self {
+    pub fn new(findings: Vec<Finding<I>>) -> Self {
         let mut summary = Summary::default();
         for f in &findings {
             match f.severity {

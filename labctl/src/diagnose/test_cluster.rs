@@ -115,7 +115,11 @@ pub(crate) fn diagnose(items: Vec<Value>) -> Diagnosis {
 
 /// The ids of the findings over `items`.
 pub(crate) fn ids(items: Vec<Value>) -> Vec<&'static str> {
-    diagnose(items).findings.iter().map(|f| f.id).collect()
+    diagnose(items)
+        .findings
+        .iter()
+        .map(|f| f.id.as_str())
+        .collect()
 }
 
 /// The healthy base: the class, its provisioner, nodes `node-1` and `node-2`.

@@ -42,11 +42,83 @@ pub enum RuleSource {
     Lint,
 }
 
+/// A lint rule's id, in report order (the order of [`CATALOGUE`], checked by a test): the
+/// diagnosis's static findings first, then lint's own. Printed and serialised as its
+/// kebab-case id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RuleId {
+    ConsumersPinnedToDifferentNodes,
+    AccessModeUnsupported,
+    SyncWaveDeadlock,
+    UnknownField,
+    ServiceSelectorMatchesNoPod,
+    ServiceTargetPortMissing,
+    IngressBackendMissing,
+    ProbesMissing,
+    ResourcesMissing,
+    SecuritySettingsMissing,
+    ModelMountWritable,
+    NetworkpolicyBlocksController,
+    PodFailurePolicyMissing,
+}
+
+impl RuleId {
+    /// The catalogue entry of this id.
+    pub fn rule(self) -> &'static Rule {
+        // CATALOGUE is in enum order (checked by a test), so the discriminant is the index.
+        &CATALOGUE[self as usize]
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.rule().id
+    }
+
+    /// Lint's id of a diagnosis finding, if lint reports it.
+    pub fn of_finding(id: FindingId) -> Option<RuleId> {
+        CATALOGUE
+            .iter()
+            .find(|r| r.origin == RuleSource::Diagnose(id))
+            .map(|r| r.rule)
+    }
+}
+
+impl crate::diagnose::finding::Id for RuleId {
+    fn as_str(self) -> &'static str {
+        RuleId::as_str(self)
+    }
+}
+
+/// An id compares equal to its kebab-case id, the contract that tests (like scripts) name.
+impl PartialEq<&str> for RuleId {
+    fn eq(&self, id: &&str) -> bool {
+        self.as_str() == *id
+    }
+}
+
+impl std::fmt::Display for RuleId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Serialised by its kebab id, as everywhere in labctl's output.
+impl Serialize for RuleId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// A finding of lint: a lint rule's, or one of the diagnosis's static findings under its
+/// [`RuleId`].
+pub type LintFinding = Finding<RuleId>;
+
 /// One rule of the catalogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rule {
     /// Stable kebab-case id, also the runbook anchor.
     pub id: &'static str,
+    /// The typed id lint's findings carry.
+    pub rule: RuleId,
     pub severity: Severity,
     /// What a finding means, in a few words.
     pub title: &'static str,
@@ -63,90 +135,94 @@ impl Rule {
     }
 }
 
-const fn engine(id: FindingId, name: &'static str, title: &'static str) -> Rule {
+const fn engine(rule: RuleId, id: FindingId, name: &'static str, title: &'static str) -> Rule {
     Rule {
         id: name,
+        rule,
         severity: Severity::Error,
         title,
         origin: RuleSource::Diagnose(id),
     }
 }
 
-const fn lint(id: &'static str, title: &'static str) -> Rule {
+const fn lint(rule: RuleId, id: &'static str, title: &'static str) -> Rule {
     Rule {
         id,
+        rule,
         severity: Severity::Error,
         title,
         origin: RuleSource::Lint,
     }
 }
 
-pub const CONSUMERS_PINNED: &str = "consumers-pinned-to-different-nodes";
-pub const ACCESS_MODE: &str = "access-mode-unsupported";
-pub const SYNC_WAVE: &str = "sync-wave-deadlock";
-pub const UNKNOWN_FIELD: &str = "unknown-field";
-pub const SERVICE_SELECTOR: &str = "service-selector-matches-no-pod";
-pub const SERVICE_TARGET_PORT: &str = "service-target-port-missing";
-pub const INGRESS_BACKEND: &str = "ingress-backend-missing";
-pub const PROBES: &str = "probes-missing";
-pub const RESOURCES: &str = "resources-missing";
-pub const SECURITY: &str = "security-settings-missing";
-pub const MODEL_MOUNT: &str = "model-mount-writable";
-pub const NETWORK_POLICY: &str = "networkpolicy-blocks-controller";
-pub const POD_FAILURE_POLICY: &str = "pod-failure-policy-missing";
-
 /// Every rule, in report order.
 pub const CATALOGUE: [Rule; 13] = [
     engine(
+        RuleId::ConsumersPinnedToDifferentNodes,
         FindingId::ConsumersPinnedToDifferentNodes,
-        CONSUMERS_PINNED,
+        "consumers-pinned-to-different-nodes",
         "consumers of one node-local claim are pinned to different nodes",
     ),
     engine(
+        RuleId::AccessModeUnsupported,
         FindingId::AccessModeUnsupported,
-        ACCESS_MODE,
+        "access-mode-unsupported",
         "access mode not supported for this claim",
     ),
     engine(
+        RuleId::SyncWaveDeadlock,
         FindingId::SyncWaveDeadlock,
-        SYNC_WAVE,
+        "sync-wave-deadlock",
         "the claim is in an earlier Argo CD sync wave than all its consumers",
     ),
-    lint(UNKNOWN_FIELD, "a field the Kubernetes API does not know"),
     lint(
-        SERVICE_SELECTOR,
+        RuleId::UnknownField,
+        "unknown-field",
+        "a field the Kubernetes API does not know",
+    ),
+    lint(
+        RuleId::ServiceSelectorMatchesNoPod,
+        "service-selector-matches-no-pod",
         "a Service's selector matches no pod template",
     ),
     lint(
-        SERVICE_TARGET_PORT,
+        RuleId::ServiceTargetPortMissing,
+        "service-target-port-missing",
         "a Service's targetPort is not a port of the selected containers",
     ),
     lint(
-        INGRESS_BACKEND,
+        RuleId::IngressBackendMissing,
+        "ingress-backend-missing",
         "an Ingress backend names a missing Service or Service port",
     ),
     lint(
-        PROBES,
+        RuleId::ProbesMissing,
+        "probes-missing",
         "a long-running container has no readiness or liveness probe",
     ),
     lint(
-        RESOURCES,
+        RuleId::ResourcesMissing,
+        "resources-missing",
         "a container has no CPU/memory requests or memory limit",
     ),
     lint(
-        SECURITY,
+        RuleId::SecuritySettingsMissing,
+        "security-settings-missing",
         "a pod runs without the lab's security settings (non-root, read-only root, no escalation, no capabilities, seccomp, no token)",
     ),
     lint(
-        MODEL_MOUNT,
+        RuleId::ModelMountWritable,
+        "model-mount-writable",
         "a serving workload mounts the model volume writable",
     ),
     lint(
-        NETWORK_POLICY,
+        RuleId::NetworkpolicyBlocksController,
+        "networkpolicy-blocks-controller",
         "a NetworkPolicy admits no traffic from the ingress controller to the served pods",
     ),
     lint(
-        POD_FAILURE_POLICY,
+        RuleId::PodFailurePolicyMissing,
+        "pod-failure-policy-missing",
         "a Job that retries has no podFailurePolicy: a failure that cannot heal is retried up to backoffLimit",
     ),
 ];
@@ -161,7 +237,7 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
 pub struct LintReport {
     /// `schema`, `findings`, `summary`: the Diagnosis document, first.
     #[serde(flatten)]
-    pub diagnosis: Diagnosis,
+    pub diagnosis: Diagnosis<RuleId>,
     /// What was read: `kubectl kustomize <path>`, a path, or `stdin`.
     pub source: String,
     /// Objects read (checked or not).
@@ -180,19 +256,17 @@ pub fn run(path: &Path, config: &LabConfig) -> Result<LintReport, SourceError> {
 }
 
 /// Runs every rule over parsed manifests. Pure.
-pub fn lint_manifests(m: &Manifests, config: &LabConfig) -> Diagnosis {
+pub fn lint_manifests(m: &Manifests, config: &LabConfig) -> Diagnosis<RuleId> {
     let mut findings = engine_findings(m, config);
     findings.extend(rules::run(m, config));
-    let order = |id: &str| CATALOGUE.iter().position(|r| r.id == id);
-    findings.sort_by(|a, b| {
-        (a.severity, order(a.id), &a.subject).cmp(&(b.severity, order(b.id), &b.subject))
-    });
+    // RuleId's order is the catalogue's.
+    findings.sort_by(|a, b| (a.severity, a.id, &a.subject).cmp(&(b.severity, b.id, &b.subject)));
     Diagnosis::new(findings)
 }
 
 /// The diagnosis engine over the rendered objects, as a cluster in which nothing ran yet; only
 /// its static findings are kept (the others need live state: events, bound volumes, nodes).
-fn engine_findings(m: &Manifests, config: &LabConfig) -> Vec<Finding> {
+fn engine_findings(m: &Manifests, config: &LabConfig) -> Vec<LintFinding> {
     use crate::k8s::model::from_full;
     let mut snapshot = ClusterSnapshot {
         persistent_volume_claims: m.persistent_volume_claims.clone(),
@@ -211,15 +285,11 @@ fn engine_findings(m: &Manifests, config: &LabConfig) -> Vec<Finding> {
     diagnosis
         .findings
         .into_iter()
-        .filter(|f| {
-            CATALOGUE
-                .iter()
-                .any(|r| r.id == f.id && matches!(r.origin, RuleSource::Diagnose(_)))
-        })
+        .filter_map(|f| RuleId::of_finding(f.id).map(|id| f.with_id(id)))
         .map(|mut f| {
             // The engine's fix is for a live cluster (kubectl patch); before a deploy the fix
             // belongs in Git, so say that first.
-            if f.id == CONSUMERS_PINNED {
+            if f.id == RuleId::ConsumersPinnedToDifferentNodes {
                 f.remediation = format!(
                     "In the manifests: give every workload that mounts the claim the same \
                      nodeSelector (in this repository `node` in manifests/overlays/<name>/settings.yaml \
@@ -288,7 +358,9 @@ mod tests {
     #[test]
     fn catalogue_ids_are_unique_kebab_case_and_engine_ids_exist() {
         let mut ids: Vec<&str> = CATALOGUE.iter().map(|r| r.id).collect();
-        for r in &CATALOGUE {
+        for (i, r) in CATALOGUE.iter().enumerate() {
+            assert_eq!(r.rule as usize, i, "{} is out of enum order", r.id);
+            assert_eq!(r.rule.as_str(), r.id);
             assert!(
                 r.id.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
                 "{}",

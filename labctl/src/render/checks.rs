@@ -65,7 +65,7 @@ fn causes_block(causes: &[Cause], p: Palette) -> String {
         out.push_str(&format!(
             "{} {} {}: {}\n",
             symbol(Status::Fail, p),
-            p.bold(c.id),
+            p.bold(c.id.as_str()),
             c.subject,
             c.summary
         ));
@@ -360,7 +360,7 @@ mod tests {
 
     fn cause() -> Cause {
         Cause {
-            id: "insufficient-resources",
+            id: crate::diagnose::FindingId::InsufficientResources,
             severity: crate::severity::Severity::Error,
             subject: crate::diagnose::ObjectRef::cluster("Node", "lab-node-1"),
             summary: "Pod inference-x cannot be placed: node lab-node-1, where it is pinned, lacks the memory it requests".into(),

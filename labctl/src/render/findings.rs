@@ -4,14 +4,15 @@
 //!
 //! Pure functions from a document to a `String`, so golden tests can compare them.
 
+use crate::diagnose::finding::Id;
 use crate::diagnose::{Diagnosis, Finding, Severity};
 use crate::exit::ExitStatus;
 use crate::lint::LintReport;
 use crate::render::{OutputFormat, Palette};
 
 /// Renders `diagnosis` in `format`. `strict` only changes the closing verdict.
-pub fn render(
-    diagnosis: &Diagnosis,
+pub fn render<I: Id>(
+    diagnosis: &Diagnosis<I>,
     format: OutputFormat,
     palette: Palette,
     strict: bool,
@@ -21,8 +22,8 @@ pub fn render(
 
 /// [`render`] for a diagnosis of `about` (`storage`, `pod`, or empty for everything): the
 /// table's verdict names it.
-pub fn render_about(
-    diagnosis: &Diagnosis,
+pub fn render_about<I: Id>(
+    diagnosis: &Diagnosis<I>,
     format: OutputFormat,
     palette: Palette,
     strict: bool,
@@ -43,11 +44,11 @@ fn severity_label(s: Severity, p: Palette) -> String {
     }
 }
 
-fn block(f: &Finding, p: Palette, out: &mut String) {
+fn block<I: Id>(f: &Finding<I>, p: Palette, out: &mut String) {
     out.push_str(&format!(
         "{} {} {}\n",
         severity_label(f.severity, p),
-        p.bold(f.id),
+        p.bold(f.id.as_str()),
         f.subject
     ));
     out.push_str(&format!("  {}\n", f.summary));
@@ -73,7 +74,7 @@ fn block(f: &Finding, p: Palette, out: &mut String) {
     out.push_str(&format!("  see {}\n", f.hint));
 }
 
-fn counts(d: &Diagnosis) -> String {
+fn counts<I>(d: &Diagnosis<I>) -> String {
     let s = d.summary;
     format!(
         "{} error(s), {} warning(s), {} info",
@@ -82,7 +83,7 @@ fn counts(d: &Diagnosis) -> String {
 }
 
 /// One block per finding, each followed by a blank line.
-fn blocks(d: &Diagnosis, p: Palette) -> String {
+fn blocks<I: Id>(d: &Diagnosis<I>, p: Palette) -> String {
     let mut out = String::new();
     for (i, f) in d.findings.iter().enumerate() {
         if i > 0 {
@@ -97,11 +98,11 @@ fn blocks(d: &Diagnosis, p: Palette) -> String {
 }
 
 /// One block per finding, then a closing line.
-pub fn table(d: &Diagnosis, p: Palette, strict: bool) -> String {
+pub fn table<I: Id>(d: &Diagnosis<I>, p: Palette, strict: bool) -> String {
     table_about(d, p, strict, "storage")
 }
 
-fn table_about(d: &Diagnosis, p: Palette, strict: bool, about: &str) -> String {
+fn table_about<I: Id>(d: &Diagnosis<I>, p: Palette, strict: bool, about: &str) -> String {
     let mut out = String::new();
     if let Some(as_of) = &d.as_of {
         out.push_str(&p.dim(&as_of.line()));
@@ -153,7 +154,7 @@ pub fn render_lint(
 }
 
 /// `severity id subject: summary`, one line per finding.
-pub fn short(d: &Diagnosis, p: Palette) -> String {
+pub fn short<I: Id>(d: &Diagnosis<I>, p: Palette) -> String {
     let mut out = String::new();
     for f in &d.findings {
         out.push_str(&format!(
@@ -177,7 +178,7 @@ mod tests {
             schema: 1,
             as_of: None,
             findings: vec![Finding {
-                id: "pv-node-affinity-conflict",
+                id: crate::diagnose::FindingId::PvNodeAffinityConflict,
                 severity: Severity::Error,
                 subject: ObjectRef::namespaced("PersistentVolumeClaim", "mlops-lab", "models"),
                 summary: "Deployment inference is pinned away from its volume".into(),

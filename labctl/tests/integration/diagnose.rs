@@ -35,7 +35,10 @@ fn run_path(path: &Path) -> Diagnosis {
 
 /// `(id, severity)` of every finding, in output order.
 fn ids(d: &Diagnosis) -> Vec<(&'static str, Severity)> {
-    d.findings.iter().map(|f| (f.id, f.severity)).collect()
+    d.findings
+        .iter()
+        .map(|f| (f.id.as_str(), f.severity))
+        .collect()
 }
 
 mod engine {
@@ -566,7 +569,10 @@ mod engine {
     fn verify_causes_are_the_root_cause_findings() {
         use labctl::checks::Cause;
         let ids = |name: &str| -> Vec<&'static str> {
-            Cause::of(&run_all(name)).iter().map(|c| c.id).collect()
+            Cause::of(&run_all(name))
+                .iter()
+                .map(|c| c.id.as_str())
+                .collect()
         };
         assert_eq!(
             ids("insufficient-resources.json"),
@@ -1048,7 +1054,7 @@ mod never_silent {
                 let quiet = QUIET.contains(&file.as_str());
                 judged += 1;
                 if speaks == quiet {
-                    let ids: Vec<&str> = d.findings.iter().map(|f| f.id).collect();
+                    let ids: Vec<&str> = d.findings.iter().map(|f| f.id.as_str()).collect();
                     failures.push(format!(
                         "{file}: {} {ids:?}",
                         if quiet {
@@ -1285,7 +1291,7 @@ mod lab {
                 &Scope::namespace("mlops-lab"),
                 labctl::diagnose::Target::All,
             );
-            let got: Vec<&str> = d.findings.iter().map(|f| f.id).collect();
+            let got: Vec<&str> = d.findings.iter().map(|f| f.id.as_str()).collect();
             if got != [*want] {
                 failures.push(format!("{file}: expected [{want}], got {got:?}"));
             }
@@ -1300,7 +1306,7 @@ mod lab {
             labctl::diagnose::Target::All,
         );
         if !d.findings.is_empty() {
-            let ids: Vec<&str> = d.findings.iter().map(|f| f.id).collect();
+            let ids: Vec<&str> = d.findings.iter().map(|f| f.id.as_str()).collect();
             failures.push(format!("lab/healthy.json, whole pipeline: {ids:?}"));
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -1367,7 +1373,11 @@ mod lab {
                 ));
                 continue;
             }
-            let got: Vec<&str> = run_path(&path).findings.iter().map(|f| f.id).collect();
+            let got: Vec<&str> = run_path(&path)
+                .findings
+                .iter()
+                .map(|f| f.id.as_str())
+                .collect();
             let expected: Vec<&str> = want.iter().copied().collect();
             if got != expected {
                 failures.push(format!("{file}: expected {expected:?}, got {got:?}"));

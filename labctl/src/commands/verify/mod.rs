@@ -50,7 +50,7 @@ async fn judge(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<ExitStatus> {
             .map(|s| error_findings(s, ctx))
             .unwrap_or_default();
         let now = Instant::now();
-        let ids: Vec<&str> = errors.iter().map(String::as_str).collect();
+        let ids: Vec<&str> = errors.iter().map(|id| id.as_str()).collect();
         let seen = persistence.update(&ids, now - previous);
         previous = now;
         let next = settle::judge(
@@ -115,13 +115,16 @@ async fn judge(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<ExitStatus> {
 
 /// Ids of the error findings of `diagnose pvc` in the lab's namespace (what `--wait` gives up
 /// on when they last).
-fn error_findings(snapshot: &crate::snapshot::ClusterSnapshot, ctx: &Context) -> Vec<String> {
+fn error_findings(
+    snapshot: &crate::snapshot::ClusterSnapshot,
+    ctx: &Context,
+) -> Vec<crate::diagnose::FindingId> {
     let scope = crate::diagnose::Scope::namespace(&ctx.config.namespace);
     crate::diagnose::diagnose(snapshot, &ctx.config, &scope)
         .findings
         .into_iter()
         .filter(|f| f.severity == crate::diagnose::Severity::Error)
-        .map(|f| f.id.to_owned())
+        .map(|f| f.id)
         .collect()
 }
 

@@ -59,7 +59,7 @@ pub(crate) fn merge(hits: Vec<Hit>) -> Vec<Finding> {
             };
             let kind = k.0.spec();
             Some(Finding {
-                id: kind.id,
+                id: k.0,
                 severity: kind.severity,
                 subject: k.1,
                 summary,
@@ -87,11 +87,8 @@ pub(crate) fn merge_into(mut findings: Vec<Finding>, more: Vec<Hit>) -> Vec<Find
 /// By severity, catalogue order and subject.
 fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
-        (a.severity, FindingIdOrder(a.id), &a.subject).cmp(&(
-            b.severity,
-            FindingIdOrder(b.id),
-            &b.subject,
-        ))
+        // FindingId's order is the catalogue's.
+        (a.severity, a.id, &a.subject).cmp(&(b.severity, b.id, &b.subject))
     });
 }
 
@@ -115,27 +112,6 @@ impl<T: std::hash::Hash + Eq + Clone> Unique<T> {
         if self.seen.insert(item.clone()) {
             self.items.push(item);
         }
-    }
-}
-
-/// Sorts ids in catalogue order.
-#[derive(PartialEq, Eq)]
-pub(crate) struct FindingIdOrder(&'static str);
-
-impl PartialOrd for FindingIdOrder {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for FindingIdOrder {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        let pos = |id: &str| {
-            crate::diagnose::catalogue::CATALOGUE
-                .iter()
-                .position(|k| k.id == id)
-        };
-        pos(self.0).cmp(&pos(other.0))
     }
 }
 
@@ -223,7 +199,7 @@ mod tests {
         ]);
         let got: Vec<(&str, &str, &str)> = findings
             .iter()
-            .map(|f| (f.id, f.subject.name.as_str(), f.summary.as_str()))
+            .map(|f| (f.id.as_str(), f.subject.name.as_str(), f.summary.as_str()))
             .collect();
         assert_eq!(
             got,

@@ -1,11 +1,11 @@
 //! Ingress backends: a Service and port that exist in the manifests.
 
 use super::{finding, reference};
-use crate::diagnose::Finding;
 use crate::lint::source::Manifests;
+use crate::lint::{LintFinding, RuleId};
 
 /// `ingress-backend-missing`: every backend names a Service of the manifests and one of its ports.
-pub fn ingress_backends(m: &Manifests) -> Vec<Finding> {
+pub fn ingress_backends(m: &Manifests) -> Vec<LintFinding> {
     let mut out = Vec::new();
     for ing in &m.ingresses {
         let subject = reference("Ingress", &ing.metadata);
@@ -85,7 +85,7 @@ pub fn ingress_backends(m: &Manifests) -> Vec<Finding> {
             };
             if let Some(problem) = problem {
                 out.push(finding(
-                    crate::lint::INGRESS_BACKEND,
+                    RuleId::IngressBackendMissing,
                     subject.clone(),
                     format!(
                         "{subject} {route} routes to Service {} {wanted}: {problem}",
@@ -108,6 +108,7 @@ pub fn ingress_backends(m: &Manifests) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
+    use crate::lint::RuleId;
     use crate::lint::rules::test_support::*;
 
     #[test]
@@ -124,11 +125,11 @@ mod tests {
         assert!(lint(&ingress("inference", "{name: http}")).is_empty());
         assert_eq!(
             lint(&ingress("inference", "{number: 8080}")),
-            [crate::lint::INGRESS_BACKEND]
+            [RuleId::IngressBackendMissing]
         );
         assert_eq!(
             lint(&ingress("other", "{name: http}")),
-            [crate::lint::INGRESS_BACKEND]
+            [RuleId::IngressBackendMissing]
         );
     }
 }

@@ -13,6 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use super::source::Manifests;
 use crate::config::LabConfig;
 use crate::diagnose::{Finding, ObjectRef};
+use crate::lint::{LintFinding, RuleId};
 
 mod ingress;
 mod model_mount;
@@ -129,13 +130,13 @@ fn all_containers(spec: &PodSpec) -> impl Iterator<Item = &Container> {
 }
 
 fn finding(
-    id: &'static str,
+    id: RuleId,
     subject: ObjectRef,
     summary: String,
     evidence: Vec<String>,
     remediation: String,
-) -> Finding {
-    let rule = crate::lint::rule(id).expect("every lint id is in the catalogue");
+) -> LintFinding {
+    let rule = id.rule();
     Finding {
         id,
         severity: rule.severity,
@@ -150,7 +151,7 @@ fn finding(
 }
 
 /// Runs every lint rule.
-pub fn run(m: &Manifests, config: &LabConfig) -> Vec<Finding> {
+pub fn run(m: &Manifests, config: &LabConfig) -> Vec<LintFinding> {
     let templates = templates(m);
     let mut out = Vec::new();
     out.extend(unknown_fields(m));
@@ -189,11 +190,11 @@ spec:
           persistentVolumeClaim: {claimName: models, readOnly: true}
 "#;
 
-    pub(crate) fn lint(extra: &str) -> Vec<&'static str> {
+    pub(crate) fn lint(extra: &str) -> Vec<RuleId> {
         let text = format!("{DEPLOYMENT}---\n{extra}");
         let m = parse(&text, "test", "mlops-lab").unwrap();
         let templates = templates(&m);
-        let mut ids: Vec<&'static str> = services(&m, &templates)
+        let mut ids: Vec<RuleId> = services(&m, &templates)
             .into_iter()
             .chain(ingress_backends(&m))
             .chain(model_mount(&templates, &LabConfig::default()))

@@ -2,11 +2,11 @@
 
 use super::{Template, all_containers, finding};
 use crate::config::LabConfig;
-use crate::diagnose::Finding;
+use crate::lint::{LintFinding, RuleId};
 
 /// `model-mount-writable`: long-running workloads (inference) mount the model claim read-only;
 /// only the trainer (a Job or CronJob) writes it.
-pub fn model_mount(templates: &[Template<'_>], config: &LabConfig) -> Vec<Finding> {
+pub fn model_mount(templates: &[Template<'_>], config: &LabConfig) -> Vec<LintFinding> {
     let mut out = Vec::new();
     for t in templates.iter().filter(|t| t.long_running) {
         let volumes: Vec<(&str, bool)> = t
@@ -41,7 +41,7 @@ pub fn model_mount(templates: &[Template<'_>], config: &LabConfig) -> Vec<Findin
             continue;
         }
         out.push(finding(
-            crate::lint::MODEL_MOUNT,
+            RuleId::ModelMountWritable,
             t.workload.clone(),
             format!(
                 "{} mounts the model volume {} writable: only the trainer may write models",
@@ -76,6 +76,6 @@ mod tests {
             .into_iter()
             .map(|f| f.id)
             .collect();
-        assert_eq!(ids, [crate::lint::MODEL_MOUNT]);
+        assert_eq!(ids, [RuleId::ModelMountWritable]);
     }
 }

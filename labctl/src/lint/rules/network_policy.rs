@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use super::{Template, finding, reference};
 use crate::config::LabConfig;
-use crate::diagnose::Finding;
 use crate::lint::source::Manifests;
+use crate::lint::{LintFinding, RuleId};
 
 /// `networkpolicy-blocks-controller`: a NetworkPolicy that selects a long-running pod
 /// template and restricts its ingress admits the ingress controller's namespace (labctl.toml's
@@ -19,7 +19,7 @@ pub fn network_policies(
     m: &Manifests,
     templates: &[Template<'_>],
     config: &LabConfig,
-) -> Vec<Finding> {
+) -> Vec<LintFinding> {
     use crate::k8s::labels::selects;
     let controller = config.controller_workload();
     let ns_labels: BTreeMap<String, String> = [(
@@ -100,7 +100,7 @@ pub fn network_policies(
             ),
         };
         out.push(finding(
-            crate::lint::NETWORK_POLICY,
+            RuleId::NetworkpolicyBlocksController,
             subject.clone(),
             format!(
                 "{subject} admits no traffic from namespace {} (ingress_controller = \"{}\") to {}: the controller's requests time out",
@@ -137,7 +137,7 @@ mod tests {
                  spec: {{podSelector: {{matchLabels: {{app: inference}}}}, policyTypes: [Ingress], ingress: [{{from: {from}}}]}}\n"
             )
         };
-        let ids = |text: &str, config: &LabConfig| -> Vec<&'static str> {
+        let ids = |text: &str, config: &LabConfig| -> Vec<RuleId> {
             let m = parse(text, "test", "mlops-lab").unwrap();
             network_policies(&m, &templates(&m), config)
                 .into_iter()
@@ -153,18 +153,24 @@ mod tests {
             "[{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {app.kubernetes.io/name: traefik}}}]",
         );
         assert!(ids(&kube_system, &traefik).is_empty());
-        assert_eq!(ids(&kube_system, &nginx), [crate::lint::NETWORK_POLICY]);
+        assert_eq!(
+            ids(&kube_system, &nginx),
+            [RuleId::NetworkpolicyBlocksController]
+        );
         let ingress_nginx = policy(
             "[{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ingress-nginx}}}]",
         );
         assert!(ids(&ingress_nginx, &nginx).is_empty());
-        assert_eq!(ids(&ingress_nginx, &traefik), [crate::lint::NETWORK_POLICY]);
+        assert_eq!(
+            ids(&ingress_nginx, &traefik),
+            [RuleId::NetworkpolicyBlocksController]
+        );
         // Every namespace, an address block, or only the policy's own namespace.
         assert!(ids(&policy("[{namespaceSelector: {}}]"), &traefik).is_empty());
         assert!(ids(&policy("[{ipBlock: {cidr: 192.168.1.0/24}}]"), &traefik).is_empty());
         assert_eq!(
             ids(&policy("[{podSelector: {}}]"), &traefik),
-            [crate::lint::NETWORK_POLICY]
+            [RuleId::NetworkpolicyBlocksController]
         );
     }
 }

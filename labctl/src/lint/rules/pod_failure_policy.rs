@@ -2,14 +2,14 @@
 //! `podFailurePolicy`.
 
 use super::{finding, reference};
-use crate::diagnose::Finding;
 use crate::lint::source::Manifests;
+use crate::lint::{LintFinding, RuleId};
 
 /// `pod-failure-policy-missing`: a Job (or a CronJob's job template) that retries
 /// (`backoffLimit` unset, 6 by default, or above 0) with `restartPolicy: Never` has a
 /// `podFailurePolicy`, so that an exit that means "this input is wrong" fails the Job at once
 /// instead of running the same failure again, and a pod lost to a drain is not counted.
-pub fn pod_failure_policies(m: &Manifests) -> Vec<Finding> {
+pub fn pod_failure_policies(m: &Manifests) -> Vec<LintFinding> {
     use k8s_openapi::api::batch::v1::JobSpec;
     let jobs = m
         .jobs
@@ -39,7 +39,7 @@ pub fn pod_failure_policies(m: &Manifests) -> Vec<Finding> {
             .and_then(|s| s.containers.first())
             .map_or("<container>", |c| c.name.as_str());
         out.push(finding(
-            crate::lint::POD_FAILURE_POLICY,
+            RuleId::PodFailurePolicyMissing,
             workload.clone(),
             format!(
                 "{workload} retries every failure up to backoffLimit {retries}: it has no podFailurePolicy"

@@ -1,10 +1,10 @@
 //! Probes of the long-running workloads.
 
 use super::{Template, finding};
-use crate::diagnose::Finding;
+use crate::lint::{LintFinding, RuleId};
 
 /// `probes-missing`: every container of a long-running workload has readiness and liveness.
-pub fn probes(templates: &[Template<'_>]) -> Vec<Finding> {
+pub fn probes(templates: &[Template<'_>]) -> Vec<LintFinding> {
     let mut out = Vec::new();
     for t in templates.iter().filter(|t| t.long_running) {
         let mut missing = Vec::new();
@@ -20,7 +20,7 @@ pub fn probes(templates: &[Template<'_>]) -> Vec<Finding> {
             continue;
         }
         out.push(finding(
-            crate::lint::PROBES,
+            RuleId::ProbesMissing,
             t.workload.clone(),
             format!("{} lacks probes: {}", t.workload, missing.join("; ")),
             missing,

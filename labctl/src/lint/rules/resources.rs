@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 
 use super::{Template, all_containers, finding};
-use crate::diagnose::Finding;
+use crate::lint::{LintFinding, RuleId};
 
 /// `resources-missing`: every container (init containers too) requests CPU and memory and has a
 /// memory limit.
-pub fn resources(templates: &[Template<'_>]) -> Vec<Finding> {
+pub fn resources(templates: &[Template<'_>]) -> Vec<LintFinding> {
     let mut out = Vec::new();
     for t in templates {
         let mut missing = Vec::new();
@@ -36,7 +36,7 @@ pub fn resources(templates: &[Template<'_>]) -> Vec<Finding> {
             continue;
         }
         out.push(finding(
-            crate::lint::RESOURCES,
+            RuleId::ResourcesMissing,
             t.workload.clone(),
             format!("{} lacks resources: {}", t.workload, missing.join("; ")),
             missing,

@@ -3,10 +3,10 @@
 use k8s_openapi::api::core::v1::SecurityContext;
 
 use super::{Template, all_containers, finding};
-use crate::diagnose::Finding;
+use crate::lint::{LintFinding, RuleId};
 
 /// `security-settings-missing`: the restricted Pod Security settings the lab promises.
-pub fn security(templates: &[Template<'_>]) -> Vec<Finding> {
+pub fn security(templates: &[Template<'_>]) -> Vec<LintFinding> {
     let mut out = Vec::new();
     for t in templates {
         let pod = t.spec.security_context.as_ref();
@@ -60,7 +60,7 @@ pub fn security(templates: &[Template<'_>]) -> Vec<Finding> {
             continue;
         }
         out.push(finding(
-            crate::lint::SECURITY,
+            RuleId::SecuritySettingsMissing,
             t.workload.clone(),
             format!(
                 "{} runs without the lab's security settings: {}",

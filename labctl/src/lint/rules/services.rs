@@ -4,10 +4,10 @@ use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{Template, finding, reference};
-use crate::diagnose::Finding;
 use crate::k8s::names::labels_text;
 use crate::k8s::service;
 use crate::lint::source::Manifests;
+use crate::lint::{LintFinding, RuleId};
 
 fn selected<'t, 'a>(svc: &Service, templates: &'t [Template<'a>]) -> Vec<&'t Template<'a>> {
     let Some(selector) = svc
@@ -26,7 +26,7 @@ fn selected<'t, 'a>(svc: &Service, templates: &'t [Template<'a>]) -> Vec<&'t Tem
 }
 
 /// `service-selector-matches-no-pod` and `service-target-port-missing`.
-pub fn services(m: &Manifests, templates: &[Template<'_>]) -> Vec<Finding> {
+pub fn services(m: &Manifests, templates: &[Template<'_>]) -> Vec<LintFinding> {
     let mut out = Vec::new();
     for svc in &m.services {
         let subject = reference("Service", &svc.metadata);
@@ -55,7 +55,7 @@ pub fn services(m: &Manifests, templates: &[Template<'_>]) -> Vec<Finding> {
                     }),
             );
             out.push(finding(
-                crate::lint::SERVICE_SELECTOR,
+                RuleId::ServiceSelectorMatchesNoPod,
                 subject.clone(),
                 format!(
                     "{subject} selects {} but no pod template in the namespace has these labels: it will have no endpoints (the ingress answers 503)",
@@ -99,7 +99,7 @@ pub fn services(m: &Manifests, templates: &[Template<'_>]) -> Vec<Finding> {
                     .join(", ")
             };
             out.push(finding(
-                crate::lint::SERVICE_TARGET_PORT,
+                RuleId::ServiceTargetPortMissing,
                 subject.clone(),
                 format!(
                     "{subject} port {} targets {what}, which no selected container declares: connections are refused (the ingress answers 502)",
@@ -133,6 +133,7 @@ pub fn services(m: &Manifests, templates: &[Template<'_>]) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
+    use crate::lint::RuleId;
     use crate::lint::rules::test_support::*;
 
     #[test]
@@ -141,11 +142,11 @@ mod tests {
         assert!(lint(&service("{app: inference}", "8080")).is_empty());
         assert_eq!(
             lint(&service("{app: inference}", "9090")),
-            [crate::lint::SERVICE_TARGET_PORT]
+            [RuleId::ServiceTargetPortMissing]
         );
         assert_eq!(
             lint(&service("{app: inference}", "web")),
-            [crate::lint::SERVICE_TARGET_PORT]
+            [RuleId::ServiceTargetPortMissing]
         );
     }
 
@@ -153,7 +154,7 @@ mod tests {
     fn selector_must_be_a_subset_of_the_template_labels() {
         assert_eq!(
             lint(&service("{app: inference, tier: web}", "http")),
-            [crate::lint::SERVICE_SELECTOR]
+            [RuleId::ServiceSelectorMatchesNoPod]
         );
         // A Service without a selector has hand-made endpoints: not judged.
         let manual =

@@ -1,16 +1,16 @@
 //! Fields the Kubernetes types do not know (a typo the API server would drop or refuse).
 
 use super::finding;
-use crate::diagnose::Finding;
 use crate::lint::source::Manifests;
+use crate::lint::{LintFinding, RuleId};
 
 /// `unknown-field`: fields the k8s-openapi types (the Kubernetes API of v1.33) do not know.
-pub fn unknown_fields(m: &Manifests) -> Vec<Finding> {
+pub fn unknown_fields(m: &Manifests) -> Vec<LintFinding> {
     m.unknown_fields
         .iter()
         .map(|(object, paths)| {
             finding(
-                crate::lint::UNKNOWN_FIELD,
+                RuleId::UnknownField,
                 object.clone(),
                 format!(
                     "{object} has {} field(s) the Kubernetes API does not know: {}",
