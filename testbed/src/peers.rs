@@ -654,7 +654,8 @@ pub fn items(tool: Tool, case: &Case) -> Vec<Item> {
 /// among its findings (with the evidence text when the scenario names one), each check id
 /// among verify's failed (error) or warned checks; the lowest level of those, or `None` when
 /// one is missing or only info. Waiting with `verify --wait` is not part of one diagnosis, so
-/// [`Expect::WaitGivesUp`] is left out.
+/// [`Expect::WaitGivesUp`] is left out, and so are checks of other commands than verify
+/// (preflight's): the peers' run asks labctl only `verify` and `diagnose`.
 pub fn labctl_found(expect: &[Expect], items: &[Item]) -> Option<Level> {
     let best = |check: bool, id: &str, text: Option<&str>| {
         items
@@ -670,25 +671,33 @@ pub fn labctl_found(expect: &[Expect], items: &[Item]) -> Option<Level> {
     };
     expect
         .iter()
+        .filter(|e| judged_by_peers(e))
         .map(|e| match *e {
             Expect::Finding(id) | Expect::Pipeline(id) => best(false, id, None),
             Expect::Evidence(id, t) | Expect::PipelineEvidence(id, t) => best(false, id, Some(t)),
-            Expect::Check(_, id) => best(true, id, None),
+            Expect::Check(_, id) | Expect::CheckSays(_, id, _) => best(true, id, None),
             Expect::WaitGivesUp(_) => Some(Level::Error),
         })
         .try_fold(Level::Error, |lowest, level| level.map(|l| lowest.min(l)))
+}
+
+/// Whether the peers' run can see an expectation: not a check of a command it does not run.
+fn judged_by_peers(e: &Expect) -> bool {
+    !matches!(e, Expect::Check(c, _) | Expect::CheckSays(c, _, _) if *c != "verify")
 }
 
 /// The ids labctl must report for a fault (what its scenario expects).
 fn expected_ids(expect: &[Expect]) -> Vec<&'static str> {
     let mut ids: Vec<&str> = expect
         .iter()
+        .filter(|e| judged_by_peers(e))
         .filter_map(|e| match *e {
             Expect::Finding(id)
             | Expect::Pipeline(id)
             | Expect::Evidence(id, _)
             | Expect::PipelineEvidence(id, _)
-            | Expect::Check(_, id) => Some(id),
+            | Expect::Check(_, id)
+            | Expect::CheckSays(_, id, _) => Some(id),
             Expect::WaitGivesUp(_) => None,
         })
         .collect();
@@ -1562,6 +1571,19 @@ mod tests {
             Some(Level::Error),
             "verify --wait is not part of one diagnosis"
         );
+        // The peers' run asks no preflight: a preflight check is not held against labctl.
+        let preflight = [
+            Expect::Pipeline("image-platform-mismatch"),
+            Expect::CheckSays("preflight", "images-match-node-arch", "linux/amd64"),
+        ];
+        let finding = [item(
+            "Deployment",
+            "image-platform-mismatch",
+            Level::Error,
+            "",
+        )];
+        assert_eq!(labctl_found(&preflight, &finding), Some(Level::Error));
+        assert_eq!(expected_ids(&preflight), ["image-platform-mismatch"]);
     }
 
     #[test]

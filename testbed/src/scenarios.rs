@@ -30,6 +30,8 @@ pub enum Expect {
     PipelineEvidence(&'static str, &'static str),
     /// `labctl <command> -o json` reports this check id as failed (or warned).
     Check(&'static str, &'static str),
+    /// [`Expect::Check`] whose message or an evidence line contains the text.
+    CheckSays(&'static str, &'static str, &'static str),
     /// `labctl verify --wait` gives up before its limit, naming this id: waiting cannot heal.
     WaitGivesUp(&'static str),
 }
@@ -55,6 +57,23 @@ impl Expect {
                     Ok(())
                 } else {
                     Err(format!("verify --wait exited {code}: {stderr}"))
+                }
+            }
+            Expect::CheckSays(command, id, text) => {
+                let (_, r) = lab.labctl_json(&[command]).map_err(fail)?;
+                let check = r["checks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|c| c["id"] == id && (c["status"] == "fail" || c["status"] == "warn"))
+                    .ok_or_else(|| format!("{command}: {id} did not fail: {:?}", not_passed(&r)))?;
+                let said = std::iter::once(&check["message"])
+                    .chain(check["evidence"].as_array().into_iter().flatten())
+                    .any(|line| line.as_str().is_some_and(|l| l.contains(text)));
+                if said {
+                    Ok(())
+                } else {
+                    Err(format!("{command}: {id} does not say {text:?}: {check}"))
                 }
             }
             Expect::Check(command, id) => {
@@ -380,7 +399,17 @@ pub const SCENARIOS: &[Scenario] = &[
         description: "a commit gives inference an index that lists only linux/arm64 (an image built for a Raspberry Pi alone) on the amd64 node: containerd finds no match for its platform, and preflight's images-match-node-arch, reading the index from the registry, fails",
         expect: &[
             Expect::PipelineEvidence("image-platform-mismatch", "no match for platform"),
-            Expect::Check("preflight", "images-match-node-arch"),
+            // It names the node's architecture and the platforms the index offers.
+            Expect::CheckSays(
+                "preflight",
+                "images-match-node-arch",
+                "offer(s) no linux/amd64 variant for node lab-node-1",
+            ),
+            Expect::CheckSays(
+                "preflight",
+                "images-match-node-arch",
+                "10.88.0.1:5443/lab/mlops-lab-inference:arm64-only: linux/arm64",
+            ),
         ],
         apply: |lab| {
             set_image_tag(lab, "mlops-lab-inference", registry::ARM64_ONLY_TAG)?;
