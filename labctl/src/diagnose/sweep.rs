@@ -25,8 +25,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::config::LabConfig;
-use crate::diagnose::catalogue::FindingId;
-use crate::diagnose::catalogue::Severity;
+use crate::diagnose::catalogue::{FindingId, Severity};
 use crate::diagnose::causes::Cause;
 use crate::diagnose::engine::evidence::event_line;
 use crate::diagnose::engine::merge::Hit;

@@ -1,8 +1,7 @@
 //! A claim under judgement: the claim, its class and its consumers (the workloads and pods that
 //! mount it), and the facts about them that several rules ask.
 
-use crate::diagnose::engine::View;
-use crate::diagnose::engine::{LOCAL_PATH, NO_PROVISIONER, SYNC_WAVE};
+use crate::diagnose::engine::{LOCAL_PATH, NO_PROVISIONER, SYNC_WAVE, View};
 use crate::k8s::model::{Pod, PodSpec};
 use crate::k8s::pod::is_terminated;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Toleration};
@@ -11,9 +10,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::diagnose::finding::ObjectRef;
 use crate::diagnose::index::{ClassLookup, Workload};
-use crate::k8s::WorkloadKind;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
-use crate::k8s::placement;
+use crate::k8s::{WorkloadKind, placement};
 
 /// A workload (or bare pod) that mounts the claim, with its live pods.
 pub(crate) struct Consumer<'a> {

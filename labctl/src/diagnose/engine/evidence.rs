@@ -1,9 +1,8 @@
 //! Evidence: one line per object as an operator would read it in `kubectl describe`, and the
 //! events about an object, latest first.
 
-use crate::diagnose::engine::View;
 use crate::diagnose::engine::claim::{Claim, push_unique};
-use crate::diagnose::engine::{EVENTS_PER_REASON, SELECTED_NODE};
+use crate::diagnose::engine::{EVENTS_PER_REASON, SELECTED_NODE, View};
 use crate::k8s::model::{PersistentVolume, Pod};
 use crate::k8s::pod::{is_pending, pod_phase, unscheduled_condition};
 use k8s_openapi::api::core::v1::Node;
@@ -11,9 +10,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::diagnose::index::{ClassLookup, EventRecord, Workload};
 use crate::diagnose::scheduler::{self, SchedulingFailure};
-use crate::k8s::HOSTNAME_LABEL;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
-use crate::k8s::{Unavailable, placement};
+use crate::k8s::{HOSTNAME_LABEL, Unavailable, placement};
 
 pub(crate) fn pvc_line(c: &Claim<'_>) -> String {
     let mut parts = vec![c.phase.to_owned()];

@@ -2,14 +2,11 @@
 
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::View;
-use crate::diagnose::engine::claim::is_local_path;
-use crate::diagnose::engine::claim::{Claim, Consumer};
+use crate::diagnose::engine::claim::{Claim, Consumer, is_local_path};
 use crate::diagnose::engine::evidence::{
-    claim_event, events, pending_pod_evidence, scheduling_failure,
+    claim_event, events, pending_pod_evidence, pvc_line, scheduling_failure, workload_line,
 };
-use crate::diagnose::engine::evidence::{pvc_line, workload_line};
-use crate::diagnose::engine::merge::hit;
-use crate::diagnose::engine::merge::{Found, Hit};
+use crate::diagnose::engine::merge::{Found, Hit, hit};
 use crate::diagnose::engine::remedy::reapply;
 use crate::diagnose::index::Workload;
 use crate::diagnose::scheduler::ReasonKind;

@@ -2,12 +2,12 @@
 //! `pv-node-missing`, `pv-node-unavailable`, `pv-node-affinity-conflict`.
 
 use crate::diagnose::engine::View;
-use crate::diagnose::engine::claim::Claim;
-use crate::diagnose::engine::claim::{fits_any_node, nodes_known, tolerations};
-use crate::diagnose::engine::evidence::{events, pending_pod_evidence, scheduling_failure};
-use crate::diagnose::engine::evidence::{join, node_line, pv_line, pvc_line, workload_line};
-use crate::diagnose::engine::merge::{Found, Hit};
-use crate::diagnose::engine::merge::{grouped_hit, hit};
+use crate::diagnose::engine::claim::{Claim, fits_any_node, nodes_known, tolerations};
+use crate::diagnose::engine::evidence::{
+    events, join, node_line, pending_pod_evidence, pv_line, pvc_line, scheduling_failure,
+    workload_line,
+};
+use crate::diagnose::engine::merge::{Found, Hit, grouped_hit, hit};
 use crate::diagnose::engine::remedy::{pin_fixes, reapply, rerun_hint};
 use crate::diagnose::rules::lifecycle::pvc_lost;
 use crate::diagnose::rules::pinning::selector_matches_no_node;
@@ -19,9 +19,8 @@ use k8s_openapi::api::core::v1::Node;
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::finding::ObjectRef;
 use crate::diagnose::scheduler::ReasonKind;
-use crate::k8s::HOSTNAME_LABEL;
 use crate::k8s::names::name as meta_name;
-use crate::k8s::{Unavailable, nodes, placement};
+use crate::k8s::{HOSTNAME_LABEL, Unavailable, nodes, placement};
 
 pub(crate) fn bound<'a>(view: &View<'_, 'a>, c: &Claim<'a>, pinned: bool, out: &mut Vec<Hit>) {
     let Some(v) = c.volume_name() else { return };

@@ -9,8 +9,7 @@
 use super::capitalise;
 use crate::diagnose::engine::View;
 use crate::diagnose::engine::evidence::events;
-use crate::diagnose::engine::merge::pod_hit;
-use crate::diagnose::engine::merge::{Found, Hit};
+use crate::diagnose::engine::merge::{Found, Hit, pod_hit};
 use crate::diagnose::engine::remedy::template_fix;
 use crate::diagnose::rules::start::start_failed;
 use crate::k8s::model::{Container, Pod};

@@ -4,10 +4,8 @@
 use crate::diagnose::engine::View;
 use crate::diagnose::engine::affected::affected;
 use crate::diagnose::engine::claim::Claim;
-use crate::diagnose::engine::evidence::events;
-use crate::diagnose::engine::evidence::{pod_line, pv_line, pvc_line};
-use crate::diagnose::engine::merge::hit;
-use crate::diagnose::engine::merge::{Found, Hit};
+use crate::diagnose::engine::evidence::{events, pod_line, pv_line, pvc_line};
+use crate::diagnose::engine::merge::{Found, Hit, hit};
 use crate::diagnose::engine::remedy::{reapply, rerun_hint};
 use crate::k8s::model::Pod;
 use crate::k8s::pod::{is_pending, is_terminated};

@@ -39,6 +39,19 @@ type PodRule = for<'a> fn(&View<'_, 'a>, &'a Pod, &mut Vec<Hit>) -> bool;
 /// A claim that is gone or going: nothing else is said about it.
 const CLAIM_ENDINGS: &[ClaimRule] = &[lifecycle::lost, lifecycle::terminating_in_use];
 
+/// A pending claim's causes after its class, first that fires wins; not asked when its
+/// consumers are pinned apart (that is its finding).
+const PENDING: &[ClaimRule] = &[
+    pending::consumers_fit_no_node,      // nothing can ever be scheduled
+    pending::no_node_by_events,          // the same, from the scheduler's events
+    pending::consumer_unplaceable,       // pin node down, or short of resources
+    pending::class_unknown,              // no class to judge the rest by
+    pending::selected_node_stale,        // the selected node is gone
+    pending::provisioner_stopped,        // the provisioner is not running
+    pending::provisioner_failed,         // it ran and failed
+    pending::waiting_for_first_consumer, // nothing asked for yet
+];
+
 /// A pod, first that fires wins; readiness is asked last.
 const POD: &[PodRule] = &[
     pods::left_to_its_job,  // finished, or a failed Job's: the Job's finding
@@ -48,8 +61,8 @@ const POD: &[PodRule] = &[
 
 /// A claim: a volume released by it (always), then lost or terminating while in use (first
 /// wins) → the template and annotation problems, each judged (access mode, consumers pinned
-/// apart, sync waves) → bound (`bound.rs`) or pending (`pending.rs`), each of which tries its
-/// causes in order; a pending claim whose access mode or sync wave is wrong is only that.
+/// apart, sync waves) → bound (`bound.rs`, which tries its causes in order) or pending: its
+/// class, then [`PENDING`]. A pending claim whose access mode or sync wave is wrong is only that.
 pub(crate) fn judge_claim<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut Vec<Hit>) {
     lifecycle::released_not_rebound(view, c, out);
     if CLAIM_ENDINGS.iter().any(|rule| rule(view, c, out)) {
@@ -58,11 +71,17 @@ pub(crate) fn judge_claim<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut Vec<
     let access = access_mode::access_mode(view, c, out);
     let pinned = pinning::consumers_pinned(view, c, out);
     let wave = sync_wave::sync_wave_deadlock(view, c, out);
-    match c.phase {
-        "Bound" => bound::bound(view, c, pinned, out),
-        "Pending" if !access && !wave => pending::pending(view, c, pinned, out),
-        _ => {}
+    if c.phase == "Bound" {
+        bound::bound(view, c, pinned, out);
     }
+    if c.phase != "Pending" || access || wave {
+        return;
+    }
+    // The class is asked even of a claim whose consumers are pinned apart.
+    if pending::storageclass_missing(view, c, out) || pinned {
+        return;
+    }
+    PENDING.iter().any(|rule| rule(view, c, out));
 }
 
 /// A pod: the rules of [`POD`] in order, then, if none fired, its readiness.

@@ -1,15 +1,15 @@
-//! A pending claim: missing class, stale selected node, scheduler messages.
+//! A pending claim's causes, one function each, judged in the order of `PENDING` in
+//! `rules/mod.rs`: a missing class, consumers that fit no node or cannot be placed, a stale
+//! selected node, the provisioner, and waiting for a first consumer.
 
 use crate::diagnose::catalogue::FindingId;
-use crate::diagnose::engine::View;
-use crate::diagnose::engine::claim::{Claim, Consumer};
-use crate::diagnose::engine::claim::{fits_any_node, nodes_known};
-use crate::diagnose::engine::evidence::{claim_event, events, has_event, pending_pod_evidence};
-use crate::diagnose::engine::evidence::{event_line, pvc_line};
-use crate::diagnose::engine::merge::{Found, Hit};
-use crate::diagnose::engine::merge::{grouped_hit, hit};
+use crate::diagnose::engine::claim::{Claim, Consumer, fits_any_node, nodes_known};
+use crate::diagnose::engine::evidence::{
+    claim_event, event_line, events, has_event, pending_pod_evidence, pvc_line,
+};
+use crate::diagnose::engine::merge::{Found, Hit, grouped_hit, hit};
 use crate::diagnose::engine::remedy::reapply;
-use crate::diagnose::engine::{SELECTED_NODE, STORAGE_PROVISIONER, STORAGE_PROVISIONER_BETA};
+use crate::diagnose::engine::{SELECTED_NODE, STORAGE_PROVISIONER, STORAGE_PROVISIONER_BETA, View};
 use crate::diagnose::finding::ObjectRef;
 use crate::diagnose::index::ClassLookup;
 use crate::diagnose::rules::pinning::{selector_from_events, selector_matches_no_node};
@@ -20,8 +20,13 @@ use crate::diagnose::rules::scheduling::unplaceable_consumer;
 use crate::k8s::names::name as meta_name;
 use crate::k8s::pod::is_pending;
 
-pub(crate) fn pending<'a>(view: &View<'_, 'a>, c: &Claim<'a>, pinned: bool, out: &mut Vec<Hit>) {
-    // 1. The class.
+/// The claim's StorageClass is missing, or none is set and there is no default: asked first,
+/// even of a claim whose consumers are pinned apart.
+pub(crate) fn storageclass_missing<'a>(
+    view: &View<'_, 'a>,
+    c: &Claim<'a>,
+    out: &mut Vec<Hit>,
+) -> bool {
     let class = match c.class {
         ClassLookup::Missing(n) => {
             let mut ev = vec![pvc_line(c)];
@@ -66,7 +71,7 @@ pub(crate) fn pending<'a>(view: &View<'_, 'a>, c: &Claim<'a>, pinned: bool, out:
                 },
                 format!("{{n}} claims use StorageClass {n}, which does not exist"),
             );
-            return;
+            return true;
         }
         ClassLookup::NoDefault => {
             let mut ev = vec![pvc_line(c)];
@@ -95,7 +100,7 @@ pub(crate) fn pending<'a>(view: &View<'_, 'a>, c: &Claim<'a>, pinned: bool, out:
                     ),
                 },
             );
-            return;
+            return true;
         }
         ClassLookup::NoClass | ClassLookup::Unknown(_) => None,
         ClassLookup::Found(sc) => Some(sc),
@@ -128,53 +133,86 @@ pub(crate) fn pending<'a>(view: &View<'_, 'a>, c: &Claim<'a>, pinned: bool, out:
                     ),
                 },
             );
-            return;
+            return true;
         }
     }
-    // 2. Consumers that fit no node: nothing can ever be scheduled.
-    let selected = c.annotation(SELECTED_NODE).filter(|s| !s.is_empty());
-    if selected.is_none() && nodes_known(view) {
-        let none: Vec<&Consumer<'a>> = c
-            .consumers
-            .iter()
-            .filter(|con| con.workload.idle.is_none() && !fits_any_node(view, con.workload.spec))
-            .collect();
-        if !none.is_empty() && !pinned {
-            selector_matches_no_node(view, c, &none, out);
-            return;
-        }
+    false
+}
+
+/// The node the scheduler selected for the claim's volume, if any.
+fn selected<'c>(c: &'c Claim<'_>) -> Option<&'c str> {
+    c.annotation(SELECTED_NODE).filter(|s| !s.is_empty())
+}
+
+/// Consumers that fit no node: nothing can ever be scheduled.
+pub(crate) fn consumers_fit_no_node<'a>(
+    view: &View<'_, 'a>,
+    c: &Claim<'a>,
+    out: &mut Vec<Hit>,
+) -> bool {
+    if selected(c).is_some() || !nodes_known(view) {
+        return false;
     }
-    if pinned {
-        return;
+    let none: Vec<&Consumer<'a>> = c
+        .consumers
+        .iter()
+        .filter(|con| con.workload.idle.is_none() && !fits_any_node(view, con.workload.spec))
+        .collect();
+    if none.is_empty() {
+        return false;
     }
-    if !nodes_known(view) && selected.is_none() && selector_from_events(view, c, out) {
-        return;
+    selector_matches_no_node(view, c, &none, out);
+    true
+}
+
+/// Without nodes in the snapshot, the scheduler's events say that a selector matches no node.
+pub(crate) fn no_node_by_events<'a>(
+    view: &View<'_, 'a>,
+    c: &Claim<'a>,
+    out: &mut Vec<Hit>,
+) -> bool {
+    !nodes_known(view) && selected(c).is_none() && selector_from_events(view, c, out)
+}
+
+/// A consumer the scheduler cannot place (its pin node down, or short of resources) is why
+/// the claim waits: say that rather than "waiting for its first consumer".
+pub(crate) fn consumer_unplaceable<'a>(
+    view: &View<'_, 'a>,
+    c: &Claim<'a>,
+    out: &mut Vec<Hit>,
+) -> bool {
+    selected(c).is_none() && unplaceable_consumer(view, c, out)
+}
+
+/// No class to judge the rest by (unset on purpose, or not in the snapshot): the PV
+/// controller's own event still says whether the claim merely waits for its first consumer.
+pub(crate) fn class_unknown<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut Vec<Hit>) -> bool {
+    if c.class().is_some() {
+        return false;
     }
-    // A consumer the scheduler cannot place (its pin node down, or short of resources) is
-    // why the claim waits: say that rather than "waiting for its first consumer".
-    if selected.is_none() && unplaceable_consumer(view, c, out) {
-        return;
+    if matches!(c.class, ClassLookup::Unknown(_))
+        && selected(c).is_none()
+        && has_event(
+            view,
+            "PersistentVolumeClaim",
+            &c.pvc.metadata,
+            "WaitForFirstConsumer",
+        )
+    {
+        waiting_for_consumer(view, c, out);
     }
-    let Some(sc) = class else {
-        // Class unknown (not in the snapshot): the PV controller's own event still says
-        // whether the claim merely waits for its first consumer.
-        if matches!(c.class, ClassLookup::Unknown(_))
-            && selected.is_none()
-            && has_event(
-                view,
-                "PersistentVolumeClaim",
-                &c.pvc.metadata,
-                "WaitForFirstConsumer",
-            )
-        {
-            waiting_for_consumer(view, c, out);
-        }
-        return;
-    };
-    // 3. A selected node that is gone (state), or the provisioner saying so (event: it has
-    // already cleared the annotation).
+    true
+}
+
+/// A selected node that is gone (state), or the provisioner saying so (event: it has already
+/// cleared the annotation).
+pub(crate) fn selected_node_stale<'a>(
+    view: &View<'_, 'a>,
+    c: &Claim<'a>,
+    out: &mut Vec<Hit>,
+) -> bool {
     let not_found = |m: &str| m.contains("node \"") && m.contains("\" not found");
-    let stale = match selected {
+    let stale = match selected(c) {
         Some(n) if nodes_known(view) && !view.ix.node_by_name.contains_key(n) => Some(n.to_owned()),
         Some(_) => None,
         None => claim_event(view, c, "ProvisioningFailed", not_found)
@@ -238,29 +276,53 @@ pub(crate) fn pending<'a>(view: &View<'_, 'a>, c: &Claim<'a>, pinned: bool, out:
             },
             format!("{{n}} claims were scheduled to node {n}, which no longer exists"),
         );
-        return;
+        return true;
     }
-    let wffc = c.wait_for_first_consumer();
-    let provisioning_requested = selected.is_some()
-        || !wffc
+    false
+}
+
+/// Whether the claim asked for a volume: a node is selected, the class binds at once, or a
+/// provisioner was named. A WaitForFirstConsumer claim that has not is waiting for its first
+/// consumer.
+fn provisioning_requested(c: &Claim<'_>) -> bool {
+    selected(c).is_some()
+        || !c.wait_for_first_consumer()
         || c.annotation(STORAGE_PROVISIONER).is_some()
-        || c.annotation(STORAGE_PROVISIONER_BETA).is_some();
-    if provisioning_requested {
-        // 4. The provisioner itself.
-        if provisioner_not_running(view, c, sc, out) {
-            return;
-        }
-        // 5. It ran and failed.
-        if provisioning_failed(view, c, sc, out) {
-            return;
-        }
-        if wffc || selected.is_some() {
-            return;
-        }
+        || c.annotation(STORAGE_PROVISIONER_BETA).is_some()
+}
+
+/// The provisioner of a claim that asked for a volume is not running.
+pub(crate) fn provisioner_stopped<'a>(
+    view: &View<'_, 'a>,
+    c: &Claim<'a>,
+    out: &mut Vec<Hit>,
+) -> bool {
+    let Some(sc) = c.class() else { return false };
+    provisioning_requested(c) && provisioner_not_running(view, c, sc, out)
+}
+
+/// The provisioner ran for a claim that asked for a volume, and failed.
+pub(crate) fn provisioner_failed<'a>(
+    view: &View<'_, 'a>,
+    c: &Claim<'a>,
+    out: &mut Vec<Hit>,
+) -> bool {
+    let Some(sc) = c.class() else { return false };
+    provisioning_requested(c) && provisioning_failed(view, c, sc, out)
+}
+
+/// A WaitForFirstConsumer claim that has asked for nothing yet: `pvc-waiting-for-consumer`
+/// (or, when its consumers are all idle, `pvc-consumers-idle`).
+pub(crate) fn waiting_for_first_consumer<'a>(
+    view: &View<'_, 'a>,
+    c: &Claim<'a>,
+    out: &mut Vec<Hit>,
+) -> bool {
+    if provisioning_requested(c) {
+        return false;
     }
-    if wffc && selected.is_none() {
-        waiting_for_consumer(view, c, out);
-    }
+    waiting_for_consumer(view, c, out);
+    true
 }
 
 #[cfg(test)]

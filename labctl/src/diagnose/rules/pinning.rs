@@ -3,18 +3,16 @@
 
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::View;
-use crate::diagnose::engine::claim::{Claim, Consumer};
-use crate::diagnose::engine::claim::{is_node_local, nodes_known};
-use crate::diagnose::engine::evidence::{events, pending_pod_evidence, scheduling_failure};
-use crate::diagnose::engine::evidence::{pv_line, pvc_line, workload_line};
-use crate::diagnose::engine::merge::hit;
-use crate::diagnose::engine::merge::{Found, Hit};
+use crate::diagnose::engine::claim::{Claim, Consumer, is_node_local, nodes_known};
+use crate::diagnose::engine::evidence::{
+    events, pending_pod_evidence, pv_line, pvc_line, scheduling_failure, workload_line,
+};
+use crate::diagnose::engine::merge::{Found, Hit, hit};
 use crate::diagnose::engine::remedy::pin_fixes;
 use crate::diagnose::scheduler::ReasonKind;
-use crate::k8s::HOSTNAME_LABEL;
 use crate::k8s::names::name as meta_name;
-use crate::k8s::placement;
 use crate::k8s::pod::is_pending;
+use crate::k8s::{HOSTNAME_LABEL, placement};
 
 /// Two consumers of a node-local claim that can never be on one node.
 pub(crate) fn consumers_pinned<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut Vec<Hit>) -> bool {

@@ -3,8 +3,7 @@
 
 use crate::diagnose::engine::View;
 use crate::diagnose::engine::evidence::scheduling_failure;
-use crate::diagnose::engine::merge::pod_hit;
-use crate::diagnose::engine::merge::{Found, Hit};
+use crate::diagnose::engine::merge::{Found, Hit, pod_hit};
 use crate::diagnose::rules::scheduling::insufficient_parts;
 use crate::k8s::model::Pod;
 use crate::k8s::pod::{is_pending, is_terminated};

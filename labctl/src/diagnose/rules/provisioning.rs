@@ -1,16 +1,14 @@
 //! Dynamic provisioning: the provisioner not running, provisioning failed, or simply waiting
 //! for the first consumer.
 
-use crate::diagnose::engine::View;
 use crate::diagnose::engine::claim::Claim;
 use crate::diagnose::engine::evidence::{
-    claim_event, events, has_event, pending_pod_evidence, scheduling_failure,
+    claim_event, events, has_event, pending_pod_evidence, pvc_line, scheduling_failure,
+    workload_line,
 };
-use crate::diagnose::engine::evidence::{pvc_line, workload_line};
-use crate::diagnose::engine::merge::{Found, Hit};
-use crate::diagnose::engine::merge::{grouped_hit, hit};
+use crate::diagnose::engine::merge::{Found, Hit, grouped_hit, hit};
 use crate::diagnose::engine::remedy::template_fix;
-use crate::diagnose::engine::{LOCAL_PATH, SELECTED_NODE};
+use crate::diagnose::engine::{LOCAL_PATH, SELECTED_NODE, View};
 use crate::k8s::model::Pod;
 use crate::k8s::pod::is_pending;
 use k8s_openapi::api::storage::v1::StorageClass;

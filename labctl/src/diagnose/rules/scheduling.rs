@@ -3,12 +3,12 @@
 //! node it is pinned to cannot take pods, before any volume is bound).
 
 use crate::diagnose::engine::View;
-use crate::diagnose::engine::claim::Claim;
-use crate::diagnose::engine::claim::{nodes_known, tolerations};
-use crate::diagnose::engine::evidence::{events, pending_pod_evidence, scheduling_failure};
-use crate::diagnose::engine::evidence::{join, node_line, pod_line, pvc_line, workload_line};
-use crate::diagnose::engine::merge::{Found, Hit};
-use crate::diagnose::engine::merge::{grouped_hit, hit};
+use crate::diagnose::engine::claim::{Claim, nodes_known, tolerations};
+use crate::diagnose::engine::evidence::{
+    events, join, node_line, pending_pod_evidence, pod_line, pvc_line, scheduling_failure,
+    workload_line,
+};
+use crate::diagnose::engine::merge::{Found, Hit, grouped_hit, hit};
 use crate::diagnose::engine::remedy::{pin_fixes, template_fix};
 use crate::k8s::model::Pod;
 use crate::k8s::pod::is_pending;

@@ -2,17 +2,14 @@
 //! and the upstream cause when there is one (no model published yet: the trainer CronJob never
 //! succeeded and no first-model hook Job did).
 
-use crate::diagnose::engine::EVENTS_PER_REASON;
-use crate::diagnose::engine::View;
-use crate::diagnose::engine::merge::pod_hit;
-use crate::diagnose::engine::merge::{Found, Hit};
-use crate::diagnose::rules::containers::owner_of;
+use crate::diagnose::engine::merge::{Found, Hit, pod_hit};
+use crate::diagnose::engine::{EVENTS_PER_REASON, View};
+use crate::diagnose::rules::containers::{container_line, owner_of};
 use crate::k8s::model::Pod;
 use crate::k8s::pod::pod_phase;
 
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::finding::ObjectRef;
-use crate::diagnose::rules::containers::container_line;
 use crate::diagnose::rules::training::is_trainer_job;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 

@@ -5,8 +5,7 @@
 
 use crate::diagnose::engine::View;
 use crate::diagnose::engine::evidence::events;
-use crate::diagnose::engine::merge::pod_hit;
-use crate::diagnose::engine::merge::{Found, Hit};
+use crate::diagnose::engine::merge::{Found, Hit, pod_hit};
 use crate::diagnose::rules::containers::{owner_of, pod_state};
 use crate::k8s::model::Pod;
 

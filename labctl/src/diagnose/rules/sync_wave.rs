@@ -1,14 +1,11 @@
 //! `sync-wave-deadlock`: Argo CD waits on a wave whose claim waits on a later wave.
 
 use crate::diagnose::catalogue::FindingId;
-use crate::diagnose::engine::SYNC_WAVE;
-use crate::diagnose::engine::View;
 use crate::diagnose::engine::claim::{Claim, sync_wave};
-use crate::diagnose::engine::evidence::events;
-use crate::diagnose::engine::evidence::pvc_line;
-use crate::diagnose::engine::merge::hit;
-use crate::diagnose::engine::merge::{Found, Hit};
+use crate::diagnose::engine::evidence::{events, pvc_line};
+use crate::diagnose::engine::merge::{Found, Hit, hit};
 use crate::diagnose::engine::remedy::managed_by;
+use crate::diagnose::engine::{SYNC_WAVE, View};
 use crate::k8s::WorkloadKind;
 use crate::k8s::names::name as meta_name;
 

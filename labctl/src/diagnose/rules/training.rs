@@ -6,16 +6,16 @@ use super::capitalise;
 use crate::diagnose::engine::View;
 use crate::diagnose::engine::evidence::events;
 use crate::diagnose::engine::remedy::managed_by;
-use crate::diagnose::rules::containers::oom_killed;
+use crate::diagnose::rules::containers::{
+    Failing, exit_meaning, last_terminated, oom_killed, program,
+};
 use crate::k8s::model::{Job, Pod};
 
 use crate::config::LabConfig;
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::merge::Hit;
-use crate::diagnose::finding::ObjectRef;
-use crate::diagnose::finding::{Affected, ObjectRef as Ref};
+use crate::diagnose::finding::{Affected, ObjectRef, ObjectRef as Ref};
 use crate::diagnose::index::Index;
-use crate::diagnose::rules::containers::{Failing, exit_meaning, last_terminated, program};
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 
 /// The trainer's Jobs: the runs of the CronJob the lab description names (its own Jobs and the
