@@ -244,7 +244,7 @@ mod tests {
         }
     }
 
-    /// The module of the crate root a file belongs to: `checks` for `checks/nodes.rs`,
+    /// The module directly below `src` a file belongs to: `checks` for `checks/nodes.rs`,
     /// `http` for `http.rs`, `lib` for `lib.rs`.
     fn top_module(src: &Path, file: &Path) -> String {
         let rel = file.strip_prefix(src).unwrap();
@@ -391,19 +391,7 @@ mod tests {
         let mut files = Vec::new();
         sources(&src, &mut files);
         files.sort();
-        let unit = |rel: &Path| -> String {
-            let first = rel
-                .components()
-                .next()
-                .unwrap()
-                .as_os_str()
-                .to_string_lossy();
-            first.trim_end_matches(".rs").to_owned()
-        };
-        let units: BTreeSet<String> = files
-            .iter()
-            .map(|f| unit(f.strip_prefix(&src).unwrap()))
-            .collect();
+        let units: BTreeSet<String> = files.iter().map(|f| top_module(&src, f)).collect();
         let mut test_only = BTreeSet::new();
         let mut per_file = Vec::new();
         for file in &files {
@@ -420,7 +408,7 @@ mod tests {
                 continue;
             }
             let rel = file.strip_prefix(&src).unwrap();
-            let from = unit(rel);
+            let from = top_module(&src, &file);
             // `super` is `diagnose` in its direct children and in the `mod.rs` of a directory.
             let super_is_diagnose =
                 from != "mod" && (rel.components().count() == 1 || rel.ends_with("mod.rs"));

@@ -189,6 +189,13 @@ fn curl_ok(url: &str, needle: &str) -> bool {
 }
 
 impl ControlPlane {
+    /// The lab's CA and the certificates signed by it, in `dir/certs` (made by [`Self::start`]).
+    pub fn certs(&self) -> Certs {
+        Certs {
+            dir: self.dir.join("certs"),
+        }
+    }
+
     /// Starts everything in `dir` (logs in `dir/logs`) and waits until each part is ready.
     /// `extra_stages` are kwok Stage files of the lab's own (testbed/kwok/stages).
     pub fn start(dir: &Path, bins: &Binaries, extra_stages: &[PathBuf]) -> Result<ControlPlane> {
@@ -393,7 +400,7 @@ impl ControlPlane {
                  users:\n- name: {name}\n  user:\n    token: {}\n\
                  contexts:\n- name: lab\n  context:\n    cluster: lab\n    user: {name}\n    namespace: {namespace}\ncurrent-context: lab\n",
                 self.api_port,
-                self.dir.join("certs/ca.crt").display(),
+                self.certs().ca().display(),
                 token.trim()
             ),
         )?;

@@ -134,10 +134,7 @@ impl Lab {
             bins.registry.display(),
             registry::host()
         );
-        let certs = crate::certs::Certs {
-            dir: cp.dir.join("certs"),
-        };
-        let lab_registry = LabRegistry::start(&dir.join("registry"), &bins.registry, &certs)?;
+        let lab_registry = LabRegistry::start(&dir.join("registry"), &bins.registry, &cp.certs())?;
         node.trust_registry(&registry::host(), Some(lab_registry.ca_file()))?;
         for p in lab_registry.push_lab_images(repo)? {
             eprintln!("lab: pushed {}:{} ({})", p.name, p.tag, p.digest);
