@@ -8,6 +8,7 @@ pub mod addons;
 pub mod certs;
 pub mod controlplane;
 pub mod dataplane;
+pub mod fuzz;
 pub mod gitops;
 pub mod images;
 pub mod ingress;

@@ -282,9 +282,18 @@ pub const FAULTS: &[Fault] = &[
     },
 ];
 
-/// The fault a scenario delivers.
+/// The fault a scenario delivers: one of the lab's scenarios, or one the fuzzer adds
+/// (`fuzz.rs`, faults the lab end to end does not run).
 pub fn fault(scenario: &str) -> Option<&'static Fault> {
-    FAULTS.iter().find(|f| f.scenario == scenario)
+    FAULTS
+        .iter()
+        .chain(crate::fuzz::NEW_FAULTS)
+        .find(|f| f.scenario == scenario)
+}
+
+/// The scenario of a fault's name: the lab's, or one the fuzzer adds.
+pub fn scenario(name: &str) -> Option<&'static Scenario> {
+    scenarios::find(name).or_else(|| crate::fuzz::NEW_SCENARIOS.iter().find(|s| s.name == name))
 }
 
 /// One tool's run: how it was called (paths left out), its exit code, wall time and output.
@@ -320,6 +329,9 @@ pub struct Case {
     /// What was still unhealthy after undoing the faults (empty: healed).
     #[serde(default)]
     pub unhealed: Vec<String>,
+    /// The whole case: from the first fault's delivery until the lab was healthy again.
+    #[serde(default)]
+    pub total_secs: f64,
 }
 
 /// A whole run, as written by `cargo lab peers --out`.
@@ -687,7 +699,7 @@ fn judged_by_peers(e: &Expect) -> bool {
 }
 
 /// The ids labctl must report for a fault (what its scenario expects).
-fn expected_ids(expect: &[Expect]) -> Vec<&'static str> {
+pub(crate) fn expected_ids(expect: &[Expect]) -> Vec<&'static str> {
     let mut ids: Vec<&str> = expect
         .iter()
         .filter(|e| judged_by_peers(e))
@@ -744,9 +756,7 @@ pub fn score(tool: Tool, case: &Case, faults: &[&Fault], baseline: &[Item]) -> S
         .iter()
         .map(|f| {
             let hit = match tool {
-                Tool::Labctl => {
-                    scenarios::find(f.scenario).and_then(|s| labctl_found(s.expect, &items))
-                }
+                Tool::Labctl => scenario(f.scenario).and_then(|s| labctl_found(s.expect, &items)),
                 _ => peer_match(f, &items).map(|i| i.level),
             };
             (f.scenario.to_owned(), hit)
@@ -762,7 +772,7 @@ pub fn score(tool: Tool, case: &Case, faults: &[&Fault], baseline: &[Item]) -> S
     let explained = |i: &Item| {
         faults.iter().any(|f| {
             let by_rule = match tool {
-                Tool::Labctl => scenarios::find(f.scenario).is_some_and(|s| {
+                Tool::Labctl => scenario(f.scenario).is_some_and(|s| {
                     i.id.as_deref()
                         .is_some_and(|id| expected_ids(s.expect).contains(&id))
                 }),
@@ -968,6 +978,11 @@ pub fn table(record: &Record) -> String {
 
 /// The peers' matching rule of every fault, in Markdown.
 pub fn rules() -> String {
+    rules_of(&FAULTS.iter().collect::<Vec<_>>())
+}
+
+/// The peers' matching rule of these faults, in Markdown.
+pub fn rules_of(faults: &[&Fault]) -> String {
     let object = |o: &Obj| {
         let mut s = if o.kind.is_empty() {
             "any kind".to_owned()
@@ -988,8 +1003,8 @@ pub fn rules() -> String {
     let mut out = String::from(
         "| fault | labctl must report | a peer names one of | with one of the words |\n|---|---|---|---|\n",
     );
-    for f in FAULTS {
-        let expect = scenarios::find(f.scenario)
+    for f in faults {
+        let expect = scenario(f.scenario)
             .map(|s| expected_ids(s.expect).join(", "))
             .unwrap_or_default();
         let objects: Vec<String> = f.objects.iter().map(object).collect();
@@ -1087,15 +1102,35 @@ fn run_tool(mut command: Command, shown: &str) -> Result<ToolRun> {
 }
 
 /// The measured tools, pointed at a lab.
-struct Tools<'a> {
+pub(crate) struct Tools {
     labctl: PathBuf,
-    peers: &'a Peers,
+    pub(crate) peers: Peers,
     /// A HOME of its own for the peers: k8sgpt writes its configuration there.
     home: PathBuf,
 }
 
-impl Tools<'_> {
-    fn run_all(&self, lab: &Lab) -> Result<BTreeMap<String, ToolRun>> {
+impl Tools {
+    /// The peers built (once, cached), labctl's release build, and no other lab running.
+    pub(crate) fn prepare(repo: &Path, dir: &Path) -> Result<Tools> {
+        let peers = Peers::build(repo)?;
+        // labctl as a user runs it: the release build.
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "--quiet", "--release", "-p", "labctl"])
+            .current_dir(repo)
+            .status()?;
+        anyhow::ensure!(status.success(), "cargo build --release -p labctl failed");
+        let labctl = crate::dataplane::target_dir().join("release/labctl");
+        check_no_other_lab()?;
+        let home = dir.join("peers-home");
+        std::fs::create_dir_all(home.join(".config"))?;
+        Ok(Tools {
+            labctl,
+            peers,
+            home,
+        })
+    }
+
+    pub(crate) fn run_all(&self, lab: &Lab) -> Result<BTreeMap<String, ToolRun>> {
         let mut runs = BTreeMap::new();
         for (name, args) in [
             (LABCTL_DIAGNOSE, &["diagnose", "-o", "json"][..]),
@@ -1188,7 +1223,7 @@ pub fn unhealthy(lab: &Lab) -> Vec<String> {
     out
 }
 
-fn wait_healthy(lab: &Lab) -> Vec<String> {
+pub(crate) fn wait_healthy(lab: &Lab) -> Vec<String> {
     let deadline = Instant::now() + HEAL;
     loop {
         let u = unhealthy(lab);
@@ -1262,23 +1297,8 @@ pub fn run(repo: &Path, dir: &Path, only: &[String], command: &str, out: &Path) 
             s.name
         );
     }
-    let peers = Peers::build(repo)?;
-    // labctl as a user runs it: the release build.
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--quiet", "--release", "-p", "labctl"])
-        .current_dir(repo)
-        .status()?;
-    anyhow::ensure!(status.success(), "cargo build --release -p labctl failed");
-    let labctl = crate::dataplane::target_dir().join("release/labctl");
-    check_no_other_lab()?;
-    let home = dir.join("peers-home");
-    std::fs::create_dir_all(home.join(".config"))?;
-    let tools = Tools {
-        labctl,
-        peers: &peers,
-        home,
-    };
-    let mut versions = peers.versions.clone();
+    let tools = Tools::prepare(repo, dir)?;
+    let mut versions = tools.peers.versions.clone();
     versions.insert("labctl".into(), env!("CARGO_PKG_VERSION").into());
     let mut record = Record {
         date: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
@@ -1307,6 +1327,7 @@ pub fn run(repo: &Path, dir: &Path, only: &[String], command: &str, out: &Path) 
         settle_secs: 0.0,
         runs: tools.run_all(&lab)?,
         unhealed,
+        total_secs: 0.0,
     });
     save(&record)?;
     for s in scenarios {
@@ -1329,6 +1350,39 @@ pub fn run(repo: &Path, dir: &Path, only: &[String], command: &str, out: &Path) 
 /// in reverse order and the lab waited for until healthy. Today a case is one scenario; a
 /// case of composed faults is the same loop over several.
 fn run_case(lab: &mut Lab, tools: &Tools, name: &str, faults: &[&Scenario]) -> Result<Case> {
+    run_case_with(
+        lab,
+        tools,
+        name,
+        faults,
+        &CaseOptions {
+            show: SHOW,
+            judged_only: false,
+            snapshot: None,
+        },
+    )
+}
+
+/// How [`run_case_with`] waits and what it keeps.
+pub(crate) struct CaseOptions {
+    /// How long the faults may take to show before the tools run.
+    pub show: Duration,
+    /// Wait only for what the tools' scoring judges: not `verify --wait` giving up, not
+    /// preflight's checks (the peers' run asks labctl only diagnose and verify).
+    pub judged_only: bool,
+    /// Where to write `labctl snapshot` of the broken lab, if anywhere.
+    pub snapshot: Option<PathBuf>,
+}
+
+/// [`run_case`] with its wait bounded by `options.show`, optionally waiting only for what
+/// is scored, and optionally recording the broken lab with `labctl snapshot`.
+pub(crate) fn run_case_with(
+    lab: &mut Lab,
+    tools: &Tools,
+    name: &str,
+    faults: &[&Scenario],
+    options: &CaseOptions,
+) -> Result<Case> {
     let started = Instant::now();
     let mut applied = Vec::new();
     let mut apply_error = None;
@@ -1345,8 +1399,13 @@ fn run_case(lab: &mut Lab, tools: &Tools, name: &str, faults: &[&Scenario]) -> R
     }
     let mut not_shown = Vec::new();
     if apply_error.is_none() {
-        let deadline = Instant::now() + SHOW;
-        for expect in faults.iter().flat_map(|s| s.expect) {
+        let deadline = Instant::now() + options.show;
+        for expect in faults
+            .iter()
+            .flat_map(|s| s.expect)
+            .filter(|e| !options.judged_only || judged_by_peers(e))
+            .filter(|e| !options.judged_only || !matches!(e, Expect::WaitGivesUp(_)))
+        {
             while let Err(e) = expect.shown(lab) {
                 if Instant::now() > deadline {
                     not_shown.push(format!("{expect:?}: {e}"));
@@ -1358,6 +1417,18 @@ fn run_case(lab: &mut Lab, tools: &Tools, name: &str, faults: &[&Scenario]) -> R
     }
     let settle_secs = started.elapsed().as_secs_f64();
     let runs = tools.run_all(lab)?;
+    if let Some(file) = &options.snapshot {
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        match lab.labctl(&["snapshot", "-f", &file.display().to_string()]) {
+            Ok((0, _, _)) => {}
+            Ok((code, _, stderr)) => {
+                eprintln!("lab: {name}: labctl snapshot exited {code}: {stderr}")
+            }
+            Err(e) => eprintln!("lab: {name}: labctl snapshot: {e:#}"),
+        }
+    }
     for s in applied.iter().rev() {
         if let Err(e) = (s.undo)(lab) {
             eprintln!("lab: peers: {}: undo failed: {e:#}", s.name);
@@ -1375,6 +1446,7 @@ fn run_case(lab: &mut Lab, tools: &Tools, name: &str, faults: &[&Scenario]) -> R
         settle_secs,
         runs,
         unhealed,
+        total_secs: started.elapsed().as_secs_f64(),
     })
 }
 

@@ -713,7 +713,7 @@ fn with_patches(kustomization: &str, patches: &[String]) -> String {
 }
 
 /// [`edit_overlay`], committed and pushed; Argo CD applies it (selfHeal keeps it applied).
-fn commit_patches(lab: &mut Lab, message: &str, patches: &[String]) -> Result<()> {
+pub(crate) fn commit_patches(lab: &mut Lab, message: &str, patches: &[String]) -> Result<()> {
     commit_patches_at(lab, message, patches).map(drop)
 }
 
@@ -724,7 +724,7 @@ fn commit_patches_at(lab: &mut Lab, message: &str, patches: &[String]) -> Result
 }
 
 /// A JSON patch (RFC 6902 operations, as JSON) of the overlay's one object of `kind`.
-fn json_patch(kind: &str, ops: &str) -> String {
+pub(crate) fn json_patch(kind: &str, ops: &str) -> String {
     format!("  - target:\n      kind: {kind}\n    patch: '{ops}'\n")
 }
 
@@ -808,7 +808,7 @@ fn first_install(lab: &mut Lab) -> Result<()> {
 }
 
 /// Deletes the inference pods so the Deployment makes new ones (what an eviction does).
-fn restart_inference(lab: &mut Lab) -> Result<()> {
+pub(crate) fn restart_inference(lab: &mut Lab) -> Result<()> {
     lab.kubectl(&[
         "-n",
         NAMESPACE,

@@ -6,6 +6,7 @@
 //!   cargo lab scenarios     list the failure scenarios
 //!   cargo lab drill NAME    bring the lab up broken one way and leave it running, to practise
 //!   cargo lab peers         labctl, k8sgpt and popeye on every scenario, scored (docs/accuracy.md)
+//!   cargo lab fuzz          labctl, k8sgpt and popeye on composed faults drawn by a seed, scored
 //!   cargo lab images        multi-arch OCI images of trainer and inference (--push to a registry)
 
 use std::path::PathBuf;
@@ -70,6 +71,39 @@ enum Cmd {
         out: PathBuf,
         /// Score a recorded run instead of running the lab.
         #[arg(long, value_name = "FILE", conflicts_with = "only")]
+        score: Option<PathBuf>,
+    },
+    /// Compose 1 to --max-faults faults per case, drawn by a seed from the fault grammar, on
+    /// one warm lab; run labctl, k8sgpt and popeye on each case and score them
+    /// (docs/accuracy.md). A case labctl gets wrong is shrunk to a minimal list of faults;
+    /// with LAB_RECORD=1 its snapshot goes into labctl/tests/fixtures/lab/.
+    Fuzz {
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 60)]
+        cases: usize,
+        #[arg(long, default_value_t = 2)]
+        max_faults: usize,
+        /// Draw only from these faults.
+        #[arg(long, num_args = 1.., value_name = "FAULT")]
+        only: Vec<String>,
+        /// How long a case's faults may take to show before the tools run.
+        #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+        settle: std::time::Duration,
+        /// Start no case (and no shrinking run) after this long; the record says so.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        time_budget: Option<std::time::Duration>,
+        /// Do not shrink the cases labctl gets wrong.
+        #[arg(long)]
+        no_shrink: bool,
+        /// Print the grammar and the seed's cases, without a lab.
+        #[arg(long)]
+        list: bool,
+        /// Write the raw results as JSON here (after every case).
+        #[arg(long, value_name = "FILE", default_value = "target/lab-fuzz.json")]
+        out: PathBuf,
+        /// Score a recorded run instead of running the lab.
+        #[arg(long, value_name = "FILE")]
         score: Option<PathBuf>,
     },
 }
@@ -293,6 +327,68 @@ fn run(args: Args) -> Result<ExitCode> {
             };
             print!("{}\n{}", peers::rules(), peers::table(&record));
             let unexplained = peers::unexplained(&record);
+            if !unexplained.is_empty() {
+                println!("\nUnexplained errors:\n{unexplained}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Fuzz {
+            seed,
+            cases,
+            max_faults,
+            only,
+            settle,
+            time_budget,
+            no_shrink,
+            list,
+            out,
+            score,
+        } => {
+            use testbed::fuzz;
+            if list {
+                let pool = fuzz::chosen(&only)?;
+                let (planned, skipped) = fuzz::cases(seed, cases, max_faults, &pool)?;
+                print!("{}\n{}\n", fuzz::grammar_table(), fuzz::rules());
+                for (i, c) in planned.iter().enumerate() {
+                    println!("case-{:02} {}", i + 1, c.join(" + "));
+                }
+                println!("({skipped} draw(s) skipped as incompatible)");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let record: fuzz::FuzzRecord = match score {
+                Some(file) => serde_json::from_str(&std::fs::read_to_string(&file)?)?,
+                None => {
+                    testbed::process::stop_all_on_interrupt()?;
+                    install_deps(&repo)?;
+                    let mut command = format!(
+                        "cargo lab fuzz --seed {seed} --cases {cases} --max-faults {max_faults}"
+                    );
+                    if !only.is_empty() {
+                        command.push_str(&format!(" --only {}", only.join(" ")));
+                    }
+                    let out = if out.is_absolute() {
+                        out
+                    } else {
+                        repo.join(out)
+                    };
+                    let options = fuzz::Options {
+                        seed,
+                        cases,
+                        max_faults,
+                        only,
+                        settle,
+                        budget: time_budget,
+                        shrink: !no_shrink,
+                        command,
+                        out: out.clone(),
+                    };
+                    let record = fuzz::run(&repo, &dir, &options)?;
+                    eprintln!("lab: fuzz: raw results in {}", out.display());
+                    record
+                }
+            };
+            print!("{}", fuzz::table(&record));
+            let unexplained = testbed::peers::unexplained(&record.run);
             if !unexplained.is_empty() {
                 println!("\nUnexplained errors:\n{unexplained}");
             }
