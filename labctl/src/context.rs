@@ -33,11 +33,12 @@ pub struct Context {
     pub kubeconfig: Option<PathBuf>,
     /// `--context` (the kubeconfig context, named like kubectl's flag).
     pub kube_context: Option<String>,
-    /// `verify --snapshot FILE`: the recorded cluster the checks judge instead of a live one
-    /// (the client answers from it, see [`crate::snapshot::server`]).
+    /// `verify --snapshot FILE`: the recorded cluster the checks judge instead of a live one;
+    /// no cluster is asked then ([`Context::client`] refuses).
     pub snapshot: Option<Recorded>,
-    /// The wall clock: the one place a run reads it. Live, "now" is the clock at the read;
-    /// judging a recording it is not read at all (see [`Context::now`]). Tests set it.
+    /// The wall clock: the one place a run reads it, for a live snapshot whose read could not
+    /// learn the API server's time, or a file that holds no time at all; judging a recording
+    /// that has one it is not read. Tests set it.
     pub clock: fn() -> Timestamp,
     client: tokio::sync::OnceCell<kube::Client>,
 }
@@ -105,15 +106,6 @@ impl Context {
         }
     }
 
-    /// The instant time-relative judgements are made against ("is the last training older
-    /// than two schedules?"): a recording's [`AsOf`] when judging one, else the clock now.
-    pub fn now(&self) -> Timestamp {
-        match &self.snapshot {
-            Some(recorded) => recorded.as_of.at,
-            None => (self.clock)(),
-        }
-    }
-
     /// Uses `client` instead of building one from a kubeconfig (tests: `tower-test` mocks).
     pub fn with_client(self, client: kube::Client) -> Self {
         // A fresh OnceCell set to the given client; cannot fail.
@@ -125,12 +117,10 @@ impl Context {
 
     /// This context judging `snapshot` (read from `path`) instead of the cluster, as of the
     /// snapshot's own instant ([`crate::snapshot::ClusterSnapshot::as_of`]; the clock now only
-    /// for a file that holds no time): its client answers from the snapshot, and nothing else
-    /// changes.
+    /// for a file that holds no time): it has no client, and nothing else changes.
     pub fn judging(&self, path: PathBuf, snapshot: crate::snapshot::ClusterSnapshot) -> Self {
         let as_of = snapshot.as_of_or(self.clock);
         let snapshot = std::sync::Arc::new(snapshot);
-        let client = crate::snapshot::server::client(snapshot.clone(), &self.config.namespace);
         Self {
             config: self.config.clone(),
             config_path: self.config_path.clone(),
@@ -147,13 +137,20 @@ impl Context {
                 as_of,
             }),
             clock: self.clock,
-            client: tokio::sync::OnceCell::new_with(Some(client)),
+            client: tokio::sync::OnceCell::new(),
         }
     }
 
     /// The Kubernetes client, built on first use from `--kubeconfig`/`--context` (or the
-    /// in-cluster / default kubeconfig, as kubectl does).
+    /// in-cluster / default kubeconfig, as kubectl does). None judging a recording: what it
+    /// judges is the file, and no cluster may answer in its place.
     pub async fn client(&self) -> anyhow::Result<kube::Client> {
+        if let Some(recorded) = &self.snapshot {
+            anyhow::bail!(
+                "judging the snapshot {}: no cluster is asked",
+                recorded.path.display()
+            );
+        }
         let client = self
             .client
             .get_or_try_init(|| async {

@@ -1,9 +1,8 @@
-//! The one list/get layer, for checks and live snapshots: thin wrappers over `kube::Api` that
-//! turn a 403 into [`FetchError::Forbidden`] naming the permission in kubectl's words
+//! The one list/get layer, for live checks and live snapshots: thin wrappers over `kube::Api`
+//! that turn a 403 into [`FetchError::Forbidden`] naming the permission in kubectl's words
 //! (`cannot list events in mlops-lab`) and every other error into one that says what was tried.
-//! A check turns the first into "skipped" and the second into a failure. Answered from a
-//! snapshot (`verify --snapshot`), a call for what it does not hold is
-//! [`FetchError::NotRecorded`], skipped as well.
+//! A check turns the first into "skipped" and the second into a failure; the live snapshot
+//! keeps the first as the list it could not read.
 
 use std::fmt::Debug;
 
@@ -20,13 +19,6 @@ pub enum FetchError {
     Forbidden {
         /// In kubectl's words, e.g. `cannot list events in mlops-lab`.
         permission: String,
-    },
-    /// The call was answered from a snapshot that does not hold what it asked for
-    /// (`verify --snapshot`).
-    #[error("{action}: not in the snapshot")]
-    NotRecorded {
-        /// What was attempted, e.g. `get namespaces`.
-        action: String,
     },
     /// Any other failure (unreachable, 401, 5xx, bad response).
     #[error("cannot {action}: {source}")]
@@ -62,9 +54,6 @@ pub fn action(verb: &str, resource: &str, namespace: Option<&str>) -> String {
     }
 }
 
-/// The `reason` of the `Status` answered for a resource the snapshot does not hold.
-pub const NOT_IN_SNAPSHOT: &str = "NotInSnapshot";
-
 /// Maps a kube error for `verb resource [in ns]`.
 pub fn classify(err: kube::Error, verb: &str, resource: &str, ns: Option<&str>) -> FetchError {
     let action = action(verb, resource, ns);
@@ -72,8 +61,6 @@ pub fn classify(err: kube::Error, verb: &str, resource: &str, ns: Option<&str>) 
         FetchError::Forbidden {
             permission: format!("cannot {action}"),
         }
-    } else if matches!(&err, kube::Error::Api(s) if s.reason == NOT_IN_SNAPSHOT) {
-        FetchError::NotRecorded { action }
     } else {
         FetchError::Api {
             action,

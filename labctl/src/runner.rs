@@ -1,14 +1,19 @@
 //! Runs a catalogue of checks: gate checks first, one after another (if one fails the rest
-//! cannot say anything useful), then all others concurrently, each bounded by its own timeout.
-//! Results come back in catalogue order whatever order they finish in. The runner knows nothing
-//! about output: it returns a [`Report`] (and tells a callback as results arrive).
+//! cannot say anything useful), then the cluster read once, when a check judges it (the loader
+//! `diagnose` uses, bounded by the timeout; `verify --snapshot`: the file), then all others
+//! concurrently, each bounded by its own timeout. Results come back in catalogue order whatever
+//! order they finish in. The runner knows nothing about output: it returns a [`Report`] (and
+//! tells a callback as results arrive), and the snapshot the round judged, for what the
+//! command does next with the same objects (`verify`: the causes, `--wait`'s Application).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
 
-use crate::checks::{Check, CheckError, Outcome, Severity, Status};
+use crate::checks::cluster::Cluster;
+use crate::checks::{Check, CheckError, Outcome, Run, Severity, Status};
 use crate::context::Context;
 use crate::exit::ExitStatus;
 use crate::fetch::FetchError;
@@ -66,13 +71,26 @@ impl Report {
     }
 }
 
+/// One round of checks: the report, and the cluster its checks judged (`None` when none was
+/// read: no selected check judges one, a gate failed, or the read failed).
+#[derive(Debug)]
+pub struct Round {
+    pub report: Report,
+    pub cluster: Option<Cluster>,
+}
+
 /// Runs `checks` (already filtered) and returns the report; `on_result` sees each result in
 /// catalogue order as soon as it and all before it are done.
-pub async fn run(
+pub async fn run(ctx: &Context, checks: &[Check], on_result: impl FnMut(&CheckResult)) -> Report {
+    run_round(ctx, checks, on_result).await.report
+}
+
+/// [`run`], keeping the cluster the round read.
+pub async fn run_round(
     ctx: &Context,
     checks: &[Check],
     mut on_result: impl FnMut(&CheckResult),
-) -> Report {
+) -> Round {
     let needs_api = checks.iter().any(|c| !c.gate && c.needs_api);
     let (gates, rest): (Vec<&Check>, Vec<&Check>) = checks.iter().partition(|c| c.gate);
     let mut results: Vec<CheckResult> = Vec::with_capacity(checks.len());
@@ -84,7 +102,7 @@ pub async fn run(
     for gate in gates.iter().filter(|_| run_gates) {
         let result = match blocked_by {
             Some(id) => not_run(gate, id),
-            None => run_one(ctx, gate).await,
+            None => run_one(ctx, gate, None).await,
         };
         if result.status == Status::Fail && blocked_by.is_none() {
             blocked_by = Some(gate.id);
@@ -92,6 +110,14 @@ pub async fn run(
         on_result(&result);
         results.push(result);
     }
+
+    // The cluster, read once for every check that judges it, after the gates said it can be.
+    let judges = rest.iter().any(|c| matches!(c.run, Run::Judge(_)));
+    let cluster = match blocked_by {
+        None if judges => Some(read_cluster(ctx).await),
+        _ => None,
+    };
+    let seen = cluster.as_ref().and_then(|c| c.as_ref().ok());
 
     // After a failed gate the checks that need the API cannot say anything; the others (DNS,
     // HTTP with a configured ingress address) still can, and do.
@@ -101,7 +127,7 @@ pub async fn run(
             Some(id) if c.needs_api => {
                 futures::future::Either::Left(std::future::ready(not_run(c, id)))
             }
-            _ => futures::future::Either::Right(run_one(ctx, c)),
+            _ => futures::future::Either::Right(run_one(ctx, c, cluster.as_ref())),
         })
         .collect();
     while let Some(result) = pending.next().await {
@@ -112,14 +138,45 @@ pub async fn run(
     // Gates were run first but belong where the catalogue puts them.
     let order = |id: &str| checks.iter().position(|c| c.id == id).unwrap_or(usize::MAX);
     results.sort_by_key(|r| order(&r.id));
-    Report {
+    let report = Report {
         checks: results,
         as_of: ctx.snapshot.as_ref().map(|r| r.as_of),
+    };
+    let cluster = seen.cloned();
+    Round { report, cluster }
+}
+
+/// The cluster a round judges: the recording `verify --snapshot` judges, or one live read of
+/// the lab's namespace (its lists in flight at once) within the timeout; the error says why
+/// it could not be read.
+async fn read_cluster(ctx: &Context) -> Result<Cluster, String> {
+    if let Some(recorded) = &ctx.snapshot {
+        return Ok(Cluster::new(recorded.snapshot.clone(), recorded.as_of.at));
+    }
+    let client = ctx.client().await.map_err(|e| crate::error_chain(&e))?;
+    let namespaces = crate::snapshot::live::Namespaces::One(ctx.config.namespace.clone());
+    let read = crate::snapshot::live::load(&client, &namespaces, &ctx.config);
+    match tokio::time::timeout(ctx.timeout, read).await {
+        Ok(Ok(snapshot)) => {
+            // "Now" is the read's, by the API server's clock (the objects' own clock).
+            let now = snapshot.as_of_or(ctx.clock).at;
+            Ok(Cluster::new(Arc::new(snapshot), now))
+        }
+        Ok(Err(e)) => Err(crate::error_chain(&e)),
+        Err(_) => Err(format!(
+            "reading the cluster timed out after {}",
+            humantime::format_duration(ctx.timeout)
+        )),
     }
 }
 
-/// Runs one check under the per-check timeout and applies its severity.
-async fn run_one(ctx: &Context, check: &Check) -> CheckResult {
+/// Runs one check under the per-check timeout and applies its severity; a judge judges the
+/// round's cluster (`cluster`: read, or why not).
+async fn run_one(
+    ctx: &Context,
+    check: &Check,
+    cluster: Option<&Result<Cluster, String>>,
+) -> CheckResult {
     let started = Instant::now();
     if let Some(recorded) = &ctx.snapshot
         && let Some(what) = not_in_a_snapshot(check)
@@ -130,14 +187,21 @@ async fn run_one(ctx: &Context, check: &Check) -> CheckResult {
         );
         return result(check, Outcome::skip(why), started.elapsed());
     }
-    let outcome = match tokio::time::timeout(ctx.timeout, (check.run)(ctx)).await {
+    let seen = cluster.and_then(|c| c.as_ref().ok());
+    let ran = match check.run {
+        Run::Judge(judge) => Ok(match cluster {
+            Some(Ok(cluster)) => judge(cluster, &ctx.config),
+            Some(Err(why)) => Err(CheckError::Other(why.clone())),
+            None => Err(CheckError::Other("the cluster was not read".into())),
+        }),
+        Run::Live(run) => tokio::time::timeout(ctx.timeout, run(ctx, seen)).await,
+    };
+    let outcome = match ran {
         Ok(Ok(outcome)) => apply_severity(outcome, check.severity),
         Ok(Err(CheckError::Fetch(FetchError::Forbidden { permission }))) => Outcome::skip(format!(
             "{permission} (forbidden): grant it, see manifests/rbac/"
         )),
-        Ok(Err(CheckError::Fetch(e @ FetchError::NotRecorded { .. }))) => {
-            Outcome::skip(e.to_string())
-        }
+        Ok(Err(e @ CheckError::NotInSnapshot { .. })) => Outcome::skip(e.to_string()),
         Ok(Err(err)) => apply_severity(Outcome::fail(err.to_string()), check.severity),
         Err(_) => apply_severity(
             Outcome::fail(format!(
@@ -207,7 +271,7 @@ mod tests {
             severity,
             needs_api: true,
             applies: |_| true,
-            run,
+            run: Run::Live(run),
         }
     }
 
@@ -240,8 +304,8 @@ mod tests {
     #[tokio::test]
     async fn failed_gate_skips_the_rest() {
         let checks = [
-            check("gate", true, Severity::Error, |c| fails(c).boxed()),
-            check("other", false, Severity::Error, |c| passes(c).boxed()),
+            check("gate", true, Severity::Error, |c, _| fails(c).boxed()),
+            check("other", false, Severity::Error, |c, _| passes(c).boxed()),
         ];
         let report = run(&ctx(), &checks, |_| {}).await;
         assert_eq!(report.checks[0].status, Status::Fail);
@@ -252,7 +316,7 @@ mod tests {
 
     #[tokio::test]
     async fn forbidden_is_a_skip_naming_the_permission() {
-        let checks = [check("events", false, Severity::Error, |c| {
+        let checks = [check("events", false, Severity::Error, |c, _| {
             forbidden(c).boxed()
         })];
         let report = run(&ctx(), &checks, |_| {}).await;
@@ -270,10 +334,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn timeout_fails_only_that_check_and_others_run_concurrently() {
         let checks = [
-            check("hangs", false, Severity::Error, |c| hangs(c).boxed()),
-            check("slow1", false, Severity::Error, |c| slow_pass(c).boxed()),
-            check("slow2", false, Severity::Error, |c| slow_pass(c).boxed()),
-            check("slow3", false, Severity::Error, |c| slow_pass(c).boxed()),
+            check("hangs", false, Severity::Error, |c, _| hangs(c).boxed()),
+            check("slow1", false, Severity::Error, |c, _| slow_pass(c).boxed()),
+            check("slow2", false, Severity::Error, |c, _| slow_pass(c).boxed()),
+            check("slow3", false, Severity::Error, |c, _| slow_pass(c).boxed()),
         ];
         let started = tokio::time::Instant::now();
         let mut seen = Vec::new();
@@ -293,7 +357,7 @@ mod tests {
 
     #[tokio::test]
     async fn warning_severity_downgrades_failure_and_strict_counts_it() {
-        let checks = [check("soft", false, Severity::Warning, |c| {
+        let checks = [check("soft", false, Severity::Warning, |c, _| {
             fails(c).boxed()
         })];
         let report = run(&ctx(), &checks, |_| {}).await;
@@ -304,11 +368,11 @@ mod tests {
 
     #[tokio::test]
     async fn checks_without_the_api_still_run_after_a_failed_gate() {
-        let mut offline = check("dns", false, Severity::Error, |c| passes(c).boxed());
+        let mut offline = check("dns", false, Severity::Error, |c, _| passes(c).boxed());
         offline.needs_api = false;
         let checks = [
-            check("gate", true, Severity::Error, |c| fails(c).boxed()),
-            check("pvc", false, Severity::Error, |c| passes(c).boxed()),
+            check("gate", true, Severity::Error, |c, _| fails(c).boxed()),
+            check("pvc", false, Severity::Error, |c, _| passes(c).boxed()),
             offline,
         ];
         let report = run(&ctx(), &checks, |_| {}).await;
@@ -316,12 +380,58 @@ mod tests {
         assert_eq!(statuses, [Status::Fail, Status::Skip, Status::Pass]);
     }
 
+    /// A judge sees the round's cluster: the recording, judged as of its own instant, with no
+    /// cluster asked; live, a read that failed fails each judge saying why.
+    #[tokio::test]
+    async fn judges_judge_the_rounds_cluster_or_fail_saying_why_it_was_not_read() {
+        fn nodes(cluster: &Cluster, _: &LabConfig) -> Result<Outcome, CheckError> {
+            let n = cluster.list(&cluster.snapshot.nodes, None)?.len();
+            Ok(Outcome::pass(format!("{n} nodes as of {}", cluster.now)))
+        }
+        let judge = Check {
+            run: Run::Judge(nodes),
+            ..check("nodes", false, Severity::Error, |c, _| passes(c).boxed())
+        };
+        let snapshot = crate::snapshot::parse_str(
+            r#"{"apiVersion": "v1", "kind": "List", "items": [{"apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": "n1", "creationTimestamp": "2026-11-30T03:00:00Z"}}]}"#,
+            std::path::Path::new("lab.json"),
+        )
+        .unwrap();
+        let recorded = ctx().judging("lab.json".into(), snapshot);
+        let round = run_round(&recorded, &[judge], |_| {}).await;
+        assert_eq!(
+            round.report.checks[0].message,
+            "1 nodes as of 2026-11-30T03:00:00Z"
+        );
+        assert!(round.cluster.is_some());
+        let Err(err) = recorded.client().await else {
+            panic!("a recording has no client");
+        };
+        assert_eq!(
+            err.to_string(),
+            "judging the snapshot lab.json: no cluster is asked"
+        );
+
+        let mut live = ctx();
+        live.kubeconfig = Some("/nonexistent/kubeconfig".into());
+        let round = run_round(&live, &[judge], |_| {}).await;
+        let r = &round.report.checks[0];
+        assert_eq!(r.status, Status::Fail);
+        assert!(
+            r.message.starts_with("cannot read kubeconfig"),
+            "{}",
+            r.message
+        );
+        assert!(round.cluster.is_none());
+    }
+
     #[tokio::test]
     async fn gates_are_not_run_when_nothing_needs_the_api() {
-        let mut offline = check("dns", false, Severity::Error, |c| passes(c).boxed());
+        let mut offline = check("dns", false, Severity::Error, |c, _| passes(c).boxed());
         offline.needs_api = false;
         let checks = [
-            check("gate", true, Severity::Error, |c| fails(c).boxed()),
+            check("gate", true, Severity::Error, |c, _| fails(c).boxed()),
             offline,
         ];
         let report = run(&ctx(), &checks, |_| {}).await;

@@ -4,7 +4,9 @@ use crate::k8s::model::{Deployment, StatefulSet};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
 use super::available::evaluate_deployment_available;
+use super::cluster::Cluster;
 use super::{CheckError, Outcome};
+use crate::config::LabConfig;
 use crate::context::Context;
 use crate::fetch;
 use crate::k8s::application::{Application, short};
@@ -150,23 +152,16 @@ pub fn evaluate_application(app: Option<&Application>, name: &str) -> Outcome {
     Outcome::fail(format!("{name}: {sync}{at}, {health}")).with_all(app.evidence())
 }
 
-/// The lab's Application, read live; `None` when it does not exist.
-pub async fn fetch_application(ctx: &Context) -> Result<Option<Application>, CheckError> {
-    let client = super::client(ctx).await?;
-    let c = &ctx.config;
-    let app = fetch::get_dynamic(
-        &client,
-        &c.argocd_namespace,
+/// The lab's Application, in the snapshot's list of Argo CD's namespace.
+pub fn argocd_app_healthy(cluster: &Cluster, c: &LabConfig) -> Result<Outcome, CheckError> {
+    let app = cluster.get_dynamic(
+        &cluster.snapshot.applications,
         &crate::k8s::application::resource(),
+        &c.argocd_namespace,
         &c.argocd_app,
-    )
-    .await?;
-    Ok(app.map(|a| Application::from_object(&a).unwrap_or_default()))
-}
-
-pub async fn argocd_app_healthy(ctx: &Context) -> Result<Outcome, CheckError> {
-    let app = fetch_application(ctx).await?;
-    Ok(evaluate_application(app.as_ref(), &ctx.config.argocd_app))
+    )?;
+    let app = app.map(|a| Application::from_object(a).unwrap_or_default());
+    Ok(evaluate_application(app.as_ref(), &c.argocd_app))
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use futures::FutureExt;
 
-use super::{Catalogue, Check, PREREQUISITES, VERIFICATION, check};
+use super::{Catalogue, Check, PREREQUISITES, VERIFICATION, check, judge};
 use super::{
     api, argocd, capacity, dataplane, gateway, ingress, namespace, nodes, serving, storage,
     training,
@@ -15,12 +15,14 @@ fn gates() -> [Check; 2] {
         check(
             "api-reachable",
             "can reach the Kubernetes API (supported version)",
-            |ctx| api::api_reachable(ctx).boxed(),
+            |ctx, _| api::api_reachable(ctx).boxed(),
         )
         .gate(),
-        check("credentials-accepted", "credentials are accepted", |ctx| {
-            api::credentials_accepted(ctx).boxed()
-        })
+        check(
+            "credentials-accepted",
+            "credentials are accepted",
+            |ctx, _| api::credentials_accepted(ctx).boxed(),
+        )
         .gate(),
     ]
 }
@@ -35,29 +37,29 @@ pub fn preflight() -> Vec<Check> {
             [check(
                 "permissions",
                 "labctl has the read permissions it needs",
-                |ctx| api::permissions(ctx).boxed(),
+                |ctx, _| api::permissions(ctx).boxed(),
             )],
         )
         .category(
             "nodes",
             [
-                check("nodes-ready", "nodes are Ready", |ctx| {
+                check("nodes-ready", "nodes are Ready", |ctx, _| {
                     nodes::nodes_ready(ctx).boxed()
                 }),
                 check(
                     "pin-node-schedulable",
                     "the pin node exists, is schedulable, untainted and labelled",
-                    |ctx| nodes::pin_node_schedulable(ctx).boxed(),
+                    |ctx, _| nodes::pin_node_schedulable(ctx).boxed(),
                 ),
                 check(
                     "pin-node-capacity",
                     "the pin node has room for the trainer's and inference's requests",
-                    |ctx| capacity::pin_node_capacity(ctx).boxed(),
+                    |ctx, _| capacity::pin_node_capacity(ctx).boxed(),
                 ),
                 check(
                     "images-match-node-arch",
                     "the images offer the pin node's CPU architecture",
-                    |ctx| capacity::images_match_node_arch(ctx).boxed(),
+                    |ctx, _| capacity::images_match_node_arch(ctx).boxed(),
                 ),
             ],
         )
@@ -67,12 +69,12 @@ pub fn preflight() -> Vec<Check> {
                 check(
                     "storageclass-local-path",
                     "StorageClass exists and binds WaitForFirstConsumer",
-                    |ctx| storage::storageclass_local_path(ctx).boxed(),
+                    |ctx, _| storage::storageclass_local_path(ctx).boxed(),
                 ),
                 check(
                     "local-path-provisioner-available",
                     "local-path provisioner is available",
-                    |ctx| storage::local_path_provisioner_available(ctx).boxed(),
+                    |ctx, _| storage::local_path_provisioner_available(ctx).boxed(),
                 ),
             ],
         )
@@ -82,31 +84,31 @@ pub fn preflight() -> Vec<Check> {
                 check(
                     "ingress-controller-supported",
                     "the ingress controller in use is maintained",
-                    |ctx| ingress::ingress_controller_supported(ctx).boxed(),
+                    |ctx, _| ingress::ingress_controller_supported(ctx).boxed(),
                 )
                 .offline()
                 .warning_only(),
                 check(
                     "ingress-controller-available",
                     "the ingress controller is available",
-                    |ctx| ingress::ingress_controller_available(ctx).boxed(),
+                    |ctx, _| ingress::ingress_controller_available(ctx).boxed(),
                 ),
                 check(
                     "ingressclass-matches-controller",
                     "the IngressClass exists and belongs to the controller in use",
-                    |ctx| ingress::ingressclass_matches_controller(ctx).boxed(),
+                    |ctx, _| ingress::ingressclass_matches_controller(ctx).boxed(),
                 )
                 .when(ingress::uses_ingress),
                 check(
                     "gateway-programmed",
                     "the Gateway is Programmed and admits the lab's routes",
-                    |ctx| gateway::gateway_programmed(ctx).boxed(),
+                    |ctx, _| gateway::gateway_programmed(ctx).boxed(),
                 )
                 .when(gateway::uses_gateway),
                 check(
                     "ingress-address-published",
                     "the ingress controller publishes an external address",
-                    |ctx| ingress::ingress_address_published(ctx).boxed(),
+                    |ctx, _| ingress::ingress_address_published(ctx).boxed(),
                 ),
             ],
         )
@@ -115,7 +117,7 @@ pub fn preflight() -> Vec<Check> {
             [check(
                 "argocd-installed",
                 "Argo CD is installed (CRD and application controller)",
-                |ctx| argocd::argocd_installed(ctx).boxed(),
+                |ctx, _| argocd::argocd_installed(ctx).boxed(),
             )],
         )
         .category(
@@ -123,7 +125,7 @@ pub fn preflight() -> Vec<Check> {
             [check(
                 "pihole-dns-record",
                 "Pi-hole answers and has a record for the host",
-                |ctx| dataplane::pihole_dns_record(ctx).boxed(),
+                |ctx, _| dataplane::pihole_dns_record(ctx).boxed(),
             )
             .offline()],
         )
@@ -132,7 +134,7 @@ pub fn preflight() -> Vec<Check> {
             [check(
                 "namespace-isolation",
                 "the lab namespace is absent or holds only the lab",
-                |ctx| namespace::namespace_isolation(ctx).boxed(),
+                |ctx, _| namespace::namespace_isolation(ctx).boxed(),
             )
             .warning_only()],
         )
@@ -146,79 +148,57 @@ pub fn verify() -> Vec<Check> {
         .category("kubernetes-api", gates())
         .category(
             "argocd",
-            [check(
+            [judge(
                 "argocd-app-healthy",
-                "Argo CD Application is Synced and Healthy",
-                |ctx| argocd::argocd_app_healthy(ctx).boxed(),
-            )],
+                "Argo CD Application is Synced and Healthy", argocd::argocd_app_healthy)],
         )
         .category(
             "storage",
             [
-                check("pvc-bound", "model PVC is Bound", |ctx| {
-                    storage::pvc_bound(ctx).boxed()
-                }),
-                check(
+                judge("pvc-bound", "model PVC is Bound", storage::pvc_bound),
+                judge(
                     "pv-node-affinity",
-                    "the volume's node is the node both workloads are pinned to",
-                    |ctx| storage::pv_node_affinity(ctx).boxed(),
-                ),
+                    "the volume's node is the node both workloads are pinned to", storage::pv_node_affinity),
             ],
         )
         .category(
             "training",
             [
-                check(
+                judge(
                     "trainer-cronjob-active",
-                    "trainer CronJob exists and is not suspended",
-                    |ctx| training::trainer_cronjob_active(ctx).boxed(),
-                ),
-                check(
+                    "trainer CronJob exists and is not suspended", training::trainer_cronjob_active),
+                judge(
                     "trainer-last-job-succeeded",
-                    "the last training Job succeeded recently",
-                    |ctx| training::trainer_last_job_succeeded(ctx).boxed(),
-                ),
+                    "the last training Job succeeded recently", training::trainer_last_job_succeeded),
             ],
         )
         .category(
             "serving",
             [
-                check(
+                judge(
                     "inference-available",
-                    "inference Deployment is available",
-                    |ctx| serving::inference_available(ctx).boxed(),
-                ),
-                check(
+                    "inference Deployment is available", serving::inference_available),
+                judge(
                     "inference-pods-pinned",
-                    "inference pods run on the pinned node without restarting",
-                    |ctx| serving::inference_pods_pinned(ctx).boxed(),
-                ),
+                    "inference pods run on the pinned node without restarting", serving::inference_pods_pinned),
             ],
         )
         .category(
             "networking",
             [
-                check(
+                judge(
                     "service-selects-pods",
-                    "Service selects the inference pods and its target port exists",
-                    |ctx| serving::service_selects_pods(ctx).boxed(),
-                ),
-                check(
+                    "Service selects the inference pods and its target port exists", serving::service_selects_pods),
+                judge(
                     "endpoints-ready",
-                    "the Service has ready endpoints",
-                    |ctx| serving::endpoints_ready(ctx).boxed(),
-                ),
-                check(
+                    "the Service has ready endpoints", serving::endpoints_ready),
+                judge(
                     "ingress-routes-host",
-                    "Ingress routes the host to the Service and has an address",
-                    |ctx| ingress::ingress_routes_host(ctx).boxed(),
-                )
+                    "Ingress routes the host to the Service and has an address", ingress::ingress_routes_host)
                 .when(ingress::uses_ingress),
-                check(
+                judge(
                     "httproute-accepted",
-                    "the HTTPRoute routes the host to the Service, Accepted with references resolved",
-                    |ctx| gateway::http_route_accepted(ctx).boxed(),
-                )
+                    "the HTTPRoute routes the host to the Service, Accepted with references resolved", gateway::http_route_accepted)
                 .when(gateway::uses_gateway),
             ],
         )
@@ -228,19 +208,19 @@ pub fn verify() -> Vec<Check> {
                 check(
                     "dns-resolves-host",
                     "Pi-hole resolves the host to the ingress address",
-                    |ctx| dataplane::dns_resolves_host(ctx).boxed(),
+                    |ctx, cluster| dataplane::dns_resolves_host(ctx, cluster).boxed(),
                 )
                 .offline(),
                 check(
                     "http-healthz",
                     "GET /healthz through the ingress answers 200",
-                    |ctx| dataplane::http_healthz(ctx).boxed(),
+                    |ctx, cluster| dataplane::http_healthz(ctx, cluster).boxed(),
                 )
                 .offline(),
                 check(
                     "model-ready",
                     "the model server reports a loaded model version",
-                    |ctx| dataplane::model_ready(ctx).boxed(),
+                    |ctx, cluster| dataplane::model_ready(ctx, cluster).boxed(),
                 )
                 .offline(),
             ],

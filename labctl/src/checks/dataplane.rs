@@ -1,20 +1,23 @@
 //! Data-plane checks: what a LAN client sees. DNS through Pi-hole, then HTTP through the
 //! ingress with the lab's Host header. They need the Kubernetes API only to learn the ingress
-//! address when the lab description does not give it.
+//! address when the lab description does not give it, and to explain a failed request by the
+//! objects that route the host: from the round's snapshot when `verify` read one, else live.
 
 use std::net::{IpAddr, SocketAddr};
 
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::Ingress;
 
+use super::cluster::Cluster;
 use super::{CheckError, Outcome};
-use crate::config::IngressController;
+use crate::config::{IngressController, LabConfig};
 use crate::context::Context;
 use crate::dns::{Answer, DnsError};
 use crate::fetch;
 use crate::http::{Hop, HopError, Response};
 use crate::k8s::gateway;
 use crate::k8s::routing::{self, HostRoute};
+use crate::snapshot::{ClusterSnapshot, Held};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 /// The first address published in a load-balancer status (IP, or a hostname we cannot use).
@@ -53,23 +56,40 @@ pub fn ingress_address_from(
 }
 
 /// The address of the ingress: `ingress_address` from the description, else read from the
-/// cluster. `Ok(None)` = the cluster publishes none.
-pub async fn ingress_address(ctx: &Context) -> Result<Option<IpAddr>, CheckError> {
+/// cluster: the lab's Ingress from the round's snapshot when there is one, the controller's
+/// Service (in its own namespace, which the snapshot does not read) live when the Ingress
+/// publishes none. `Ok(None)` = the cluster publishes none.
+pub async fn ingress_address(
+    ctx: &Context,
+    cluster: Option<&Cluster>,
+) -> Result<Option<IpAddr>, CheckError> {
     if let Some(ip) = ctx.config.ingress_address {
         return Ok(Some(ip));
     }
     let client = super::client(ctx).await?;
     let c = &ctx.config;
     let workload = c.controller_workload();
-    let (ingress, controller) = futures::try_join!(
-        fetch::get_namespaced::<Ingress>(&client, &c.namespace, &c.ingress),
-        fetch::get_namespaced::<Service>(&client, &workload.namespace, &workload.name),
-    )?;
-    Ok(ingress_address_from(ingress.as_ref(), controller.as_ref()))
+    let controller =
+        || fetch::get_namespaced::<Service>(&client, &workload.namespace, &workload.name);
+    let Some(cluster) = cluster else {
+        let (ingress, controller) = futures::try_join!(
+            fetch::get_namespaced::<Ingress>(&client, &c.namespace, &c.ingress),
+            controller(),
+        )?;
+        return Ok(ingress_address_from(ingress.as_ref(), controller.as_ref()));
+    };
+    let ingress = cluster.get(&cluster.snapshot.ingresses, Some(&c.namespace), &c.ingress)?;
+    if let Some(ip) = ingress_address_from(ingress, None) {
+        return Ok(Some(ip));
+    }
+    Ok(ingress_address_from(ingress, controller().await?.as_ref()))
 }
 
-async fn ingress_socket(ctx: &Context) -> Result<Result<SocketAddr, Outcome>, CheckError> {
-    Ok(match ingress_address(ctx).await? {
+async fn ingress_socket(
+    ctx: &Context,
+    cluster: Option<&Cluster>,
+) -> Result<Result<SocketAddr, Outcome>, CheckError> {
+    Ok(match ingress_address(ctx, cluster).await? {
         Some(ip) => Ok(SocketAddr::new(ip, ctx.config.ingress_port)),
         None => Err(Outcome::fail(
             "no ingress address: the Ingress status and the controller Service publish none",
@@ -151,12 +171,15 @@ fn no_pihole() -> Outcome {
         .with("set pihole_dns = \"IP[:PORT]\" in labctl.toml or pass --dns")
 }
 
-pub async fn dns_resolves_host(ctx: &Context) -> Result<Outcome, CheckError> {
+pub async fn dns_resolves_host(
+    ctx: &Context,
+    cluster: Option<&Cluster>,
+) -> Result<Outcome, CheckError> {
     let Some(server) = ctx.config.pihole_dns else {
         return Ok(no_pihole());
     };
     let answer = crate::dns::resolve(server, &ctx.config.host, dns_budget(ctx)).await;
-    let expected = ingress_address(ctx).await?;
+    let expected = ingress_address(ctx, cluster).await?;
     Ok(evaluate_dns_resolves(&answer, expected))
 }
 
@@ -169,7 +192,7 @@ pub async fn pihole_dns_record(ctx: &Context) -> Result<Outcome, CheckError> {
     };
     let answer = crate::dns::resolve(server, &ctx.config.host, dns_budget(ctx)).await;
     // The address only improves the hint; do not fail the check when it cannot be read.
-    let ingress = ingress_address(ctx).await.ok().flatten();
+    let ingress = ingress_address(ctx, None).await.ok().flatten();
     Ok(evaluate_pihole_record(&answer, ingress))
 }
 
@@ -218,35 +241,41 @@ pub fn evaluate_readyz(
     }
 }
 
-pub async fn http_healthz(ctx: &Context) -> Result<Outcome, CheckError> {
-    let address = match ingress_socket(ctx).await? {
+pub async fn http_healthz(ctx: &Context, cluster: Option<&Cluster>) -> Result<Outcome, CheckError> {
+    let address = match ingress_socket(ctx, cluster).await? {
         Ok(a) => a,
         Err(outcome) => return Ok(outcome),
     };
     let result = crate::http::get(address, &ctx.config.host, "/healthz", ctx.timeout).await;
-    let result = explained(ctx, result).await;
+    let result = explained(ctx, cluster, result).await;
     Ok(evaluate_healthz(&result, &ctx.config.host, address))
 }
 
-pub async fn model_ready(ctx: &Context) -> Result<Outcome, CheckError> {
-    let address = match ingress_socket(ctx).await? {
+pub async fn model_ready(ctx: &Context, cluster: Option<&Cluster>) -> Result<Outcome, CheckError> {
+    let address = match ingress_socket(ctx, cluster).await? {
         Ok(a) => a,
         Err(outcome) => return Ok(outcome),
     };
     let result = crate::http::get(address, &ctx.config.host, "/readyz", ctx.timeout).await;
-    let result = explained(ctx, result).await;
+    let result = explained(ctx, cluster, result).await;
     Ok(evaluate_readyz(&result, &ctx.config.host, address))
 }
 
-/// A routing or backend failure explained by the objects that route the host, when the API
-/// can be read ([`crate::http::explain_with_route`]).
+/// A routing or backend failure explained by the objects that route the host
+/// ([`crate::http::explain_with_route`]): the round's snapshot's when there is one, else read
+/// live when the API can be read.
 pub async fn explained(
     ctx: &Context,
+    cluster: Option<&Cluster>,
     result: Result<Response, HopError>,
 ) -> Result<Response, HopError> {
     match result {
         Err(e) if matches!(e.hop, Hop::IngressRouting | Hop::Backend) => {
-            match host_route(ctx).await {
+            let route = match cluster {
+                Some(cluster) => host_route_in(&cluster.snapshot, &ctx.config),
+                None => host_route(ctx).await,
+            };
+            match route {
                 Some(route) => Err(crate::http::explain_with_route(e, &route, &ctx.config.host)),
                 None => Err(e),
             }
@@ -283,6 +312,44 @@ pub async fn host_route(ctx: &Context) -> Option<HostRoute> {
         })
     };
     tokio::time::timeout(ctx.timeout, read).await.ok().flatten()
+}
+
+/// [`host_route`] from a snapshot; `None` when it lacks a list the route is judged by.
+pub fn host_route_in(s: &ClusterSnapshot, c: &LabConfig) -> Option<HostRoute> {
+    let ns = c.namespace.as_str();
+    let holds = |key: &str, objects: bool| s.held(key, objects) == Held::Yes;
+    let known = holds("v1/services", !s.services.is_empty())
+        && holds(
+            "discovery.k8s.io/v1/endpointslices",
+            !s.endpoint_slices.is_empty(),
+        );
+    if !known {
+        return None;
+    }
+    Some(if c.ingress_controller == IngressController::Gateway {
+        let key = format!("{}/httproutes", gateway::API_VERSION);
+        if !holds(&key, !s.http_routes.is_empty()) {
+            return None;
+        }
+        let routes: Vec<_> = s
+            .http_routes
+            .iter()
+            .map(gateway::HttpRoute::from_object)
+            .collect();
+        routing::http_route(&routes, &s.services, &s.endpoint_slices, ns, &c.host, true)
+    } else {
+        if !holds("networking.k8s.io/v1/ingresses", !s.ingresses.is_empty()) {
+            return None;
+        }
+        routing::ingress_route(
+            &s.ingresses,
+            &s.services,
+            &s.endpoint_slices,
+            ns,
+            &c.host,
+            true,
+        )
+    })
 }
 
 #[cfg(test)]
@@ -471,5 +538,22 @@ mod tests {
             Some(ip("192.168.1.70"))
         );
         assert_eq!(ingress_address_from(None, None), None);
+    }
+
+    /// From a snapshot, the host's route is judged only when it holds the lists that route it:
+    /// a file of `kubectl get` without Services cannot tell a Service without endpoints.
+    #[test]
+    fn the_route_from_a_snapshot_needs_the_lists_that_route_the_host() {
+        let config = LabConfig::default();
+        let mut s = ClusterSnapshot::default();
+        assert!(host_route_in(&s, &config).is_none());
+        s.read = Some(crate::snapshot::resources());
+        let route = host_route_in(&s, &config).expect("every list read");
+        assert!(!route.reaches_a_service());
+        s.forbidden.insert(
+            "v1/services".into(),
+            "cannot list services in mlops-lab".into(),
+        );
+        assert!(host_route_in(&s, &config).is_none());
     }
 }

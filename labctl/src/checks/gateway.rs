@@ -2,6 +2,7 @@
 //! lab's routes before deploying; the lab's HTTPRoute is Accepted with its references resolved
 //! afterwards. Judged from what the Gateway's controller (on k3s, Traefik) writes in status.
 
+use super::cluster::Cluster;
 use super::{CheckError, Outcome};
 use crate::config::{IngressController, LabConfig};
 use crate::context::Context;
@@ -139,13 +140,12 @@ pub fn evaluate_http_route(route: Option<&HttpRoute>, config: &LabConfig) -> Out
     }
 }
 
-pub async fn http_route_accepted(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = super::client(ctx).await?;
-    let c = &ctx.config;
+pub fn http_route_accepted(cluster: &Cluster, c: &LabConfig) -> Result<Outcome, CheckError> {
+    let routes = &cluster.snapshot.http_routes;
     let route = gateway::http_route_resource();
-    let object = fetch::get_dynamic(&client, &c.namespace, &route, &c.http_route).await?;
+    let object = cluster.get_dynamic(routes, &route, &c.namespace, &c.http_route)?;
     Ok(evaluate_http_route(
-        object.as_ref().map(HttpRoute::from_object).as_ref(),
+        object.map(HttpRoute::from_object).as_ref(),
         c,
     ))
 }

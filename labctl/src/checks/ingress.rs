@@ -7,6 +7,7 @@ use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 
 use super::available::{evaluate_daemonset_available, evaluate_deployment_available};
+use super::cluster::Cluster;
 use super::{CheckError, Outcome};
 use crate::config::{IngressController, LabConfig};
 use crate::context::Context;
@@ -418,14 +419,12 @@ pub fn evaluate_ingress(
     }
 }
 
-pub async fn ingress_routes_host(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = super::client(ctx).await?;
-    let c = &ctx.config;
-    let (ing, svc) = futures::try_join!(
-        fetch::get_namespaced::<Ingress>(&client, &c.namespace, &c.ingress),
-        fetch::get_namespaced::<Service>(&client, &c.namespace, &c.service),
-    )?;
-    Ok(evaluate_ingress(ing.as_ref(), svc.as_ref(), c))
+pub fn ingress_routes_host(cluster: &Cluster, c: &LabConfig) -> Result<Outcome, CheckError> {
+    let s = &cluster.snapshot;
+    let ns = Some(c.namespace.as_str());
+    let ing = cluster.get(&s.ingresses, ns, &c.ingress)?;
+    let svc = cluster.get(&s.services, ns, &c.service)?;
+    Ok(evaluate_ingress(ing, svc, c))
 }
 
 #[cfg(test)]

@@ -3,17 +3,21 @@
 //!
 //! Checks live by Kubernetes domain (`api`, `nodes`, `storage`, `ingress`, `serving`,
 //! `training`, `argocd`, `namespace`, `dataplane`), each followed by its tests; the two
-//! catalogues that name them in order are in [`catalogue`]. Each check's run function fetches
-//! what it needs ([`crate::fetch`]) and hands the objects to a pure function (`evaluate_*`) that holds
-//! the judgement; the pure functions are what the unit tests exercise, with objects built in
-//! code. The runner ([`crate::runner`]) decides order, concurrency and timeouts; rendering lives
-//! in `render::checks`.
+//! catalogues that name them in order are in [`catalogue`]. A check that judges the cluster's
+//! objects is a pure function of the round's snapshot ([`cluster::Cluster`], read once a round)
+//! and the lab description; one that must ask something live (the API server itself, its
+//! permissions, DNS, HTTP, the registry) fetches what it needs ([`crate::fetch`]). Either hands
+//! the objects to a pure function (`evaluate_*`) that holds the judgement; the pure functions
+//! are what the unit tests exercise, with objects built in code. The runner
+//! ([`crate::runner`]) reads the snapshot and decides order, concurrency and timeouts;
+//! rendering lives in `render::checks`.
 
 pub mod api;
 pub mod argocd;
 pub mod available;
 pub mod capacity;
 pub mod catalogue;
+pub mod cluster;
 pub mod dataplane;
 pub mod gateway;
 pub mod ingress;
@@ -92,14 +96,40 @@ pub enum CheckError {
     /// failure fails it.
     #[error(transparent)]
     Fetch(#[from] crate::fetch::FetchError),
+    /// The snapshot judged (`verify --snapshot`) does not hold a resource the check needs: its
+    /// writer did not read it. Skipped: nothing can be said.
+    #[error("{action}: not in the snapshot")]
+    NotInSnapshot {
+        /// What the check would have asked, e.g. `get ingresses.networking.k8s.io in mlops-lab`.
+        action: String,
+    },
     /// Anything else (the message names what failed).
     #[error("{0}")]
     Other(String),
 }
 
-/// The run function of a check. Checks are plain `async fn(&Context)`; the catalogue wraps them
-/// with `|ctx| f(ctx).boxed()`.
-pub type RunFn = for<'a> fn(&'a Context) -> BoxFuture<'a, Result<Outcome, CheckError>>;
+/// The run function of a live check, a plain `async fn(&Context, Option<&Cluster>)` wrapped by
+/// the catalogue as `|ctx, cluster| f(ctx, cluster).boxed()`; it sees the round's snapshot
+/// when one was read (the data plane explains a failed request with the objects that route
+/// the host, and finds the ingress address there).
+pub type RunFn = for<'a> fn(
+    &'a Context,
+    Option<&'a cluster::Cluster>,
+) -> BoxFuture<'a, Result<Outcome, CheckError>>;
+
+/// A check that judges objects: a pure function of the round's snapshot and the lab
+/// description.
+pub type JudgeFn = fn(&cluster::Cluster, &crate::config::LabConfig) -> Result<Outcome, CheckError>;
+
+/// How a check reaches its verdict.
+#[derive(Clone, Copy)]
+pub enum Run {
+    /// From the round's snapshot alone (read once a round, or a file).
+    Judge(JudgeFn),
+    /// By asking something live: the API server itself, its permissions, DNS, HTTP, the
+    /// registry, or (before deploying, `preflight`) the objects it needs.
+    Live(RunFn),
+}
 
 /// A check: data, so catalogues can be listed, filtered, documented and tested.
 #[derive(Clone, Copy)]
@@ -122,12 +152,22 @@ pub struct Check {
     /// Whether the check belongs to a lab described so (an Ingress check does not when the
     /// route is a Gateway API HTTPRoute); a check that does not is neither run nor listed.
     pub applies: fn(&crate::config::LabConfig) -> bool,
-    pub run: RunFn,
+    pub run: Run,
 }
 
-/// A check named `id` that is true when `title` holds, judged by `run`; by default it asks the
-/// API and a failure is an error. The catalogue sets its category and runbook.
+/// A check named `id` that is true when `title` holds, asked live by `run`; by default it asks
+/// the API and a failure is an error. The catalogue sets its category and runbook.
 pub fn check(id: &'static str, title: &'static str, run: RunFn) -> Check {
+    judged_by(id, title, Run::Live(run))
+}
+
+/// A check named `id` that is true when `title` holds, judged from the round's snapshot by
+/// `judge`.
+pub fn judge(id: &'static str, title: &'static str, judge: JudgeFn) -> Check {
+    judged_by(id, title, Run::Judge(judge))
+}
+
+fn judged_by(id: &'static str, title: &'static str, run: Run) -> Check {
     Check {
         id,
         category: "",

@@ -1,26 +1,27 @@
 //! Serving: the inference Deployment available, its pods on the pinned node, the Service
 //! selecting them with a target port they have, and ready endpoints.
 
-use crate::k8s::model::{Deployment, Pod};
-use k8s_openapi::api::core::v1::Service;
-use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::api::ListParams;
-
 use super::available::evaluate_deployment_available;
+use super::cluster::Cluster;
 use super::{CheckError, Outcome};
-use crate::context::Context;
-use crate::fetch;
+use crate::config::LabConfig;
+use crate::k8s::model::{Deployment, Pod};
 use crate::k8s::names::labels_text;
 use crate::k8s::placement::node_selector_value;
+use crate::k8s::routing;
 use crate::k8s::service;
 use crate::k8s::workload::deployment_pod_spec;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 
-pub async fn inference_available(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = super::client(ctx).await?;
-    let c = &ctx.config;
-    let d: Option<Deployment> = fetch::get_namespaced(&client, &c.namespace, &c.deployment).await?;
+pub fn inference_available(cluster: &Cluster, c: &LabConfig) -> Result<Outcome, CheckError> {
+    let d = cluster.get(
+        &cluster.snapshot.deployments,
+        Some(&c.namespace),
+        &c.deployment,
+    )?;
     Ok(evaluate_deployment_available(
-        d.as_ref(),
+        d,
         &format!("Deployment {}", c.deployment),
     ))
 }
@@ -81,11 +82,10 @@ pub fn evaluate_pods(pods: &[Pod], pinned_node: Option<&str>) -> Outcome {
     }
 }
 
-pub async fn inference_pods_pinned(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = super::client(ctx).await?;
-    let c = &ctx.config;
-    let Some(d) = fetch::get_namespaced::<Deployment>(&client, &c.namespace, &c.deployment).await?
-    else {
+pub fn inference_pods_pinned(cluster: &Cluster, c: &LabConfig) -> Result<Outcome, CheckError> {
+    let s = &cluster.snapshot;
+    let ns = Some(c.namespace.as_str());
+    let Some(d) = cluster.get(&s.deployments, ns, &c.deployment)? else {
         return Ok(Outcome::fail(format!(
             "Deployment {} not found",
             c.deployment
@@ -96,17 +96,18 @@ pub async fn inference_pods_pinned(ctx: &Context) -> Result<Outcome, CheckError>
         .as_ref()
         .and_then(|s| s.selector.match_labels.clone())
         .unwrap_or_default();
-    let pods: Vec<Pod> = fetch::list_namespaced(
-        &client,
-        &c.namespace,
-        &ListParams::default().labels(&labels_text(&labels)),
-    )
-    .await?;
+    // The pods the Deployment's selector matches, as a label-selected LIST answers.
+    let pods: Vec<Pod> = cluster
+        .list(&s.pods, ns)?
+        .into_iter()
+        .filter(|p| service::selects(&labels, p.metadata.labels.as_ref()))
+        .cloned()
+        .collect();
     // The pin: what the lab description says, else the Deployment's own nodeSelector.
     let pinned = c
         .pin_label_value
         .as_deref()
-        .or_else(|| node_selector_value(deployment_pod_spec(&d), &c.pin_label_key));
+        .or_else(|| node_selector_value(deployment_pod_spec(d), &c.pin_label_key));
     let comparable = c.pin_label_key == "kubernetes.io/hostname";
     Ok(evaluate_pods(&pods, pinned.filter(|_| comparable)))
 }
@@ -223,14 +224,12 @@ pub fn evaluate_service(svc: Option<&Service>, d: Option<&Deployment>, name: &st
     }
 }
 
-pub async fn service_selects_pods(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = super::client(ctx).await?;
-    let c = &ctx.config;
-    let (svc, d) = futures::try_join!(
-        fetch::get_namespaced::<Service>(&client, &c.namespace, &c.service),
-        fetch::get_namespaced::<Deployment>(&client, &c.namespace, &c.deployment),
-    )?;
-    Ok(evaluate_service(svc.as_ref(), d.as_ref(), &c.service))
+pub fn service_selects_pods(cluster: &Cluster, c: &LabConfig) -> Result<Outcome, CheckError> {
+    let s = &cluster.snapshot;
+    let ns = Some(c.namespace.as_str());
+    let svc = cluster.get(&s.services, ns, &c.service)?;
+    let d = cluster.get(&s.deployments, ns, &c.deployment)?;
+    Ok(evaluate_service(svc, d, &c.service))
 }
 
 pub fn evaluate_endpoints(slices: &[EndpointSlice], service: &str) -> Outcome {
@@ -256,11 +255,15 @@ pub fn evaluate_endpoints(slices: &[EndpointSlice], service: &str) -> Outcome {
     }
 }
 
-pub async fn endpoints_ready(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = super::client(ctx).await?;
-    let c = &ctx.config;
-    let lp = ListParams::default().labels(&format!("kubernetes.io/service-name={}", c.service));
-    let slices: Vec<EndpointSlice> = fetch::list_namespaced(&client, &c.namespace, &lp).await?;
+pub fn endpoints_ready(cluster: &Cluster, c: &LabConfig) -> Result<Outcome, CheckError> {
+    let slices = &cluster.snapshot.endpoint_slices;
+    // The Service's slices, by the label the EndpointSlice controller sets on them.
+    let slices: Vec<EndpointSlice> = cluster
+        .list(slices, Some(&c.namespace))?
+        .into_iter()
+        .filter(|s| routing::slice_service(s) == Some(c.service.as_str()))
+        .cloned()
+        .collect();
     Ok(evaluate_endpoints(&slices, &c.service))
 }
 

@@ -1,13 +1,14 @@
 //! Storage: the StorageClass and its provisioner before deploying; the model claim bound and
 //! its volume on the node the workloads are pinned to afterwards.
 
-use crate::k8s::model::{CronJob, Deployment, PersistentVolume};
+use crate::k8s::model::{Deployment, PersistentVolume};
 use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::StorageClass;
-use kube::api::ListParams;
 
 use super::available::evaluate_deployment_available;
+use super::cluster::Cluster;
 use super::{CheckError, Outcome};
+use crate::config::LabConfig;
 use crate::context::Context;
 use crate::fetch;
 use crate::k8s::names;
@@ -125,12 +126,10 @@ pub fn evaluate_pvc(pvc: Option<&PersistentVolumeClaim>, name: &str) -> Outcome 
     }
 }
 
-pub async fn pvc_bound(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = super::client(ctx).await?;
-    let c = &ctx.config;
-    let pvc: Option<PersistentVolumeClaim> =
-        fetch::get_namespaced(&client, &c.namespace, &c.pvc).await?;
-    Ok(evaluate_pvc(pvc.as_ref(), &c.pvc))
+pub fn pvc_bound(cluster: &Cluster, c: &LabConfig) -> Result<Outcome, CheckError> {
+    let claims = &cluster.snapshot.persistent_volume_claims;
+    let pvc = cluster.get(claims, Some(&c.namespace), &c.pvc)?;
+    Ok(evaluate_pvc(pvc, &c.pvc))
 }
 
 /// Whether the volume is on exactly one node and both workloads are pinned there. The volume's
@@ -183,29 +182,27 @@ pub fn evaluate_pv_affinity(
     }
 }
 
-pub async fn pv_node_affinity(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = super::client(ctx).await?;
-    let c = &ctx.config;
-    let (pvc, deploy, cj) = futures::try_join!(
-        fetch::get_namespaced::<PersistentVolumeClaim>(&client, &c.namespace, &c.pvc),
-        fetch::get_namespaced::<Deployment>(&client, &c.namespace, &c.deployment),
-        fetch::get_namespaced::<CronJob>(&client, &c.namespace, &c.cronjob),
-    )?;
+pub fn pv_node_affinity(cluster: &Cluster, c: &LabConfig) -> Result<Outcome, CheckError> {
+    let s = &cluster.snapshot;
+    let ns = Some(c.namespace.as_str());
+    let pvc = cluster.get(&s.persistent_volume_claims, ns, &c.pvc)?;
+    let deploy = cluster.get(&s.deployments, ns, &c.deployment)?;
+    let cj = cluster.get(&s.cron_jobs, ns, &c.cronjob)?;
     let volume = pvc
-        .as_ref()
         .and_then(|p| p.spec.as_ref())
-        .and_then(|s| s.volume_name.clone());
-    let pv: Option<PersistentVolume> = match volume {
-        Some(v) => fetch::get_cluster(&client, &v).await?,
+        .and_then(|s| s.volume_name.as_deref());
+    let pv = match volume {
+        Some(v) => cluster.get(&s.persistent_volumes, None, v)?,
         None => None,
     };
-    let nodes: Vec<Node> = fetch::list_cluster(&client, &ListParams::default()).await?;
+    // Every node: cluster-scoped, so the list is the snapshot's whole list.
+    cluster.list(&s.nodes, None)?;
     let key = &c.pin_label_key;
     Ok(evaluate_pv_affinity(
-        pv.as_ref(),
-        &nodes,
-        node_selector_value(deploy.as_ref().and_then(deployment_pod_spec), key),
-        node_selector_value(cj.as_ref().and_then(cron_job_pod_spec), key),
+        pv,
+        &s.nodes,
+        node_selector_value(deploy.and_then(deployment_pod_spec), key),
+        node_selector_value(cj.and_then(cron_job_pod_spec), key),
         key,
     ))
 }

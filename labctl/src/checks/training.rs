@@ -2,11 +2,10 @@
 
 use crate::k8s::model::{CronJob, Job};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::ListParams;
 
+use super::cluster::Cluster;
 use super::{CheckError, Outcome};
-use crate::context::Context;
-use crate::fetch;
+use crate::config::LabConfig;
 
 pub fn evaluate_cronjob(cj: Option<&CronJob>, name: &str) -> Outcome {
     let Some(cj) = cj else {
@@ -21,11 +20,9 @@ pub fn evaluate_cronjob(cj: Option<&CronJob>, name: &str) -> Outcome {
     }
 }
 
-pub async fn trainer_cronjob_active(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = super::client(ctx).await?;
-    let c = &ctx.config;
-    let cj: Option<CronJob> = fetch::get_namespaced(&client, &c.namespace, &c.cronjob).await?;
-    Ok(evaluate_cronjob(cj.as_ref(), &c.cronjob))
+pub fn trainer_cronjob_active(cluster: &Cluster, c: &LabConfig) -> Result<Outcome, CheckError> {
+    let cj = cluster.get(&cluster.snapshot.cron_jobs, Some(&c.namespace), &c.cronjob)?;
+    Ok(evaluate_cronjob(cj, &c.cronjob))
 }
 
 /// Seconds between runs for the common schedule shapes (`@hourly`, `*/15 * * * *`,
@@ -135,15 +132,12 @@ pub fn evaluate_last_job(
     }
 }
 
-pub async fn trainer_last_job_succeeded(ctx: &Context) -> Result<Outcome, CheckError> {
-    let client = super::client(ctx).await?;
-    let c = &ctx.config;
-    let lp = ListParams::default();
-    let (cj, jobs) = futures::try_join!(
-        fetch::get_namespaced::<CronJob>(&client, &c.namespace, &c.cronjob),
-        fetch::list_namespaced::<Job>(&client, &c.namespace, &lp),
-    )?;
-    Ok(evaluate_last_job(cj.as_ref(), &jobs, &c.cronjob, ctx.now()))
+pub fn trainer_last_job_succeeded(cluster: &Cluster, c: &LabConfig) -> Result<Outcome, CheckError> {
+    let s = &cluster.snapshot;
+    let ns = Some(c.namespace.as_str());
+    let cj = cluster.get(&s.cron_jobs, ns, &c.cronjob)?;
+    let jobs: Vec<Job> = cluster.list(&s.jobs, ns)?.into_iter().cloned().collect();
+    Ok(evaluate_last_job(cj, &jobs, &c.cronjob, cluster.now))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use crate::checks::Cause;
 use crate::checks::Check;
+use crate::checks::cluster::Cluster;
 use crate::cli::run_checks::CheckArgs;
 use crate::context::Context;
 use crate::exit::ExitStatus;
@@ -17,8 +18,10 @@ pub async fn run(
 }
 
 /// What a command does with a failed report before it is rendered: `verify` diagnoses the
-/// cluster and names the root causes under the failed checks.
-pub type OnFailure = fn(&Context) -> futures::future::BoxFuture<'_, Vec<Cause>>;
+/// cluster the round read (or reads it, when the round did not) and names the root causes
+/// under the failed checks.
+pub type OnFailure =
+    for<'a> fn(&'a Context, Option<&'a Cluster>) -> futures::future::BoxFuture<'a, Vec<Cause>>;
 
 /// [`run`], then, for `verify`, the root causes (`on_failure`) when a check failed.
 pub async fn run_then(
@@ -34,7 +37,7 @@ pub async fn run_then(
     }
     let checks = crate::checks::select(&catalogue, &args.only)?;
     let verbose = ctx.verbose;
-    let report = crate::runner::run(ctx, &checks, |r| {
+    let round = crate::runner::run_round(ctx, &checks, |r| {
         if verbose > 0 {
             crate::render::note(&format!(
                 "labctl: {} {:?} in {} ms",
@@ -45,12 +48,13 @@ pub async fn run_then(
         }
     })
     .await;
+    let report = round.report;
     let palette = Palette::new(ctx.color);
     let document = match on_failure {
         None => crate::render::checks::render(&report, ctx.output, palette, ctx.strict),
         Some(diagnose) => {
             let causes = if report.exit_code(ctx.strict) == ExitStatus::Failure {
-                diagnose(ctx).await
+                diagnose(ctx, round.cluster.as_ref()).await
             } else {
                 Vec::new()
             };

@@ -19,7 +19,7 @@ pub async fn run(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitStatu
     };
     let snapshot = tokio::time::timeout(
         ctx.timeout,
-        crate::snapshot::live::load(&client, &namespaces, &ctx.config),
+        crate::snapshot::live::load_whole(&client, &namespaces, &ctx.config),
     )
     .await
     .with_context(|| format!("reading the cluster took longer than {:?}", ctx.timeout))??;

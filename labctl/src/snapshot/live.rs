@@ -16,6 +16,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::ListParams;
 use kube::core::DynamicObject;
 use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
 
 use super::{Captured, Clock, ClusterSnapshot};
 use crate::config::{LabConfig, NamespacedName};
@@ -28,8 +29,25 @@ pub enum Namespaces {
     All,
 }
 
+/// A list the API server answered, or the permission it refused (403), in kubectl's words.
+type Listed<K> = Result<Vec<K>, String>;
+
+/// `v1/pods`: the resource as [`ClusterSnapshot::read`] names it.
+fn key<K: kube::Resource<DynamicType = ()>>() -> String {
+    format!("{}/{}", K::api_version(&()), K::plural(&()))
+}
+
+/// A refusal kept as [`Listed`]; any other failure fails the read.
+fn listed<K>(result: Result<Vec<K>, fetch::FetchError>) -> anyhow::Result<Listed<K>> {
+    match result {
+        Ok(items) => Ok(Ok(items)),
+        Err(fetch::FetchError::Forbidden { permission }) => Ok(Err(permission)),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Lists `K` in `ns` (or everywhere).
-async fn list<K>(client: &kube::Client, ns: &Namespaces) -> anyhow::Result<Vec<K>>
+async fn list<K>(client: &kube::Client, ns: &Namespaces) -> anyhow::Result<Listed<K>>
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
         + Clone
@@ -40,17 +58,35 @@ where
         Namespaces::One(n) => Some(n.as_str()),
         Namespaces::All => None,
     };
-    Ok(fetch::list_in(client, ns, &ListParams::default()).await?)
+    listed(fetch::list_in(client, ns, &ListParams::default()).await)
 }
 
-async fn list_cluster<K>(client: &kube::Client) -> anyhow::Result<Vec<K>>
+async fn list_cluster<K>(client: &kube::Client) -> anyhow::Result<Listed<K>>
 where
     K: kube::Resource<Scope = k8s_openapi::ClusterResourceScope, DynamicType = ()>
         + Clone
         + DeserializeOwned
         + std::fmt::Debug,
 {
-    Ok(fetch::list_cluster(client, &ListParams::default()).await?)
+    listed(fetch::list_cluster(client, &ListParams::default()).await)
+}
+
+/// The lists the API server refused, by resource, while the answered ones are unpacked.
+#[derive(Default)]
+struct Refused(BTreeMap<String, String>);
+
+impl Refused {
+    /// The objects of a typed list; none, noted, when it was refused.
+    fn take<K: kube::Resource<DynamicType = ()>>(&mut self, listed: Listed<K>) -> Vec<K> {
+        self.note(key::<K>(), listed)
+    }
+
+    fn note<K>(&mut self, resource: String, listed: Listed<K>) -> Vec<K> {
+        listed.unwrap_or_else(|permission| {
+            self.0.insert(resource, permission);
+            Vec::new()
+        })
+    }
 }
 
 /// The provisioner Deployments named in the lab description (absent ones are skipped: which of
@@ -73,18 +109,15 @@ async fn provisioners(
 }
 
 /// Objects of a kind k8s-openapi has no type for (Argo CD's Applications, the Gateway API's
-/// HTTPRoutes) in `namespace`: none when its CRD is not installed (404), `None` when it is
-/// not readable (403).
+/// HTTPRoutes) in `namespace`: none when its CRD is not installed (404).
 async fn list_dynamic(
     client: &kube::Client,
     namespace: &str,
     resource: kube::api::ApiResource,
-) -> anyhow::Result<Option<Vec<DynamicObject>>> {
+) -> anyhow::Result<Listed<DynamicObject>> {
     match fetch::list_dynamic(client, namespace, &resource).await {
-        Ok(items) => Ok(Some(items)),
-        Err(fetch::FetchError::Forbidden { .. }) => Ok(None),
-        Err(e) if fetch::is_not_found(&e) => Ok(Some(Vec::new())),
-        Err(e) => Err(e.into()),
+        Err(e) if fetch::is_not_found(&e) => Ok(Ok(Vec::new())),
+        other => listed(other),
     }
 }
 
@@ -151,7 +184,41 @@ fn http_date(text: &str) -> Option<Timestamp> {
         .map(|z| z.timestamp())
 }
 
-/// Reads everything the engine needs, with all list calls in flight at once.
+/// The lists a reader of the whole cluster (`diagnose`, `labctl snapshot`) does without when
+/// the API server refuses them: an operator may not be allowed to read Argo CD's namespace,
+/// and the Gateway API's routes matter only with a Gateway.
+const OPTIONAL: [&str; 2] = [
+    concat!("argoproj.io/v1alpha1", "/applications"),
+    concat!("gateway.networking.k8s.io/v1", "/httproutes"),
+];
+
+/// [`load`] for a reader that needs every list but the [`OPTIONAL`] ones: another refused
+/// list fails the read, naming the permission.
+pub async fn load_whole(
+    client: &kube::Client,
+    namespaces: &Namespaces,
+    config: &LabConfig,
+) -> anyhow::Result<ClusterSnapshot> {
+    let snapshot = load(client, namespaces, config).await?;
+    if let Some(permission) = refused_needed(&snapshot) {
+        anyhow::bail!("{permission}");
+    }
+    Ok(snapshot)
+}
+
+/// The permission of the first list a reader of the whole cluster needs that the API server
+/// refused ([`load_whole`]); `None` when it has them all.
+pub fn refused_needed(snapshot: &ClusterSnapshot) -> Option<&str> {
+    snapshot
+        .forbidden
+        .iter()
+        .find(|(resource, _)| !OPTIONAL.contains(&resource.as_str()))
+        .map(|(_, permission)| permission.as_str())
+}
+
+/// Reads everything the engine and `verify` judge, with all list calls in flight at once. A
+/// list the API server refuses (403) is left out of [`ClusterSnapshot::read`] and named in
+/// [`ClusterSnapshot::forbidden`]; any other failure fails the read.
 pub async fn load(
     client: &kube::Client,
     namespaces: &Namespaces,
@@ -176,7 +243,7 @@ pub async fn load(
         list::<Service>(c, ns),
         list::<EndpointSlice>(c, ns),
     )?;
-    // The lab's route, as `verify` judges it (`verify --snapshot`).
+    // The lab's route, as `verify` judges it.
     let route_ns = match ns {
         Namespaces::One(n) => n.as_str(),
         Namespaces::All => config.namespace.as_str(),
@@ -192,19 +259,13 @@ pub async fn load(
         list::<Ingress>(c, ns),
         list_dynamic(c, route_ns, gateway::http_route_resource()),
     )?;
-    // Every resource is read whole, except a kind labctl may not read.
-    let mut read = super::resources();
-    for (objects, resource) in [
-        (&apps, application::resource()),
-        (&http_routes, gateway::http_route_resource()),
-    ] {
-        if objects.is_none() {
-            read.remove(&format!("{}/{}", resource.api_version, resource.plural));
-        }
-    }
-    let mut pods = pods;
+    let mut refused = Refused::default();
+    let dynamic_key = |r: kube::api::ApiResource| format!("{}/{}", r.api_version, r.plural);
+    let applications = refused.note(dynamic_key(application::resource()), apps);
+    let http_routes = refused.note(dynamic_key(gateway::http_route_resource()), http_routes);
+    let mut pods = refused.take(pods);
     pods.extend(elsewhere);
-    let mut deployments = deployments;
+    let mut deployments = refused.take(deployments);
     for d in provisioner_deployments {
         let already = deployments.iter().any(|x| {
             x.metadata.namespace == d.metadata.namespace && x.metadata.name == d.metadata.name
@@ -214,26 +275,31 @@ pub async fn load(
         }
     }
     let mut snapshot = ClusterSnapshot {
-        persistent_volume_claims: pvcs,
-        persistent_volumes: pvs,
-        storage_classes: classes,
-        nodes,
+        persistent_volume_claims: refused.take(pvcs),
+        persistent_volumes: refused.take(pvs),
+        storage_classes: refused.take(classes),
+        nodes: refused.take(nodes),
         pods,
-        jobs,
-        cron_jobs,
-        replica_sets,
+        jobs: refused.take(jobs),
+        cron_jobs: refused.take(cron_jobs),
+        replica_sets: refused.take(replica_sets),
         deployments,
-        stateful_sets,
-        services,
-        endpoint_slices,
-        ingresses,
-        http_routes: http_routes.unwrap_or_default(),
-        events,
-        events_v1,
-        applications: apps.unwrap_or_default(),
-        read: Some(read),
+        stateful_sets: refused.take(stateful_sets),
+        services: refused.take(services),
+        endpoint_slices: refused.take(endpoint_slices),
+        ingresses: refused.take(ingresses),
+        http_routes,
+        events: refused.take(events),
+        events_v1: refused.take(events_v1),
+        applications,
+        read: None,
         captured: Some(captured),
+        forbidden: refused.0,
     };
+    // Every resource is read whole, except one the API server refused.
+    let mut read = super::resources();
+    read.retain(|r| !snapshot.forbidden.contains_key(r));
+    snapshot.read = Some(read);
     // Every list and get above, the Applications and the other namespaces' pods included.
     snapshot.drop_bookkeeping();
     Ok(snapshot)
@@ -284,28 +350,63 @@ mod tests {
 #[cfg(test)]
 mod bookkeeping {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    /// A client whose API server answers `answer(path)` to a GET (`None`: an empty list, or
+    /// 404 for a Deployment by name), and 403 to a list of `refused`.
+    fn client(answer: fn(&str) -> Option<Value>, refused: &'static str) -> kube::Client {
+        type Request = http::Request<kube::client::Body>;
+        type Response = http::Response<kube::client::Body>;
+        let (service, mut handle) = tower_test::mock::pair::<Request, Response>();
+        tokio::spawn(async move {
+            while let Some((request, send)) = handle.next_request().await {
+                let path = request.uri().path().to_owned();
+                let (status, body) = match answer(&path) {
+                    _ if path == refused => (
+                        403,
+                        json!({"code": 403, "reason": "Forbidden", "status": "Failure"}),
+                    ),
+                    Some(body) => (200, body),
+                    None if path.contains("/deployments/") => (
+                        404,
+                        json!({"code": 404, "reason": "NotFound", "status": "Failure"}),
+                    ),
+                    None => (200, json!({"items": []})),
+                };
+                let body = serde_json::to_vec(&body).unwrap();
+                let response = http::Response::builder()
+                    .status(status)
+                    .body(kube::client::Body::from(body))
+                    .unwrap();
+                send.send_response(response);
+            }
+        });
+        kube::Client::new(service, "mlops-lab")
+    }
 
     /// Whatever path an object comes by (a list, a get, a dynamic list), the live snapshot
     /// keeps none of the writers' bookkeeping.
     #[tokio::test]
     async fn no_object_of_a_live_snapshot_keeps_managed_fields() {
-        let managed = json!([{"manager": "argocd-controller", "fieldsV1": {"f:status": {}}}]);
-        let app: DynamicObject = serde_json::from_value(json!({
-            "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-            "metadata": {"name": "mlops-lab", "namespace": "argocd", "managedFields": managed}}))
-        .unwrap();
-        let provisioner: Deployment = serde_json::from_value(json!({
-            "metadata": {"name": "local-path-provisioner", "namespace": "kube-system",
-                         "managedFields": managed}}))
-        .unwrap();
-        let cluster = ClusterSnapshot {
-            applications: vec![app],
-            deployments: vec![provisioner],
-            read: Some(super::super::resources()),
-            ..ClusterSnapshot::default()
-        };
-        let client = super::super::server::client(std::sync::Arc::new(cluster), "mlops-lab");
+        let client = client(
+            |path| {
+                let managed =
+                    json!([{"manager": "argocd-controller", "fieldsV1": {"f:status": {}}}]);
+                match path {
+                    "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications" => Some(json!({
+                        "items": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+                                   "metadata": {"name": "mlops-lab", "namespace": "argocd",
+                                                "managedFields": managed}}]})),
+                    "/apis/apps/v1/namespaces/kube-system/deployments/local-path-provisioner" => {
+                        Some(json!({"metadata": {"name": "local-path-provisioner",
+                                                 "namespace": "kube-system",
+                                                 "managedFields": managed}}))
+                    }
+                    _ => None,
+                }
+            },
+            "",
+        );
         let config = LabConfig::default();
         let s = load(&client, &Namespaces::One("mlops-lab".into()), &config)
             .await
@@ -314,5 +415,41 @@ mod bookkeeping {
         assert_eq!(s.deployments.len(), 1, "the provisioner, by get");
         assert!(s.applications[0].metadata.managed_fields.is_none());
         assert!(s.deployments[0].metadata.managed_fields.is_none());
+        assert!(s.forbidden.is_empty());
+    }
+
+    /// A refused list leaves the read whole-or-nothing per resource: out of `read`, named in
+    /// `forbidden` with the permission; a reader of the whole cluster fails on it.
+    #[tokio::test]
+    async fn a_refused_list_is_named_not_taken_for_an_empty_one() {
+        let config = LabConfig::default();
+        let ns = Namespaces::One("mlops-lab".into());
+        let refused = "/api/v1/namespaces/mlops-lab/pods";
+        let s = load(&client(|_| None, refused), &ns, &config)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.forbidden.get("v1/pods").map(String::as_str),
+            Some("cannot list pods in mlops-lab")
+        );
+        let read = s.read.as_ref().unwrap();
+        assert!(!read.contains("v1/pods") && read.contains("v1/services"));
+        assert_eq!(
+            s.held("v1/pods", false),
+            super::super::Held::Forbidden("cannot list pods in mlops-lab")
+        );
+        let err = load_whole(&client(|_| None, refused), &ns, &config)
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "cannot list pods in mlops-lab");
+        // Argo CD's Applications are optional for a whole read.
+        let apps = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications";
+        let s = load_whole(&client(|_| None, apps), &ns, &config)
+            .await
+            .unwrap();
+        assert!(
+            s.forbidden
+                .contains_key("argoproj.io/v1alpha1/applications")
+        );
     }
 }

@@ -12,7 +12,6 @@
 pub mod as_of;
 pub mod file;
 pub mod live;
-pub mod server;
 
 use crate::k8s::model::{
     CronJob, Deployment, Event as CoreEvent, EventV1 as EventsV1Event, Job, PersistentVolume, Pod,
@@ -60,6 +59,12 @@ macro_rules! snapshot_kinds {
             pub read: Option<BTreeSet<String>>,
             /// When it was taken (`None` for a file without labctl's marker).
             pub captured: Option<Captured>,
+            /// The lists the API server refused when it was read live: the resource
+            /// (`v1/pods`, as in [`Self::read`]) and the permission in kubectl's words
+            /// (`cannot list pods in mlops-lab`), so that a check needing one is skipped
+            /// naming it. Empty read from a file, and never written: a resource missing from
+            /// `read` says enough there.
+            pub forbidden: std::collections::BTreeMap<String, String>,
         }
 
         /// Every resource a snapshot can hold, as `apiVersion/plural`.
@@ -106,6 +111,7 @@ macro_rules! snapshot_kinds {
             /// resource is read whole if either file says so.
             pub fn extend(&mut self, other: ClusterSnapshot) {
                 $( self.$field.extend(other.$field); )*
+                self.forbidden.extend(other.forbidden);
                 self.read = match (self.read.take(), other.read) {
                     (Some(mut a), Some(b)) => {
                         a.extend(b);
@@ -140,24 +146,6 @@ macro_rules! snapshot_kinds {
             pub(crate) fn push(&mut self, kind: Kind, o: &RawObject<'_>) -> Result<(), ReadError> {
                 match kind { $( Kind::$variant => self.$field.push($read(o)?), )* }
                 Ok(())
-            }
-
-            /// The objects of the resource `plural` of `api_version` (`v1` `pods`), written as
-            /// the API serves them; `None` for a resource the snapshot does not hold.
-            pub(crate) fn objects_of(
-                &self,
-                api_version: &str,
-                plural: &str,
-            ) -> Option<serde_json::Result<Vec<serde_json::Value>>> {
-                $( if api_version == $api && plural == $plural {
-                    let held = !self.$field.is_empty()
-                        || self
-                            .read
-                            .as_ref()
-                            .is_some_and(|r| r.contains(&format!("{api_version}/{plural}")));
-                    return held.then(|| self.$field.iter().map($write).collect());
-                } )*
-                None
             }
 
             /// The snapshot as one `v1` `List`, the shape `kubectl get … -o json` prints and
@@ -236,9 +224,35 @@ snapshot_kinds! {
         read file::typed, write to_api_json;
 }
 
+/// Whether a snapshot holds a resource, for a reader that needs all of its objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held<'a> {
+    /// Read whole (from a file that does not say what it read: some of it is there).
+    Yes,
+    /// The API server refused to list it: the permission, in kubectl's words.
+    Forbidden(&'a str),
+    /// Not read: a file of `kubectl get` that did not ask for it.
+    No,
+}
+
 impl ClusterSnapshot {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Whether the snapshot holds `resource` (`networking.k8s.io/v1/ingresses`), of which it
+    /// has objects or none (`has_objects`): none of a kind it read whole means none in the
+    /// cluster, none of a kind it did not read means nothing.
+    pub fn held(&self, resource: &str, has_objects: bool) -> Held<'_> {
+        if let Some(permission) = self.forbidden.get(resource) {
+            return Held::Forbidden(permission);
+        }
+        let read = self.read.as_ref().is_some_and(|r| r.contains(resource));
+        if has_objects || read {
+            Held::Yes
+        } else {
+            Held::No
+        }
     }
 
     /// The instant this snapshot is judged as of: its capture time, else the newest time in

@@ -1078,20 +1078,12 @@ mod live {
     use super::*;
     use std::time::Duration;
 
-    use crate::support::fake_api::{Scenario, testcontext};
+    use crate::support::fake_api::{Scenario, cluster, items_of, testcontext};
 
-    /// A scenario answering list and get calls from the objects of the fixture, through
-    /// labctl's read-only API server over a snapshot (what `verify --snapshot` uses), as a
+    /// A scenario answering list and get calls from the objects of the fixture, as a
     /// cluster holding exactly those objects would.
     fn serving(fixture_name: &str) -> Scenario {
-        let mut snapshot = labctl::snapshot::load_path(&fixture(fixture_name)).unwrap();
-        snapshot.read = Some(labctl::snapshot::resources());
-        Scenario::new(move |method, uri, _| {
-            let method = method.parse().expect("an HTTP method");
-            let uri = uri.parse().expect("a request URI");
-            let (status, body) = labctl::snapshot::server::answer(&snapshot, &method, &uri);
-            Some((status.as_u16(), body))
-        })
+        Scenario::new(cluster(items_of(&fixture(fixture_name))))
     }
 
     #[tokio::test]

@@ -11,13 +11,19 @@ use labctl::context::Context;
 use labctl::runner::Report;
 use serde_json::{Value, json};
 
-use crate::support::fake_api::{Scenario, status, testcontext};
+use crate::support::fake_api::{Scenario, cluster, items_of, status, testcontext};
 
 type Route = fn(&str, &str, &Value) -> Option<(u16, Value)>;
 
-/// The scenario of `route`, with the gates answered by default (v1.33, a user).
+/// The scenario of `route`, with the gates answered by default (v1.33, a user) and every
+/// other list answered empty (a cluster without those objects).
 fn scenario(route: Route) -> Scenario {
-    Scenario::new(move |m, uri, body| route(m, uri, body).or_else(|| default_route(m, uri)))
+    let empty = cluster(Vec::new());
+    Scenario::new(move |m, uri, body| {
+        route(m, uri, body)
+            .or_else(|| default_route(m, uri))
+            .or_else(|| empty(m, uri, body))
+    })
 }
 
 fn default_route(method: &str, uri: &str) -> Option<(u16, Value)> {
@@ -152,29 +158,35 @@ async fn gates_ask_version_and_selfsubjectreview_then_the_check() {
 
 #[tokio::test]
 async fn forbidden_application_is_skipped_naming_the_permission() {
-    let route: Route = |m, uri, _| match (m, uri) {
-        ("GET", "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/mlops-lab") => Some((
-            403,
-            status(
+    let route: Route = |m, uri, _| {
+        let path = uri.split('?').next().unwrap_or(uri);
+        match (m, path) {
+            ("GET", "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications") => Some((
                 403,
-                "Forbidden",
-                "applications.argoproj.io \"mlops-lab\" is forbidden",
-            ),
-        )),
-        _ => None,
+                status(403, "Forbidden", "applications.argoproj.io is forbidden"),
+            )),
+            _ => None,
+        }
     };
-    let scenario = scenario(route)
-        .expect("GET /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/mlops-lab");
-    let (report, _) = run_scenario(scenario, &["argocd-app-healthy"], catalogue::verify()).await;
+    let scenario =
+        scenario(route).expect("GET /apis/argoproj.io/v1alpha1/namespaces/argocd/applications?");
+    let (report, _) = run_scenario(
+        scenario,
+        &["argocd-app-healthy", "pvc-bound"],
+        catalogue::verify(),
+    )
+    .await;
     let r = result(&report, "argocd-app-healthy");
     assert_eq!(r.status, Status::Skip);
+    // The round reads the Applications with one list: the permission it lacks is that one.
     assert!(
         r.message
-            .starts_with("cannot get applications.argoproj.io in argocd"),
+            .starts_with("cannot list applications.argoproj.io in argocd"),
         "{}",
         r.message
     );
-    assert_eq!(report.exit_code(true), labctl::exit::OK);
+    // Exactly the checks that need the list are skipped.
+    assert_eq!(result(&report, "pvc-bound").message, "PVC models not found");
 }
 
 #[tokio::test]
@@ -194,11 +206,12 @@ async fn forbidden_list_names_verb_resource_and_namespace() {
         catalogue::verify(),
     )
     .await;
-    let request = seen.iter().find(|s| s.contains("endpointslices")).unwrap();
-    assert!(
-        request.contains("labelSelector=kubernetes.io%2Fservice-name%3Dinference"),
-        "{request}"
-    );
+    // One list of the namespace's slices, the round's; the check picks the Service's.
+    let requests: Vec<_> = seen
+        .iter()
+        .filter(|s| s.contains("endpointslices"))
+        .collect();
+    assert_eq!(requests.len(), 1, "{requests:?}");
     let r = result(&report, "endpoints-ready");
     assert_eq!(r.status, Status::Skip);
     assert!(
@@ -251,8 +264,8 @@ async fn rejected_credentials_fail_the_gate() {
 
 #[tokio::test]
 async fn missing_object_is_a_failure_not_an_error() {
-    let scenario = scenario(|_, _, _| None)
-        .expect("GET /api/v1/namespaces/mlops-lab/persistentvolumeclaims/models");
+    let scenario =
+        scenario(|_, _, _| None).expect("GET /api/v1/namespaces/mlops-lab/persistentvolumeclaims?");
     let (report, _) = run_scenario(scenario, &["pvc-bound"], catalogue::verify()).await;
     let r = result(&report, "pvc-bound");
     assert_eq!(r.status, Status::Fail);
@@ -294,68 +307,127 @@ fn list(items: Value) -> Value {
     json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": "1"}, "items": items})
 }
 
-/// A healthy lab as the API server would describe it.
-fn healthy_lab(method: &str, uri: &str, _: &Value) -> Option<(u16, Value)> {
-    if method != "GET" {
-        return None;
-    }
+/// The objects of a healthy lab, as the API server would list them.
+fn healthy_objects() -> Vec<Value> {
     let pin = json!({"kubernetes.io/hostname": "node-1"});
-    let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
-    let answer = match path {
-        "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/mlops-lab" => json!({
-            "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-            "metadata": {"name": "mlops-lab", "namespace": "argocd"},
-            "status": {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}}}),
-        "/api/v1/namespaces/mlops-lab/persistentvolumeclaims/models" => json!({
-            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "models"},
+    let lab = |kind: &str, api_version: &str, name: &str, rest: Value| {
+        let mut o = json!({"apiVersion": api_version, "kind": kind,
+                           "metadata": {"name": name, "namespace": "mlops-lab"}});
+        o.as_object_mut()
+            .unwrap()
+            .extend(rest.as_object().unwrap().clone());
+        o
+    };
+    vec![
+        json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+               "metadata": {"name": "mlops-lab", "namespace": "argocd"},
+               "status": {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}}}),
+        lab(
+            "PersistentVolumeClaim",
+            "v1",
+            "models",
+            json!({
             "spec": {"volumeName": "pvc-0001"}, "status": {"phase": "Bound"}}),
-        "/api/v1/persistentvolumes/pvc-0001" => json!({
-            "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pvc-0001"},
-            "spec": {"nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
-                {"key": "kubernetes.io/hostname", "operator": "In", "values": ["node-1"]}]}]}}}}),
-        "/apis/apps/v1/namespaces/mlops-lab/deployments/inference" => json!({
-            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "inference"},
+        ),
+        json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pvc-0001"},
+               "spec": {"nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                   {"key": "kubernetes.io/hostname", "operator": "In", "values": ["node-1"]}]}]}}}}),
+        lab(
+            "Deployment",
+            "apps/v1",
+            "inference",
+            json!({
             "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "inference"}},
                      "template": {"metadata": {"labels": {"app": "inference"}},
                                   "spec": {"nodeSelector": pin, "containers": [{"name": "inference",
                                            "ports": [{"name": "http", "containerPort": 8080}]}]}}},
             "status": {"readyReplicas": 1, "conditions": [{"type": "Available", "status": "True"}]}}),
-        "/api/v1/nodes" => list(json!([{
-            "apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": "node-1", "labels": {"kubernetes.io/hostname": "node-1"}},
-            "status": {"conditions": [{"type": "Ready", "status": "True"}]}}])),
-        "/apis/batch/v1/namespaces/mlops-lab/cronjobs/trainer" => json!({
-            "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "trainer"},
+        ),
+        json!({"apiVersion": "v1", "kind": "Node",
+               "metadata": {"name": "node-1", "labels": {"kubernetes.io/hostname": "node-1"}},
+               "status": {"conditions": [{"type": "Ready", "status": "True"}]}}),
+        lab(
+            "CronJob",
+            "batch/v1",
+            "trainer",
+            json!({
             "spec": {"schedule": "0 3 * * 1", "suspend": false, "jobTemplate": {"spec": {"template": {
                 "spec": {"nodeSelector": pin, "containers": [{"name": "trainer"}]}}}}}}),
-        "/apis/batch/v1/namespaces/mlops-lab/jobs" => list(json!([{
-            "apiVersion": "batch/v1", "kind": "Job",
-            "metadata": {"name": "trainer-29000000", "creationTimestamp": "2026-11-23T03:00:00Z",
+        ),
+        lab(
+            "Job",
+            "batch/v1",
+            "trainer-29000000",
+            json!({
+            "metadata": {"name": "trainer-29000000", "namespace": "mlops-lab",
+                         "creationTimestamp": "2026-11-23T03:00:00Z",
                          "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "trainer", "uid": "u1"}]},
             "spec": {"template": {"spec": {"containers": [{"name": "trainer"}]}}},
-            "status": {"conditions": [{"type": "Complete", "status": "True"}]}}])),
-        "/api/v1/namespaces/mlops-lab/pods" if query.contains("labelSelector=app%3Dinference") => {
-            list(json!([{
-            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "inference-abc"},
+            "status": {"conditions": [{"type": "Complete", "status": "True"}]}}),
+        ),
+        lab(
+            "Pod",
+            "v1",
+            "inference-abc",
+            json!({
+            "metadata": {"name": "inference-abc", "namespace": "mlops-lab", "labels": {"app": "inference"}},
             "spec": {"nodeName": "node-1", "containers": [{"name": "inference"}]},
             "status": {"phase": "Running", "containerStatuses": [{"name": "inference", "ready": true,
-                       "restartCount": 0, "image": "i", "imageID": "", "state": {"running": {}}}]}}]))
-        }
-        "/api/v1/namespaces/mlops-lab/services/inference" => json!({
-            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "inference"},
+                       "restartCount": 0, "image": "i", "imageID": "", "state": {"running": {}}}]}}),
+        ),
+        // Not the Deployment's: the check picks the pods its selector matches.
+        lab(
+            "Pod",
+            "v1",
+            "trainer-29000000-x",
+            json!({
+            "metadata": {"name": "trainer-29000000-x", "namespace": "mlops-lab", "labels": {"app": "trainer"}},
+            "spec": {"nodeName": "node-2", "containers": [{"name": "trainer"}]},
+            "status": {"phase": "Succeeded"}}),
+        ),
+        lab(
+            "Service",
+            "v1",
+            "inference",
+            json!({
             "spec": {"selector": {"app": "inference"}, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}),
-        "/apis/discovery.k8s.io/v1/namespaces/mlops-lab/endpointslices" => list(json!([{
-            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": {"name": "inference-x"},
+        ),
+        lab(
+            "EndpointSlice",
+            "discovery.k8s.io/v1",
+            "inference-x",
+            json!({
+            "metadata": {"name": "inference-x", "namespace": "mlops-lab",
+                         "labels": {"kubernetes.io/service-name": "inference"}},
             "addressType": "IPv4",
-            "endpoints": [{"addresses": ["10.42.0.7"], "conditions": {"ready": true}}]}])),
-        "/apis/networking.k8s.io/v1/namespaces/mlops-lab/ingresses/inference" => json!({
-            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "inference"},
+            "endpoints": [{"addresses": ["10.42.0.7"], "conditions": {"ready": true}}]}),
+        ),
+        lab(
+            "Ingress",
+            "networking.k8s.io/v1",
+            "inference",
+            json!({
             "spec": {"ingressClassName": "traefik", "rules": [{"host": "model.homelab", "http": {"paths": [
                 {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "inference", "port": {"number": 80}}}}]}}]},
             "status": {"loadBalancer": {"ingress": [{"ip": "192.168.1.50"}]}}}),
-        _ => return None,
-    };
-    Some((200, answer))
+        ),
+    ]
+}
+
+/// A healthy lab as the API server would describe it.
+fn healthy_lab(method: &str, uri: &str, body: &Value) -> Option<(u16, Value)> {
+    cluster(healthy_objects())(method, uri, body)
+}
+
+/// Requests per path (the query left out), the repeated ones only.
+fn repeated(seen: &[String]) -> Vec<(String, usize)> {
+    let mut count = std::collections::BTreeMap::<String, usize>::new();
+    for s in seen {
+        *count
+            .entry(s.split('?').next().unwrap_or(s).to_owned())
+            .or_default() += 1;
+    }
+    count.into_iter().filter(|(_, n)| *n > 1).collect()
 }
 
 #[tokio::test]
@@ -363,27 +435,73 @@ async fn every_cluster_check_of_verify_passes_on_a_healthy_lab() {
     let (report, seen) = run_cluster_checks(healthy_lab, catalogue::verify()).await;
     assert_all_passed(&report, &seen);
     assert_eq!(report.checks.len(), 12);
-    // The pods are found by the Deployment's selector, the EndpointSlices by the Service name.
-    assert!(
-        seen.iter()
-            .any(|s| s.contains("/pods?") && s.contains("labelSelector=app%3Dinference"))
+    // One read of the cluster for every check: no object is asked for by name, and the only
+    // path asked twice is the version (the gate, then the read's clock).
+    assert_eq!(
+        repeated(&seen),
+        [("GET /version".to_owned(), 2)],
+        "{seen:#?}"
     );
-    assert!(seen.iter().any(|s| s.contains("/endpointslices?")
-        && s.contains("kubernetes.io%2Fservice-name%3Dinference")));
+    let by_name = |s: &&String| s.contains("/namespaces/mlops-lab/") && !s.contains('?');
+    assert_eq!(seen.iter().filter(by_name).count(), 0, "{seen:#?}");
+}
+
+/// `verify` reads the cluster once a round, with the loader `diagnose` uses: over the real
+/// lab's recording, a round asks each path at most once (the version twice: the gate, then
+/// the read's clock); before, its checks asked the inference Deployment four times and the
+/// trainer CronJob three times, and the causes read everything again.
+#[tokio::test]
+async fn a_round_of_verify_reads_each_list_once() {
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lab/healthy.json");
+    let lab = cluster(items_of(&fixture));
+    let scenario =
+        Scenario::new(move |m, uri, body| default_route(m, uri).or_else(|| lab(m, uri, body)));
+    let catalogue = catalogue::verify();
+    let ids: Vec<&str> = catalogue
+        .iter()
+        .filter(|c| c.needs_api && !c.gate && (c.applies)(&LabConfig::default()))
+        .map(|c| c.id)
+        .collect();
+    let (report, seen) = run_scenario(scenario, &ids, catalogue::verify()).await;
+    assert_eq!(
+        repeated(&seen),
+        [("GET /version".to_owned(), 2)],
+        "{seen:#?}"
+    );
+    // Every check judged the read: none failed or was skipped for want of it.
+    for c in &report.checks {
+        assert!(!c.message.contains("cannot"), "{}: {}", c.id, c.message);
+    }
+    let lists = seen
+        .iter()
+        .filter(|s| s.starts_with("GET") && s.contains('?'))
+        .count();
+    eprintln!(
+        "a round of verify: {} requests, {lists} of them lists",
+        seen.len()
+    );
 }
 
 #[tokio::test]
 async fn a_broken_piece_fails_only_its_check() {
     // Same lab, but the Service selects the wrong label.
-    let (report, _) = run(
-        |m, uri, b| {
-            if uri == "/api/v1/namespaces/mlops-lab/services/inference" {
-                return Some((200, json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "inference"},
-                    "spec": {"selector": {"app": "inferense"}, "ports": [{"port": 80, "targetPort": "http"}]}})));
-            }
-            healthy_lab(m, uri, b)
-        },
-        &["service-selects-pods", "endpoints-ready", "ingress-routes-host"],
+    let mut objects = healthy_objects();
+    for o in &mut objects {
+        if o["kind"] == "Service" {
+            o["spec"]["selector"] = json!({"app": "inferense"});
+        }
+    }
+    let lab = cluster(objects);
+    let scenario =
+        Scenario::new(move |m, uri, body| default_route(m, uri).or_else(|| lab(m, uri, body)));
+    let (report, _) = run_scenario(
+        scenario,
+        &[
+            "service-selects-pods",
+            "endpoints-ready",
+            "ingress-routes-host",
+        ],
         catalogue::verify(),
     )
     .await;
@@ -643,7 +761,7 @@ async fn healthz_behind_404(host: &'static str, ready: bool) -> labctl::checks::
     ctx.timeout = Duration::from_secs(2);
     tokio::time::timeout(
         Duration::from_secs(10),
-        labctl::checks::dataplane::http_healthz(&ctx),
+        labctl::checks::dataplane::http_healthz(&ctx, None),
     )
     .await
     .expect("the check finished in time")

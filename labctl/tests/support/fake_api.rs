@@ -134,3 +134,63 @@ pub fn status(code: u16, reason: &str, message: &str) -> Value {
 fn not_found(uri: &str) -> Value {
     status(404, "NotFound", &format!("{uri} not found"))
 }
+
+/// An API server holding exactly `items` (objects as `kubectl get -o json` prints them):
+/// a GET of a path names one object (404 when it is not there), a LIST every object of that
+/// resource in that namespace (or everywhere), an empty list for a resource it holds none of.
+/// Selectors are not applied: a test that needs them answers those calls itself.
+pub fn cluster(items: Vec<Value>) -> impl Fn(&str, &str, &Value) -> Option<(u16, Value)> {
+    move |method, uri, _| {
+        if method != "GET" {
+            return None;
+        }
+        let path = uri.split('?').next().unwrap_or(uri);
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let (api_version, rest) = match segments.as_slice() {
+            ["api", version, rest @ ..] => ((*version).to_owned(), rest),
+            ["apis", group, version, rest @ ..] => (format!("{group}/{version}"), rest),
+            _ => return None,
+        };
+        let (namespace, plural, name) = match rest {
+            ["namespaces", ns, plural, name @ ..] => (Some(*ns), *plural, name.first().copied()),
+            [plural, name @ ..] => (None, *plural, name.first().copied()),
+            [] => return None,
+        };
+        let text = |o: &Value, pointer: &str| {
+            o.pointer(pointer)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let mut matching = items.iter().filter(|o| {
+            text(o, "/apiVersion").as_deref() == Some(api_version.as_str())
+                && text(o, "/kind").is_some_and(|k| plural_of(&k) == plural)
+                && namespace.is_none_or(|ns| text(o, "/metadata/namespace").as_deref() == Some(ns))
+                && name.is_none_or(|n| text(o, "/metadata/name").as_deref() == Some(n))
+        });
+        match name {
+            Some(_) => matching.next().cloned().map(|o| (200, o)),
+            None => Some((
+                200,
+                json!({"apiVersion": api_version, "kind": "List", "metadata": {"resourceVersion": "1"},
+                       "items": matching.cloned().collect::<Vec<_>>()}),
+            )),
+        }
+    }
+}
+
+/// `Ingress` → `ingresses`, `Pod` → `pods`: the plural of the kinds labctl reads.
+fn plural_of(kind: &str) -> String {
+    let lower = kind.to_ascii_lowercase();
+    if lower.ends_with('s') {
+        format!("{lower}es")
+    } else {
+        format!("{lower}s")
+    }
+}
+
+/// The objects of a snapshot file, as labctl read and writes them back.
+pub fn items_of(path: &std::path::Path) -> Vec<Value> {
+    let snapshot = labctl::snapshot::load_path(path).expect("a snapshot file");
+    let list = snapshot.to_list().expect("a List");
+    list["items"].as_array().cloned().unwrap_or_default()
+}

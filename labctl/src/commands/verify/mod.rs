@@ -7,9 +7,11 @@ use crate::cli::verify::VerifyArgs;
 use std::time::{Duration, Instant};
 
 use crate::checks::Cause;
+use crate::checks::cluster::Cluster;
 use crate::context::Context;
 use crate::exit::ExitStatus;
 use crate::render::Palette;
+use std::sync::Arc;
 mod settle;
 
 use settle::{Next, Persistence};
@@ -40,10 +42,15 @@ async fn judge(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<ExitStatus> {
     let mut previous = started;
     let progress = crate::render::Progress::new();
     loop {
-        let report = crate::runner::run(ctx, &checks, |_| {}).await;
-        // One read of the cluster a round, for the Application and the diagnosis. Not
-        // readable (no Argo CD, no permission): the checks say why; wait on the rest.
-        let snapshot = read(ctx).await;
+        let round = crate::runner::run_round(ctx, &checks, |_| {}).await;
+        let report = round.report;
+        // One read of the cluster a round, for the checks, the Application and the diagnosis
+        // (read here only when no selected check judged one). Not readable whole (no
+        // permission): the checks say why; wait on the rest.
+        let snapshot = match round.cluster {
+            Some(cluster) => whole(cluster.snapshot),
+            None => read(ctx).await.map(Arc::new),
+        };
         let app = snapshot.as_ref().and_then(|s| application(s, ctx));
         let errors = snapshot
             .as_ref()
@@ -143,8 +150,18 @@ fn application(
 async fn read(ctx: &Context) -> Option<crate::snapshot::ClusterSnapshot> {
     let client = ctx.client().await.ok()?;
     let namespaces = crate::snapshot::live::Namespaces::One(ctx.config.namespace.clone());
-    let read = crate::snapshot::live::load(&client, &namespaces, &ctx.config);
+    let read = crate::snapshot::live::load_whole(&client, &namespaces, &ctx.config);
     tokio::time::timeout(ctx.timeout, read).await.ok()?.ok()
+}
+
+/// A round's snapshot, when it holds every list the diagnosis needs (as [`read`] would have
+/// read it): a diagnosis of part of the lab would name causes the rest explains.
+fn whole(
+    snapshot: Arc<crate::snapshot::ClusterSnapshot>,
+) -> Option<Arc<crate::snapshot::ClusterSnapshot>> {
+    crate::snapshot::live::refused_needed(&snapshot)
+        .is_none()
+        .then_some(snapshot)
 }
 
 /// The root causes of every diagnosis (`labctl diagnose`) over a snapshot, as of the instant
@@ -165,11 +182,21 @@ fn causes_of(snapshot: &crate::snapshot::ClusterSnapshot, ctx: &Context) -> Vec<
     Cause::of(&d)
 }
 
-/// Reads the cluster once and names the root causes of a failed verify.
-fn causes_now(ctx: &Context) -> futures::future::BoxFuture<'_, Vec<Cause>> {
+/// Names the root causes of a failed verify, from the cluster its checks judged (a recording,
+/// or the round's read when it holds every list); read once more only when none was.
+fn causes_now<'a>(
+    ctx: &'a Context,
+    cluster: Option<&'a Cluster>,
+) -> futures::future::BoxFuture<'a, Vec<Cause>> {
     Box::pin(async move {
         if let Some(recorded) = &ctx.snapshot {
             return causes_of(&recorded.snapshot, ctx);
+        }
+        if let Some(cluster) = cluster {
+            return match whole(cluster.snapshot.clone()) {
+                Some(s) => causes_of(&s, ctx),
+                None => Vec::new(),
+            };
         }
         match read(ctx).await {
             Some(s) => causes_of(&s, ctx),
