@@ -3,7 +3,8 @@
 //! node's CPU architecture (`images-match-node-arch`).
 //!
 //! The workloads come from the rendered overlay (`manifests` in `labctl.toml`, default
-//! `manifests/overlays/homelab`); the room is the node's allocatable minus what the pods already
+//! `manifests/overlays/homelab`), read as a snapshot file is (a [`ClusterSnapshot`] of the
+//! objects that are not in the cluster yet); the room is the node's allocatable minus what the pods already
 //! scheduled there request, as the scheduler counts it (`k8s/resources.rs`).
 //!
 //! Longer than 600 lines because of its tests (about 200 lines of objects in code beside the
@@ -20,6 +21,7 @@ use crate::context::Context;
 use crate::fetch;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 use crate::k8s::resources::{self, Amounts, Room};
+use crate::snapshot::ClusterSnapshot;
 
 /// The overlay preflight reads when `labctl.toml` names none.
 pub const DEFAULT_MANIFESTS: &str = "manifests/overlays/homelab";
@@ -34,10 +36,7 @@ pub struct Planned {
 
 /// The trainer's and inference's pod templates from the rendered manifests (the CronJob and
 /// Deployment named in the lab description; every CronJob and Deployment when those are absent).
-pub fn planned(
-    m: &crate::lint::source::Manifests,
-    config: &crate::config::LabConfig,
-) -> Vec<Planned> {
+pub fn planned(m: &ClusterSnapshot, config: &crate::config::LabConfig) -> Vec<Planned> {
     let mut out = Vec::new();
     let crons: Vec<_> = m
         .cron_jobs
@@ -49,8 +48,7 @@ pub fn planned(
             .spec
             .as_ref()
             .and_then(|s| s.job_template.spec.as_ref())
-            .and_then(|j| j.template.spec.as_ref())
-            .map(crate::k8s::model::from_full)
+            .and_then(|j| j.template.spec.clone())
         {
             out.push(Planned {
                 name: format!("CronJob {}", meta_name(&c.metadata)),
@@ -66,7 +64,7 @@ pub fn planned(
         .collect();
     for d in deps {
         if let Some(s) = d.spec.as_ref()
-            && let Some(spec) = s.template.spec.as_ref().map(crate::k8s::model::from_full)
+            && let Some(spec) = s.template.spec.clone()
         {
             out.push(Planned {
                 name: format!("Deployment {}", meta_name(&d.metadata)),
@@ -212,7 +210,8 @@ fn manifests_path(ctx: &Context) -> Option<PathBuf> {
     }
 }
 
-fn read_manifests(ctx: &Context) -> Result<(PathBuf, crate::lint::source::Manifests), Outcome> {
+/// The rendered manifests (rendered as `lint` renders them), read by the snapshot's reader.
+fn read_manifests(ctx: &Context) -> Result<(PathBuf, ClusterSnapshot), Outcome> {
     let Some(path) = manifests_path(ctx) else {
         return Err(Outcome::skip(format!(
             "no manifests to read ({DEFAULT_MANIFESTS} is not here; set manifests in labctl.toml)"
@@ -221,8 +220,7 @@ fn read_manifests(ctx: &Context) -> Result<(PathBuf, crate::lint::source::Manife
     let text = crate::lint::source::read(&path)
         .map_err(|e| Outcome::skip(format!("cannot read the manifests {}: {e}", path.display())))?
         .0;
-    let m = crate::lint::source::parse(&text, &path.display().to_string(), &ctx.config.namespace)
-        .map_err(|e| {
+    let m = crate::snapshot::parse_str(&text, &path).map_err(|e| {
         Outcome::skip(format!(
             "cannot parse the manifests {}: {e}",
             path.display()
@@ -559,5 +557,27 @@ mod tests {
         );
         assert_eq!(o.status, Status::Skip);
         assert!(o.message.contains("needs credentials"), "{}", o.message);
+    }
+
+    /// The rendered manifests are read as a snapshot file is: the trainer's CronJob and the
+    /// inference Deployment (with its replicas) are the planned workloads, whatever else the
+    /// overlay renders.
+    #[test]
+    fn the_planned_workloads_are_read_from_the_rendered_manifests() {
+        let rendered = "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: trainer}\n\
+            spec: {schedule: '0 3 * * *', jobTemplate: {spec: {template: {spec: \
+            {containers: [{name: trainer, image: t}]}}}}}\n---\n\
+            apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: inference}\n\
+            spec: {replicas: 2, selector: {}, template: {spec: {containers: \
+            [{name: inference, image: i}]}}}\n---\n\
+            apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n";
+        let m = crate::snapshot::parse_str(rendered, std::path::Path::new("overlay")).unwrap();
+        let planned = planned(&m, &crate::config::LabConfig::default());
+        let names: Vec<(&str, u32)> = planned
+            .iter()
+            .map(|p| (p.name.as_str(), p.replicas))
+            .collect();
+        assert_eq!(names, [("CronJob trainer", 1), ("Deployment inference", 2)]);
+        assert_eq!(planned[1].spec.containers[0].image.as_deref(), Some("i"));
     }
 }
