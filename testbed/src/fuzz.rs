@@ -70,9 +70,13 @@ const fn g(name: &'static str, slots: &'static [Slot], rank: u8) -> Grammar {
     Grammar { name, slots, rank }
 }
 
-/// A fault that leaves no pod of the pipeline able to run: the claim cannot bind, or the
-/// namespace is installed anew without a volume.
+/// A first install that leaves no pod of the pipeline able to run: installed anew without a
+/// model (the claim binds in wave 1 with inference, so wave 1 is applied).
 const FIRST_INSTALL: &[Slot] = &[Install, Claim, Inference, Trainer];
+/// A first install whose claim never becomes healthy in wave 0: Argo CD waits for it and
+/// never applies wave 1 (the Deployment, the CronJob, the Service and the Ingress), so a
+/// commit that breaks the Service or the Ingress never reaches the cluster.
+const HOLDS_BACK_WAVE_1: &[Slot] = &[Install, Claim, Inference, Trainer, Service, Ingress];
 /// A fault of the pin node: every pod on it.
 const NODE: &[Slot] = &[Node, Claim, Inference, Trainer];
 
@@ -83,12 +87,12 @@ pub const GRAMMAR: &[Grammar] = &[
     g("pv-node-deleted", NODE, 1),
     g("pv-node-notready", NODE, 1),
     g("node-selector-typo", &[Pins, Inference], 1),
-    g("storageclass-missing", FIRST_INSTALL, 2),
-    g("provisioner-stopped", FIRST_INSTALL, 2),
-    g("rwx-requested", FIRST_INSTALL, 2),
+    g("storageclass-missing", HOLDS_BACK_WAVE_1, 2),
+    g("provisioner-stopped", HOLDS_BACK_WAVE_1, 2),
+    g("rwx-requested", HOLDS_BACK_WAVE_1, 2),
     g("pvc-deleted-in-use", &[Claim, Inference, Trainer], 1),
-    g("sync-wave-deadlock", FIRST_INSTALL, 2),
-    g("cronjob-never-run", FIRST_INSTALL, 2),
+    g("sync-wave-deadlock", HOLDS_BACK_WAVE_1, 2),
+    g("cronjob-never-run", HOLDS_BACK_WAVE_1, 2),
     g("service-selector-typo", &[Service], 0),
     g("ingress-other-host", &[Ingress, DataPlane], 0),
     g("image-tag-missing", &[Inference], 1),
@@ -118,6 +122,18 @@ pub fn grammar(name: &str) -> Option<&'static Grammar> {
 /// Whether two faults can be composed into one case.
 pub fn compatible(a: &Grammar, b: &Grammar) -> bool {
     a.name != b.name && !a.slots.iter().any(|s| b.slots.contains(s))
+}
+
+/// Whether a case's faults (by name) can all coexist under the grammar's rules. A recorded
+/// case drawn under an earlier rule may not.
+pub fn composable(faults: &[String]) -> bool {
+    let g: Vec<Option<&Grammar>> = faults.iter().map(|f| grammar(f)).collect();
+    g.iter().enumerate().all(|(i, a)| {
+        g[i + 1..].iter().all(|b| match (a, b) {
+            (Some(a), Some(b)) => compatible(a, b),
+            _ => false,
+        })
+    })
 }
 
 const INFERENCE_POD: Obj = Obj {
@@ -698,18 +714,42 @@ fn of_size(record: &Record, size: usize) -> Record {
 /// The fuzz run's tables in Markdown: every case, then per fault and overall, single faults
 /// and pairs apart, then the misses.
 pub fn table(f: &FuzzRecord) -> String {
-    let record = &f.run;
+    // Cases the grammar's rules no longer compose (drawn under an earlier rule) are shown,
+    // and left out of the totals.
+    let kept = Record {
+        cases: f
+            .run
+            .cases
+            .iter()
+            .filter(|c| c.faults.is_empty() || composable(&c.faults))
+            .cloned()
+            .collect(),
+        ..f.run.clone()
+    };
+    let left_out: Vec<&Case> = f
+        .run
+        .cases
+        .iter()
+        .filter(|c| !c.faults.is_empty() && !composable(&c.faults))
+        .collect();
+    let all_scores = peers::score_record(&f.run);
+    let record = &kept;
     let scores = peers::score_record(record);
     let mut out = String::new();
     // Per case.
     out.push_str(
         "| case | faults | settle | labctl | k8sgpt | popeye |\n|---|---|---|---|---|---|\n",
     );
-    for case in record.cases.iter().filter(|c| !c.faults.is_empty()) {
+    for case in f.run.cases.iter().filter(|c| !c.faults.is_empty()) {
         let mut row = format!(
-            "| {} | {} | {:.0} s{} ",
+            "| {} | {}{} | {:.0} s{} ",
             case.name,
             case.faults.join(" + "),
+            if composable(&case.faults) {
+                ""
+            } else {
+                " (left out)"
+            },
             case.settle_secs,
             if case.not_shown.is_empty() {
                 ""
@@ -718,7 +758,7 @@ pub fn table(f: &FuzzRecord) -> String {
             }
         );
         for tool in Tool::ALL {
-            let Some(s) = scores
+            let Some(s) = all_scores
                 .iter()
                 .find(|s| s.tool == tool && s.case == case.name)
             else {
@@ -821,31 +861,35 @@ pub fn table(f: &FuzzRecord) -> String {
         }
     }
     // Time.
-    let mut settle: Vec<f64> = record
+    let mut settle: Vec<f64> = f
+        .run
         .cases
         .iter()
         .filter(|c| !c.faults.is_empty())
         .map(|c| c.settle_secs)
         .collect();
-    let mut total: Vec<f64> = record
+    let mut total: Vec<f64> = f
+        .run
         .cases
         .iter()
         .filter(|c| !c.faults.is_empty())
         .map(|c| c.total_secs)
         .collect();
-    let bound = record
+    let bound = f
+        .run
         .cases
         .iter()
         .filter(|c| !c.not_shown.is_empty())
         .count();
-    let unhealed = record
+    let unhealed = f
+        .run
         .cases
         .iter()
         .filter(|c| !c.faults.is_empty() && !c.unhealed.is_empty())
         .count();
     out.push_str(&format!(
-        "\n{} case(s) of {} planned (seed {}, {} draw(s) skipped as incompatible){}; settle median {:.0} s (max {:.0} s, the bound hit in {bound}); a whole case median {:.0} s (max {:.0} s); not healthy again after {unhealed}.\n",
-        record.cases.iter().filter(|c| !c.faults.is_empty()).count(),
+        "\n{} case(s) run of {} planned (seed {}, {} draw(s) skipped as incompatible){}; settle median {:.0} s (max {:.0} s, the bound hit in {bound}); a whole case median {:.0} s (max {:.0} s); not healthy again after {unhealed}.\n",
+        f.run.cases.iter().filter(|c| !c.faults.is_empty()).count(),
         f.planned.len(),
         f.seed,
         f.skipped_draws,
@@ -858,6 +902,17 @@ pub fn table(f: &FuzzRecord) -> String {
         median(&mut total),
         total.iter().copied().fold(0.0, f64::max),
     ));
+    if !left_out.is_empty() {
+        out.push_str(&format!(
+            "\nLeft out of the totals: {} case(s) whose faults the grammar's rules no longer compose (drawn under an earlier rule): {}.\n",
+            left_out.len(),
+            left_out
+                .iter()
+                .map(|c| format!("{} ({})", c.name, c.faults.join(" + ")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     if !f.misses.is_empty() {
         out.push_str("\nlabctl wrong (minimal reproducers):\n\n");
         for m in &f.misses {
@@ -944,6 +999,23 @@ mod tests {
         assert!(!c("volume-node-differs", "node-selector-typo"));
         // No DNS, no HTTP check: the other host would not be seen through the ingress.
         assert!(!c("pihole-missing-record", "ingress-other-host"));
+        // A claim that never binds in wave 0 holds back wave 1: the Ingress and the Service
+        // a commit breaks are never applied.
+        assert!(!c("sync-wave-deadlock", "ingress-class-wrong"));
+        assert!(!c("cronjob-never-run", "service-target-port-wrong"));
+        assert!(c("no-model-published", "service-selector-typo"));
+        assert!(composable(&[
+            "image-tag-missing".into(),
+            "pihole-missing-record".into()
+        ]));
+        assert!(!composable(&[
+            "rwx-requested".into(),
+            "ingress-other-host".into()
+        ]));
+        assert!(!composable(&[
+            "no-such-fault".into(),
+            "pihole-missing-record".into()
+        ]));
         // Independent objects compose.
         assert!(c("image-tag-missing", "service-selector-typo"));
         assert!(c("storageclass-missing", "pihole-missing-record"));

@@ -664,7 +664,7 @@ pub fn items(tool: Tool, case: &Case) -> Vec<Item> {
 
 /// Whether labctl reports what the scenario expects, and at which level: each finding id
 /// among its findings (with the evidence text when the scenario names one), each check id
-/// among verify's failed (error) or warned checks; the lowest level of those, or `None` when
+/// among verify's failed (error) or warned checks (with the text when it names one); the lowest level of those, or `None` when
 /// one is missing or only info. Waiting with `verify --wait` is not part of one diagnosis, so
 /// [`Expect::WaitGivesUp`] is left out, and so are checks of other commands than verify
 /// (preflight's): the peers' run asks labctl only `verify` and `diagnose`.
@@ -687,7 +687,8 @@ pub fn labctl_found(expect: &[Expect], items: &[Item]) -> Option<Level> {
         .map(|e| match *e {
             Expect::Finding(id) | Expect::Pipeline(id) => best(false, id, None),
             Expect::Evidence(id, t) | Expect::PipelineEvidence(id, t) => best(false, id, Some(t)),
-            Expect::Check(_, id) | Expect::CheckSays(_, id, _) => best(true, id, None),
+            Expect::Check(_, id) => best(true, id, None),
+            Expect::CheckSays(_, id, t) => best(true, id, Some(t)),
             Expect::WaitGivesUp(_) => Some(Level::Error),
         })
         .try_fold(Level::Error, |lowest, level| level.map(|l| lowest.min(l)))
