@@ -7,12 +7,14 @@
 //! 5,000 claims took 197 MB. With these types they take 125 MB (`examples/bench_diagnose.rs`;
 //! the README has the figures).
 //!
-//! What is kept: everything `diagnose`, `verify`, `preflight` and the facts of `k8s/` read
-//! (the compiler holds them to it: a field read is a field declared). The small parts are
-//! k8s-openapi's own (`ObjectMeta`, `Affinity`, `Toleration`, statuses). Each type is an API
-//! resource to kube (`Api<model::Deployment>` lists and gets it) and serialises as the API
-//! object with the fields it holds ([`to_api_json`]). `lint` reads manifests whole, as
-//! k8s-openapi's types, and converts what it asks the facts about ([`from_full`]).
+//! What is kept: everything `diagnose`, `verify`, `preflight`, `lint` and the facts of `k8s/`
+//! read (the compiler holds them to it: a field read is a field declared). The small parts are
+//! k8s-openapi's own (`ObjectMeta`, `Affinity`, `Toleration`, statuses); what most objects of
+//! a cluster lack and only `lint` reads (security contexts, liveness probes, a Job's
+//! `podFailurePolicy`) is boxed, a word when absent. Each type is an API resource to kube
+//! (`Api<model::Deployment>` lists and gets it) and serialises as the API object with the
+//! fields it holds ([`to_api_json`]). `lint` checks the manifests against k8s-openapi's full
+//! types (a field they do not know is a typo), then reads them as these.
 //!
 //! The kinds that stay k8s-openapi's (Node, PersistentVolumeClaim, Service, EndpointSlice,
 //! StorageClass) are small, few, or read nearly whole.
@@ -22,11 +24,11 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{
     DaemonSetStatus, DeploymentStatus, ReplicaSetStatus, StatefulSetStatus,
 };
-use k8s_openapi::api::batch::v1::{CronJobStatus, JobStatus};
+use k8s_openapi::api::batch::v1::{CronJobStatus, JobStatus, PodFailurePolicy};
 use k8s_openapi::api::core::v1::{
     Affinity, ContainerPort, ObjectReference, PersistentVolumeClaimVolumeSource,
-    PersistentVolumeStatus, PodSchedulingGate, PodStatus, Probe, ResourceRequirements, Toleration,
-    VolumeNodeAffinity,
+    PersistentVolumeStatus, PodSchedulingGate, PodSecurityContext, PodStatus, Probe,
+    ResourceRequirements, SecurityContext, Toleration, VolumeMount, VolumeNodeAffinity,
 };
 use k8s_openapi::api::core::v1::{EventSeries as CoreEventSeries, EventSource};
 use k8s_openapi::api::events::v1::EventSeries;
@@ -85,6 +87,12 @@ pub struct PodSpec {
     pub scheduling_gates: Option<Vec<PodSchedulingGate>>,
     /// The Secrets the kubelet pulls the images with (`preflight` asks the registry with them).
     pub image_pull_secrets: Option<Vec<k8s_openapi::api::core::v1::LocalObjectReference>>,
+    /// `Always` (unset), `OnFailure` or `Never`: whether a bare pod is long-running, and
+    /// whether a Job retries by new pods (`lint`).
+    pub restart_policy: Option<String>,
+    /// `lint`'s security baseline.
+    pub automount_service_account_token: Option<bool>,
+    pub security_context: Option<Box<PodSecurityContext>>,
 }
 
 /// A container: what it runs, its ports, requests and limits, mounts and probes. The probes
@@ -99,6 +107,12 @@ pub struct Container {
     pub ports: Option<Vec<ContainerPort>>,
     pub resources: Option<ResourceRequirements>,
     pub readiness_probe: Option<Box<Probe>>,
+    /// `lint`: long-running containers have one.
+    pub liveness_probe: Option<Box<Probe>>,
+    /// `lint`: which volumes are mounted read-write.
+    pub volume_mounts: Option<Vec<VolumeMount>>,
+    /// `lint`'s security baseline.
+    pub security_context: Option<Box<SecurityContext>>,
 }
 
 /// A pod volume: its name and, when it asks for storage, the claim it names (or the claim
@@ -187,6 +201,14 @@ pub struct DaemonSetSpec {
     pub template: PodTemplateSpec,
 }
 
+/// A ConfigMap as `lint` reads it from manifests: which one, where. Its data is not kept.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConfigMap {
+    pub metadata: ObjectMeta,
+}
+resource!(ConfigMap, k8s_openapi::api::core::v1::ConfigMap);
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Job {
@@ -201,6 +223,10 @@ resource!(Job, k8s_openapi::api::batch::v1::Job);
 pub struct JobSpec {
     pub suspend: Option<bool>,
     pub template: PodTemplateSpec,
+    /// Retries before the Job fails (6 when unset); `lint` asks for a `podFailurePolicy` when
+    /// it retries.
+    pub backoff_limit: Option<i32>,
+    pub pod_failure_policy: Option<Box<PodFailurePolicy>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -332,14 +358,6 @@ fn drop_nulls(v: &mut serde_json::Value) {
     }
 }
 
-/// A lean object from the full k8s-openapi one (lint reads manifests whole and asks the facts
-/// here about them). Both serialise as the same API JSON, so the conversion is that JSON.
-pub fn from_full<Full: Serialize, Lean: serde::de::DeserializeOwned>(full: &Full) -> Lean {
-    serde_json::to_value(full)
-        .and_then(serde_json::from_value)
-        .expect("every k8s-openapi object reads as its lean type")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,7 +369,7 @@ mod tests {
                "spec": {"nodeSelector": {"kubernetes.io/hostname": "a"},
                         "containers": [{"name": "c", "image": "i:1",
                                         "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}},
-                                        "securityContext": {"runAsNonRoot": true}}],
+                                        "terminationMessagePath": "/dev/termination-log"}],
                         "volumes": [{"name": "m", "persistentVolumeClaim": {"claimName": "models", "readOnly": true}},
                                     {"name": "t", "emptyDir": {}}]},
                "status": {"phase": "Running"}})
@@ -388,17 +406,14 @@ mod tests {
         );
         // Unset fields are absent, not null; fields labctl does not read are not kept.
         assert!(v["spec"].get("nodeName").is_none());
-        assert!(v["spec"]["containers"][0].get("securityContext").is_none());
+        assert!(
+            v["spec"]["containers"][0]
+                .get("terminationMessagePath")
+                .is_none()
+        );
         // What it writes, it reads back the same.
         let again: Pod = serde_json::from_value(v).unwrap();
         assert_eq!(again, p);
-    }
-
-    #[test]
-    fn converts_from_the_full_type() {
-        let full: k8s_openapi::api::core::v1::Pod = serde_json::from_value(pod_json()).unwrap();
-        let lean: Pod = from_full(&full);
-        assert_eq!(lean, serde_json::from_value::<Pod>(pod_json()).unwrap());
     }
 
     #[test]

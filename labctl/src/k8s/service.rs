@@ -157,13 +157,12 @@ mod tests {
                  spec: {{selector: {{app: inference}}, ports: [{{name: http, port: 80, targetPort: {target}}}]}}\n"
             );
             let m = crate::lint::source::parse(&manifest, "test", "mlops-lab").unwrap();
-            let templates = crate::lint::rules::templates(&m);
-            let lint_passes = crate::lint::rules::services(&m, &templates).is_empty();
-            let deployment: Option<crate::k8s::model::Deployment> =
-                m.deployments.first().map(crate::k8s::model::from_full);
+            let m = &m.objects;
+            let templates = crate::lint::rules::templates(m);
+            let lint_passes = crate::lint::rules::services(m, &templates).is_empty();
             let verify_passes = crate::checks::serving::evaluate_service(
                 m.services.first(),
-                deployment.as_ref(),
+                m.deployments.first(),
                 "inference",
             )
             .status

@@ -27,7 +27,7 @@ use crate::config::LabConfig;
 use crate::diagnose::{Diagnosis, Finding, FindingId, Scope, Severity};
 use crate::snapshot::ClusterSnapshot;
 
-pub use source::{Manifests, Origin, SourceError};
+pub use source::{Origin, Rendered, SourceError};
 
 /// The runbook every lint hint points into (engine findings keep `runbooks/failure-modes.md`).
 pub const RUNBOOK: &str = "runbooks/lint.md";
@@ -256,7 +256,7 @@ pub fn run(path: &Path, config: &LabConfig) -> Result<LintReport, SourceError> {
 }
 
 /// Runs every rule over parsed manifests. Pure.
-pub fn lint_manifests(m: &Manifests, config: &LabConfig) -> Diagnosis<RuleId> {
+pub fn lint_manifests(m: &Rendered, config: &LabConfig) -> Diagnosis<RuleId> {
     let mut findings = engine_findings(m, config);
     findings.extend(rules::run(m, config));
     // RuleId's order is the catalogue's.
@@ -266,21 +266,23 @@ pub fn lint_manifests(m: &Manifests, config: &LabConfig) -> Diagnosis<RuleId> {
 
 /// The diagnosis engine over the rendered objects, as a cluster in which nothing ran yet; only
 /// its static findings are kept (the others need live state: events, bound volumes, nodes).
-fn engine_findings(m: &Manifests, config: &LabConfig) -> Vec<LintFinding> {
-    use crate::k8s::model::from_full;
+fn engine_findings(m: &Rendered, config: &LabConfig) -> Vec<LintFinding> {
+    // The claims, their classes and the workloads that mount them: what the static findings
+    // are about (the Services and routes are lint's own rules').
+    let o = &m.objects;
     let mut snapshot = ClusterSnapshot {
-        persistent_volume_claims: m.persistent_volume_claims.clone(),
-        storage_classes: m.storage_classes.clone(),
-        pods: m.pods.iter().map(from_full).collect(),
-        jobs: m.jobs.iter().map(from_full).collect(),
-        cron_jobs: m.cron_jobs.iter().map(from_full).collect(),
-        deployments: m.deployments.iter().map(from_full).collect(),
-        stateful_sets: m.stateful_sets.iter().map(from_full).collect(),
+        persistent_volume_claims: o.persistent_volume_claims.clone(),
+        storage_classes: o.storage_classes.clone(),
+        pods: o.pods.clone(),
+        jobs: o.jobs.clone(),
+        cron_jobs: o.cron_jobs.clone(),
+        deployments: o.deployments.clone(),
+        stateful_sets: o.stateful_sets.clone(),
         ..ClusterSnapshot::default()
     };
     snapshot
         .storage_classes
-        .extend(assumed_storage_classes(m, config));
+        .extend(assumed_storage_classes(o, config));
     let diagnosis = crate::diagnose::diagnose(&snapshot, config, &Scope::all_namespaces());
     diagnosis
         .findings
@@ -307,7 +309,7 @@ fn engine_findings(m: &Manifests, config: &LabConfig) -> Vec<LintFinding> {
 /// (`storage_class`, default `local-path`) is assumed to be k3s's (provisioner
 /// `rancher.io/local-path`, WaitForFirstConsumer, the default class), which is what
 /// `labctl preflight` checks the cluster for. Other missing classes stay unknown.
-fn assumed_storage_classes(m: &Manifests, config: &LabConfig) -> Vec<StorageClass> {
+fn assumed_storage_classes(m: &ClusterSnapshot, config: &LabConfig) -> Vec<StorageClass> {
     let named = |n: &str| {
         m.storage_classes
             .iter()

@@ -1,15 +1,17 @@
 //! Where the manifests come from: a kustomization rendered with `kubectl kustomize`, plain YAML
-//! or JSON files, or stdin (`-`); and how they become k8s-openapi objects.
+//! or JSON files, or stdin (`-`); and how they become a [`ClusterSnapshot`], the one set of
+//! objects every judgement reads.
 //!
 //! kustomize is not linked in: labctl runs the `kubectl kustomize` command (kubectl ships
 //! kustomize v5), so `labctl lint` renders exactly what `kubectl apply -k` and Argo CD's
 //! kustomize would. `LABCTL_KUBECTL` names another kubectl binary.
 //!
 //! The text is read by the one object reader ([`crate::objects`]), as snapshot files are.
-//! Every object of a kind labctl knows is parsed into its k8s-openapi type, and any field that
-//! type does not know is reported (k8s-openapi silently drops unknown fields, the API server
-//! rejects or warns about them: a typo such as `readOnlyRootFileSystem` would otherwise look
-//! fine here and fail, or be ignored, in the cluster).
+//! Every object of a kind lint checks is first checked against its full k8s-openapi type, and
+//! any field that type does not know is reported (k8s-openapi silently drops unknown fields,
+//! the API server rejects or warns about them: a typo such as `readOnlyRootFileSystem` would
+//! otherwise look fine here and fail, or be ignored, in the cluster); then it is read into the
+//! snapshot as the cluster's readers read it (`k8s/model.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,6 +25,7 @@ use serde_json::Value;
 
 use crate::diagnose::ObjectRef;
 use crate::objects::{Position, RawObject, ReadError};
+use crate::snapshot::{ClusterSnapshot, Kind};
 
 /// Environment variable naming the kubectl binary (default: `kubectl` on `PATH`).
 pub const KUBECTL_ENV: &str = "LABCTL_KUBECTL";
@@ -203,46 +206,22 @@ fn syntax(source_name: &str, e: ReadError) -> SourceError {
     }
 }
 
-/// The manifests, typed. Namespaced objects without a namespace get the lab's namespace (what
-/// `kubectl apply -n <lab>` and Argo CD's destination namespace do).
+/// The manifests, read: their objects as a [`ClusterSnapshot`] of a cluster where nothing ran
+/// yet (namespaced objects without a namespace get the lab's, what `kubectl apply -n <lab>`
+/// and Argo CD's destination namespace do), and what reading them found.
 #[derive(Debug, Clone, Default)]
-pub struct Manifests {
-    pub namespaces: Vec<Namespace>,
-    pub config_maps: Vec<ConfigMap>,
-    pub persistent_volume_claims: Vec<PersistentVolumeClaim>,
-    pub storage_classes: Vec<StorageClass>,
-    pub pods: Vec<Pod>,
-    pub deployments: Vec<Deployment>,
-    pub stateful_sets: Vec<StatefulSet>,
-    pub daemon_sets: Vec<DaemonSet>,
-    pub jobs: Vec<Job>,
-    pub cron_jobs: Vec<CronJob>,
-    pub services: Vec<Service>,
-    pub ingresses: Vec<Ingress>,
-    pub network_policies: Vec<NetworkPolicy>,
+pub struct Rendered {
+    pub objects: ClusterSnapshot,
     /// Objects of kinds labctl does not check (`kind apiVersion name`), e.g. CRDs.
     pub unchecked: Vec<ObjectRef>,
     /// Fields the k8s-openapi types do not know, per object (JSON paths).
     pub unknown_fields: Vec<(ObjectRef, Vec<String>)>,
 }
 
-impl Manifests {
+impl Rendered {
     /// Number of objects read (checked or not).
     pub fn len(&self) -> usize {
-        self.namespaces.len()
-            + self.config_maps.len()
-            + self.persistent_volume_claims.len()
-            + self.storage_classes.len()
-            + self.pods.len()
-            + self.deployments.len()
-            + self.stateful_sets.len()
-            + self.daemon_sets.len()
-            + self.jobs.len()
-            + self.cron_jobs.len()
-            + self.services.len()
-            + self.ingresses.len()
-            + self.network_policies.len()
-            + self.unchecked.len()
+        self.objects.len() + self.unchecked.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -250,14 +229,14 @@ impl Manifests {
     }
 }
 
-/// Parses every document into its k8s-openapi type (`default_namespace` for namespaced objects
-/// that name none) and records unknown fields.
+/// Checks every document against its k8s-openapi type (records unknown fields) and reads it
+/// into the snapshot (`default_namespace` for namespaced objects that name none).
 pub fn parse(
     text: &str,
     source_name: &str,
     default_namespace: &str,
-) -> Result<Manifests, SourceError> {
-    let mut m = Manifests::default();
+) -> Result<Rendered, SourceError> {
+    let mut r = Rendered::default();
     for (position, mut doc) in positioned(text, source_name)? {
         let api_version = doc
             .get("apiVersion")
@@ -296,30 +275,23 @@ pub fn parse(
             what: &what,
             object: &object,
         };
+        let unknown = &mut r.unknown_fields;
         match (api_version.as_str(), kind.as_str()) {
-            ("v1", "Namespace") => m.namespaces.push(ctx.typed(doc, &mut m.unknown_fields)?),
-            ("v1", "ConfigMap") => m.config_maps.push(ctx.typed(doc, &mut m.unknown_fields)?),
-            ("v1", "PersistentVolumeClaim") => m
-                .persistent_volume_claims
-                .push(ctx.typed(doc, &mut m.unknown_fields)?),
-            ("storage.k8s.io/v1", "StorageClass") => m
-                .storage_classes
-                .push(ctx.typed(doc, &mut m.unknown_fields)?),
-            ("v1", "Pod") => m.pods.push(ctx.typed(doc, &mut m.unknown_fields)?),
-            ("apps/v1", "Deployment") => m.deployments.push(ctx.typed(doc, &mut m.unknown_fields)?),
-            ("apps/v1", "StatefulSet") => {
-                m.stateful_sets.push(ctx.typed(doc, &mut m.unknown_fields)?)
+            ("v1", "Namespace") => ctx.check::<Namespace>(&doc, unknown)?,
+            ("v1", "ConfigMap") => ctx.check::<ConfigMap>(&doc, unknown)?,
+            ("v1", "PersistentVolumeClaim") => ctx.check::<PersistentVolumeClaim>(&doc, unknown)?,
+            ("storage.k8s.io/v1", "StorageClass") => ctx.check::<StorageClass>(&doc, unknown)?,
+            ("v1", "Pod") => ctx.check::<Pod>(&doc, unknown)?,
+            ("apps/v1", "Deployment") => ctx.check::<Deployment>(&doc, unknown)?,
+            ("apps/v1", "StatefulSet") => ctx.check::<StatefulSet>(&doc, unknown)?,
+            ("apps/v1", "DaemonSet") => ctx.check::<DaemonSet>(&doc, unknown)?,
+            ("batch/v1", "Job") => ctx.check::<Job>(&doc, unknown)?,
+            ("batch/v1", "CronJob") => ctx.check::<CronJob>(&doc, unknown)?,
+            ("v1", "Service") => ctx.check::<Service>(&doc, unknown)?,
+            ("networking.k8s.io/v1", "Ingress") => ctx.check::<Ingress>(&doc, unknown)?,
+            ("networking.k8s.io/v1", "NetworkPolicy") => {
+                ctx.check::<NetworkPolicy>(&doc, unknown)?
             }
-            ("apps/v1", "DaemonSet") => m.daemon_sets.push(ctx.typed(doc, &mut m.unknown_fields)?),
-            ("batch/v1", "Job") => m.jobs.push(ctx.typed(doc, &mut m.unknown_fields)?),
-            ("batch/v1", "CronJob") => m.cron_jobs.push(ctx.typed(doc, &mut m.unknown_fields)?),
-            ("v1", "Service") => m.services.push(ctx.typed(doc, &mut m.unknown_fields)?),
-            ("networking.k8s.io/v1", "Ingress") => {
-                m.ingresses.push(ctx.typed(doc, &mut m.unknown_fields)?)
-            }
-            ("networking.k8s.io/v1", "NetworkPolicy") => m
-                .network_policies
-                .push(ctx.typed(doc, &mut m.unknown_fields)?),
             _ => {
                 if kind.is_empty() || api_version.is_empty() {
                     return Err(SourceError::Object {
@@ -328,14 +300,21 @@ pub fn parse(
                         message: "no apiVersion or kind".into(),
                     });
                 }
-                m.unchecked.push(ObjectRef {
+                r.unchecked.push(ObjectRef {
                     kind: format!("{kind} ({api_version})"),
                     ..object
                 });
+                continue;
             }
         }
+        let Some(snapshot_kind) = Kind::of(&api_version, &kind) else {
+            unreachable!("every kind lint checks is a kind of the snapshot: {kind}")
+        };
+        r.objects
+            .push_value(snapshot_kind, doc)
+            .map_err(|e| ctx.error(e))?;
     }
-    Ok(m)
+    Ok(r)
 }
 
 struct Typing<'a> {
@@ -345,29 +324,31 @@ struct Typing<'a> {
 }
 
 impl Typing<'_> {
-    fn typed<T>(
+    /// Checks `doc` against its full type `T`: a wrongly typed field is an error naming the
+    /// object, a field `T` does not know is recorded in `unknown`.
+    fn check<T>(
         &self,
-        doc: Value,
+        doc: &Value,
         unknown: &mut Vec<(ObjectRef, Vec<String>)>,
-    ) -> Result<T, SourceError>
+    ) -> Result<(), SourceError>
     where
         T: serde::de::DeserializeOwned + serde::Serialize,
     {
-        let typed: T = serde_json::from_value(doc.clone()).map_err(|e| SourceError::Object {
-            source_name: self.source_name.to_owned(),
-            what: self.what.to_owned(),
-            message: e.to_string(),
-        })?;
-        let back = serde_json::to_value(&typed).map_err(|e| SourceError::Object {
-            source_name: self.source_name.to_owned(),
-            what: self.what.to_owned(),
-            message: e.to_string(),
-        })?;
-        let fields = unknown_fields(&doc, &back);
+        let typed: T = serde_json::from_value(doc.clone()).map_err(|e| self.error(e))?;
+        let back = serde_json::to_value(&typed).map_err(|e| self.error(e))?;
+        let fields = unknown_fields(doc, &back);
         if !fields.is_empty() {
             unknown.push((self.object.clone(), fields));
         }
-        Ok(typed)
+        Ok(())
+    }
+
+    fn error(&self, e: serde_json::Error) -> SourceError {
+        SourceError::Object {
+            source_name: self.source_name.to_owned(),
+            what: self.what.to_owned(),
+            message: e.to_string(),
+        }
     }
 }
 
@@ -434,7 +415,7 @@ mod tests {
                     apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\n---\n";
         let m = parse(text, "t.yaml", "mlops-lab").unwrap();
         assert_eq!(
-            m.services[0].metadata.namespace.as_deref(),
+            m.objects.services[0].metadata.namespace.as_deref(),
             Some("mlops-lab")
         );
         assert_eq!(m.unchecked.len(), 1);
@@ -447,7 +428,14 @@ mod tests {
         let text = r#"{"apiVersion":"v1","kind":"List","items":[
             {"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}},
             {"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"}}]}"#;
-        assert_eq!(parse(text, "l.json", "x").unwrap().config_maps.len(), 2);
+        assert_eq!(
+            parse(text, "l.json", "x")
+                .unwrap()
+                .objects
+                .config_maps
+                .len(),
+            2
+        );
     }
 
     #[test]

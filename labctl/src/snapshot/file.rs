@@ -89,7 +89,7 @@ pub fn parse_str(text: &str, path: &Path) -> Result<ClusterSnapshot, SnapshotErr
     if crate::objects::is_json(text) {
         let mut known: Vec<(Kind, RawObject<'_>)> = Vec::new();
         crate::objects::read(text, |o: RawObject<'_>| -> Result<(), ReadError> {
-            if let Some(kind) = Kind::of(&o.api_version, &o.kind) {
+            if let Some(kind) = cluster_kind(&o.api_version, &o.kind) {
                 known.push((kind, o));
             }
             Ok(())
@@ -105,7 +105,7 @@ pub fn parse_str(text: &str, path: &Path) -> Result<ClusterSnapshot, SnapshotErr
         (snapshot.read, snapshot.captured) = marker(text);
     } else {
         crate::objects::read(text, |o: RawObject<'_>| -> Result<(), ReadError> {
-            match Kind::of(&o.api_version, &o.kind) {
+            match cluster_kind(&o.api_version, &o.kind) {
                 Some(kind) => snapshot.push(kind, &o),
                 None => Ok(()),
             }
@@ -114,6 +114,12 @@ pub fn parse_str(text: &str, path: &Path) -> Result<ClusterSnapshot, SnapshotErr
         snapshot.shrink_to_fit();
     }
     Ok(snapshot)
+}
+
+/// The kind of a snapshot file's object, when the cluster's readers read it (not one only
+/// `lint` reads, [`super::MANIFEST_ONLY`]).
+fn cluster_kind(api_version: &str, kind: &str) -> Option<Kind> {
+    Kind::of(api_version, kind).filter(|k| !super::MANIFEST_ONLY.iter().any(|r| k.is(r)))
 }
 
 /// What a snapshot written by labctl says of itself in its `List`'s [`super::READ_KEY`]: the
@@ -243,6 +249,23 @@ mod tests {
         assert_eq!(s.pods.len(), 1);
         assert_eq!(s.events_v1.len(), 1);
         assert_eq!(s.len(), 2);
+    }
+
+    /// What only lint reads from manifests (Namespaces, ConfigMaps, DaemonSets,
+    /// NetworkPolicies) is not read from a snapshot file: the cluster's readers do not judge it.
+    #[test]
+    fn kinds_only_lint_reads_are_ignored_in_a_snapshot_file() {
+        let text = r#"{"apiVersion":"v1","kind":"List","items":[
+            {"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"d","namespace":"n"}},
+            {"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"p"}},
+            {"apiVersion":"v1","kind":"Namespace","metadata":{"name":"n"}},
+            {"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"a","namespace":"n"}}
+        ]}"#;
+        let s = parse_str(text, p()).unwrap();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.deployments.len(), 1);
+        assert!(Kind::DaemonSet.is("apps/v1/daemonsets"));
+        assert!(!Kind::Deployment.is("apps/v1/daemonsets"));
     }
 
     #[test]

@@ -292,13 +292,20 @@ pub async fn load(
         events: refused.take(events),
         events_v1: refused.take(events_v1),
         applications,
+        namespaces: Vec::new(),
+        config_maps: Vec::new(),
+        daemon_sets: Vec::new(),
+        network_policies: Vec::new(),
         read: None,
         captured: Some(captured),
         forbidden: refused.0,
     };
-    // Every resource is read whole, except one the API server refused.
+    // Every resource is read whole, except one the API server refused (and those only lint
+    // reads, which are not listed).
     let mut read = super::resources();
-    read.retain(|r| !snapshot.forbidden.contains_key(r));
+    read.retain(|r| {
+        !snapshot.forbidden.contains_key(r) && !super::MANIFEST_ONLY.contains(&r.as_str())
+    });
     snapshot.read = Some(read);
     // Every list and get above, the Applications and the other namespaces' pods included.
     snapshot.drop_bookkeeping();
@@ -434,6 +441,8 @@ mod bookkeeping {
         );
         let read = s.read.as_ref().unwrap();
         assert!(!read.contains("v1/pods") && read.contains("v1/services"));
+        // Not listed live, so not named read.
+        assert!(!read.contains("apps/v1/daemonsets"));
         assert_eq!(
             s.held("v1/pods", false),
             super::super::Held::Forbidden("cannot list pods in mlops-lab")

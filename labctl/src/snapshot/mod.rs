@@ -14,12 +14,12 @@ pub mod file;
 pub mod live;
 
 use crate::k8s::model::{
-    CronJob, Deployment, Event as CoreEvent, EventV1 as EventsV1Event, Job, PersistentVolume, Pod,
-    ReplicaSet, StatefulSet,
+    ConfigMap, CronJob, DaemonSet, Deployment, Event as CoreEvent, EventV1 as EventsV1Event, Job,
+    PersistentVolume, Pod, ReplicaSet, StatefulSet,
 };
-use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolumeClaim, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::core::DynamicObject;
 
@@ -37,6 +37,17 @@ use crate::objects::{RawObject, ReadError};
 /// `"labctl": {"read": ["v1/pods", …], "captured_at": "2026-11-30T03:51:10Z", "clock":
 /// "api-server"}`. Readers of `List`s ignore keys they do not know.
 pub const READ_KEY: &str = "labctl";
+
+/// The resources only `lint` reads, from rendered manifests: the live snapshot does not list
+/// them (nothing that judges a cluster reads them, and labctl's ClusterRole need not grant
+/// them), so it does not name them read, and a snapshot file's are ignored as a kind labctl
+/// does not read is.
+pub const MANIFEST_ONLY: [&str; 4] = [
+    "v1/namespaces",
+    "v1/configmaps",
+    "apps/v1/daemonsets",
+    "networking.k8s.io/v1/networkpolicies",
+];
 
 /// `apiVersion` of Argo CD Applications (read as untyped objects: no CRD crate needed).
 pub const ARGOCD_API_VERSION: &str = "argoproj.io/v1alpha1";
@@ -87,6 +98,16 @@ macro_rules! snapshot_kinds {
                     return Some(Kind::$variant);
                 } )*
                 None
+            }
+
+            /// Whether it is the resource `apps/v1/daemonsets` (as [`ClusterSnapshot::read`]
+            /// names one).
+            pub(crate) fn is(self, resource: &str) -> bool {
+                let (api_version, plural) = match self { $( Kind::$variant => ($api, $plural), )* };
+                resource
+                    .strip_prefix(api_version)
+                    .and_then(|r| r.strip_prefix('/'))
+                    == Some(plural)
             }
         }
 
@@ -148,6 +169,17 @@ macro_rules! snapshot_kinds {
                 Ok(())
             }
 
+            /// Types `value`, an object of `kind` as JSON (a manifest `lint` has checked),
+            /// into the list of its kind, as it is.
+            pub(crate) fn push_value(
+                &mut self,
+                kind: Kind,
+                value: serde_json::Value,
+            ) -> serde_json::Result<()> {
+                match kind { $( Kind::$variant => self.$field.push(serde_json::from_value(value)?), )* }
+                Ok(())
+            }
+
             /// The snapshot as one `v1` `List`, the shape `kubectl get … -o json` prints and
             /// [`load_path`] reads back.
             pub fn to_list(&self) -> serde_json::Result<serde_json::Value> {
@@ -179,6 +211,10 @@ macro_rules! snapshot_kinds {
 }
 
 snapshot_kinds! {
+    /// Namespaces, ConfigMaps, DaemonSets and NetworkPolicies: what `lint` reads from
+    /// manifests besides the kinds the cluster's readers read ([`MANIFEST_ONLY`]).
+    namespaces: Namespace => Namespace("v1", "Namespace", "namespaces"),
+        read file::typed, write to_api_json;
     storage_classes: StorageClass
         => StorageClass("storage.k8s.io/v1", "StorageClass", "storageclasses"),
         read file::typed, write to_api_json;
@@ -200,6 +236,10 @@ snapshot_kinds! {
         read file::typed, write to_api_json;
     stateful_sets: StatefulSet => StatefulSet("apps/v1", "StatefulSet", "statefulsets"),
         read file::typed, write to_api_json;
+    daemon_sets: DaemonSet => DaemonSet("apps/v1", "DaemonSet", "daemonsets"),
+        read file::typed, write to_api_json;
+    config_maps: ConfigMap => ConfigMap("v1", "ConfigMap", "configmaps"),
+        read file::typed, write to_api_json;
     services: Service => Service("v1", "Service", "services"),
         read file::typed, write to_api_json;
     endpoint_slices: EndpointSlice
@@ -207,6 +247,9 @@ snapshot_kinds! {
         read file::typed, write to_api_json;
     /// The lab's Ingress (what `verify` judges the route by with an ingress controller).
     ingresses: Ingress => Ingress("networking.k8s.io/v1", "Ingress", "ingresses"),
+        read file::typed, write to_api_json;
+    network_policies: NetworkPolicy
+        => NetworkPolicy("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies"),
         read file::typed, write to_api_json;
     /// The lab's HTTPRoute, with the Gateway API (absent when its CRDs are not installed).
     http_routes: DynamicObject => HttpRoute(gateway::API_VERSION, "HTTPRoute", "httproutes"),

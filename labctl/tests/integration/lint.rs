@@ -75,7 +75,7 @@ fn ids(doc: &serde_json::Value) -> BTreeSet<String> {
         .collect()
 }
 
-fn render(overlay: &str) -> lint::Manifests {
+fn render(overlay: &str) -> lint::Rendered {
     let text = lint::source::kustomize(&root().join(overlay)).expect("kubectl kustomize works");
     lint::source::parse(&text, overlay, "mlops-lab").expect("the overlay parses")
 }
@@ -84,17 +84,18 @@ fn render(overlay: &str) -> lint::Manifests {
 fn overlays_parse_into_k8s_openapi_types_without_unknown_fields() {
     let c = LabConfig::default();
     for overlay in OVERLAYS {
-        let m = render(overlay);
+        let rendered = render(overlay);
         assert!(
-            m.unknown_fields.is_empty(),
+            rendered.unknown_fields.is_empty(),
             "{overlay}: unknown fields {:#?}",
-            m.unknown_fields
+            rendered.unknown_fields
         );
         assert!(
-            m.unchecked.is_empty(),
+            rendered.unchecked.is_empty(),
             "{overlay}: kinds lint does not type: {:?}",
-            m.unchecked
+            rendered.unchecked
         );
+        let m = &rendered.objects;
         let name = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
             meta.name.clone().unwrap_or_default()
         };
@@ -162,7 +163,7 @@ fn overlay_settings_reach_every_workload() {
     ] {
         let settings = std::fs::read_to_string(root().join(overlay).join("settings.yaml")).unwrap();
         assert!(settings.contains(&format!("node: {node}")), "{overlay}");
-        let m = render(overlay);
+        let m = render(overlay).objects;
         let templates = lint::rules::templates(&m);
         assert_eq!(
             templates.len(),

@@ -1,11 +1,11 @@
 //! Ingress backends: a Service and port that exist in the manifests.
 
 use super::{finding, reference};
-use crate::lint::source::Manifests;
 use crate::lint::{LintFinding, RuleId};
+use crate::snapshot::ClusterSnapshot;
 
 /// `ingress-backend-missing`: every backend names a Service of the manifests and one of its ports.
-pub fn ingress_backends(m: &Manifests) -> Vec<LintFinding> {
+pub fn ingress_backends(m: &ClusterSnapshot) -> Vec<LintFinding> {
     let mut out = Vec::new();
     for ing in &m.ingresses {
         let subject = reference("Ingress", &ing.metadata);

@@ -1,4 +1,5 @@
-//! The lint rules: pure functions over the parsed manifests, one per id of
+//! The lint rules: pure functions over the rendered manifests' objects (a [`ClusterSnapshot`]
+//! of a cluster where nothing ran yet), one per id of
 //! [`crate::lint::CATALOGUE`] that is not the diagnosis engine's. Each returns findings with the
 //! objects involved, the evidence from the manifests and the fix.
 //!
@@ -7,13 +8,14 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
+use crate::k8s::model::{Container, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::source::Manifests;
+use super::source::Rendered;
 use crate::config::LabConfig;
 use crate::diagnose::{Finding, ObjectRef};
 use crate::lint::{LintFinding, RuleId};
+use crate::snapshot::ClusterSnapshot;
 
 mod ingress;
 mod model_mount;
@@ -57,7 +59,7 @@ fn reference(
 }
 
 /// Every pod template of the manifests, in a stable order.
-pub fn templates(m: &Manifests) -> Vec<Template<'_>> {
+pub fn templates(m: &ClusterSnapshot) -> Vec<Template<'_>> {
     fn from<'a>(
         kind: &'static str,
         meta: &ObjectMeta,
@@ -151,10 +153,11 @@ fn finding(
 }
 
 /// Runs every lint rule.
-pub fn run(m: &Manifests, config: &LabConfig) -> Vec<LintFinding> {
+pub fn run(r: &Rendered, config: &LabConfig) -> Vec<LintFinding> {
+    let m = &r.objects;
     let templates = templates(m);
     let mut out = Vec::new();
-    out.extend(unknown_fields(m));
+    out.extend(unknown_fields(&r.unknown_fields));
     out.extend(services(m, &templates));
     out.extend(ingress_backends(m));
     out.extend(probes(&templates));
@@ -192,11 +195,12 @@ spec:
 
     pub(crate) fn lint(extra: &str) -> Vec<RuleId> {
         let text = format!("{DEPLOYMENT}---\n{extra}");
-        let m = parse(&text, "test", "mlops-lab").unwrap();
-        let templates = templates(&m);
-        let mut ids: Vec<RuleId> = services(&m, &templates)
+        let rendered = parse(&text, "test", "mlops-lab").unwrap();
+        let m = &rendered.objects;
+        let templates = templates(m);
+        let mut ids: Vec<RuleId> = services(m, &templates)
             .into_iter()
-            .chain(ingress_backends(&m))
+            .chain(ingress_backends(m))
             .chain(model_mount(&templates, &LabConfig::default()))
             .map(|f| f.id)
             .collect();

@@ -71,7 +71,7 @@ mod tests {
         // DEPLOYMENT mounts without readOnly on the mount, but the claim source is read-only.
         assert!(lint("").is_empty());
         let writable = DEPLOYMENT.replace("claimName: models, readOnly: true", "claimName: models");
-        let m = parse(&writable, "test", "mlops-lab").unwrap();
+        let m = parse(&writable, "test", "mlops-lab").unwrap().objects;
         let ids: Vec<_> = model_mount(&templates(&m), &LabConfig::default())
             .into_iter()
             .map(|f| f.id)

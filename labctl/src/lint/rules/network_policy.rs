@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use super::{Template, finding, reference};
 use crate::config::LabConfig;
-use crate::lint::source::Manifests;
 use crate::lint::{LintFinding, RuleId};
+use crate::snapshot::ClusterSnapshot;
 
 /// `networkpolicy-blocks-controller`: a NetworkPolicy that selects a long-running pod
 /// template and restricts its ingress admits the ingress controller's namespace (labctl.toml's
@@ -16,7 +16,7 @@ use crate::lint::{LintFinding, RuleId};
 /// namespace, or an `ipBlock` (a hostNetwork controller: its address cannot be judged offline).
 /// Without it the controller's requests time out: 504 from Traefik, 504 from ingress-nginx.
 pub fn network_policies(
-    m: &Manifests,
+    m: &ClusterSnapshot,
     templates: &[Template<'_>],
     config: &LabConfig,
 ) -> Vec<LintFinding> {
@@ -138,7 +138,7 @@ mod tests {
             )
         };
         let ids = |text: &str, config: &LabConfig| -> Vec<RuleId> {
-            let m = parse(text, "test", "mlops-lab").unwrap();
+            let m = parse(text, "test", "mlops-lab").unwrap().objects;
             network_policies(&m, &templates(&m), config)
                 .into_iter()
                 .map(|f| f.id)

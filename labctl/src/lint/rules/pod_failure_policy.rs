@@ -2,15 +2,15 @@
 //! `podFailurePolicy`.
 
 use super::{finding, reference};
-use crate::lint::source::Manifests;
 use crate::lint::{LintFinding, RuleId};
+use crate::snapshot::ClusterSnapshot;
 
 /// `pod-failure-policy-missing`: a Job (or a CronJob's job template) that retries
 /// (`backoffLimit` unset, 6 by default, or above 0) with `restartPolicy: Never` has a
 /// `podFailurePolicy`, so that an exit that means "this input is wrong" fails the Job at once
 /// instead of running the same failure again, and a pod lost to a drain is not counted.
-pub fn pod_failure_policies(m: &Manifests) -> Vec<LintFinding> {
-    use k8s_openapi::api::batch::v1::JobSpec;
+pub fn pod_failure_policies(m: &ClusterSnapshot) -> Vec<LintFinding> {
+    use crate::k8s::model::JobSpec;
     let jobs = m
         .jobs
         .iter()

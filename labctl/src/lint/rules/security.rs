@@ -9,13 +9,13 @@ use crate::lint::{LintFinding, RuleId};
 pub fn security(templates: &[Template<'_>]) -> Vec<LintFinding> {
     let mut out = Vec::new();
     for t in templates {
-        let pod = t.spec.security_context.as_ref();
+        let pod = t.spec.security_context.as_deref();
         let mut missing = Vec::new();
         if t.spec.automount_service_account_token != Some(false) {
             missing.push("pod: automountServiceAccountToken is not false".to_owned());
         }
         for c in all_containers(t.spec) {
-            let sc: Option<&SecurityContext> = c.security_context.as_ref();
+            let sc: Option<&SecurityContext> = c.security_context.as_deref();
             let mut lacks = Vec::new();
             let non_root = sc
                 .and_then(|s| s.run_as_non_root)

@@ -6,8 +6,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::{Template, finding, reference};
 use crate::k8s::names::labels_text;
 use crate::k8s::service;
-use crate::lint::source::Manifests;
 use crate::lint::{LintFinding, RuleId};
+use crate::snapshot::ClusterSnapshot;
 
 fn selected<'t, 'a>(svc: &Service, templates: &'t [Template<'a>]) -> Vec<&'t Template<'a>> {
     let Some(selector) = svc
@@ -26,7 +26,7 @@ fn selected<'t, 'a>(svc: &Service, templates: &'t [Template<'a>]) -> Vec<&'t Tem
 }
 
 /// `service-selector-matches-no-pod` and `service-target-port-missing`.
-pub fn services(m: &Manifests, templates: &[Template<'_>]) -> Vec<LintFinding> {
+pub fn services(m: &ClusterSnapshot, templates: &[Template<'_>]) -> Vec<LintFinding> {
     let mut out = Vec::new();
     for svc in &m.services {
         let subject = reference("Service", &svc.metadata);
@@ -68,12 +68,7 @@ pub fn services(m: &Manifests, templates: &[Template<'_>]) -> Vec<LintFinding> {
             ));
             continue;
         }
-        // The facts read the lean model (k8s/model.rs); lint holds the manifests whole.
-        let containers: Vec<crate::k8s::model::Container> = matched
-            .iter()
-            .flat_map(|t| t.spec.containers.iter().map(crate::k8s::model::from_full))
-            .collect();
-        let declared = service::declared_ports(containers.iter());
+        let declared = service::declared_ports(matched.iter().flat_map(|t| &t.spec.containers));
         for port in svc
             .spec
             .as_ref()

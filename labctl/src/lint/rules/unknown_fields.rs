@@ -1,12 +1,12 @@
 //! Fields the Kubernetes types do not know (a typo the API server would drop or refuse).
 
 use super::finding;
-use crate::lint::source::Manifests;
+use crate::diagnose::ObjectRef;
 use crate::lint::{LintFinding, RuleId};
 
 /// `unknown-field`: fields the k8s-openapi types (the Kubernetes API of v1.33) do not know.
-pub fn unknown_fields(m: &Manifests) -> Vec<LintFinding> {
-    m.unknown_fields
+pub fn unknown_fields(unknown: &[(ObjectRef, Vec<String>)]) -> Vec<LintFinding> {
+    unknown
         .iter()
         .map(|(object, paths)| {
             finding(
