@@ -1,8 +1,11 @@
 //! A bound claim whose volume's node is gone, unavailable or elsewhere than its consumers:
-//! `pv-node-missing`, `pv-node-unavailable`, `pv-node-affinity-conflict`.
+//! `pv-node-missing`, `pv-node-unavailable`, `pv-node-affinity-conflict`. The claim's volume
+//! and the nodes that hold it are found once ([`bound`]); its causes are one function each of
+//! that state, judged in the order of the `BOUND` table in `rules/mod.rs` (first that fires
+//! wins).
 
 use crate::diagnose::engine::View;
-use crate::diagnose::engine::claim::{Claim, fits_any_node, nodes_known, tolerations};
+use crate::diagnose::engine::claim::{Claim, Consumer, fits_any_node, nodes_known, tolerations};
 use crate::diagnose::engine::evidence::{
     events, join, node_line, pending_pod_evidence, pv_line, pvc_line, scheduling_failure,
     workload_line,
@@ -22,161 +25,263 @@ use crate::diagnose::scheduler::ReasonKind;
 use crate::k8s::names::name as meta_name;
 use crate::k8s::{HOSTNAME_LABEL, Unavailable, nodes, placement};
 
-pub(crate) fn bound<'a>(view: &View<'_, 'a>, c: &Claim<'a>, pinned: bool, out: &mut Vec<Hit>) {
-    let Some(v) = c.volume_name() else { return };
+/// What the causes of a bound claim share, computed once before they are asked.
+pub(crate) struct Bound<'a> {
+    /// The claim's node-local volume.
+    pub(crate) pv: &'a PersistentVolume,
+    /// The nodes that hold it (whose labels its node affinity matches): none when no node
+    /// does, or when the snapshot holds no nodes.
+    pub(crate) nodes: Vec<&'a Node>,
+    /// The claim's consumers are pinned to different nodes (that is its own finding).
+    pub(crate) pinned: bool,
+}
+
+/// The state a bound claim's causes are judged on; `None` when there is nothing to judge: no
+/// volume named, a volume that is not node-local, or one that no longer exists (the claim is
+/// then lost, which is said here).
+pub(crate) fn bound<'a>(
+    view: &View<'_, 'a>,
+    c: &Claim<'a>,
+    pinned: bool,
+    out: &mut Vec<Hit>,
+) -> Option<Bound<'a>> {
+    let v = c.volume_name()?;
     let Some(pv) = view.ix.pv_by_name.get(v).copied() else {
         // Bound to a volume that no longer exists: the PV controller will mark it Lost. A
         // snapshot without any PersistentVolume says nothing about volumes, though.
         if !view.ix.pv_by_name.is_empty() {
             pvc_lost(view, c, Some(v), out);
         }
-        return;
+        return None;
     };
-    if placement::pv_affinity(pv).is_none() {
-        return;
+    placement::pv_affinity(pv)?;
+    Some(Bound {
+        pv,
+        nodes: placement::volume_nodes(pv, &view.ix.nodes),
+        pinned,
+    })
+}
+
+/// No node in the snapshot: only the scheduler's events can tell, and no cause after this one
+/// is asked (each needs the nodes).
+pub(crate) fn without_nodes<'a>(
+    view: &View<'_, 'a>,
+    c: &Claim<'a>,
+    b: &Bound<'a>,
+    out: &mut Vec<Hit>,
+) -> bool {
+    if nodes_known(view) {
+        return false;
     }
-    if !nodes_known(view) {
-        bound_from_events(view, c, pv, pinned, out);
-        return;
+    bound_from_events(view, c, b.pv, b.pinned, out);
+    true
+}
+
+/// `pv-node-missing`: no node holds the volume.
+pub(crate) fn node_missing<'a>(
+    view: &View<'_, 'a>,
+    c: &Claim<'a>,
+    b: &Bound<'a>,
+    out: &mut Vec<Hit>,
+) -> bool {
+    if !b.nodes.is_empty() {
+        return false;
     }
-    let pv_nodes = placement::volume_nodes(pv, &view.ix.nodes);
+    pv_node_missing(view, c, b.pv, out);
+    true
+}
+
+/// `pv-node-unavailable`: every node that holds the volume cannot run the claim's consumers
+/// (NotReady, cordoned, tainted against them).
+pub(crate) fn node_unavailable<'a>(
+    view: &View<'_, 'a>,
+    c: &Claim<'a>,
+    b: &Bound<'a>,
+    out: &mut Vec<Hit>,
+) -> bool {
+    let pv = b.pv;
     let pv_name = meta_name(&pv.metadata);
-    if pv_nodes.is_empty() {
-        pv_node_missing(view, c, pv, out);
-        return;
-    }
     let tolerations = tolerations(c);
-    let problems: Vec<(&Node, Vec<Unavailable>)> = pv_nodes
+    let problems: Vec<(&Node, Vec<Unavailable>)> = b
+        .nodes
         .iter()
         .map(|n| (*n, nodes::unavailability(n, &tolerations)))
         .collect();
-    let has_consumers = !c.consumers.is_empty();
-    if problems.iter().all(|(_, why)| !why.is_empty()) && has_consumers {
-        let (node, why) = &problems[0];
-        let node_name = meta_name(&node.metadata);
-        let mut ev = vec![pvc_line(c), pv_line(pv), node_line(node, why)];
-        ev.extend(events(
-            view,
-            "Node",
-            &node.metadata,
-            &["NodeNotReady", "NodeNotSchedulable"],
-        ));
-        ev.extend(pending_pod_evidence(view, c));
-        let fixes: Vec<String> = why.iter().map(|w| w.fix(node_name)).collect();
-        let why = join(why);
-        grouped_hit(
-            view,
-            out,
-            c,
-            Found {
-                id: FindingId::PvNodeUnavailable,
-                root: ObjectRef::cluster("Node", node_name),
-                summary: format!(
-                    "PersistentVolume {pv_name} of claim {} lives on node {node_name}, which cannot run its consumers: {}",
-                    c.name, why
-                ),
-                evidence: ev,
-                remediation: format!(
-                    "The volume exists only on {node_name}; {}.",
-                    fixes.join("; ")
-                ),
-            },
-            format!(
-                "Node {node_name} holds the volumes of {{n}} claims and cannot run their consumers: {why}"
+    let every_one_unavailable = problems.iter().all(|(_, why)| !why.is_empty());
+    if problems.is_empty() || !every_one_unavailable || c.consumers.is_empty() {
+        return false;
+    }
+    let (node, why) = &problems[0];
+    let node_name = meta_name(&node.metadata);
+    let mut ev = vec![pvc_line(c), pv_line(pv), node_line(node, why)];
+    ev.extend(events(
+        view,
+        "Node",
+        &node.metadata,
+        &["NodeNotReady", "NodeNotSchedulable"],
+    ));
+    ev.extend(pending_pod_evidence(view, c));
+    let fixes: Vec<String> = why.iter().map(|w| w.fix(node_name)).collect();
+    let why = join(why);
+    grouped_hit(
+        view,
+        out,
+        c,
+        Found {
+            id: FindingId::PvNodeUnavailable,
+            root: ObjectRef::cluster("Node", node_name),
+            summary: format!(
+                "PersistentVolume {pv_name} of claim {} lives on node {node_name}, which cannot run its consumers: {}",
+                c.name, why
             ),
-        );
-        return;
-    }
-    if pinned {
-        return;
-    }
-    // Consumers that can never reach a node holding the volume.
-    let mut no_node = Vec::new();
-    let mut elsewhere = Vec::new();
-    for con in &c.consumers {
-        if pv_nodes
-            .iter()
-            .any(|n| placement::pod_fits_node(con.workload.spec, n))
-        {
-            continue;
-        }
-        if fits_any_node(view, con.workload.spec) {
-            elsewhere.push(con);
-        } else {
-            no_node.push(con);
-        }
-    }
-    if !no_node.is_empty() {
-        selector_matches_no_node(view, c, &no_node, out);
-        return;
-    }
-    if !elsewhere.is_empty() {
-        let (k, val) =
-            placement::pv_pin(pv).unwrap_or((HOSTNAME_LABEL, meta_name(&pv_nodes[0].metadata)));
-        let mut ev = vec![pvc_line(c), pv_line(pv)];
-        ev.extend(elsewhere.iter().map(|con| workload_line(&con.workload)));
-        ev.extend(pending_pod_evidence(view, c));
-        let fix = pin_fixes(
-            view,
-            c.ns,
-            elsewhere.iter().map(|con| &con.workload),
-            k,
-            val,
-        );
-        let names: Vec<String> = elsewhere
-            .iter()
-            .map(|con| format!("{} {}", con.workload.kind, con.workload.name))
-            .collect();
-        let remediation = format!(
-            "Pin the consumers to the node that holds the volume ({k}={val}): {}. \
-             Or, if the data is disposable, delete the claim and its volume and let it be provisioned again on the consumers' node: \
-             kubectl -n {ns} delete pvc {name} && kubectl delete pv {pv_name}{reapply}",
-            fix,
-            reapply = reapply(view, c),
-            ns = c.ns,
-            name = c.name,
-        );
-        hit(
-            view,
-            out,
-            c,
-            Found {
-                id: FindingId::PvNodeAffinityConflict,
-                root: c.reference(),
-                summary: format!(
-                    "{} pinned away from {k}={val}, the only node that has PersistentVolume {pv_name} of claim {}",
-                    if names.len() == 1 {
-                        format!("{} is", names[0])
-                    } else {
-                        format!("{} are", names.join(" and "))
-                    },
-                    c.name
-                ),
-                evidence: ev,
-                remediation,
-            },
-        );
-        return;
-    }
-    // State says fine; a pending pod may still say otherwise (e.g. hostname label changed
-    // under a running pod): fall back to its scheduler message, then to resources.
-    let before = out.len();
-    bound_from_events(view, c, pv, pinned, out);
-    if out.len() == before {
-        insufficient_resources(view, c, out);
-    }
+            evidence: ev,
+            remediation: format!(
+                "The volume exists only on {node_name}; {}.",
+                fixes.join("; ")
+            ),
+        },
+        format!(
+            "Node {node_name} holds the volumes of {{n}} claims and cannot run their consumers: {why}"
+        ),
+    );
+    true
 }
 
-/// Without nodes in the snapshot (or when state shows nothing), read the scheduler.
-pub(crate) fn bound_from_events<'a>(
+/// Consumers pinned to different nodes: that finding alone is said, no cause after it.
+pub(crate) fn pinned_apart<'a>(
+    _: &View<'_, 'a>,
+    _: &Claim<'a>,
+    b: &Bound<'a>,
+    _: &mut Vec<Hit>,
+) -> bool {
+    b.pinned
+}
+
+/// The consumers that can never reach a node holding the volume: those that fit no node at
+/// all, and those that fit another.
+fn misplaced<'c, 'a>(
+    view: &View<'_, 'a>,
+    c: &'c Claim<'a>,
+    b: &Bound<'a>,
+) -> (Vec<&'c Consumer<'a>>, Vec<&'c Consumer<'a>>) {
+    c.consumers
+        .iter()
+        .filter(|con| {
+            !b.nodes
+                .iter()
+                .any(|n| placement::pod_fits_node(con.workload.spec, n))
+        })
+        .partition(|con| !fits_any_node(view, con.workload.spec))
+}
+
+/// A consumer whose node selector matches no node at all.
+pub(crate) fn consumers_fit_no_node<'a>(
+    view: &View<'_, 'a>,
+    c: &Claim<'a>,
+    b: &Bound<'a>,
+    out: &mut Vec<Hit>,
+) -> bool {
+    let (no_node, _) = misplaced(view, c, b);
+    if no_node.is_empty() {
+        return false;
+    }
+    selector_matches_no_node(view, c, &no_node, out);
+    true
+}
+
+/// `pv-node-affinity-conflict`: consumers that fit a node, but none that holds the volume.
+pub(crate) fn consumers_elsewhere<'a>(
+    view: &View<'_, 'a>,
+    c: &Claim<'a>,
+    b: &Bound<'a>,
+    out: &mut Vec<Hit>,
+) -> bool {
+    let (_, elsewhere) = misplaced(view, c, b);
+    if elsewhere.is_empty() {
+        return false;
+    }
+    let (pv, pv_nodes) = (b.pv, &b.nodes);
+    let pv_name = meta_name(&pv.metadata);
+    let (k, val) =
+        placement::pv_pin(pv).unwrap_or((HOSTNAME_LABEL, meta_name(&pv_nodes[0].metadata)));
+    let mut ev = vec![pvc_line(c), pv_line(pv)];
+    ev.extend(elsewhere.iter().map(|con| workload_line(&con.workload)));
+    ev.extend(pending_pod_evidence(view, c));
+    let fix = pin_fixes(
+        view,
+        c.ns,
+        elsewhere.iter().map(|con| &con.workload),
+        k,
+        val,
+    );
+    let names: Vec<String> = elsewhere
+        .iter()
+        .map(|con| format!("{} {}", con.workload.kind, con.workload.name))
+        .collect();
+    let remediation = format!(
+        "Pin the consumers to the node that holds the volume ({k}={val}): {}. \
+         Or, if the data is disposable, delete the claim and its volume and let it be provisioned again on the consumers' node: \
+         kubectl -n {ns} delete pvc {name} && kubectl delete pv {pv_name}{reapply}",
+        fix,
+        reapply = reapply(view, c),
+        ns = c.ns,
+        name = c.name,
+    );
+    hit(
+        view,
+        out,
+        c,
+        Found {
+            id: FindingId::PvNodeAffinityConflict,
+            root: c.reference(),
+            summary: format!(
+                "{} pinned away from {k}={val}, the only node that has PersistentVolume {pv_name} of claim {}",
+                if names.len() == 1 {
+                    format!("{} is", names[0])
+                } else {
+                    format!("{} are", names.join(" and "))
+                },
+                c.name
+            ),
+            evidence: ev,
+            remediation,
+        },
+    );
+    true
+}
+
+/// State says fine; a pending pod may still say otherwise (e.g. the hostname label changed
+/// under a running pod): its scheduler's volume node affinity conflict.
+pub(crate) fn scheduler_conflict<'a>(
+    view: &View<'_, 'a>,
+    c: &Claim<'a>,
+    b: &Bound<'a>,
+    out: &mut Vec<Hit>,
+) -> bool {
+    bound_from_events(view, c, b.pv, b.pinned, out)
+}
+
+/// Last: the scheduler rejects the pending consumers for resources.
+pub(crate) fn short_of_resources<'a>(
+    view: &View<'_, 'a>,
+    c: &Claim<'a>,
+    _: &Bound<'a>,
+    out: &mut Vec<Hit>,
+) -> bool {
+    insufficient_resources(view, c, out)
+}
+
+/// Without nodes in the snapshot (or when state shows nothing), read the scheduler: `true`
+/// when it reports a volume node affinity conflict.
+fn bound_from_events<'a>(
     view: &View<'_, 'a>,
     c: &Claim<'a>,
     pv: &'a PersistentVolume,
     pinned: bool,
     out: &mut Vec<Hit>,
-) {
+) -> bool {
     if pinned {
-        return;
+        return false;
     }
     let stuck: Vec<&Pod> = c
         .live_pods()
@@ -189,7 +294,7 @@ pub(crate) fn bound_from_events<'a>(
         })
         .collect();
     if stuck.is_empty() {
-        return;
+        return false;
     }
     let every_node = stuck.iter().all(|p| {
         scheduling_failure(view, p)
@@ -197,7 +302,7 @@ pub(crate) fn bound_from_events<'a>(
     });
     if every_node && !nodes_known(view) {
         pv_node_missing(view, c, pv, out);
-        return;
+        return true;
     }
     let pv_name = meta_name(&pv.metadata);
     let mut ev = vec![pvc_line(c), pv_line(pv)];
@@ -228,9 +333,10 @@ pub(crate) fn bound_from_events<'a>(
             remediation: format!("Pin the consumers to {k}={val}: {fix}"),
         },
     );
+    true
 }
 
-pub(crate) fn pv_node_missing<'a>(
+fn pv_node_missing<'a>(
     view: &View<'_, 'a>,
     c: &Claim<'a>,
     pv: &'a PersistentVolume,
@@ -324,5 +430,27 @@ mod tests {
         ] {
             assert!(!got.contains(&id), "{id} in {got:?}");
         }
+    }
+
+    #[test]
+    fn a_volume_on_a_cordoned_node_is_pv_node_unavailable_and_nothing_after() {
+        let mut items = lab("node-1", "node-1");
+        for o in &mut items {
+            if o["kind"] == "Node" && o["metadata"]["name"] == "node-1" {
+                o["spec"] = serde_json::json!({"unschedulable": true});
+            }
+        }
+        assert_eq!(ids(items), ["pv-node-unavailable"]);
+    }
+
+    #[test]
+    fn without_nodes_only_the_scheduler_could_tell_and_it_said_nothing() {
+        let items: Vec<_> = lab("node-2", "node-1")
+            .into_iter()
+            .filter(|o| o["kind"] != "Node")
+            .collect();
+        let got = ids(items);
+        assert!(!got.contains(&"pv-node-affinity-conflict"), "{got:?}");
+        assert!(!got.contains(&"pv-node-missing"), "{got:?}");
     }
 }

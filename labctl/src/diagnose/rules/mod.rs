@@ -33,11 +33,26 @@ use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 
 /// A rule about a claim: `true` when it explained the claim.
 type ClaimRule = for<'a> fn(&View<'_, 'a>, &Claim<'a>, &mut Vec<Hit>) -> bool;
+/// A rule about a bound claim, over its volume and the nodes that hold it: `true` when it
+/// explained the claim.
+type BoundRule = for<'a> fn(&View<'_, 'a>, &Claim<'a>, &bound::Bound<'a>, &mut Vec<Hit>) -> bool;
 /// A rule about a pod: `true` when it explained the pod.
 type PodRule = for<'a> fn(&View<'_, 'a>, &'a Pod, &mut Vec<Hit>) -> bool;
 
 /// A claim that is gone or going: nothing else is said about it.
 const CLAIM_ENDINGS: &[ClaimRule] = &[lifecycle::lost, lifecycle::terminating_in_use];
+
+/// A bound claim's causes, first that fires wins.
+const BOUND: &[BoundRule] = &[
+    bound::without_nodes, // no nodes in the snapshot: the scheduler's events alone
+    bound::node_missing,  // no node holds the volume
+    bound::node_unavailable, // the nodes that hold it cannot run its consumers
+    bound::pinned_apart,  // consumers pinned apart: that finding alone
+    bound::consumers_fit_no_node, // a consumer's selector matches no node
+    bound::consumers_elsewhere, // consumers pinned away from the volume's node
+    bound::scheduler_conflict, // state says fine, the scheduler does not
+    bound::short_of_resources, // the scheduler rejects them for resources
+];
 
 /// A pending claim's causes after its class, first that fires wins; not asked when its
 /// consumers are pinned apart (that is its finding).
@@ -61,8 +76,9 @@ const POD: &[PodRule] = &[
 
 /// A claim: a volume released by it (always), then lost or terminating while in use (first
 /// wins) → the template and annotation problems, each judged (access mode, consumers pinned
-/// apart, sync waves) → bound (`bound.rs`, which tries its causes in order) or pending: its
-/// class, then [`PENDING`]. A pending claim whose access mode or sync wave is wrong is only that.
+/// apart, sync waves) → bound: its volume and the nodes that hold it (`bound::bound`), then
+/// [`BOUND`]; or pending: its class, then [`PENDING`]. A pending claim whose access mode or
+/// sync wave is wrong is only that.
 pub(crate) fn judge_claim<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut Vec<Hit>) {
     lifecycle::released_not_rebound(view, c, out);
     if CLAIM_ENDINGS.iter().any(|rule| rule(view, c, out)) {
@@ -71,8 +87,10 @@ pub(crate) fn judge_claim<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut Vec<
     let access = access_mode::access_mode(view, c, out);
     let pinned = pinning::consumers_pinned(view, c, out);
     let wave = sync_wave::sync_wave_deadlock(view, c, out);
-    if c.phase == "Bound" {
-        bound::bound(view, c, pinned, out);
+    if c.phase == "Bound"
+        && let Some(b) = bound::bound(view, c, pinned, out)
+    {
+        BOUND.iter().any(|rule| rule(view, c, &b, out));
     }
     if c.phase != "Pending" || access || wave {
         return;
