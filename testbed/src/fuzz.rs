@@ -539,6 +539,7 @@ pub fn run(repo: &Path, dir: &Path, o: &Options) -> Result<FuzzRecord> {
         show: o.settle,
         judged_only: true,
         snapshot: snapshot(name),
+        after_each: Some(argocd_caught_up),
     };
     let over_budget = || o.budget.is_some_and(|b| started.elapsed() > b);
 
@@ -630,6 +631,35 @@ pub fn run(repo: &Path, dir: &Path, o: &Options) -> Result<FuzzRecord> {
     }
     drop(lab);
     Ok(record)
+}
+
+/// Waits (up to a minute) until Argo CD has compared the Application with the head of the
+/// lab's Git, asking it to refresh again every few seconds. Two faults committed within a
+/// second set the refresh annotation twice to the same value: the second is no change, no
+/// event, so Argo CD refreshes once and may stay on the first commit until its next poll
+/// (three minutes), after the case's settle bound. Best effort: a first install's deleted
+/// Application, or a sync that waits forever, is the fault's own business.
+fn argocd_caught_up(lab: &mut Lab) {
+    let Ok(head) = lab.git.head() else { return };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let compared = crate::gitops::application(&lab.cp)
+            .map(|app| app["status"]["sync"]["revision"] == head.as_str())
+            .unwrap_or(true);
+        if compared || Instant::now() > deadline {
+            return;
+        }
+        let _ = lab.kubectl(&[
+            "-n",
+            crate::gitops::ARGOCD_NAMESPACE,
+            "annotate",
+            "application",
+            crate::gitops::APP,
+            "argocd.argoproj.io/refresh-",
+        ]);
+        let _ = crate::gitops::refresh(&lab.cp);
+        std::thread::sleep(Duration::from_secs(5));
+    }
 }
 
 /// Copies the minimal case's snapshot into labctl's recordings as `fuzz-<faults>.json`, and

@@ -1360,6 +1360,7 @@ fn run_case(lab: &mut Lab, tools: &Tools, name: &str, faults: &[&Scenario]) -> R
             show: SHOW,
             judged_only: false,
             snapshot: None,
+            after_each: None,
         },
     )
 }
@@ -1373,6 +1374,8 @@ pub(crate) struct CaseOptions {
     pub judged_only: bool,
     /// Where to write `labctl snapshot` of the broken lab, if anywhere.
     pub snapshot: Option<PathBuf>,
+    /// Run after each fault is delivered (before the next one is).
+    pub after_each: Option<fn(&mut Lab)>,
 }
 
 /// [`run_case`] with its wait bounded by `options.show`, optionally waiting only for what
@@ -1389,7 +1392,12 @@ pub(crate) fn run_case_with(
     let mut apply_error = None;
     for s in faults {
         match (s.apply)(lab) {
-            Ok(()) => applied.push(*s),
+            Ok(()) => {
+                applied.push(*s);
+                if let Some(after) = options.after_each {
+                    after(lab);
+                }
+            }
             Err(e) => {
                 // Undo runs for this one too: a half-applied scenario must not break the next.
                 applied.push(*s);
