@@ -407,6 +407,18 @@ pub fn cases(
     Ok((out, skipped))
 }
 
+/// One case of exactly these faults (a reproducer), in delivery order; they must coexist.
+pub fn one_case(faults: &[String]) -> Result<Vec<&'static str>> {
+    let mut picked = chosen(faults)?;
+    anyhow::ensure!(
+        composable(faults),
+        "these faults cannot coexist: {}",
+        faults.join(" + ")
+    );
+    picked.sort_by_key(|f| (f.rank, GRAMMAR.iter().position(|x| x.name == f.name)));
+    Ok(picked.iter().map(|f| f.name).collect())
+}
+
 /// Shrinks a wrong case: drops its faults one at a time, keeping a drop whenever the smaller
 /// case is still wrong, until no single fault can go. `still_wrong` runs a smaller case.
 pub fn shrink<'a, E>(
@@ -481,6 +493,8 @@ pub struct Options {
     /// Stop starting cases (and shrinking) after this long.
     pub budget: Option<Duration>,
     pub shrink: bool,
+    /// Run exactly this one case (a reproducer) instead of the seed's.
+    pub case: Vec<String>,
     pub command: String,
     pub out: PathBuf,
 }
@@ -493,8 +507,12 @@ fn case_name(i: usize) -> String {
 /// Brings the lab up once, runs the healthy lab and every case of the seed (shrinking the
 /// ones labctl gets wrong), writing the record after each, and returns it.
 pub fn run(repo: &Path, dir: &Path, o: &Options) -> Result<FuzzRecord> {
-    let pool = chosen(&o.only)?;
-    let (planned, skipped_draws) = cases(o.seed, o.cases, o.max_faults, &pool)?;
+    let (planned, skipped_draws) = if o.case.is_empty() {
+        let pool = chosen(&o.only)?;
+        cases(o.seed, o.cases, o.max_faults, &pool)?
+    } else {
+        (vec![one_case(&o.case)?], 0)
+    };
     for case in &planned {
         for f in case {
             anyhow::ensure!(
@@ -612,7 +630,7 @@ pub fn run(repo: &Path, dir: &Path, o: &Options) -> Result<FuzzRecord> {
             faults.clone()
         };
         eprintln!(
-            "lab: fuzz: {name}: minimal: --seed {} {}",
+            "lab: fuzz: {name} (seed {}): minimal: cargo lab fuzz --case {}",
             o.seed,
             minimal.join(" ")
         );
@@ -947,11 +965,11 @@ pub fn table(f: &FuzzRecord) -> String {
         out.push_str("\nlabctl wrong (minimal reproducers):\n\n");
         for m in &f.misses {
             out.push_str(&format!(
-                "- {}: {} → `cargo lab fuzz --only {}` (seed {}){}\n",
+                "- {} (seed {}): {} → `cargo lab fuzz --case {}`{}\n",
                 m.case,
+                f.seed,
                 m.faults.join(" + "),
                 m.minimal.join(" "),
-                f.seed,
                 m.recording
                     .as_deref()
                     .map(|r| format!(", recorded in {r}"))
@@ -1097,6 +1115,12 @@ mod tests {
                 .all(|c| c.len() == 1 && (c[0] == "image-tag-missing" || c[0] == "inference-oom"))
         );
         assert!(chosen(&["no-such-fault".into()]).is_err());
+        // A reproducer: exactly its faults, in delivery order.
+        assert_eq!(
+            one_case(&["inference-command-typo".into(), "trainer-bad-data".into()]).unwrap(),
+            ["trainer-bad-data", "inference-command-typo"]
+        );
+        assert!(one_case(&["image-tag-missing".into(), "inference-oom".into()]).is_err());
     }
 
     #[test]

@@ -96,6 +96,9 @@ enum Cmd {
         /// Do not shrink the cases labctl gets wrong.
         #[arg(long)]
         no_shrink: bool,
+        /// Run one case of exactly these faults (a reproducer the run printed).
+        #[arg(long, num_args = 1.., value_name = "FAULT", conflicts_with = "only")]
+        case: Vec<String>,
         /// Print the grammar and the seed's cases, without a lab.
         #[arg(long)]
         list: bool,
@@ -340,6 +343,7 @@ fn run(args: Args) -> Result<ExitCode> {
             settle,
             time_budget,
             no_shrink,
+            case,
             list,
             out,
             score,
@@ -366,12 +370,16 @@ fn run(args: Args) -> Result<ExitCode> {
                     if !only.is_empty() {
                         command.push_str(&format!(" --only {}", only.join(" ")));
                     }
+                    if !case.is_empty() {
+                        command = format!("cargo lab fuzz --case {}", case.join(" "));
+                    }
                     let out = if out.is_absolute() {
                         out
                     } else {
                         repo.join(out)
                     };
                     let options = fuzz::Options {
+                        case,
                         seed,
                         cases,
                         max_faults,
