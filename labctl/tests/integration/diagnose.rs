@@ -1265,6 +1265,42 @@ mod lab {
         ("no-model-published", "readiness-failing"),
     ];
 
+    /// The fuzzer's minimal reproducers (`LAB_RECORD=1 cargo lab fuzz`): each recording
+    /// `lab/<name>.json` and its expectation in `lab-fuzz.json` (the seed, the faults, the ids
+    /// labctl must report). Every finding id it names is among the findings (at any severity:
+    /// docs/accuracy.md says which are reported below error, and why); check ids are verify's.
+    #[test]
+    fn every_fuzz_reproducer_reports_the_findings_of_its_faults() {
+        let path = fixtures_dir().join("lab-fuzz.json");
+        let text = std::fs::read_to_string(&path).expect("lab-fuzz.json");
+        let all: std::collections::BTreeMap<String, serde_json::Value> =
+            serde_json::from_str(&text).expect("lab-fuzz.json is a map of expectations");
+        assert!(!all.is_empty(), "lab-fuzz.json names no reproducer");
+        let mut failures = Vec::new();
+        for (name, expectation) in &all {
+            let file = format!("lab/{name}.json");
+            let snapshot = labctl::snapshot::load_path(&fixtures_dir().join(&file))
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            let d = labctl::diagnose::diagnose_target(
+                &snapshot,
+                &LabConfig::default(),
+                &Scope::namespace("mlops-lab"),
+                labctl::diagnose::Target::All,
+            );
+            let got: Vec<&str> = d.findings.iter().map(|f| f.id.as_str()).collect();
+            let ids = expectation["expect"]
+                .as_array()
+                .expect("expect: a list of ids");
+            for id in ids.iter().filter_map(|i| i.as_str()) {
+                let finding = CATALOGUE.iter().any(|e| e.id == id);
+                if finding && !got.contains(&id) {
+                    failures.push(format!("{file}: expected {id}, got {got:?}"));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
     #[test]
     fn every_recorded_pipeline_failure_yields_exactly_its_finding() {
         let mut failures = Vec::new();
