@@ -7,12 +7,13 @@
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 
+use crate::poll::Look;
 use crate::process::{ProcessGuard, free_port, run};
+use crate::workspace::workspace_bin;
 
 /// How long a process may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -37,59 +38,6 @@ pub fn require_tool(name: &str) -> Result<PathBuf> {
     )
 }
 
-/// The workspace root.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("testbed is a workspace member")
-        .to_owned()
-}
-
-pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"))
-}
-
-/// A workspace binary (`trainer`, `inference`, `labctl`), built once per process with cargo
-/// (a no-op when up to date).
-pub fn workspace_bin(name: &str) -> Result<PathBuf> {
-    static BUILT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
-    let built =
-        BUILT.get_or_init(|| cargo_build(&["-p", "trainer", "-p", "inference", "-p", "labctl"]));
-    built_bin(built, "debug", name)
-}
-
-/// `cargo build --quiet ARGS` in the workspace; the error is cargo's own output.
-fn cargo_build(args: &[&str]) -> std::result::Result<(), String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args(["build", "--quiet"])
-        .args(args)
-        .current_dir(repo_root())
-        .output()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
-
-/// The path of binary `name` of `profile` once `built` says the build succeeded.
-fn built_bin(
-    built: &std::result::Result<(), String>,
-    profile: &str,
-    name: &str,
-) -> Result<PathBuf> {
-    let path = target_dir().join(profile).join(name);
-    match built {
-        Ok(()) if path.is_file() => Ok(path),
-        Ok(()) => bail!("{} not found after cargo build", path.display()),
-        Err(e) => bail!("cannot build the workspace binaries: {e}"),
-    }
-}
-
 /// Runs the real trainer on the built-in synthetic data; returns the published version.
 pub fn train(model_dir: &Path, seed: u64) -> Result<String> {
     run(Command::new(workspace_bin("trainer")?)
@@ -99,21 +47,16 @@ pub fn train(model_dir: &Path, seed: u64) -> Result<String> {
     Ok(model::read_version(model_dir)?)
 }
 
-/// Waits until something accepts TCP connections on `addr`.
 /// Waits until `addr` accepts TCP connections; fails if the process exits first.
 pub fn wait_for_tcp(addr: SocketAddr, guard: &mut ProcessGuard) -> Result<()> {
-    let deadline = Instant::now() + START_TIMEOUT;
-    while Instant::now() < deadline {
+    let what = format!("{} to listen on {addr}", guard.name);
+    crate::poll::until(&what, START_TIMEOUT, Duration::from_millis(25), || {
         if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return Ok(());
+            return Ok(Look::Ready(()));
         }
         guard.check_alive()?;
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    bail!(
-        "{} did not listen on {addr} within {START_TIMEOUT:?}",
-        guard.name
-    )
+        Ok(Look::NotYet(None))
+    })
 }
 
 /// The real inference server on a free loopback port.
@@ -138,31 +81,33 @@ impl Inference {
             .map(|m| m.len() as usize)
             .unwrap_or(0);
         let mut guard = ProcessGuard::spawn("inference", command, log)?;
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            let text = std::fs::read_to_string(log).unwrap_or_default();
-            let text = text.get(start..).unwrap_or_default();
-            if let Some(addr) = text
-                .lines()
-                .rev()
-                .find_map(|l| l.split("listening addr=").nth(1))
-            {
-                let addr = addr
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .trim_matches('"');
-                let addr = addr
-                    .parse()
-                    .map_err(|_| anyhow!("bad listen address {addr:?} in {}", log.display()))?;
-                return Ok(Self { addr, guard });
-            }
-            guard.check_alive()?;
-            if Instant::now() > deadline {
-                bail!("inference did not log its address within {START_TIMEOUT:?}");
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
+        let addr = crate::poll::until(
+            "inference to log its address",
+            START_TIMEOUT,
+            Duration::from_millis(25),
+            || {
+                let text = std::fs::read_to_string(log).unwrap_or_default();
+                let text = text.get(start..).unwrap_or_default();
+                if let Some(addr) = text
+                    .lines()
+                    .rev()
+                    .find_map(|l| l.split("listening addr=").nth(1))
+                {
+                    let addr = addr
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .trim_matches('"');
+                    let addr: SocketAddr = addr
+                        .parse()
+                        .map_err(|_| anyhow!("bad listen address {addr:?} in {}", log.display()))?;
+                    return Ok(Look::Ready(addr));
+                }
+                guard.check_alive()?;
+                Ok(Look::NotYet(None))
+            },
+        )?;
+        Ok(Self { addr, guard })
     }
 }
 

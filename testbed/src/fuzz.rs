@@ -1,7 +1,7 @@
 //! `cargo lab fuzz`: composed faults on the real lab, scored for labctl, k8sgpt and popeye.
 //!
 //! The grammar is data: every fault of [`GRAMMAR`] names the scenario that delivers it (the
-//! lab's own in `scenarios.rs`, or one of [`NEW_SCENARIOS`], faults only the fuzzer injects),
+//! lab's own in `scenarios.rs`, or one of its `FUZZ_SCENARIOS`, faults only the fuzzer injects),
 //! what it occupies ([`Slot`]s: two faults that occupy one slot cannot coexist, one would
 //! hide or undo the other), and its rank (the order faults of one case are delivered in).
 //! What labctl must report is the scenario's expectation; what a peer must say is its
@@ -18,9 +18,8 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::lab::Lab;
-use crate::peers::{self, Case, CaseOptions, Fault, Level, Obj, Record, Tool, Tools};
-use crate::scenarios::{Expect, Scenario, commit_patches, json_patch, restart_inference};
-use crate::topology::{NAMESPACE, PIN_NODE};
+use crate::peers::{self, Case, CaseOptions, Fault, Level, Record, Tool, Tools};
+use crate::scenarios::{FUZZ_SCENARIOS, Scenario};
 
 /// What a fault takes over. Two faults that occupy the same slot are not composed: they act
 /// on one object (one would mask or overwrite the other), or one takes away what the other
@@ -135,183 +134,6 @@ pub fn composable(faults: &[String]) -> bool {
         })
     })
 }
-
-const INFERENCE_POD: Obj = Obj {
-    kind: "Pod",
-    namespace: NAMESPACE,
-    name: "inference-",
-};
-const INFERENCE_DEPLOYMENT: Obj = Obj {
-    kind: "Deployment",
-    namespace: NAMESPACE,
-    name: "inference",
-};
-const PIPELINE: Obj = Obj {
-    kind: "",
-    namespace: NAMESPACE,
-    name: "",
-};
-const PIN_NODE_OBJ: Obj = Obj {
-    kind: "Node",
-    namespace: "",
-    name: PIN_NODE,
-};
-
-/// The taint [`NEW_SCENARIOS`]' `pin-node-tainted` puts on the pin node.
-const TAINT_KEY: &str = "mlops-lab/fuzz";
-
-/// Faults only the fuzzer injects (the lab end to end does not run them). Each is delivered
-/// as a user would break a homelab: a commit Argo CD syncs, or an action on the node.
-pub const NEW_SCENARIOS: &[Scenario] = &[
-    Scenario {
-        name: "service-target-port-wrong",
-        description: "a commit points the Service's targetPort at 9999, a port no container of inference has: the endpoints are ready, the ingress cannot connect",
-        expect: &[Expect::CheckSays(
-            "verify",
-            "service-selects-pods",
-            "targetPort 9999",
-        )],
-        apply: |lab| {
-            commit_patches(
-                lab,
-                "Service targetPort 9999",
-                &[json_patch(
-                    "Service",
-                    r#"[{"op":"replace","path":"/spec/ports/0/targetPort","value":9999}]"#,
-                )],
-            )?;
-            lab.wait_for("Argo CD to apply the targetPort", SYNC, |lab| {
-                let port = lab.kubectl(&[
-                    "-n",
-                    NAMESPACE,
-                    "get",
-                    "service",
-                    "inference",
-                    "-o",
-                    "jsonpath={.spec.ports[0].targetPort}",
-                ])?;
-                Ok(port.trim() == "9999")
-            })
-        },
-        undo: |lab| lab.reset(false),
-    },
-    Scenario {
-        name: "ingress-class-wrong",
-        description: "a commit gives the Ingress ingressClassName nginx, a class no controller of the lab serves: Traefik ignores it, the host is not routed",
-        expect: &[Expect::CheckSays(
-            "verify",
-            "ingress-routes-host",
-            "ingressClassName",
-        )],
-        apply: |lab| {
-            commit_patches(
-                lab,
-                "Ingress class nginx",
-                &[json_patch(
-                    "Ingress",
-                    r#"[{"op":"add","path":"/spec/ingressClassName","value":"nginx"}]"#,
-                )],
-            )
-        },
-        undo: |lab| lab.reset(false),
-    },
-    Scenario {
-        name: "inference-cpu-too-big",
-        description: "a commit makes inference request 64 CPUs, more than the pin node has: its new pod stays Pending (Insufficient cpu)",
-        expect: &[Expect::Pipeline("insufficient-resources")],
-        apply: |lab| {
-            commit_patches(
-                lab,
-                "inference: request 64 CPUs",
-                &[json_patch(
-                    "Deployment",
-                    r#"[{"op":"add","path":"/spec/template/spec/containers/0/resources/requests/cpu","value":"64"}]"#,
-                )],
-            )
-        },
-        undo: |lab| lab.reset(false),
-    },
-    Scenario {
-        name: "inference-configmap-missing",
-        description: "a commit gives inference an environment variable from ConfigMap inference-settings, which does not exist: CreateContainerConfigError",
-        expect: &[Expect::Pipeline("config-missing")],
-        apply: |lab| {
-            commit_patches(
-                lab,
-                "inference: a setting from ConfigMap inference-settings",
-                &[json_patch(
-                    "Deployment",
-                    r#"[{"op":"add","path":"/spec/template/spec/containers/0/env/-","value":{"name":"LAB_SETTING","valueFrom":{"configMapKeyRef":{"name":"inference-settings","key":"setting"}}}}]"#,
-                )],
-            )
-        },
-        undo: |lab| lab.reset(false),
-    },
-    Scenario {
-        name: "pin-node-tainted",
-        description: "the pin node gets a NoSchedule taint no pod tolerates and inference's pod is replaced: the new pod cannot go back to the node that holds its volume",
-        expect: &[Expect::Finding("pv-node-unavailable")],
-        apply: |lab| {
-            lab.kubectl(&[
-                "taint",
-                "node",
-                PIN_NODE,
-                &format!("{TAINT_KEY}=broken:NoSchedule"),
-                "--overwrite",
-            ])?;
-            restart_inference(lab)
-        },
-        undo: |lab| {
-            lab.kubectl(&["taint", "node", PIN_NODE, &format!("{TAINT_KEY}-")])?;
-            Ok(())
-        },
-    },
-];
-
-/// The peers' rule of [`NEW_SCENARIOS`]: the object, and the words that name the cause.
-pub const NEW_FAULTS: &[Fault] = &[
-    Fault {
-        scenario: "service-target-port-wrong",
-        objects: &[Obj {
-            kind: "Service",
-            namespace: NAMESPACE,
-            name: "inference",
-        }],
-        words: &["9999", "targetport", "target port"],
-        breaks: &[PIPELINE],
-    },
-    Fault {
-        scenario: "ingress-class-wrong",
-        objects: &[Obj {
-            kind: "Ingress",
-            namespace: NAMESPACE,
-            name: "inference",
-        }],
-        words: &["nginx", "ingressclass", "ingress class"],
-        breaks: &[PIPELINE],
-    },
-    Fault {
-        scenario: "inference-cpu-too-big",
-        objects: &[INFERENCE_POD, INFERENCE_DEPLOYMENT],
-        words: &["insufficient cpu"],
-        breaks: &[PIPELINE],
-    },
-    Fault {
-        scenario: "inference-configmap-missing",
-        objects: &[INFERENCE_POD, INFERENCE_DEPLOYMENT],
-        words: &["inference-settings", "createcontainerconfigerror"],
-        breaks: &[PIPELINE],
-    },
-    Fault {
-        scenario: "pin-node-tainted",
-        objects: &[INFERENCE_POD, INFERENCE_DEPLOYMENT, PIN_NODE_OBJ],
-        words: &["taint", "untolerated"],
-        breaks: &[PIPELINE, PIN_NODE_OBJ],
-    },
-];
-
-/// How long Argo CD may take to apply a pushed commit.
-const SYNC: Duration = Duration::from_secs(120);
 
 /// A small deterministic generator (splitmix64): the same seed gives the same cases on every
 /// machine, without a dependency.
@@ -651,33 +473,11 @@ pub fn run(repo: &Path, dir: &Path, o: &Options) -> Result<FuzzRecord> {
     Ok(record)
 }
 
-/// Waits (up to a minute) until Argo CD has compared the Application with the head of the
-/// lab's Git, asking it to refresh again every few seconds. Two faults committed within a
-/// second set the refresh annotation twice to the same value: the second is no change, no
-/// event, so Argo CD refreshes once and may stay on the first commit until its next poll
-/// (three minutes), after the case's settle bound. Best effort: a first install's deleted
-/// Application, or a sync that waits forever, is the fault's own business.
+/// After each fault of a case: Argo CD has compared the Application with the head of the
+/// lab's Git (up to a minute, see [`Lab::wait_compared_with_head`]). Best effort: a first
+/// install's deleted Application, or a sync that waits forever, is the fault's own business.
 fn argocd_caught_up(lab: &mut Lab) {
-    let Ok(head) = lab.git.head() else { return };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let compared = crate::gitops::application(&lab.cp)
-            .map(|app| app["status"]["sync"]["revision"] == head.as_str())
-            .unwrap_or(true);
-        if compared || Instant::now() > deadline {
-            return;
-        }
-        let _ = lab.kubectl(&[
-            "-n",
-            crate::gitops::ARGOCD_NAMESPACE,
-            "annotate",
-            "application",
-            crate::gitops::APP,
-            "argocd.argoproj.io/refresh-",
-        ]);
-        let _ = crate::gitops::refresh(&lab.cp);
-        std::thread::sleep(Duration::from_secs(5));
-    }
+    let _ = lab.wait_compared_with_head(Duration::from_secs(60));
 }
 
 /// Copies the minimal case's snapshot into labctl's recordings as `fuzz-<faults>.json`, and
@@ -723,7 +523,7 @@ pub fn grammar_table() -> String {
     let mut out = String::from("| fault | occupies | rank | delivered by |\n|---|---|---|---|\n");
     for f in GRAMMAR {
         let slots: Vec<String> = f.slots.iter().map(|s| format!("{s:?}")).collect();
-        let new = NEW_SCENARIOS.iter().any(|s| s.name == f.name);
+        let new = FUZZ_SCENARIOS.iter().any(|s| s.name == f.name);
         let description = peers::scenario(f.name).map_or("", |s| s.description);
         out.push_str(&format!(
             "| {}{} | {} | {} | {} |\n",
@@ -997,6 +797,8 @@ fn median(v: &mut [f64]) -> f64 {
 mod tests {
     use super::*;
     use crate::peers::{LABCTL_DIAGNOSE, LABCTL_VERIFY, ToolRun};
+    use crate::scenarios::SCENARIOS;
+    use crate::topology::NAMESPACE;
 
     #[test]
     fn every_fault_of_the_grammar_has_a_scenario_and_a_rule_and_every_scenario_is_in_it() {
@@ -1005,14 +807,14 @@ mod tests {
             assert!(peers::fault(f.name).is_some(), "{}", f.name);
             assert!(!f.slots.is_empty() && f.rank <= 2, "{}", f.name);
         }
-        for s in crate::scenarios::SCENARIOS.iter().chain(NEW_SCENARIOS) {
+        for s in SCENARIOS.iter().chain(FUZZ_SCENARIOS) {
             assert!(
                 grammar(s.name).is_some(),
                 "{} is not in the grammar",
                 s.name
             );
         }
-        for s in NEW_SCENARIOS {
+        for s in FUZZ_SCENARIOS {
             assert!(
                 crate::scenarios::find(s.name).is_none(),
                 "{} shadows a lab scenario",

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result};
+use labctl::k8s::application::{Application, REFRESH_ANNOTATION};
 
 use crate::controlplane::{Binaries, ControlPlane};
 use crate::dataplane::{nginx_conf, require_tool, wait_for_tcp};
@@ -386,8 +387,9 @@ fn argocd_command(binary: &Path, component: &str, dir: &Path) -> Command {
     c
 }
 
-/// The lab's Application as the API server has it.
-pub fn application(cp: &ControlPlane) -> Result<serde_json::Value> {
+/// The lab's Application as the API server has it, read with labctl's own types; `None`
+/// when it does not exist.
+pub fn application(cp: &ControlPlane) -> Result<Option<Application>> {
     let out = cp.kubectl(&[
         "-n",
         ARGOCD_NAMESPACE,
@@ -399,21 +401,30 @@ pub fn application(cp: &ControlPlane) -> Result<serde_json::Value> {
         "--ignore-not-found",
     ])?;
     if out.trim().is_empty() {
-        return Ok(serde_json::Value::Null);
+        return Ok(None);
     }
-    Ok(serde_json::from_str(&out)?)
+    let value: serde_json::Value = serde_json::from_str(&out)?;
+    Ok(Some(Application::from_value(&value)?))
 }
 
 /// One line of what Argo CD says of the Application.
-pub fn describe(app: &serde_json::Value) -> String {
-    let s = &app["status"];
+pub fn describe(app: &Application) -> String {
+    let s = &app.status;
+    let dash = |v: &str| {
+        if v.is_empty() {
+            "-".to_owned()
+        } else {
+            v.to_owned()
+        }
+    };
+    let op = s.operation_state.clone().unwrap_or_default();
     format!(
         "sync {} at {}, health {}, operation {} ({})",
-        s["sync"]["status"].as_str().unwrap_or("-"),
-        s["sync"]["revision"].as_str().unwrap_or("-"),
-        s["health"]["status"].as_str().unwrap_or("-"),
-        s["operationState"]["phase"].as_str().unwrap_or("-"),
-        s["operationState"]["message"].as_str().unwrap_or("-"),
+        dash(&s.sync.status),
+        dash(&s.sync.revision),
+        dash(&s.health.status),
+        dash(&op.phase),
+        dash(&op.message),
     )
 }
 
@@ -427,7 +438,7 @@ pub fn refresh(cp: &ControlPlane) -> Result<()> {
         "--overwrite",
         "application",
         APP,
-        "argocd.argoproj.io/refresh=normal",
+        &format!("{REFRESH_ANNOTATION}=normal"),
     ])?;
     Ok(())
 }

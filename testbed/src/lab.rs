@@ -5,20 +5,23 @@
 //! the `Lab` stops every process it started. `Lab::keep` leaves them running and records their
 //! pids in `.lab/state.json` for `cargo lab down` and `cargo lab drill`.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use serde_json::json;
+use labctl::k8s::application::{Application, REFRESH_ANNOTATION};
+use serde::{Deserialize, Serialize};
 
 use crate::addons::{self, LOAD_BALANCER_IP};
 use crate::controlplane::{Binaries, ControlPlane};
-use crate::dataplane::{self, Dnsmasq, HOST};
+use crate::dataplane::{Dnsmasq, HOST};
 use crate::gitops::{self, ArgoCd, GitServer};
 use crate::images::{self, Image};
 use crate::ingress::Traefik;
 use crate::node::{self, Node};
+use crate::poll::Look;
 use crate::process::{Kept, ProcessGuard, stop_pids};
 use crate::registry::{self, LabRegistry};
 use crate::topology::{NAMESPACE, PIN_NODE};
@@ -27,39 +30,87 @@ use crate::topology::{NAMESPACE, PIN_NODE};
 /// node (its containers removed), the control plane last.
 #[derive(Debug)]
 pub struct Lab {
-    pub dns: Option<Dnsmasq>,
-    pub traefik: Traefik,
-    pub argocd: ArgoCd,
-    pub git: GitServer,
-    pub provisioner: Option<ProcessGuard>,
+    dns: Option<Dnsmasq>,
+    traefik: Traefik,
+    argocd: ArgoCd,
+    git: GitServer,
+    provisioner: Option<ProcessGuard>,
     /// The registry the node pulls the workload images from (stopped before the node, whose
     /// bridge carries its address).
-    pub registry: LabRegistry,
-    pub node: Node,
-    pub cp: ControlPlane,
-    pub bins: Binaries,
-    pub repo: PathBuf,
-    pub dir: PathBuf,
+    registry: LabRegistry,
+    node: Node,
+    cp: ControlPlane,
+    bins: Binaries,
+    repo: PathBuf,
+    dir: PathBuf,
     /// Where local-path-provisioner creates volumes on the real node.
-    pub storage: PathBuf,
+    storage: PathBuf,
     /// labctl's lab description (`--config`).
+    labctl_config: PathBuf,
+}
+
+/// What a kept lab leaves in `.lab/state.json`: where to reach it, and its processes for
+/// `cargo lab down`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeptLab {
+    /// labctl's (read-only) kubeconfig.
+    pub kubeconfig: PathBuf,
+    pub admin_kubeconfig: PathBuf,
+    pub kubectl: PathBuf,
     pub labctl_config: PathBuf,
+    /// Traefik's web entry point.
+    pub ingress: SocketAddr,
+    /// Pi-hole (dnsmasq), unless a scenario stopped it.
+    pub dns: Option<SocketAddr>,
+    /// The lab's Git repository, as Argo CD clones it.
+    pub git: String,
+    /// Newest last: `cargo lab down` stops them in reverse.
+    pub processes: Vec<Kept>,
 }
 
-/// Where a kept lab's processes and addresses are recorded.
-fn state_file(dir: &Path) -> PathBuf {
-    dir.join("state.json")
+impl KeptLab {
+    fn file(dir: &Path) -> PathBuf {
+        dir.join("state.json")
+    }
+
+    /// The kept lab recorded in `dir`, if any; a file this version cannot read is an error
+    /// (naming it), never a lab taken for stopped.
+    pub fn read(dir: &Path) -> Result<Option<KeptLab>> {
+        let file = Self::file(dir);
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("read {}", file.display())),
+        };
+        let kept = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a kept lab's state", file.display()))?;
+        Ok(Some(kept))
+    }
+
+    fn write(&self, dir: &Path) -> Result<()> {
+        std::fs::write(Self::file(dir), serde_json::to_string_pretty(self)?)?;
+        Ok(())
+    }
+
+    /// The recorded processes that still run: the same pid *and* start time as recorded, so
+    /// a pid the system handed to another process since (a reboot) is never signalled.
+    pub fn running(&self) -> Vec<u32> {
+        self.processes
+            .iter()
+            .filter(|k| k.running())
+            .map(|k| k.pid)
+            .collect()
+    }
 }
 
-/// Pids of a kept lab's processes that still run: the same pid *and* start time as recorded,
-/// so a pid the system handed to another process since (a reboot) is never signalled.
+/// Pids of a kept lab's processes that still run (see [`KeptLab::running`]); none when no lab
+/// is kept or its state cannot be read.
 pub fn kept_pids(dir: &Path) -> Vec<u32> {
-    let Ok(text) = std::fs::read_to_string(state_file(dir)) else {
-        return Vec::new();
-    };
-    let state: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    let kept: Vec<Kept> = serde_json::from_value(state["processes"].clone()).unwrap_or_default();
-    kept.iter().filter(|k| k.running()).map(|k| k.pid).collect()
+    KeptLab::read(dir)
+        .ok()
+        .flatten()
+        .map(|k| k.running())
+        .unwrap_or_default()
 }
 
 /// Stops a kept lab: every recorded pid, newest first, then what the node left (its
@@ -70,7 +121,7 @@ pub fn down(dir: &Path) -> Result<usize> {
     stop_pids(&pids, Duration::from_secs(5));
     node::cleanup(&dir.join("node"));
     registry::remove(&dir.join("registry"));
-    let _ = std::fs::remove_file(state_file(dir));
+    let _ = std::fs::remove_file(KeptLab::file(dir));
     Ok(pids.len())
 }
 
@@ -367,19 +418,18 @@ impl Lab {
     pub fn wait_operation(&mut self, revision: &str, timeout: Duration) -> Result<()> {
         let what = format!("Argo CD to sync {revision}");
         self.wait_for(&what, timeout, |lab| {
-            let app = gitops::application(&lab.cp)?;
-            let s = &app["status"];
-            let op = &s["operationState"];
-            let ran = op["syncResult"]["revision"] == revision
-                || op["operation"]["sync"]["revision"] == revision;
-            if ran && matches!(op["phase"].as_str(), Some("Failed" | "Error")) {
+            let app = lab.application()?;
+            let s = &app.status;
+            let op = s.operation_state.clone().unwrap_or_default();
+            let ran = op.sync_result.revision == revision || op.operation.sync.revision == revision;
+            if ran && matches!(op.phase.as_str(), "Failed" | "Error") {
                 bail!(
                     "Argo CD's sync of {revision} failed: {}",
                     gitops::describe(&app)
                 );
             }
-            let synced = s["sync"]["status"] == "Synced" && s["sync"]["revision"] == revision;
-            let idle = !matches!(op["phase"].as_str(), Some("Running" | "Terminating"));
+            let synced = s.sync.status == "Synced" && s.sync.revision == revision;
+            let idle = !matches!(op.phase.as_str(), "Running" | "Terminating");
             if synced && idle {
                 Ok(true)
             } else {
@@ -392,17 +442,56 @@ impl Lab {
     pub fn wait_argocd_healthy(&mut self, revision: &str, timeout: Duration) -> Result<()> {
         let what = format!("the Application to be Synced to {revision} and Healthy");
         self.wait_for(&what, timeout, |lab| {
-            let app = gitops::application(&lab.cp)?;
-            let s = &app["status"];
-            if s["sync"]["status"] == "Synced"
-                && s["sync"]["revision"] == revision
-                && s["health"]["status"] == "Healthy"
+            let app = lab.application()?;
+            let s = &app.status;
+            if s.sync.status == "Synced"
+                && s.sync.revision == revision
+                && s.health.status == "Healthy"
             {
                 Ok(true)
             } else {
                 bail!("{}", gitops::describe(&app))
             }
         })
+    }
+
+    /// Waits until Argo CD has compared the Application with the head of the lab's Git,
+    /// asking it to refresh again every few seconds. Two commits within one second set the
+    /// refresh annotation twice to the same value: the second is no change, no event, so Argo
+    /// CD refreshes once and may stay on the first commit until its next poll (three
+    /// minutes).
+    pub fn wait_compared_with_head(&mut self, timeout: Duration) -> Result<()> {
+        let head = self.git.head()?;
+        crate::poll::until(
+            "Argo CD to compare with Git's head",
+            timeout,
+            Duration::from_secs(5),
+            || {
+                let app = self.application()?;
+                if app.status.sync.revision == head {
+                    return Ok(Look::Ready(()));
+                }
+                let _ = self.kubectl(&[
+                    "-n",
+                    gitops::ARGOCD_NAMESPACE,
+                    "annotate",
+                    "application",
+                    gitops::APP,
+                    &format!("{REFRESH_ANNOTATION}-"),
+                ]);
+                gitops::refresh(&self.cp)?;
+                Ok(Look::NotYet(Some(anyhow::anyhow!(
+                    "{}",
+                    gitops::describe(&app)
+                ))))
+            },
+        )
+    }
+
+    /// The lab's Application, read through labctl's own reader; an error when it does not
+    /// exist.
+    pub fn application(&self) -> Result<Application> {
+        gitops::application(&self.cp)?.context("the lab's Application does not exist")
     }
 
     /// The directory of the model volume on the real node (the PersistentVolume's path).
@@ -475,34 +564,34 @@ impl Lab {
             .count())
     }
 
-    /// Polls `done` every 500 ms until it says true; errors name `what` on timeout.
+    /// Polls `done` every 500 ms (with [`crate::poll::until`]) until it says true; an error of
+    /// `done` is "not yet" and its reason on timeout. Fails at once when a process of the lab
+    /// has died.
     pub fn wait_for(
         &mut self,
         what: &str,
         timeout: Duration,
         mut done: impl FnMut(&mut Lab) -> Result<bool>,
     ) -> Result<()> {
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            match done(self) {
-                Ok(true) => return Ok(()),
-                Ok(false) => {}
-                Err(e) if std::time::Instant::now() > deadline => {
-                    return Err(e.context(format!("waiting for {what}")));
-                }
-                Err(_) => {}
-            }
-            if std::time::Instant::now() > deadline {
-                bail!("timed out after {timeout:?} waiting for {what}");
-            }
-            self.cp.check_alive()?;
-            self.node.check_alive()?;
-            self.registry.check_alive()?;
-            self.traefik.guard.check_alive()?;
-            self.argocd.check_alive()?;
-            self.git.check_alive()?;
-            std::thread::sleep(Duration::from_millis(500));
-        }
+        crate::poll::until(what, timeout, Duration::from_millis(500), || {
+            let reason = match done(self) {
+                Ok(true) => return Ok(Look::Ready(())),
+                Ok(false) => None,
+                Err(e) => Some(e),
+            };
+            self.check_alive()?;
+            Ok(Look::NotYet(reason))
+        })
+    }
+
+    /// An error naming the first of the lab's processes that has died.
+    fn check_alive(&mut self) -> Result<()> {
+        self.cp.check_alive()?;
+        self.node.check_alive()?;
+        self.registry.check_alive()?;
+        self.traefik.guard.check_alive()?;
+        self.argocd.check_alive()?;
+        self.git.check_alive()
     }
 
     /// Stops the provisioner: its process and its Deployment (as a crashed or scaled-down
@@ -583,7 +672,7 @@ impl Lab {
         config: &Path,
         args: &[&str],
     ) -> Result<(i32, String, String)> {
-        let out = Command::new(dataplane::workspace_bin("labctl")?)
+        let out = Command::new(crate::workspace::workspace_bin("labctl")?)
             .arg("--kubeconfig")
             .arg(&self.cp.labctl_kubeconfig)
             .arg("--config")
@@ -596,6 +685,81 @@ impl Lab {
             String::from_utf8_lossy(&out.stdout).into_owned(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
         ))
+    }
+
+    /// The repository the lab was built from.
+    pub fn repo(&self) -> &Path {
+        &self.repo
+    }
+
+    /// labctl's lab description (`--config`).
+    pub fn labctl_config(&self) -> &Path {
+        &self.labctl_config
+    }
+
+    /// The kubeconfig of user `labctl` (the shipped read-only ClusterRole).
+    pub fn labctl_kubeconfig(&self) -> &Path {
+        &self.cp.labctl_kubeconfig
+    }
+
+    /// The kubeconfig of the lab's admin (what the peers run with).
+    pub fn admin_kubeconfig(&self) -> &Path {
+        &self.cp.admin_kubeconfig
+    }
+
+    /// Pi-hole's address, unless a scenario stopped it.
+    pub fn dns_addr(&self) -> Option<SocketAddr> {
+        self.dns.as_ref().map(|d| d.addr)
+    }
+
+    /// A file of the lab's Git clone (a scenario edits it, then [`Lab::commit`]s or
+    /// [`Lab::push`]es).
+    pub fn git_file(&self, relative: &str) -> PathBuf {
+        self.git.file(relative)
+    }
+
+    /// Commits what a scenario changed in the lab's Git clone, without asking Argo CD to
+    /// refresh (a first install applies the Application afterwards); returns the revision.
+    pub fn commit(&self, message: &str) -> Result<String> {
+        self.git.commit(message)
+    }
+
+    /// Stops the real node's kubelet (its containers keep running, as on a node whose
+    /// kubelet crashed).
+    pub fn stop_kubelet(&mut self) {
+        self.node.stop_kubelet();
+    }
+
+    pub fn start_kubelet(&mut self) -> Result<()> {
+        self.node.start_kubelet()
+    }
+
+    /// Removes the node's containerd references to image `name`, as the kubelet's image
+    /// garbage collection does.
+    pub fn forget_images(&self, name: &str) -> Result<()> {
+        self.node.forget_images(name)
+    }
+
+    /// Rewrites containerd's `hosts.toml` for the lab's registry: with its CA, or without (a
+    /// node nobody gave the CA to).
+    pub fn trust_registry(&self, with_ca: bool) -> Result<()> {
+        let ca = with_ca.then(|| self.registry.ca_file());
+        self.node.trust_registry(&registry::host(), ca)
+    }
+
+    /// Restarts the lab's registry on the same address, with TLS or in plain HTTP.
+    pub fn restart_registry(&mut self, tls: bool) -> Result<()> {
+        self.registry.restart(tls)
+    }
+
+    pub fn stop_registry(&mut self) {
+        self.registry.stop();
+    }
+
+    /// Applies `testbed/addons/local-path.yaml` again (its StorageClass, after a scenario
+    /// deleted it).
+    pub fn reinstall_local_path(&self) -> Result<()> {
+        addons::apply(&self.cp, &self.repo, "local-path.yaml", &self.storage)
     }
 
     /// Leaves every process running and records the pids for `cargo lab down`.
@@ -621,21 +785,21 @@ impl Lab {
         pids.extend(registry.detach());
         pids.extend(git.pids());
         pids.extend(argocd.pids());
-        let state = json!({
-            "kubeconfig": cp.labctl_kubeconfig,
-            "admin_kubeconfig": cp.admin_kubeconfig,
-            "kubectl": cp.kubectl_bin,
-            "labctl_config": labctl_config,
-            "ingress": traefik.addr.to_string(),
-            "dns": dns.as_ref().map(|d| d.addr.to_string()),
-            "git": git_url,
-            "processes": pids.iter().copied()
-                .chain([traefik.guard.detach()])
-                .chain(dns.map(|d| d.guard.detach()))
-                .filter_map(Kept::of)
-                .collect::<Vec<_>>(),
-        });
-        std::fs::write(state_file(&dir), serde_json::to_string_pretty(&state)?)?;
+        let ingress = traefik.addr;
+        let dns_addr = dns.as_ref().map(|d| d.addr);
+        pids.push(traefik.guard.detach());
+        pids.extend(dns.map(|d| d.guard.detach()));
+        KeptLab {
+            kubeconfig: cp.labctl_kubeconfig.clone(),
+            admin_kubeconfig: cp.admin_kubeconfig.clone(),
+            kubectl: cp.kubectl_bin.clone(),
+            labctl_config,
+            ingress,
+            dns: dns_addr,
+            git: git_url,
+            processes: pids.into_iter().filter_map(Kept::of).collect(),
+        }
+        .write(&dir)?;
         Ok(())
     }
 }
@@ -661,9 +825,49 @@ fn labctl_toml(
 mod tests {
     use super::*;
 
+    fn kept(processes: Vec<Kept>) -> KeptLab {
+        KeptLab {
+            kubeconfig: "/lab/labctl.kubeconfig".into(),
+            admin_kubeconfig: "/lab/admin.kubeconfig".into(),
+            kubectl: "/cache/kubectl".into(),
+            labctl_config: "/lab/labctl.toml".into(),
+            ingress: "127.0.0.1:8080".parse().unwrap(),
+            dns: Some("127.0.0.1:5353".parse().unwrap()),
+            git: "http://127.0.0.1:9418/mlops-lab.git".into(),
+            processes,
+        }
+    }
+
+    #[test]
+    fn a_kept_lab_is_read_back_as_written_and_only_its_live_processes_count() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(KeptLab::read(dir.path()).unwrap(), None);
+        assert!(kept_pids(dir.path()).is_empty());
+        let me = Kept::of(std::process::id()).unwrap();
+        // This process, and one with its pid but another start time (a reused pid).
+        let reused = Kept {
+            start: me.start + 1,
+            ..me
+        };
+        let state = kept(vec![me, reused]);
+        state.write(dir.path()).unwrap();
+        assert_eq!(KeptLab::read(dir.path()).unwrap(), Some(state));
+        assert_eq!(kept_pids(dir.path()), vec![std::process::id()]);
+    }
+
+    #[test]
+    fn a_state_file_that_is_not_a_kept_lab_is_an_error_that_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("state.json"), r#"{"processes": "no"}"#).unwrap();
+        let err = KeptLab::read(dir.path()).unwrap_err();
+        assert!(format!("{err:#}").contains("state.json"), "{err:#}");
+        // `cargo lab up` refuses nothing because of it, and `down` stops nothing.
+        assert!(kept_pids(dir.path()).is_empty());
+    }
+
     #[test]
     fn the_labctl_toml_template_is_filled_in_whole() {
-        let repo = crate::dataplane::repo_root();
+        let repo = crate::workspace::repo_root();
         let template = std::fs::read_to_string(repo.join("testbed/addons/labctl.toml")).unwrap();
         let text = labctl_toml(
             &template,

@@ -282,18 +282,63 @@ pub const FAULTS: &[Fault] = &[
     },
 ];
 
+/// The rules of the faults only the fuzzer injects (`scenarios::FUZZ_SCENARIOS`).
+pub const FUZZ_FAULTS: &[Fault] = &[
+    Fault {
+        scenario: "service-target-port-wrong",
+        objects: &[Obj {
+            kind: "Service",
+            namespace: NAMESPACE,
+            name: "inference",
+        }],
+        words: &["9999", "targetport", "target port"],
+        breaks: &[PIPELINE],
+    },
+    Fault {
+        scenario: "ingress-class-wrong",
+        objects: &[Obj {
+            kind: "Ingress",
+            namespace: NAMESPACE,
+            name: "inference",
+        }],
+        words: &["nginx", "ingressclass", "ingress class"],
+        breaks: &[PIPELINE],
+    },
+    Fault {
+        scenario: "inference-cpu-too-big",
+        objects: &[INFERENCE_POD, INFERENCE_DEPLOYMENT],
+        words: &["insufficient cpu"],
+        breaks: &[PIPELINE],
+    },
+    Fault {
+        scenario: "inference-configmap-missing",
+        objects: &[INFERENCE_POD, INFERENCE_DEPLOYMENT],
+        words: &["inference-settings", "createcontainerconfigerror"],
+        breaks: &[PIPELINE],
+    },
+    Fault {
+        scenario: "pin-node-tainted",
+        objects: &[INFERENCE_POD, INFERENCE_DEPLOYMENT, PIN_NODE_OBJ],
+        words: &["taint", "untolerated"],
+        breaks: &[PIPELINE, PIN_NODE_OBJ],
+    },
+];
+
 /// The fault a scenario delivers: one of the lab's scenarios, or one the fuzzer adds
 /// (`fuzz.rs`, faults the lab end to end does not run).
 pub fn fault(scenario: &str) -> Option<&'static Fault> {
     FAULTS
         .iter()
-        .chain(crate::fuzz::NEW_FAULTS)
+        .chain(FUZZ_FAULTS)
         .find(|f| f.scenario == scenario)
 }
 
 /// The scenario of a fault's name: the lab's, or one the fuzzer adds.
 pub fn scenario(name: &str) -> Option<&'static Scenario> {
-    scenarios::find(name).or_else(|| crate::fuzz::NEW_SCENARIOS.iter().find(|s| s.name == name))
+    SCENARIOS
+        .iter()
+        .chain(scenarios::FUZZ_SCENARIOS)
+        .find(|s| s.name == name)
 }
 
 /// One tool's run: how it was called (paths left out), its exit code, wall time and output.
@@ -1120,7 +1165,7 @@ impl Tools {
             .current_dir(repo)
             .status()?;
         anyhow::ensure!(status.success(), "cargo build --release -p labctl failed");
-        let labctl = crate::dataplane::target_dir().join("release/labctl");
+        let labctl = crate::workspace::target_dir().join("release/labctl");
         check_no_other_lab()?;
         let home = dir.join("peers-home");
         std::fs::create_dir_all(home.join(".config"))?;
@@ -1139,9 +1184,9 @@ impl Tools {
         ] {
             let mut c = Command::new(&self.labctl);
             c.arg("--kubeconfig")
-                .arg(&lab.cp.labctl_kubeconfig)
+                .arg(lab.labctl_kubeconfig())
                 .arg("--config")
-                .arg(&lab.labctl_config)
+                .arg(lab.labctl_config())
                 .args(args)
                 .env("NO_COLOR", "1");
             runs.insert(
@@ -1151,7 +1196,7 @@ impl Tools {
         }
         let peer = |program: &Path| {
             let mut c = Command::new(program);
-            c.env("KUBECONFIG", &lab.cp.admin_kubeconfig)
+            c.env("KUBECONFIG", lab.admin_kubeconfig())
                 .env("HOME", &self.home)
                 .env("XDG_CONFIG_HOME", self.home.join(".config"))
                 .env("XDG_CACHE_HOME", self.home.join(".cache"))
@@ -1225,14 +1270,12 @@ pub fn unhealthy(lab: &Lab) -> Vec<String> {
 }
 
 pub(crate) fn wait_healthy(lab: &Lab) -> Vec<String> {
-    let deadline = Instant::now() + HEAL;
-    loop {
-        let u = unhealthy(lab);
-        if u.is_empty() || Instant::now() > deadline {
-            return u;
-        }
-        std::thread::sleep(Duration::from_secs(2));
-    }
+    let mut left = Vec::new();
+    let healed = crate::poll::until("the lab to heal", HEAL, Duration::from_secs(2), || {
+        left = unhealthy(lab);
+        Ok(crate::poll::Look::from_bool(left.is_empty()))
+    });
+    if healed.is_ok() { Vec::new() } else { left }
 }
 
 /// Refuses to start beside another lab: only one may run on a machine (they share the
@@ -1408,21 +1451,12 @@ pub(crate) fn run_case_with(
     }
     let mut not_shown = Vec::new();
     if apply_error.is_none() {
-        let deadline = Instant::now() + options.show;
-        for expect in faults
+        let expects = faults
             .iter()
             .flat_map(|s| s.expect)
             .filter(|e| !options.judged_only || judged_by_peers(e))
-            .filter(|e| !options.judged_only || !matches!(e, Expect::WaitGivesUp(_)))
-        {
-            while let Err(e) = expect.shown(lab) {
-                if Instant::now() > deadline {
-                    not_shown.push(format!("{expect:?}: {e}"));
-                    break;
-                }
-                std::thread::sleep(Duration::from_secs(2));
-            }
-        }
+            .filter(|e| !options.judged_only || !matches!(e, Expect::WaitGivesUp(_)));
+        not_shown = scenarios::wait_shown(lab, expects, options.show);
     }
     let settle_secs = started.elapsed().as_secs_f64();
     let runs = tools.run_all(lab)?;

@@ -6,9 +6,11 @@ use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+
+use crate::poll::Look;
 
 /// Pids of every process started and not yet stopped or detached, so that an interrupt can
 /// stop them all (see [`stop_all_on_interrupt`]).
@@ -90,12 +92,14 @@ impl ProcessGuard {
         };
         running().retain(|p| *p != child.id());
         terminate(child.id());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let exited = crate::poll::until_true(
+            "the process to exit",
+            Duration::from_secs(5),
+            Duration::from_millis(20),
+            || matches!(child.try_wait(), Ok(Some(_))),
+        );
+        if exited.is_ok() {
+            return;
         }
         let _ = child.kill();
         let _ = child.wait();
@@ -122,10 +126,13 @@ pub fn stop_pids(pids: &[u32], grace: Duration) {
     for pid in pids {
         terminate(*pid);
     }
-    let deadline = Instant::now() + grace;
-    while Instant::now() < deadline && pids.iter().any(|p| alive(*p)) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // Those still alive after `grace` are killed below.
+    let _ = crate::poll::until_true(
+        "the processes to exit",
+        grace,
+        Duration::from_millis(100),
+        || !pids.iter().any(|p| alive(*p)),
+    );
     for pid in pids.iter().filter(|p| alive(**p)) {
         signal(*pid, "-KILL");
     }
@@ -199,27 +206,23 @@ pub fn free_port() -> Result<u16> {
     bail!("no free loopback port found")
 }
 
-/// Polls `ready` every 100 ms until it returns true, `timeout` passes (error naming `what`),
-/// or one of `guards` dies (error with its log).
+/// Polls `ready` every 100 ms (with [`crate::poll::until`]) until it returns true, `timeout`
+/// passes (error naming `what`), or one of `guards` dies (error with its log).
 pub fn wait_until(
     what: &str,
     timeout: Duration,
     guards: &mut [&mut ProcessGuard],
     mut ready: impl FnMut() -> bool,
 ) -> Result<()> {
-    let deadline = Instant::now() + timeout;
-    loop {
+    crate::poll::until(what, timeout, Duration::from_millis(100), || {
         if ready() {
-            return Ok(());
+            return Ok(Look::Ready(()));
         }
         for g in guards.iter_mut() {
             g.check_alive()?;
         }
-        if Instant::now() > deadline {
-            bail!("timed out after {timeout:?} waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        Ok(Look::NotYet(None))
+    })
 }
 
 /// The last `n` lines of a log file.
@@ -250,6 +253,7 @@ pub fn run(command: &mut Command) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     #[test]
     fn a_kept_process_is_found_by_pid_and_start_time() {

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
@@ -127,58 +127,6 @@ fn without_userinfo(url: &str) -> String {
     }
 }
 
-/// Builds `trainer` and `inference` in release for `platform` and returns the directory
-/// holding them. The host's platform builds into `target/release` as the lab's build does
-/// (so they share it); another is cross-compiled with its Rust target and Debian's
-/// `<triple>-gcc` as linker, set for this cargo run only. cargo's progress goes to stderr.
-pub fn cargo_build(repo: &Path, platform: Platform) -> Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = Command::new(&cargo);
-    command
-        .args(["build", "--release", "--locked"])
-        .args(images::PROGRAMS.iter().flat_map(|p| ["-p", p]))
-        .current_dir(repo)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    let target = crate::dataplane::target_dir();
-    let out = if Some(platform) == Platform::host() {
-        target.join("release")
-    } else {
-        let triple = platform.rust_target();
-        let linker = format!("{}-gcc", platform.gnu());
-        let found = Command::new(&linker).arg("--version").output();
-        if !found.is_ok_and(|o| o.status.success()) {
-            bail!(
-                "the cross linker {linker} is missing: install gcc-{} (scripts/install-deps)",
-                platform.gnu()
-            );
-        }
-        let libdir = Command::new("rustc")
-            .args(["--print", "target-libdir", "--target", triple])
-            .current_dir(repo)
-            .output()
-            .context("run rustc")?;
-        let libdir = PathBuf::from(String::from_utf8_lossy(&libdir.stdout).trim());
-        if !libdir.is_dir() {
-            bail!(
-                "the Rust target {triple} is not installed: rustup target add {triple} (scripts/install-deps)"
-            );
-        }
-        let var = format!(
-            "CARGO_TARGET_{}_LINKER",
-            triple.to_uppercase().replace('-', "_")
-        );
-        command.args(["--target", triple]).env(var, linker);
-        target.join(triple).join("release")
-    };
-    eprintln!("lab: images: cargo build --release for {platform} (the first build takes minutes)");
-    let status = command.status().context("run cargo")?;
-    if !status.success() {
-        bail!("cargo build for {platform} failed ({status}); its messages are above");
-    }
-    Ok(out)
-}
-
 /// One program's images.
 #[derive(Debug, Clone)]
 pub struct Program {
@@ -193,7 +141,7 @@ pub struct Program {
 pub fn build(repo: &Path, platforms: &[Platform], provenance: &Provenance) -> Result<Vec<Program>> {
     let mut dirs = Vec::new();
     for platform in platforms {
-        dirs.push((*platform, cargo_build(repo, *platform)?));
+        dirs.push((*platform, crate::workspace::build_release(repo, *platform)?));
     }
     let annotations = provenance.annotations();
     images::PROGRAMS

@@ -7,11 +7,12 @@
 //! [`commit_patches`]). Everything else (nodes, the StorageClass, the provisioner, Pi-hole) is
 //! changed directly. Undo restores Git and lets Argo CD sync it back.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
 use crate::lab::Lab;
+use crate::poll::Look;
 use crate::registry;
 use crate::topology::{KWOK_NODE, NAMESPACE, PIN_NODE};
 
@@ -90,6 +91,35 @@ impl Expect {
             }
         }
     }
+}
+
+/// Waits (every 2 s) until labctl reports each of `expects`, all of them within `within`;
+/// returns those that did not show, each with what labctl reported instead.
+pub fn wait_shown<'a>(
+    lab: &Lab,
+    expects: impl IntoIterator<Item = &'a Expect>,
+    within: Duration,
+) -> Vec<String> {
+    let deadline = Instant::now() + within;
+    let mut not_shown = Vec::new();
+    for expect in expects {
+        let mut why = String::new();
+        let left = deadline.saturating_duration_since(Instant::now());
+        let what = format!("{expect:?}");
+        let shown = crate::poll::until(&what, left, Duration::from_secs(2), || {
+            Ok(match expect.shown(lab) {
+                Ok(()) => Look::Ready(()),
+                Err(e) => {
+                    why = e;
+                    Look::NotYet(None)
+                }
+            })
+        });
+        if shown.is_err() {
+            not_shown.push(format!("{expect:?}: {why}"));
+        }
+    }
+    not_shown
 }
 
 /// `labctl ARGS -o json` lists the finding `id` (with an evidence line containing `text`).
@@ -177,14 +207,14 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: &[Expect::Finding("pv-node-missing")],
         apply: |lab| {
             // A node taken out of the cluster: its kubelet stops, then `kubectl delete node`.
-            lab.node.stop_kubelet();
+            lab.stop_kubelet();
             lab.kubectl(&["delete", "node", PIN_NODE, "--wait=true"])?;
             // The pod GC removes pods of a deleted node; the Deployment recreates them.
             restart_inference(lab)
         },
         undo: |lab| {
             // A kubelet that starts registers its Node again.
-            lab.node.start_kubelet()?;
+            lab.start_kubelet()?;
             wait_node_ready(lab, PIN_NODE)?;
             lab.reset(false)
         },
@@ -195,7 +225,7 @@ pub const SCENARIOS: &[Scenario] = &[
         expect: &[Expect::Finding("pv-node-unavailable")],
         apply: |lab| {
             lab.kubectl(&["cordon", PIN_NODE])?;
-            lab.node.stop_kubelet();
+            lab.stop_kubelet();
             lab.wait_for(
                 "the node to turn NotReady",
                 Duration::from_secs(90),
@@ -205,7 +235,7 @@ pub const SCENARIOS: &[Scenario] = &[
             restart_inference(lab)
         },
         undo: |lab| {
-            lab.node.start_kubelet()?;
+            lab.start_kubelet()?;
             lab.kubectl(&["uncordon", PIN_NODE])?;
             wait_node_ready(lab, PIN_NODE)?;
             lab.reset(false)
@@ -237,7 +267,7 @@ pub const SCENARIOS: &[Scenario] = &[
             first_install(lab)
         },
         undo: |lab| {
-            crate::addons::apply(&lab.cp, &lab.repo, "local-path.yaml", &lab.storage)?;
+            lab.reinstall_local_path()?;
             lab.reset(true)
         },
     },
@@ -266,7 +296,7 @@ pub const SCENARIOS: &[Scenario] = &[
                     r#"[{"op":"replace","path":"/spec/accessModes","value":["ReadWriteMany"]}]"#,
                 )],
             )?;
-            lab.git.commit("The model volume is ReadWriteMany")?;
+            lab.commit("The model volume is ReadWriteMany")?;
             first_install(lab)
         },
         undo: |lab| lab.reset(true),
@@ -300,7 +330,7 @@ pub const SCENARIOS: &[Scenario] = &[
                     r#"[{"op":"add","path":"/metadata/annotations/argocd.argoproj.io~1sync-wave","value":"-1"}]"#,
                 )],
             )?;
-            lab.git.commit("The model volume first (sync wave -1)")?;
+            lab.commit("The model volume first (sync wave -1)")?;
             first_install(lab)
         },
         undo: |lab| lab.reset(true),
@@ -322,8 +352,7 @@ pub const SCENARIOS: &[Scenario] = &[
                     ),
                 ],
             )?;
-            lab.git
-                .commit("Only the suspended trainer CronJob uses the model volume")?;
+            lab.commit("Only the suspended trainer CronJob uses the model volume")?;
             first_install(lab)
         },
         undo: |lab| lab.reset(true),
@@ -358,7 +387,7 @@ pub const SCENARIOS: &[Scenario] = &[
         apply: |lab| {
             // The overlay's settings hold the host (its replacements write it into the
             // Ingress): the commit a user makes.
-            let settings = lab.git.file("manifests/overlays/lab/settings.yaml");
+            let settings = lab.git_file("manifests/overlays/lab/settings.yaml");
             let text = std::fs::read_to_string(&settings)?;
             anyhow::ensure!(
                 text.contains("host: model.homelab"),
@@ -441,12 +470,11 @@ pub const SCENARIOS: &[Scenario] = &[
             "x509: certificate signed by unknown authority",
         )],
         apply: |lab| {
-            lab.node.trust_registry(&registry::host(), None)?;
+            lab.trust_registry(false)?;
             pull_inference_again(lab)
         },
         undo: |lab| {
-            let ca = lab.registry.ca_file().to_owned();
-            lab.node.trust_registry(&registry::host(), Some(&ca))?;
+            lab.trust_registry(true)?;
             heal_inference(lab)
         },
     },
@@ -458,11 +486,11 @@ pub const SCENARIOS: &[Scenario] = &[
             "server gave HTTP response to HTTPS client",
         )],
         apply: |lab| {
-            lab.registry.restart(false)?;
+            lab.restart_registry(false)?;
             pull_inference_again(lab)
         },
         undo: |lab| {
-            lab.registry.restart(true)?;
+            lab.restart_registry(true)?;
             heal_inference(lab)
         },
     },
@@ -474,11 +502,11 @@ pub const SCENARIOS: &[Scenario] = &[
             "connection refused",
         )],
         apply: |lab| {
-            lab.registry.stop();
+            lab.stop_registry();
             pull_inference_again(lab)
         },
         undo: |lab| {
-            lab.registry.restart(true)?;
+            lab.restart_registry(true)?;
             heal_inference(lab)
         },
     },
@@ -490,7 +518,7 @@ pub const SCENARIOS: &[Scenario] = &[
             "is not a finite number",
         )],
         apply: |lab| {
-            let data = lab.git.file("manifests/base/data/training.csv");
+            let data = lab.git_file("manifests/base/data/training.csv");
             let mut text = std::fs::read_to_string(&data)?;
             text.push_str("4.2,not-a-number\n");
             std::fs::write(&data, text)?;
@@ -580,7 +608,7 @@ pub const SCENARIOS: &[Scenario] = &[
                     ),
                 ],
             )?;
-            lab.git.commit("No first-model hook")?;
+            lab.commit("No first-model hook")?;
             first_install(lab)
         },
         undo: |lab| lab.reset(true),
@@ -593,6 +621,117 @@ pub const SCENARIOS: &[Scenario] = &[
         undo: |lab| lab.restart_dns(true),
     },
 ];
+
+/// Faults only the fuzzer injects (the lab end to end does not run them). Each is delivered
+/// as a user would break a homelab: a commit Argo CD syncs, or an action on the node.
+pub const FUZZ_SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "service-target-port-wrong",
+        description: "a commit points the Service's targetPort at 9999, a port no container of inference has: the endpoints are ready, the ingress cannot connect",
+        expect: &[Expect::CheckSays(
+            "verify",
+            "service-selects-pods",
+            "targetPort 9999",
+        )],
+        apply: |lab| {
+            commit_patches(
+                lab,
+                "Service targetPort 9999",
+                &[json_patch(
+                    "Service",
+                    r#"[{"op":"replace","path":"/spec/ports/0/targetPort","value":9999}]"#,
+                )],
+            )?;
+            lab.wait_for("Argo CD to apply the targetPort", SYNC, |lab| {
+                let port = lab.kubectl(&[
+                    "-n",
+                    NAMESPACE,
+                    "get",
+                    "service",
+                    "inference",
+                    "-o",
+                    "jsonpath={.spec.ports[0].targetPort}",
+                ])?;
+                Ok(port.trim() == "9999")
+            })
+        },
+        undo: |lab| lab.reset(false),
+    },
+    Scenario {
+        name: "ingress-class-wrong",
+        description: "a commit gives the Ingress ingressClassName nginx, a class no controller of the lab serves: Traefik ignores it, the host is not routed",
+        expect: &[Expect::CheckSays(
+            "verify",
+            "ingress-routes-host",
+            "ingressClassName",
+        )],
+        apply: |lab| {
+            commit_patches(
+                lab,
+                "Ingress class nginx",
+                &[json_patch(
+                    "Ingress",
+                    r#"[{"op":"add","path":"/spec/ingressClassName","value":"nginx"}]"#,
+                )],
+            )
+        },
+        undo: |lab| lab.reset(false),
+    },
+    Scenario {
+        name: "inference-cpu-too-big",
+        description: "a commit makes inference request 64 CPUs, more than the pin node has: its new pod stays Pending (Insufficient cpu)",
+        expect: &[Expect::Pipeline("insufficient-resources")],
+        apply: |lab| {
+            commit_patches(
+                lab,
+                "inference: request 64 CPUs",
+                &[json_patch(
+                    "Deployment",
+                    r#"[{"op":"add","path":"/spec/template/spec/containers/0/resources/requests/cpu","value":"64"}]"#,
+                )],
+            )
+        },
+        undo: |lab| lab.reset(false),
+    },
+    Scenario {
+        name: "inference-configmap-missing",
+        description: "a commit gives inference an environment variable from ConfigMap inference-settings, which does not exist: CreateContainerConfigError",
+        expect: &[Expect::Pipeline("config-missing")],
+        apply: |lab| {
+            commit_patches(
+                lab,
+                "inference: a setting from ConfigMap inference-settings",
+                &[json_patch(
+                    "Deployment",
+                    r#"[{"op":"add","path":"/spec/template/spec/containers/0/env/-","value":{"name":"LAB_SETTING","valueFrom":{"configMapKeyRef":{"name":"inference-settings","key":"setting"}}}}]"#,
+                )],
+            )
+        },
+        undo: |lab| lab.reset(false),
+    },
+    Scenario {
+        name: "pin-node-tainted",
+        description: "the pin node gets a NoSchedule taint no pod tolerates and inference's pod is replaced: the new pod cannot go back to the node that holds its volume",
+        expect: &[Expect::Finding("pv-node-unavailable")],
+        apply: |lab| {
+            lab.kubectl(&[
+                "taint",
+                "node",
+                PIN_NODE,
+                &format!("{TAINT_KEY}=broken:NoSchedule"),
+                "--overwrite",
+            ])?;
+            restart_inference(lab)
+        },
+        undo: |lab| {
+            lab.kubectl(&["taint", "node", PIN_NODE, &format!("{TAINT_KEY}-")])?;
+            Ok(())
+        },
+    },
+];
+
+/// The taint [`FUZZ_SCENARIOS`]' `pin-node-tainted` puts on the pin node.
+const TAINT_KEY: &str = "mlops-lab/fuzz";
 
 /// How long Argo CD may take to apply a pushed commit.
 const SYNC: Duration = Duration::from_secs(120);
@@ -632,7 +771,7 @@ fn slow_clients(ip: &str, port: u16, n: usize) -> Result<()> {
 
 /// Sets the lab overlay's `newTag` of image `name` in the lab's Git clone.
 fn set_image_tag(lab: &mut Lab, name: &str, tag: &str) -> Result<()> {
-    let file = lab.git.file(OVERLAY_KUSTOMIZATION);
+    let file = lab.git_file(OVERLAY_KUSTOMIZATION);
     let text = std::fs::read_to_string(&file)?;
     let entry = text
         .find(&format!("  - name: {name}\n"))
@@ -652,8 +791,7 @@ fn set_image_tag(lab: &mut Lab, name: &str, tag: &str) -> Result<()> {
 /// the kubelet's image garbage collection does) and the pod replaced (as after an eviction),
 /// so the Deployment's new pod pulls it.
 fn pull_inference_again(lab: &mut Lab) -> Result<()> {
-    lab.node
-        .forget_images(&registry::image("mlops-lab-inference"))?;
+    lab.forget_images(&registry::image("mlops-lab-inference"))?;
     restart_inference(lab)
 }
 
@@ -689,7 +827,7 @@ const OVERLAY_KUSTOMIZATION: &str = "manifests/overlays/lab/kustomization.yaml";
 /// Adds kustomize `patches:` entries to the lab overlay in the lab's Git clone, at the head
 /// of the overlay's own list (its pull-secret patches).
 fn edit_overlay(lab: &mut Lab, patches: &[String]) -> Result<()> {
-    let file = lab.git.file(OVERLAY_KUSTOMIZATION);
+    let file = lab.git_file(OVERLAY_KUSTOMIZATION);
     let text =
         std::fs::read_to_string(&file).with_context(|| format!("read {}", file.display()))?;
     std::fs::write(&file, with_patches(&text, patches))?;
@@ -738,7 +876,7 @@ fn delete_patch(api_version: &str, kind: &str, name: &str) -> String {
 /// Takes `kind`'s pin out of the overlay's `replacements:` (which run after `patches:` and
 /// would overwrite a pin patch with the settings' node), so a [`pin`] patch holds.
 fn unpin_from_settings(lab: &mut Lab, kind: &str) -> Result<()> {
-    let file = lab.git.file(OVERLAY_KUSTOMIZATION);
+    let file = lab.git_file(OVERLAY_KUSTOMIZATION);
     let text = std::fs::read_to_string(&file)?;
     let block = format!("      - select:\n          kind: {kind}\n");
     let start = text
@@ -780,7 +918,7 @@ fn pin(kind: &str, node: &str) -> String {
 /// Enables `manifests/components/<name>` in the lab overlay by a commit, as a user enables it
 /// in theirs; returns the new revision.
 pub fn commit_component(lab: &mut Lab, name: &str) -> Result<String> {
-    let file = lab.git.file(OVERLAY_KUSTOMIZATION);
+    let file = lab.git_file(OVERLAY_KUSTOMIZATION);
     let mut text = std::fs::read_to_string(&file)?;
     text.push_str(&format!("\ncomponents:\n  - ../../components/{name}\n"));
     std::fs::write(&file, text)?;
@@ -858,7 +996,7 @@ mod tests {
 
     #[test]
     fn the_lab_overlay_takes_a_tag_and_a_patch() {
-        let repo = crate::dataplane::repo_root();
+        let repo = crate::workspace::repo_root();
         let text = std::fs::read_to_string(repo.join(OVERLAY_KUSTOMIZATION)).unwrap();
         assert_eq!(text.matches("\npatches:\n").count(), 1, "{text}");
         assert!(text.contains(&format!(

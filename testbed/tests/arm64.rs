@@ -64,8 +64,8 @@ fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
 #[test]
 fn arm64_trainer_and_inference_run_under_qemu() {
     let qemu = qemu();
-    let repo = testbed::dataplane::repo_root();
-    let bin = testbed::publish::cargo_build(&repo, Platform::Arm64).expect("arm64 build");
+    let repo = testbed::workspace::repo_root();
+    let bin = testbed::workspace::build_release(&repo, Platform::Arm64).expect("arm64 build");
     let (trainer, inference) = (bin.join("trainer"), bin.join("inference"));
     assert!(is_aarch64(&trainer) && is_aarch64(&inference));
 

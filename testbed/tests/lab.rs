@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use testbed::lab::Lab;
+use testbed::poll::Look;
 use testbed::scenarios::{SCENARIOS, not_passed};
 
 /// How long a scenario may take to show (the scheduler retries, events arrive) or to heal.
@@ -61,15 +62,25 @@ fn unhealthy(lab: &Lab) -> Vec<String> {
     out
 }
 
+/// Retries `attempt` every 2 s for up to `timeout` (with testbed's poller); on timeout, the
+/// last attempt's error.
 fn poll<T>(timeout: Duration, mut attempt: impl FnMut() -> Result<T, String>) -> Result<T, String> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match attempt() {
-            Ok(v) => return Ok(v),
-            Err(e) if Instant::now() > deadline => return Err(e),
-            Err(_) => std::thread::sleep(Duration::from_secs(2)),
-        }
-    }
+    let mut why = String::new();
+    testbed::poll::until(
+        "labctl to report it",
+        timeout,
+        Duration::from_secs(2),
+        || {
+            Ok(match attempt() {
+                Ok(v) => Look::Ready(v),
+                Err(e) => {
+                    why = e;
+                    Look::NotYet(None)
+                }
+            })
+        },
+    )
+    .map_err(|_| why)
 }
 
 fn assert_healthy(lab: &Lab) {
@@ -111,10 +122,7 @@ fn assert_healthy(lab: &Lab) {
         "{predicted}"
     );
     assert_eq!(predicted["model_version"], model.version);
-    assert_eq!(
-        predicted["dns_server"],
-        lab.dns.as_ref().unwrap().addr.to_string()
-    );
+    assert_eq!(predicted["dns_server"], lab.dns_addr().unwrap().to_string());
 }
 
 /// The kubelet pulled both workload images from the lab's registry: its `Pulled` events name
@@ -149,7 +157,7 @@ fn pulled_from_the_lab_registry(lab: &Lab) {
 /// The lab has several nodes: without `pin_label_value`, preflight finds the node in the
 /// deployed Deployment's nodeSelector.
 fn preflight_takes_the_pin_from_the_deployment(lab: &Lab, dir: &std::path::Path) {
-    let config = std::fs::read_to_string(&lab.labctl_config).unwrap();
+    let config = std::fs::read_to_string(lab.labctl_config()).unwrap();
     assert!(config.contains("pin_label_value"), "{config}");
     let unpinned: String = config
         .lines()
@@ -190,15 +198,12 @@ fn verify_wait_returns_once_a_fresh_sync_is_healthy(lab: &mut Lab) {
         .labctl(&["verify", "--wait=3m", "--revision", &revision, "-o", "json"])
         .expect("labctl verify --wait");
     assert_eq!(code, 0, "verify --wait: {stdout}\n{stderr}");
-    let app = testbed::gitops::application(&lab.cp).expect("read the Application");
-    let status = &app["status"];
-    assert_eq!(status["sync"]["revision"], revision.as_str(), "{status}");
-    assert_eq!(status["sync"]["status"], "Synced", "{status}");
-    assert_eq!(
-        status["operationState"]["syncResult"]["revision"],
-        revision.as_str(),
-        "{status}"
-    );
+    let app = lab.application().expect("read the Application");
+    let status = &app.status;
+    assert_eq!(status.sync.revision, revision, "{status:?}");
+    assert_eq!(status.sync.status, "Synced", "{status:?}");
+    let operation = status.operation_state.clone().unwrap_or_default();
+    assert_eq!(operation.sync_result.revision, revision, "{status:?}");
     assert!(stderr.contains("settled after"), "{stderr}");
     lab.reset(false)
         .expect("back to the repository's manifests");
@@ -214,7 +219,7 @@ fn gateway_routes_the_host(lab: &mut Lab, dir: &std::path::Path) {
     lab.wait_operation(&revision, Duration::from_secs(120))
         .expect("Argo CD syncs the HTTPRoute");
     let config = dir.join("labctl-gateway.toml");
-    let text = std::fs::read_to_string(&lab.labctl_config).unwrap();
+    let text = std::fs::read_to_string(lab.labctl_config()).unwrap();
     std::fs::write(&config, format!("{text}ingress_controller = \"gateway\"\n")).unwrap();
     let json = |args: &[&str]| -> (i32, Value) {
         let mut full = args.to_vec();
@@ -366,7 +371,7 @@ fn record(lab: &Lab, name: &str) {
     if std::env::var_os("LAB_RECORD").is_none() {
         return;
     }
-    let dir = lab.repo.join("labctl/tests/fixtures/lab");
+    let dir = lab.repo().join("labctl/tests/fixtures/lab");
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join(format!("{name}.json"));
     let (code, _, stderr) = lab
@@ -380,13 +385,13 @@ fn record(lab: &Lab, name: &str) {
 fn lab_healthy_then_every_scenario_and_back() {
     // A killed test must not leave a control plane behind.
     testbed::process::stop_all_on_interrupt().expect("signal handler");
-    let repo = testbed::dataplane::repo_root();
+    let repo = testbed::workspace::repo_root();
     let dir = tempfile_dir();
     let mut lab = Lab::up(&repo, &dir).expect("lab up");
     pulled_from_the_lab_registry(&lab);
     assert_healthy(&lab);
     record(&lab, "healthy");
-    snapshot_verify_agrees(&lab, &dir, &lab.labctl_config).expect("verify --snapshot agrees");
+    snapshot_verify_agrees(&lab, &dir, lab.labctl_config()).expect("verify --snapshot agrees");
     verify_wait_returns_once_a_fresh_sync_is_healthy(&mut lab);
     preflight_takes_the_pin_from_the_deployment(&lab, &dir);
     gateway_routes_the_host(&mut lab, &dir);
@@ -448,7 +453,7 @@ fn lab_healthy_then_every_scenario_and_back() {
             }
         }
         record(&lab, scenario.name);
-        if let Err(e) = snapshot_verify_agrees(&lab, &dir, &lab.labctl_config) {
+        if let Err(e) = snapshot_verify_agrees(&lab, &dir, lab.labctl_config()) {
             fail(
                 &mut failures,
                 format!(

@@ -22,7 +22,7 @@ const PASSWORD: &str = "test-password";
 
 /// The registry binary, or `None` (and why) when it is not built.
 fn registry_binary() -> Option<PathBuf> {
-    let repo = testbed::dataplane::repo_root();
+    let repo = testbed::workspace::repo_root();
     let found = testbed::controlplane::built_registry(&repo).unwrap();
     if found.is_none() {
         eprintln!(
@@ -70,7 +70,7 @@ fn htpasswd(dir: &Path) -> PathBuf {
 }
 
 fn programs() -> Vec<Program> {
-    let repo = testbed::dataplane::repo_root();
+    let repo = testbed::workspace::repo_root();
     // The test's tree may hold uncommitted work; the images still come from one commit's time.
     let provenance = Provenance::of(&repo, true).unwrap();
     publish::build(&repo, &Platform::ALL, &provenance).unwrap()

@@ -34,7 +34,7 @@ struct Registry {
 
 impl Registry {
     fn start(dir: &Path) -> Option<Registry> {
-        let repo = testbed::dataplane::repo_root();
+        let repo = testbed::workspace::repo_root();
         let Some(binary) = testbed::controlplane::built_registry(&repo).unwrap() else {
             eprintln!(
                 "SKIPPED: the CNCF registry is not built (testbed/build distribution builds it, \

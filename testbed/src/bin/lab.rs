@@ -174,7 +174,7 @@ fn images(repo: &std::path::Path, a: ImagesArgs) -> Result<ExitCode> {
     let programs = publish::build(repo, &platforms, &provenance)?;
     let out = a
         .out
-        .unwrap_or_else(|| testbed::dataplane::target_dir().join("oci"));
+        .unwrap_or_else(|| testbed::workspace::target_dir().join("oci"));
     publish::write_layout(&out, &programs, &tag)?;
     eprintln!(
         "lab: images: built in {:.0} s; OCI image layout {} (revision {})",
@@ -224,7 +224,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<ExitCode> {
-    let repo = testbed::dataplane::repo_root();
+    let repo = testbed::workspace::repo_root();
     let dir = if args.dir.is_absolute() {
         args.dir
     } else {
@@ -251,8 +251,8 @@ fn run(args: Args) -> Result<ExitCode> {
                 }
             }
             if keep {
-                let config = lab.labctl_config.clone();
-                let kubeconfig = lab.cp.labctl_kubeconfig.clone();
+                let config = lab.labctl_config().to_owned();
+                let kubeconfig = lab.labctl_kubeconfig().to_owned();
                 lab.keep()?;
                 eprintln!(
                     "\nlab: running. Try:\n  export KUBECONFIG={}\n  cargo run -q -p labctl -- --config {} verify\n  cargo lab down",
@@ -285,18 +285,12 @@ fn run(args: Args) -> Result<ExitCode> {
             // Until labctl sees the breakage (Argo CD syncs, the scheduler retries, events
             // arrive).
             eprintln!("lab: waiting for the scenario to show (up to 180 s)...");
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
-            for expect in scenario.expect {
-                while let Err(e) = expect.shown(&lab) {
-                    if std::time::Instant::now() > deadline {
-                        eprintln!("lab: {expect:?} does not show yet: {e}");
-                        break;
-                    }
-                    std::thread::sleep(std::time::Duration::from_secs(2));
-                }
+            let within = std::time::Duration::from_secs(180);
+            for not_shown in scenarios::wait_shown(&lab, scenario.expect, within) {
+                eprintln!("lab: does not show yet: {not_shown}");
             }
-            let config = lab.labctl_config.clone();
-            let kubeconfig = lab.cp.labctl_kubeconfig.clone();
+            let config = lab.labctl_config().to_owned();
+            let kubeconfig = lab.labctl_kubeconfig().to_owned();
             lab.keep()?;
             eprintln!(
                 "\nlab: broken and running. What is wrong? Try:\n  export KUBECONFIG={}\n  cargo run -q -p labctl -- --config {} diagnose pvc\n  cargo run -q -p labctl -- --config {} verify\nthen `cargo lab down`.",
