@@ -140,34 +140,29 @@ impl Found {
 }
 
 /// A root cause of claim `c`.
-pub(crate) fn hit<'a>(view: &View<'_, 'a>, out: &mut Vec<Hit>, c: &Claim<'a>, found: Found) {
-    let affected = affected(view, c);
-    out.push(found.into_hit(affected, None));
+pub(crate) fn hit<'a>(view: &View<'_, 'a>, c: &Claim<'a>, found: Found) -> Hit {
+    found.into_hit(affected(view, c), None)
 }
 
 /// [`hit`] with the summary to print when one root cause hits many claims
 /// (`{n}` = number of claims).
 pub(crate) fn grouped_hit<'a>(
     view: &View<'_, 'a>,
-    out: &mut Vec<Hit>,
     c: &Claim<'a>,
     found: Found,
     group_summary: String,
-) {
-    let affected = affected(view, c);
-    out.push(found.into_hit(affected, Some(group_summary)));
+) -> Hit {
+    found.into_hit(affected(view, c), Some(group_summary))
 }
 
 /// A root cause of `pod`, whose state the finding lists among what it affects.
 pub(crate) fn pod_hit<'a>(
     view: &View<'_, 'a>,
-    out: &mut Vec<Hit>,
     pod: &'a crate::k8s::model::Pod,
     state: String,
     found: Found,
-) {
-    let affected = pod_affected(view, pod, state);
-    out.push(found.into_hit(affected, None));
+) -> Hit {
+    found.into_hit(pod_affected(view, pod, state), None)
 }
 
 #[cfg(test)]

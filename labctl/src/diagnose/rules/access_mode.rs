@@ -6,15 +6,17 @@ use crate::diagnose::engine::claim::{Claim, Consumer, is_local_path};
 use crate::diagnose::engine::evidence::{
     claim_event, events, pending_pod_evidence, pvc_line, scheduling_failure, workload_line,
 };
-use crate::diagnose::engine::merge::{Found, Hit, hit};
+use crate::diagnose::engine::merge::{Found, hit};
 use crate::diagnose::engine::remedy::reapply;
 use crate::diagnose::index::Workload;
+use crate::diagnose::rules::Verdict;
 use crate::diagnose::scheduler::ReasonKind;
 use crate::k8s::WorkloadKind;
 use crate::k8s::names::name as meta_name;
 
 /// RWX/ROX on local-path, or ReadWriteOncePod shared by several consumers.
-pub(crate) fn access_mode<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut Vec<Hit>) -> bool {
+pub(crate) fn access_mode<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
+    let mut out = Vec::new();
     let modes = c.access_modes();
     let unsupported_event = claim_event(view, c, "ProvisioningFailed", |m| {
         m.contains("only supports ReadWriteOnce") || m.contains("Only support ReadWriteOnce")
@@ -46,9 +48,8 @@ pub(crate) fn access_mode<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut Vec<
         } else {
             multi.join(", ")
         };
-        hit(
+        out.push(hit(
             view,
-            out,
             c,
             Found {
                 id: FindingId::AccessModeUnsupported,
@@ -60,8 +61,8 @@ pub(crate) fn access_mode<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut Vec<
                 evidence: ev,
                 remediation,
             },
-        );
-        return true;
+        ));
+        return Some(out);
     }
     if modes.iter().any(|m| m == "ReadWriteOncePod") {
         let replicas = |w: &Workload<'_>| -> i32 {
@@ -110,9 +111,8 @@ pub(crate) fn access_mode<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut Vec<
                 ns = c.ns,
                 name = c.name,
             );
-            hit(
+            out.push(hit(
                 view,
-                out,
                 c,
                 Found {
                     id: FindingId::AccessModeUnsupported,
@@ -125,11 +125,11 @@ pub(crate) fn access_mode<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut Vec<
                     evidence: ev,
                     remediation,
                 },
-            );
-            return true;
+            ));
+            return Some(out);
         }
     }
-    false
+    None
 }
 
 #[cfg(test)]

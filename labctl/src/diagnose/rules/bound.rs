@@ -12,6 +12,7 @@ use crate::diagnose::engine::evidence::{
 };
 use crate::diagnose::engine::merge::{Found, Hit, grouped_hit, hit};
 use crate::diagnose::engine::remedy::{pin_fixes, reapply, rerun_hint};
+use crate::diagnose::rules::Verdict;
 use crate::diagnose::rules::lifecycle::pvc_lost;
 use crate::diagnose::rules::pinning::selector_matches_no_node;
 use crate::diagnose::rules::scheduling::insufficient_resources;
@@ -36,26 +37,29 @@ pub(crate) struct Bound<'a> {
     pub(crate) pinned: bool,
 }
 
-/// The state a bound claim's causes are judged on; `None` when there is nothing to judge: no
-/// volume named, a volume that is not node-local, or one that no longer exists (the claim is
-/// then lost, which is said here).
+/// The state a bound claim's causes are judged on; `Err` with what was said when there is
+/// nothing to judge: no volume named, a volume that is not node-local, or one that no longer
+/// exists (the claim is then lost, which is said here).
 pub(crate) fn bound<'a>(
     view: &View<'_, 'a>,
     c: &Claim<'a>,
     pinned: bool,
-    out: &mut Vec<Hit>,
-) -> Option<Bound<'a>> {
-    let v = c.volume_name()?;
+) -> Result<Bound<'a>, Vec<Hit>> {
+    let Some(v) = c.volume_name() else {
+        return Err(Vec::new());
+    };
     let Some(pv) = view.ix.pv_by_name.get(v).copied() else {
         // Bound to a volume that no longer exists: the PV controller will mark it Lost. A
         // snapshot without any PersistentVolume says nothing about volumes, though.
-        if !view.ix.pv_by_name.is_empty() {
-            pvc_lost(view, c, Some(v), out);
+        if view.ix.pv_by_name.is_empty() {
+            return Err(Vec::new());
         }
-        return None;
+        return Err(pvc_lost(view, c, Some(v)));
     };
-    placement::pv_affinity(pv)?;
-    Some(Bound {
+    if placement::pv_affinity(pv).is_none() {
+        return Err(Vec::new());
+    }
+    Ok(Bound {
         pv,
         nodes: placement::volume_nodes(pv, &view.ix.nodes),
         pinned,
@@ -64,41 +68,27 @@ pub(crate) fn bound<'a>(
 
 /// No node in the snapshot: only the scheduler's events can tell, and no cause after this one
 /// is asked (each needs the nodes).
-pub(crate) fn without_nodes<'a>(
-    view: &View<'_, 'a>,
-    c: &Claim<'a>,
-    b: &Bound<'a>,
-    out: &mut Vec<Hit>,
-) -> bool {
+pub(crate) fn without_nodes<'a>(view: &View<'_, 'a>, c: &Claim<'a>, b: &Bound<'a>) -> Verdict {
     if nodes_known(view) {
-        return false;
+        return None;
     }
-    bound_from_events(view, c, b.pv, b.pinned, out);
-    true
+    Some(bound_from_events(view, c, b.pv, b.pinned).unwrap_or_default())
 }
 
 /// `pv-node-missing`: no node holds the volume.
-pub(crate) fn node_missing<'a>(
-    view: &View<'_, 'a>,
-    c: &Claim<'a>,
-    b: &Bound<'a>,
-    out: &mut Vec<Hit>,
-) -> bool {
+pub(crate) fn node_missing<'a>(view: &View<'_, 'a>, c: &Claim<'a>, b: &Bound<'a>) -> Verdict {
+    let mut out = Vec::new();
     if !b.nodes.is_empty() {
-        return false;
+        return None;
     }
-    pv_node_missing(view, c, b.pv, out);
-    true
+    out.extend(pv_node_missing(view, c, b.pv));
+    Some(out)
 }
 
 /// `pv-node-unavailable`: every node that holds the volume cannot run the claim's consumers
 /// (NotReady, cordoned, tainted against them).
-pub(crate) fn node_unavailable<'a>(
-    view: &View<'_, 'a>,
-    c: &Claim<'a>,
-    b: &Bound<'a>,
-    out: &mut Vec<Hit>,
-) -> bool {
+pub(crate) fn node_unavailable<'a>(view: &View<'_, 'a>, c: &Claim<'a>, b: &Bound<'a>) -> Verdict {
+    let mut out = Vec::new();
     let pv = b.pv;
     let pv_name = meta_name(&pv.metadata);
     let tolerations = tolerations(c);
@@ -109,7 +99,7 @@ pub(crate) fn node_unavailable<'a>(
         .collect();
     let every_one_unavailable = problems.iter().all(|(_, why)| !why.is_empty());
     if problems.is_empty() || !every_one_unavailable || c.consumers.is_empty() {
-        return false;
+        return None;
     }
     let (node, why) = &problems[0];
     let node_name = meta_name(&node.metadata);
@@ -123,9 +113,8 @@ pub(crate) fn node_unavailable<'a>(
     ev.extend(pending_pod_evidence(view, c));
     let fixes: Vec<String> = why.iter().map(|w| w.fix(node_name)).collect();
     let why = join(why);
-    grouped_hit(
+    out.push(grouped_hit(
         view,
-        out,
         c,
         Found {
             id: FindingId::PvNodeUnavailable,
@@ -143,18 +132,13 @@ pub(crate) fn node_unavailable<'a>(
         format!(
             "Node {node_name} holds the volumes of {{n}} claims and cannot run their consumers: {why}"
         ),
-    );
-    true
+    ));
+    Some(out)
 }
 
 /// Consumers pinned to different nodes: that finding alone is said, no cause after it.
-pub(crate) fn pinned_apart<'a>(
-    _: &View<'_, 'a>,
-    _: &Claim<'a>,
-    b: &Bound<'a>,
-    _: &mut Vec<Hit>,
-) -> bool {
-    b.pinned
+pub(crate) fn pinned_apart<'a>(_: &View<'_, 'a>, _: &Claim<'a>, b: &Bound<'a>) -> Verdict {
+    b.pinned.then(Vec::new)
 }
 
 /// The consumers that can never reach a node holding the volume: those that fit no node at
@@ -179,14 +163,14 @@ pub(crate) fn consumers_fit_no_node<'a>(
     view: &View<'_, 'a>,
     c: &Claim<'a>,
     b: &Bound<'a>,
-    out: &mut Vec<Hit>,
-) -> bool {
+) -> Verdict {
+    let mut out = Vec::new();
     let (no_node, _) = misplaced(view, c, b);
     if no_node.is_empty() {
-        return false;
+        return None;
     }
-    selector_matches_no_node(view, c, &no_node, out);
-    true
+    out.extend(selector_matches_no_node(view, c, &no_node));
+    Some(out)
 }
 
 /// `pv-node-affinity-conflict`: consumers that fit a node, but none that holds the volume.
@@ -194,11 +178,11 @@ pub(crate) fn consumers_elsewhere<'a>(
     view: &View<'_, 'a>,
     c: &Claim<'a>,
     b: &Bound<'a>,
-    out: &mut Vec<Hit>,
-) -> bool {
+) -> Verdict {
+    let mut out = Vec::new();
     let (_, elsewhere) = misplaced(view, c, b);
     if elsewhere.is_empty() {
-        return false;
+        return None;
     }
     let (pv, pv_nodes) = (b.pv, &b.nodes);
     let pv_name = meta_name(&pv.metadata);
@@ -227,9 +211,8 @@ pub(crate) fn consumers_elsewhere<'a>(
         ns = c.ns,
         name = c.name,
     );
-    hit(
+    out.push(hit(
         view,
-        out,
         c,
         Found {
             id: FindingId::PvNodeAffinityConflict,
@@ -246,42 +229,32 @@ pub(crate) fn consumers_elsewhere<'a>(
             evidence: ev,
             remediation,
         },
-    );
-    true
+    ));
+    Some(out)
 }
 
 /// State says fine; a pending pod may still say otherwise (e.g. the hostname label changed
 /// under a running pod): its scheduler's volume node affinity conflict.
-pub(crate) fn scheduler_conflict<'a>(
-    view: &View<'_, 'a>,
-    c: &Claim<'a>,
-    b: &Bound<'a>,
-    out: &mut Vec<Hit>,
-) -> bool {
-    bound_from_events(view, c, b.pv, b.pinned, out)
+pub(crate) fn scheduler_conflict<'a>(view: &View<'_, 'a>, c: &Claim<'a>, b: &Bound<'a>) -> Verdict {
+    bound_from_events(view, c, b.pv, b.pinned)
 }
 
 /// Last: the scheduler rejects the pending consumers for resources.
-pub(crate) fn short_of_resources<'a>(
-    view: &View<'_, 'a>,
-    c: &Claim<'a>,
-    _: &Bound<'a>,
-    out: &mut Vec<Hit>,
-) -> bool {
-    insufficient_resources(view, c, out)
+pub(crate) fn short_of_resources<'a>(view: &View<'_, 'a>, c: &Claim<'a>, _: &Bound<'a>) -> Verdict {
+    insufficient_resources(view, c)
 }
 
-/// Without nodes in the snapshot (or when state shows nothing), read the scheduler: `true`
+/// Without nodes in the snapshot (or when state shows nothing), read the scheduler: a hit
 /// when it reports a volume node affinity conflict.
 fn bound_from_events<'a>(
     view: &View<'_, 'a>,
     c: &Claim<'a>,
     pv: &'a PersistentVolume,
     pinned: bool,
-    out: &mut Vec<Hit>,
-) -> bool {
+) -> Verdict {
+    let mut out = Vec::new();
     if pinned {
-        return false;
+        return None;
     }
     let stuck: Vec<&Pod> = c
         .live_pods()
@@ -294,15 +267,15 @@ fn bound_from_events<'a>(
         })
         .collect();
     if stuck.is_empty() {
-        return false;
+        return None;
     }
     let every_node = stuck.iter().all(|p| {
         scheduling_failure(view, p)
             .is_some_and(|f| f.all_nodes(ReasonKind::VolumeNodeAffinityConflict))
     });
     if every_node && !nodes_known(view) {
-        pv_node_missing(view, c, pv, out);
-        return true;
+        out.extend(pv_node_missing(view, c, pv));
+        return Some(out);
     }
     let pv_name = meta_name(&pv.metadata);
     let mut ev = vec![pvc_line(c), pv_line(pv)];
@@ -318,9 +291,8 @@ fn bound_from_events<'a>(
         k,
         val,
     );
-    hit(
+    out.push(hit(
         view,
-        out,
         c,
         Found {
             id: FindingId::PvNodeAffinityConflict,
@@ -332,16 +304,12 @@ fn bound_from_events<'a>(
             evidence: ev,
             remediation: format!("Pin the consumers to {k}={val}: {fix}"),
         },
-    );
-    true
+    ));
+    Some(out)
 }
 
-fn pv_node_missing<'a>(
-    view: &View<'_, 'a>,
-    c: &Claim<'a>,
-    pv: &'a PersistentVolume,
-    out: &mut Vec<Hit>,
-) {
+fn pv_node_missing<'a>(view: &View<'_, 'a>, c: &Claim<'a>, pv: &'a PersistentVolume) -> Vec<Hit> {
+    let mut out = Vec::new();
     let pv_name = meta_name(&pv.metadata);
     let (k, val) = placement::pv_pin(pv).unwrap_or((HOSTNAME_LABEL, "?"));
     let mut ev = vec![pvc_line(c), pv_line(pv)];
@@ -380,9 +348,8 @@ fn pv_node_missing<'a>(
             rerun = rerun_hint(c),
         ),
     };
-    grouped_hit(
+    out.push(grouped_hit(
         view,
-        out,
         c,
         Found {
             id: FindingId::PvNodeMissing,
@@ -395,7 +362,8 @@ fn pv_node_missing<'a>(
             remediation,
         },
         format!("{{n}} volumes are pinned to {k}={val}, which matches no node"),
-    );
+    ));
+    out
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use crate::diagnose::engine::View;
 use crate::diagnose::engine::evidence::events;
 use crate::diagnose::engine::merge::{Found, Hit, pod_hit};
 use crate::diagnose::engine::remedy::template_fix;
+use crate::diagnose::rules::Verdict;
 use crate::diagnose::rules::start::start_failed;
 use crate::k8s::model::{Container, Pod};
 use crate::k8s::pod::pod_phase;
@@ -143,11 +144,9 @@ pub(crate) fn memory_limit(f: &Failing<'_>) -> Option<String> {
         .map(|q| q.0.clone())
 }
 
-/// The first failing container of a scheduled pod, judged; true when a hit was recorded.
-pub(crate) fn containers<'a>(view: &View<'_, 'a>, pod: &'a Pod, out: &mut Vec<Hit>) -> bool {
-    let Some(status) = pod.status.as_ref() else {
-        return false;
-    };
+/// The first failing container of a scheduled pod, judged.
+pub(crate) fn containers<'a>(view: &View<'_, 'a>, pod: &'a Pod) -> Verdict {
+    let status = pod.status.as_ref()?;
     let spec = pod.spec.as_ref();
     let specs = spec.into_iter().flat_map(|s| {
         s.init_containers
@@ -166,18 +165,19 @@ pub(crate) fn containers<'a>(view: &View<'_, 'a>, pod: &'a Pod, out: &mut Vec<Hi
             status: cs,
             spec: specs.iter().copied().find(|c| c.name == cs.name),
         };
-        if container(view, pod, &f, out) {
-            return true;
+        if let Some(hits) = container(view, pod, &f) {
+            return Some(hits);
         }
     }
-    false
+    None
 }
 
-fn container<'a>(view: &View<'_, 'a>, pod: &'a Pod, f: &Failing<'a>, out: &mut Vec<Hit>) -> bool {
+fn container<'a>(view: &View<'_, 'a>, pod: &'a Pod, f: &Failing<'a>) -> Verdict {
+    let mut out = Vec::new();
     let cs = f.status;
     let last = last_terminated(cs);
     let exec_format = |m: Option<&str>| m.is_some_and(|m| m.contains("exec format error"));
-    match waiting(cs) {
+    let explained = match waiting(cs) {
         Some((r @ ("ErrImagePull" | "ImagePullBackOff" | "InvalidImageName"), m)) => {
             let mut problem = PullProblem::classify(r, m);
             // Before 1.34 `ImagePullBackOff` says only `Back-off pulling image "…"`: the
@@ -193,21 +193,21 @@ fn container<'a>(view: &View<'_, 'a>, pod: &'a Pod, f: &Failing<'a>, out: &mut V
                 m
             };
             if problem == PullProblem::Platform {
-                platform_mismatch(view, pod, cs, m, out);
+                out.extend(platform_mismatch(view, pod, cs, m));
             } else {
-                image_pull_failed(view, pod, cs, problem, out);
+                out.extend(image_pull_failed(view, pod, cs, problem));
             }
             true
         }
         Some(("CreateContainerConfigError", m)) => {
-            config_missing(view, pod, cs, m, out);
+            out.extend(config_missing(view, pod, cs, m));
             true
         }
         // A ConfigMap or Secret mounted as a volume that does not exist: the pod stays
         // `ContainerCreating` and only the kubelet's `FailedMount` event says why.
         Some(("ContainerCreating", _)) => match failed_mount_config(view, pod) {
             Some(m) => {
-                config_missing(view, pod, cs, m, out);
+                out.extend(config_missing(view, pod, cs, m));
                 true
             }
             None => false,
@@ -217,9 +217,9 @@ fn container<'a>(view: &View<'_, 'a>, pod: &'a Pod, f: &Failing<'a>, out: &mut V
             m,
         )) => {
             if last.is_some_and(|t| t.reason.as_deref() == Some("OOMKilled")) {
-                oom_killed(view, pod, f, out);
+                out.extend(oom_killed(view, pod, f));
             } else if exec_format(Some(m)) || exec_format(last.and_then(|t| t.message.as_deref())) {
-                platform_mismatch(view, pod, cs, "exec format error", out);
+                out.extend(platform_mismatch(view, pod, cs, "exec format error"));
             } else if r != "CrashLoopBackOff"
                 || last.is_some_and(|t| t.reason.as_deref() == Some("StartError"))
             {
@@ -233,9 +233,9 @@ fn container<'a>(view: &View<'_, 'a>, pod: &'a Pod, f: &Failing<'a>, out: &mut V
                     _ if m.trim().is_empty() => last_message.unwrap_or(m),
                     _ => m,
                 };
-                start_failed(view, pod, f, message, out);
+                out.extend(start_failed(view, pod, f, message));
             } else {
-                crash_looping(view, pod, cs, out);
+                out.extend(crash_looping(view, pod, cs));
             }
             true
         }
@@ -244,12 +244,13 @@ fn container<'a>(view: &View<'_, 'a>, pod: &'a Pod, f: &Failing<'a>, out: &mut V
             if cs.restart_count > 0
                 && last.is_some_and(|t| t.reason.as_deref() == Some("OOMKilled"))
             {
-                oom_killed(view, pod, f, out);
-                return true;
+                out.extend(oom_killed(view, pod, f));
+                return Some(out);
             }
             false
         }
-    }
+    };
+    explained.then_some(out)
 }
 
 /// The workload of a pod: (kind, name, meta) of its top owner, or the pod.
@@ -299,8 +300,8 @@ fn image_pull_failed<'a>(
     pod: &'a Pod,
     cs: &ContainerStatus,
     problem: PullProblem,
-    out: &mut Vec<Hit>,
-) {
+) -> Vec<Hit> {
+    let mut out = Vec::new();
     let ns = meta_ns(&pod.metadata);
     let (kind, wname, wmeta) = owner_of(view, pod);
     let image = &cs.image;
@@ -398,9 +399,8 @@ fn image_pull_failed<'a>(
         &kubectl,
         &confirm,
     );
-    pod_hit(
+    out.push(pod_hit(
         view,
-        out,
         pod,
         pod_state(pod, cs),
         Found {
@@ -414,7 +414,8 @@ fn image_pull_failed<'a>(
             evidence: ev,
             remediation: fix,
         },
-    );
+    ));
+    out
 }
 
 fn platform_mismatch<'a>(
@@ -422,8 +423,8 @@ fn platform_mismatch<'a>(
     pod: &'a Pod,
     cs: &ContainerStatus,
     why: &str,
-    out: &mut Vec<Hit>,
-) {
+) -> Vec<Hit> {
+    let mut out = Vec::new();
     let ns = meta_ns(&pod.metadata);
     let (kind, wname, wmeta) = owner_of(view, pod);
     let node = pod
@@ -477,9 +478,8 @@ fn platform_mismatch<'a>(
     } else {
         format!("{}. {fix}", capitalise(&build))
     };
-    pod_hit(
+    out.push(pod_hit(
         view,
-        out,
         pod,
         pod_state(pod, cs),
         Found {
@@ -489,10 +489,12 @@ fn platform_mismatch<'a>(
             evidence: ev,
             remediation: fix,
         },
-    );
+    ));
+    out
 }
 
-fn crash_looping<'a>(view: &View<'_, 'a>, pod: &'a Pod, cs: &ContainerStatus, out: &mut Vec<Hit>) {
+fn crash_looping<'a>(view: &View<'_, 'a>, pod: &'a Pod, cs: &ContainerStatus) -> Vec<Hit> {
+    let mut out = Vec::new();
     let ns = meta_ns(&pod.metadata);
     let (kind, wname, _) = owner_of(view, pod);
     let mut ev = vec![container_line(pod, cs)];
@@ -530,9 +532,8 @@ fn crash_looping<'a>(view: &View<'_, 'a>, pod: &'a Pod, cs: &ContainerStatus, ou
         ),
         _ => format!("Read why it exits: {logs}; fix the cause in the workload's manifest"),
     };
-    pod_hit(
+    out.push(pod_hit(
         view,
-        out,
         pod,
         pod_state(pod, cs),
         Found {
@@ -542,15 +543,12 @@ fn crash_looping<'a>(view: &View<'_, 'a>, pod: &'a Pod, cs: &ContainerStatus, ou
             evidence: ev,
             remediation: fix,
         },
-    );
+    ));
+    out
 }
 
-pub(crate) fn oom_killed<'a>(
-    view: &View<'_, 'a>,
-    pod: &'a Pod,
-    f: &Failing<'a>,
-    out: &mut Vec<Hit>,
-) {
+pub(crate) fn oom_killed<'a>(view: &View<'_, 'a>, pod: &'a Pod, f: &Failing<'a>) -> Vec<Hit> {
+    let mut out = Vec::new();
     let cs = f.status;
     let ns = meta_ns(&pod.metadata);
     let (kind, wname, wmeta) = owner_of(view, pod);
@@ -602,9 +600,8 @@ pub(crate) fn oom_killed<'a>(
         &kubectl,
         &confirm,
     );
-    pod_hit(
+    out.push(pod_hit(
         view,
-        out,
         pod,
         pod_state(pod, cs),
         Found {
@@ -621,7 +618,8 @@ pub(crate) fn oom_killed<'a>(
             evidence: ev,
             remediation: fix,
         },
-    );
+    ));
+    out
 }
 
 fn config_missing<'a>(
@@ -629,8 +627,8 @@ fn config_missing<'a>(
     pod: &'a Pod,
     cs: &ContainerStatus,
     message: &str,
-    out: &mut Vec<Hit>,
-) {
+) -> Vec<Hit> {
+    let mut out = Vec::new();
     let ns = meta_ns(&pod.metadata);
     let (kind, wname, wmeta) = owner_of(view, pod);
     let (object_kind, name) = missing_config(message).unwrap_or(("ConfigMap", "?".to_owned()));
@@ -661,9 +659,8 @@ fn config_missing<'a>(
         &kubectl,
         &confirm,
     );
-    pod_hit(
+    out.push(pod_hit(
         view,
-        out,
         pod,
         pod_state(pod, cs),
         Found {
@@ -676,7 +673,8 @@ fn config_missing<'a>(
             evidence: ev,
             remediation: fix,
         },
-    );
+    ));
+    out
 }
 
 /// `configmap "x" not found` / `secret "x" not found` / `couldn't find key k in ConfigMap ns/x`.

@@ -7,6 +7,7 @@ use crate::diagnose::engine::claim::Claim;
 use crate::diagnose::engine::evidence::{events, pod_line, pv_line, pvc_line};
 use crate::diagnose::engine::merge::{Found, Hit, hit};
 use crate::diagnose::engine::remedy::{reapply, rerun_hint};
+use crate::diagnose::rules::Verdict;
 use crate::k8s::model::Pod;
 use crate::k8s::pod::{is_pending, is_terminated};
 
@@ -19,8 +20,8 @@ pub(crate) fn pvc_lost<'a>(
     view: &View<'_, 'a>,
     c: &Claim<'a>,
     missing_pv: Option<&str>,
-    out: &mut Vec<Hit>,
-) {
+) -> Vec<Hit> {
+    let mut out = Vec::new();
     let mut ev = vec![pvc_line(c)];
     if let Some(pv) = missing_pv {
         ev.push(format!("PersistentVolume {pv}: does not exist"));
@@ -45,9 +46,8 @@ pub(crate) fn pvc_lost<'a>(
         ns = c.ns,
         name = c.name,
     );
-    hit(
+    out.push(hit(
         view,
-        out,
         c,
         Found {
             id: FindingId::PvcLost,
@@ -59,27 +59,24 @@ pub(crate) fn pvc_lost<'a>(
             evidence: ev,
             remediation,
         },
-    );
+    ));
+    out
 }
 
 /// A claim the API has lost its volume for: `pvc-lost`, and nothing else is said about it.
-pub(crate) fn lost<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut Vec<Hit>) -> bool {
+pub(crate) fn lost<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
+    let mut out = Vec::new();
     if c.phase != "Lost" {
-        return false;
+        return None;
     }
-    pvc_lost(view, c, None, out);
-    true
+    out.extend(pvc_lost(view, c, None));
+    Some(out)
 }
 
 /// A claim being deleted while pods still use it: `pvc-terminating-in-use`.
-pub(crate) fn terminating_in_use<'a>(
-    view: &View<'_, 'a>,
-    c: &Claim<'a>,
-    out: &mut Vec<Hit>,
-) -> bool {
-    if c.pvc.metadata.deletion_timestamp.is_none() {
-        return false;
-    }
+pub(crate) fn terminating_in_use<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
+    c.pvc.metadata.deletion_timestamp.as_ref()?;
+    let mut out = Vec::new();
     // The pvc-protection controller keeps the claim while any *scheduled* pod mounts it,
     // whatever its phase (a finished Job pod still holds it until deleted); pending pods
     // do not hold it but fail with `persistentvolumeclaim "…" is being deleted`.
@@ -100,7 +97,7 @@ pub(crate) fn terminating_in_use<'a>(
         .collect();
     if pods.is_empty() {
         // Deleted and unused: it goes away on its own.
-        return false;
+        return None;
     }
     let finished: Vec<&str> = pods
         .iter()
@@ -155,9 +152,8 @@ pub(crate) fn terminating_in_use<'a>(
         c.ns, c.name
     ));
     let n = pods.len();
-    hit(
+    out.push(hit(
         view,
-        out,
         c,
         Found {
             id: FindingId::PvcTerminatingInUse,
@@ -169,13 +165,14 @@ pub(crate) fn terminating_in_use<'a>(
             evidence: ev,
             remediation,
         },
-    );
-    true
+    ));
+    Some(out)
 }
 
-pub(crate) fn released_not_rebound<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut Vec<Hit>) {
+pub(crate) fn released_not_rebound<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Vec<Hit> {
+    let mut out = Vec::new();
     let Some(pvs) = view.ix.released_by_claim.get(&(c.ns, c.name)).cloned() else {
-        return;
+        return out;
     };
     let uid = c.pvc.metadata.uid.as_deref();
     for pv in pvs {
@@ -232,6 +229,7 @@ pub(crate) fn released_not_rebound<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: 
             remediation,
         });
     }
+    out
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! The diagnosis rules, one file per family of findings, and the order they are judged in
 //! (below, on one screen). A rule is a free function of the [`View`] (the index and the lab
-//! description, unchanged while the rules run) and of the claim, pod or Job it judges; it writes
-//! its hits to the `out` it is given. In a table, a rule that returns `true` has explained its
-//! object: the first that fires wins, and the rules after it are not asked.
+//! description, unchanged while the rules run) and of the claim, pod or Job it judges, to its
+//! [`Verdict`]: `None` when the object is not its business, else the hits it found. In a
+//! table, the first rule whose verdict is `Some` wins, and the rules after it are not asked.
 
 mod access_mode;
 mod bound;
@@ -31,13 +31,17 @@ use crate::diagnose::scope::Scope;
 use crate::k8s::model::Pod;
 use crate::k8s::names::{name as meta_name, namespace as meta_ns};
 
-/// A rule about a claim: `true` when it explained the claim.
-type ClaimRule = for<'a> fn(&View<'_, 'a>, &Claim<'a>, &mut Vec<Hit>) -> bool;
-/// A rule about a bound claim, over its volume and the nodes that hold it: `true` when it
-/// explained the claim.
-type BoundRule = for<'a> fn(&View<'_, 'a>, &Claim<'a>, &bound::Bound<'a>, &mut Vec<Hit>) -> bool;
-/// A rule about a pod: `true` when it explained the pod.
-type PodRule = for<'a> fn(&View<'_, 'a>, &'a Pod, &mut Vec<Hit>) -> bool;
+/// What a rule says of its object: `None` when the object is not its business (the next rule
+/// is asked); `Some(hits)` when it explained it, with the hits it found (none when another
+/// rule's finding already says it: consumers pinned apart).
+pub(crate) type Verdict = Option<Vec<Hit>>;
+
+/// A rule about a claim.
+type ClaimRule = for<'a> fn(&View<'_, 'a>, &Claim<'a>) -> Verdict;
+/// A rule about a bound claim, over its volume and the nodes that hold it.
+type BoundRule = for<'a> fn(&View<'_, 'a>, &Claim<'a>, &bound::Bound<'a>) -> Verdict;
+/// A rule about a pod.
+type PodRule = for<'a> fn(&View<'_, 'a>, &'a Pod) -> Verdict;
 
 /// A claim that is gone or going: nothing else is said about it.
 const CLAIM_ENDINGS: &[ClaimRule] = &[lifecycle::lost, lifecycle::terminating_in_use];
@@ -79,43 +83,60 @@ const POD: &[PodRule] = &[
 /// apart, sync waves) → bound: its volume and the nodes that hold it (`bound::bound`), then
 /// [`BOUND`]; or pending: its class, then [`PENDING`]. A pending claim whose access mode or
 /// sync wave is wrong is only that.
-pub(crate) fn judge_claim<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut Vec<Hit>) {
-    lifecycle::released_not_rebound(view, c, out);
-    if CLAIM_ENDINGS.iter().any(|rule| rule(view, c, out)) {
-        return;
+pub(crate) fn judge_claim<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Vec<Hit> {
+    let mut out = lifecycle::released_not_rebound(view, c);
+    if let Some(hits) = CLAIM_ENDINGS.iter().find_map(|rule| rule(view, c)) {
+        out.extend(hits);
+        return out;
     }
-    let access = access_mode::access_mode(view, c, out);
-    let pinned = pinning::consumers_pinned(view, c, out);
-    let wave = sync_wave::sync_wave_deadlock(view, c, out);
-    if c.phase == "Bound"
-        && let Some(b) = bound::bound(view, c, pinned, out)
-    {
-        BOUND.iter().any(|rule| rule(view, c, &b, out));
+    let access = said(&mut out, access_mode::access_mode(view, c));
+    let pinned = said(&mut out, pinning::consumers_pinned(view, c));
+    let wave = said(&mut out, sync_wave::sync_wave_deadlock(view, c));
+    if c.phase == "Bound" {
+        match bound::bound(view, c, pinned) {
+            Ok(b) => out.extend(
+                BOUND
+                    .iter()
+                    .find_map(|rule| rule(view, c, &b))
+                    .unwrap_or_default(),
+            ),
+            Err(hits) => out.extend(hits),
+        }
     }
     if c.phase != "Pending" || access || wave {
-        return;
+        return out;
     }
     // The class is asked even of a claim whose consumers are pinned apart.
-    if pending::storageclass_missing(view, c, out) || pinned {
-        return;
+    if said(&mut out, pending::storageclass_missing(view, c)) || pinned {
+        return out;
     }
-    PENDING.iter().any(|rule| rule(view, c, out));
+    out.extend(
+        PENDING
+            .iter()
+            .find_map(|rule| rule(view, c))
+            .unwrap_or_default(),
+    );
+    out
 }
 
 /// A pod: the rules of [`POD`] in order, then, if none fired, its readiness.
-pub(crate) fn judge_pod<'a>(view: &View<'_, 'a>, pod: &'a Pod, out: &mut Vec<Hit>) {
-    if !POD.iter().any(|rule| rule(view, pod, out)) {
-        serving::readiness(view, pod, out);
-    }
+pub(crate) fn judge_pod<'a>(view: &View<'_, 'a>, pod: &'a Pod) -> Vec<Hit> {
+    POD.iter()
+        .find_map(|rule| rule(view, pod))
+        .unwrap_or_else(|| serving::readiness(view, pod))
 }
 
 /// A Job: the trainer's Job that failed (`training.rs`).
-pub(crate) fn judge_job<'a>(
-    view: &View<'_, 'a>,
-    job: &'a crate::k8s::model::Job,
-    out: &mut Vec<Hit>,
-) {
-    training::judge_job(view, job, out);
+pub(crate) fn judge_job<'a>(view: &View<'_, 'a>, job: &'a crate::k8s::model::Job) -> Vec<Hit> {
+    training::judge_job(view, job)
+}
+
+/// Adds what a rule that is judged on its own (not in a table) found to `out`: `true` when it
+/// explained the claim, which decides what is asked after it.
+fn said(out: &mut Vec<Hit>, verdict: Verdict) -> bool {
+    let explained = verdict.is_some();
+    out.extend(verdict.into_iter().flatten());
+    explained
 }
 
 /// What a diagnosis judges.
@@ -152,19 +173,19 @@ pub(crate) fn run_targets(
                     .as_deref()
                     .is_none_or(|p| p == meta_name(&pvc.metadata));
             if in_scope {
-                judge_claim(&view, &claim(&view, pvc), &mut hits);
+                hits.extend(judge_claim(&view, &claim(&view, pvc)));
             }
         }
     }
     if targets.pods {
         for job in &ix.snapshot.jobs {
             if scope.includes_namespace(meta_ns(&job.metadata)) {
-                judge_job(&view, job, &mut hits);
+                hits.extend(judge_job(&view, job));
             }
         }
         for pod in &ix.snapshot.pods {
             if scope.includes_namespace(meta_ns(&pod.metadata)) {
-                judge_pod(&view, pod, &mut hits);
+                hits.extend(judge_pod(&view, pod));
             }
         }
     }

@@ -7,11 +7,12 @@ use crate::diagnose::engine::claim::{Claim, Consumer, fits_any_node, nodes_known
 use crate::diagnose::engine::evidence::{
     claim_event, event_line, events, has_event, pending_pod_evidence, pvc_line,
 };
-use crate::diagnose::engine::merge::{Found, Hit, grouped_hit, hit};
+use crate::diagnose::engine::merge::{Found, grouped_hit, hit};
 use crate::diagnose::engine::remedy::reapply;
 use crate::diagnose::engine::{SELECTED_NODE, STORAGE_PROVISIONER, STORAGE_PROVISIONER_BETA, View};
 use crate::diagnose::finding::ObjectRef;
 use crate::diagnose::index::ClassLookup;
+use crate::diagnose::rules::Verdict;
 use crate::diagnose::rules::pinning::{selector_from_events, selector_matches_no_node};
 use crate::diagnose::rules::provisioning::{
     provisioner_not_running, provisioning_failed, waiting_for_consumer,
@@ -22,11 +23,8 @@ use crate::k8s::pod::is_pending;
 
 /// The claim's StorageClass is missing, or none is set and there is no default: asked first,
 /// even of a claim whose consumers are pinned apart.
-pub(crate) fn storageclass_missing<'a>(
-    view: &View<'_, 'a>,
-    c: &Claim<'a>,
-    out: &mut Vec<Hit>,
-) -> bool {
+pub(crate) fn storageclass_missing<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
+    let mut out = Vec::new();
     let class = match c.class {
         ClassLookup::Missing(n) => {
             let mut ev = vec![pvc_line(c)];
@@ -44,9 +42,8 @@ pub(crate) fn storageclass_missing<'a>(
                 .iter()
                 .map(|s| meta_name(&s.metadata))
                 .collect();
-            grouped_hit(
+            out.push(grouped_hit(
                 view,
-                out,
                 c,
                 Found {
                     id: FindingId::StorageclassMissing,
@@ -70,8 +67,8 @@ pub(crate) fn storageclass_missing<'a>(
                     ),
                 },
                 format!("{{n}} claims use StorageClass {n}, which does not exist"),
-            );
-            return true;
+            ));
+            return Some(out);
         }
         ClassLookup::NoDefault => {
             let mut ev = vec![pvc_line(c)];
@@ -81,9 +78,8 @@ pub(crate) fn storageclass_missing<'a>(
                 &c.pvc.metadata,
                 &["FailedBinding"],
             ));
-            hit(
+            out.push(hit(
                 view,
-                out,
                 c,
                 Found {
                     id: FindingId::StorageclassMissing,
@@ -99,8 +95,8 @@ pub(crate) fn storageclass_missing<'a>(
                         view.config.storage_class, view.config.storage_class
                     ),
                 },
-            );
-            return true;
+            ));
+            return Some(out);
         }
         ClassLookup::NoClass | ClassLookup::Unknown(_) => None,
         ClassLookup::Found(sc) => Some(sc),
@@ -116,9 +112,8 @@ pub(crate) fn storageclass_missing<'a>(
                 pvc_line(c),
                 event_line("PersistentVolumeClaim", c.ns, c.name, e),
             ];
-            hit(
+            out.push(hit(
                 view,
-                out,
                 c,
                 Found {
                     id: FindingId::StorageclassMissing,
@@ -132,11 +127,11 @@ pub(crate) fn storageclass_missing<'a>(
                         "Create StorageClass {name} or point the claim at an existing class"
                     ),
                 },
-            );
-            return true;
+            ));
+            return Some(out);
         }
     }
-    false
+    None
 }
 
 /// The node the scheduler selected for the claim's volume, if any.
@@ -145,13 +140,10 @@ fn selected<'c>(c: &'c Claim<'_>) -> Option<&'c str> {
 }
 
 /// Consumers that fit no node: nothing can ever be scheduled.
-pub(crate) fn consumers_fit_no_node<'a>(
-    view: &View<'_, 'a>,
-    c: &Claim<'a>,
-    out: &mut Vec<Hit>,
-) -> bool {
+pub(crate) fn consumers_fit_no_node<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
+    let mut out = Vec::new();
     if selected(c).is_some() || !nodes_known(view) {
-        return false;
+        return None;
     }
     let none: Vec<&Consumer<'a>> = c
         .consumers
@@ -159,36 +151,35 @@ pub(crate) fn consumers_fit_no_node<'a>(
         .filter(|con| con.workload.idle.is_none() && !fits_any_node(view, con.workload.spec))
         .collect();
     if none.is_empty() {
-        return false;
+        return None;
     }
-    selector_matches_no_node(view, c, &none, out);
-    true
+    out.extend(selector_matches_no_node(view, c, &none));
+    Some(out)
 }
 
 /// Without nodes in the snapshot, the scheduler's events say that a selector matches no node.
-pub(crate) fn no_node_by_events<'a>(
-    view: &View<'_, 'a>,
-    c: &Claim<'a>,
-    out: &mut Vec<Hit>,
-) -> bool {
-    !nodes_known(view) && selected(c).is_none() && selector_from_events(view, c, out)
+pub(crate) fn no_node_by_events<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
+    if nodes_known(view) || selected(c).is_some() {
+        return None;
+    }
+    selector_from_events(view, c)
 }
 
 /// A consumer the scheduler cannot place (its pin node down, or short of resources) is why
 /// the claim waits: say that rather than "waiting for its first consumer".
-pub(crate) fn consumer_unplaceable<'a>(
-    view: &View<'_, 'a>,
-    c: &Claim<'a>,
-    out: &mut Vec<Hit>,
-) -> bool {
-    selected(c).is_none() && unplaceable_consumer(view, c, out)
+pub(crate) fn consumer_unplaceable<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
+    if selected(c).is_some() {
+        return None;
+    }
+    unplaceable_consumer(view, c)
 }
 
 /// No class to judge the rest by (unset on purpose, or not in the snapshot): the PV
 /// controller's own event still says whether the claim merely waits for its first consumer.
-pub(crate) fn class_unknown<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut Vec<Hit>) -> bool {
+pub(crate) fn class_unknown<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
+    let mut out = Vec::new();
     if c.class().is_some() {
-        return false;
+        return None;
     }
     if matches!(c.class, ClassLookup::Unknown(_))
         && selected(c).is_none()
@@ -199,18 +190,15 @@ pub(crate) fn class_unknown<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut Ve
             "WaitForFirstConsumer",
         )
     {
-        waiting_for_consumer(view, c, out);
+        out.extend(waiting_for_consumer(view, c));
     }
-    true
+    Some(out)
 }
 
 /// A selected node that is gone (state), or the provisioner saying so (event: it has already
 /// cleared the annotation).
-pub(crate) fn selected_node_stale<'a>(
-    view: &View<'_, 'a>,
-    c: &Claim<'a>,
-    out: &mut Vec<Hit>,
-) -> bool {
+pub(crate) fn selected_node_stale<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
+    let mut out = Vec::new();
     let not_found = |m: &str| m.contains("node \"") && m.contains("\" not found");
     let stale = match selected(c) {
         Some(n) if nodes_known(view) && !view.ix.node_by_name.contains_key(n) => Some(n.to_owned()),
@@ -250,9 +238,8 @@ pub(crate) fn selected_node_stale<'a>(
             .filter(|p| is_pending(p))
             .map(|p| format!("kubectl -n {} delete pod {}", c.ns, meta_name(&p.metadata)))
             .collect();
-        grouped_hit(
+        out.push(grouped_hit(
             view,
-            out,
             c,
             Found {
                 id: FindingId::SelectedNodeStale,
@@ -275,10 +262,10 @@ pub(crate) fn selected_node_stale<'a>(
                 ),
             },
             format!("{{n}} claims were scheduled to node {n}, which no longer exists"),
-        );
-        return true;
+        ));
+        return Some(out);
     }
-    false
+    None
 }
 
 /// Whether the claim asked for a volume: a node is selected, the class binds at once, or a
@@ -292,37 +279,32 @@ fn provisioning_requested(c: &Claim<'_>) -> bool {
 }
 
 /// The provisioner of a claim that asked for a volume is not running.
-pub(crate) fn provisioner_stopped<'a>(
-    view: &View<'_, 'a>,
-    c: &Claim<'a>,
-    out: &mut Vec<Hit>,
-) -> bool {
-    let Some(sc) = c.class() else { return false };
-    provisioning_requested(c) && provisioner_not_running(view, c, sc, out)
+pub(crate) fn provisioner_stopped<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
+    let sc = c.class()?;
+    if !provisioning_requested(c) {
+        return None;
+    }
+    provisioner_not_running(view, c, sc)
 }
 
 /// The provisioner ran for a claim that asked for a volume, and failed.
-pub(crate) fn provisioner_failed<'a>(
-    view: &View<'_, 'a>,
-    c: &Claim<'a>,
-    out: &mut Vec<Hit>,
-) -> bool {
-    let Some(sc) = c.class() else { return false };
-    provisioning_requested(c) && provisioning_failed(view, c, sc, out)
+pub(crate) fn provisioner_failed<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
+    let sc = c.class()?;
+    if !provisioning_requested(c) {
+        return None;
+    }
+    provisioning_failed(view, c, sc)
 }
 
 /// A WaitForFirstConsumer claim that has asked for nothing yet: `pvc-waiting-for-consumer`
 /// (or, when its consumers are all idle, `pvc-consumers-idle`).
-pub(crate) fn waiting_for_first_consumer<'a>(
-    view: &View<'_, 'a>,
-    c: &Claim<'a>,
-    out: &mut Vec<Hit>,
-) -> bool {
+pub(crate) fn waiting_for_first_consumer<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
+    let mut out = Vec::new();
     if provisioning_requested(c) {
-        return false;
+        return None;
     }
-    waiting_for_consumer(view, c, out);
-    true
+    out.extend(waiting_for_consumer(view, c));
+    Some(out)
 }
 
 #[cfg(test)]

@@ -9,16 +9,18 @@ use crate::diagnose::engine::evidence::{
 };
 use crate::diagnose::engine::merge::{Found, Hit, hit};
 use crate::diagnose::engine::remedy::pin_fixes;
+use crate::diagnose::rules::Verdict;
 use crate::diagnose::scheduler::ReasonKind;
 use crate::k8s::names::name as meta_name;
 use crate::k8s::pod::is_pending;
 use crate::k8s::{HOSTNAME_LABEL, placement};
 
 /// Two consumers of a node-local claim that can never be on one node.
-pub(crate) fn consumers_pinned<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut Vec<Hit>) -> bool {
+pub(crate) fn consumers_pinned<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
+    let mut out = Vec::new();
     let active: Vec<&Consumer<'a>> = c.consumers.iter().collect();
     if active.len() < 2 || !is_node_local(view, c) {
-        return false;
+        return None;
     }
     let candidates: Vec<Vec<&str>> = active
         .iter()
@@ -52,7 +54,7 @@ pub(crate) fn consumers_pinned<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut
         }
     }
     if !apart {
-        return false;
+        return None;
     }
     let pv = c
         .volume_name()
@@ -120,9 +122,8 @@ pub(crate) fn consumers_pinned<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut
         .iter()
         .map(|con| format!("{} {}", con.workload.kind, con.workload.name))
         .collect();
-    hit(
+    out.push(hit(
         view,
-        out,
         c,
         Found {
             id: FindingId::ConsumersPinnedToDifferentNodes,
@@ -135,16 +136,16 @@ pub(crate) fn consumers_pinned<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut
             evidence: ev,
             remediation,
         },
-    );
-    true
+    ));
+    Some(out)
 }
 
 pub(crate) fn selector_matches_no_node<'a>(
     view: &View<'_, 'a>,
     c: &Claim<'a>,
     cons: &[&Consumer<'a>],
-    out: &mut Vec<Hit>,
-) {
+) -> Vec<Hit> {
+    let mut out = Vec::new();
     let mut ev = vec![pvc_line(c)];
     ev.extend(cons.iter().map(|con| workload_line(&con.workload)));
     ev.extend(pending_pod_evidence(view, c));
@@ -208,9 +209,8 @@ pub(crate) fn selector_matches_no_node<'a>(
         .iter()
         .map(|con| placement::describe_pin(con.workload.spec))
         .collect();
-    hit(
+    out.push(hit(
         view,
-        out,
         c,
         Found {
             id: FindingId::NodeSelectorMatchesNoNode,
@@ -227,16 +227,14 @@ pub(crate) fn selector_matches_no_node<'a>(
                 fixes.join("; ")
             ),
         },
-    );
+    ));
+    out
 }
 
 /// Without nodes in the snapshot: pending consumers that the scheduler rejected on every
 /// node for their node affinity/selector.
-pub(crate) fn selector_from_events<'a>(
-    view: &View<'_, 'a>,
-    c: &Claim<'a>,
-    out: &mut Vec<Hit>,
-) -> bool {
+pub(crate) fn selector_from_events<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
+    let mut out = Vec::new();
     let stuck: Vec<&Consumer<'a>> = c
         .consumers
         .iter()
@@ -249,10 +247,10 @@ pub(crate) fn selector_from_events<'a>(
         })
         .collect();
     if stuck.is_empty() {
-        return false;
+        return None;
     }
-    selector_matches_no_node(view, c, &stuck, out);
-    true
+    out.extend(selector_matches_no_node(view, c, &stuck));
+    Some(out)
 }
 
 #[cfg(test)]

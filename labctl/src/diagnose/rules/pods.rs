@@ -4,6 +4,7 @@
 use crate::diagnose::engine::View;
 use crate::diagnose::engine::evidence::scheduling_failure;
 use crate::diagnose::engine::merge::{Found, Hit, pod_hit};
+use crate::diagnose::rules::Verdict;
 use crate::diagnose::rules::scheduling::insufficient_parts;
 use crate::k8s::model::Pod;
 use crate::k8s::pod::{is_pending, is_terminated};
@@ -22,8 +23,8 @@ const STORAGE_REASONS: [ReasonKind; 5] = [
 
 /// A pod that has finished, or whose Job failed: nothing of its own to say (a failed Job's pods
 /// are the Job's finding, `trainer-job-failed`).
-pub(super) fn left_to_its_job<'a>(view: &View<'_, 'a>, pod: &'a Pod, _: &mut Vec<Hit>) -> bool {
-    is_terminated(pod) || owned_by_failed_job(view, pod)
+pub(super) fn left_to_its_job<'a>(view: &View<'_, 'a>, pod: &'a Pod) -> Verdict {
+    (is_terminated(pod) || owned_by_failed_job(view, pod)).then(Vec::new)
 }
 
 fn owned_by_failed_job(view: &View<'_, '_>, pod: &Pod) -> bool {
@@ -36,12 +37,13 @@ fn owned_by_failed_job(view: &View<'_, '_>, pod: &Pod) -> bool {
 
 /// A pod not bound to a node is the scheduler's: judged by its reasons (those about storage are
 /// the claims'), and nothing else is said about it.
-pub(super) fn unschedulable<'a>(view: &View<'_, 'a>, pod: &'a Pod, out: &mut Vec<Hit>) -> bool {
+pub(super) fn unschedulable<'a>(view: &View<'_, 'a>, pod: &'a Pod) -> Verdict {
+    let mut out = Vec::new();
     if !unscheduled(pod) {
-        return false;
+        return None;
     }
-    pod_unschedulable(view, pod, out);
-    true
+    out.extend(pod_unschedulable(view, pod));
+    Some(out)
 }
 
 /// Pending and not bound to a node.
@@ -55,19 +57,19 @@ fn unscheduled(pod: &Pod) -> bool {
 }
 
 /// A pending pod the scheduler rejects for resources (storage reasons are the claims').
-fn pod_unschedulable<'a>(view: &View<'_, 'a>, pod: &'a Pod, out: &mut Vec<Hit>) {
+fn pod_unschedulable<'a>(view: &View<'_, 'a>, pod: &'a Pod) -> Vec<Hit> {
+    let mut out = Vec::new();
     let Some(f) = scheduling_failure(view, pod) else {
-        return;
+        return out;
     };
     if STORAGE_REASONS.iter().any(|k| f.count(*k) > 0)
         || f.filter.as_ref().is_some_and(|a| a.prefilter.is_some())
     {
-        return;
+        return out;
     }
     if let Some(p) = insufficient_parts(view, pod) {
-        pod_hit(
+        out.push(pod_hit(
             view,
-            out,
             pod,
             "Pending (Unschedulable)".to_owned(),
             Found {
@@ -77,8 +79,9 @@ fn pod_unschedulable<'a>(view: &View<'_, 'a>, pod: &'a Pod, out: &mut Vec<Hit>) 
                 evidence: p.evidence,
                 remediation: p.remediation,
             },
-        );
+        ));
     }
+    out
 }
 
 #[cfg(test)]

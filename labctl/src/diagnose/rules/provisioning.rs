@@ -9,6 +9,7 @@ use crate::diagnose::engine::evidence::{
 use crate::diagnose::engine::merge::{Found, Hit, grouped_hit, hit};
 use crate::diagnose::engine::remedy::template_fix;
 use crate::diagnose::engine::{LOCAL_PATH, SELECTED_NODE, View};
+use crate::diagnose::rules::Verdict;
 use crate::k8s::model::Pod;
 use crate::k8s::pod::is_pending;
 use k8s_openapi::api::storage::v1::StorageClass;
@@ -22,8 +23,8 @@ pub(crate) fn provisioner_not_running<'a>(
     view: &View<'_, 'a>,
     c: &Claim<'a>,
     sc: &'a StorageClass,
-    out: &mut Vec<Hit>,
-) -> bool {
+) -> Verdict {
+    let mut out = Vec::new();
     let meta = &c.pvc.metadata;
     let waiting = has_event(view, "PersistentVolumeClaim", meta, "ExternalProvisioning");
     let started = has_event(view, "PersistentVolumeClaim", meta, "Provisioning")
@@ -51,13 +52,10 @@ pub(crate) fn provisioner_not_running<'a>(
     };
     let (down, root, state) = if !found.is_empty() {
         // State decides: a Deployment with no available replica does not provision.
-        let Some(d) = found
+        let d = found
             .iter()
             .find(|d| !available(d))
-            .filter(|_| !found.iter().any(|d| available(d)))
-        else {
-            return false;
-        };
+            .filter(|_| !found.iter().any(|d| available(d)))?;
         let st = d.status.as_ref();
         let state = format!(
             "Deployment {}/{}: {} replicas desired, {} available",
@@ -95,7 +93,7 @@ pub(crate) fn provisioner_not_running<'a>(
         )
     };
     if !down {
-        return false;
+        return None;
     }
     let mut ev = vec![pvc_line(c), state];
     ev.extend(events(
@@ -121,9 +119,8 @@ pub(crate) fn provisioner_not_running<'a>(
             meta_name(&sc.metadata)
         )
     };
-    grouped_hit(
+    out.push(grouped_hit(
         view,
-        out,
         c,
         Found {
             id: FindingId::ProvisionerNotRunning,
@@ -139,16 +136,16 @@ pub(crate) fn provisioner_not_running<'a>(
             "{{n}} claims wait for provisioner {}, which is not running",
             sc.provisioner
         ),
-    );
-    true
+    ));
+    Some(out)
 }
 
 pub(crate) fn provisioning_failed<'a>(
     view: &View<'_, 'a>,
     c: &Claim<'a>,
     sc: &'a StorageClass,
-    out: &mut Vec<Hit>,
-) -> bool {
+) -> Verdict {
+    let mut out = Vec::new();
     let failed = claim_event(view, c, "ProvisioningFailed", |m| {
         !(m.contains("only supports ReadWriteOnce") || m.contains("Only support ReadWriteOnce"))
     });
@@ -160,7 +157,7 @@ pub(crate) fn provisioning_failed<'a>(
         })
         .collect();
     if failed.is_none() && timeout_pods.is_empty() {
-        return false;
+        return None;
     }
     let mut ev = vec![pvc_line(c)];
     ev.extend(events(
@@ -193,9 +190,8 @@ pub(crate) fn provisioning_failed<'a>(
         },
         "."
     );
-    hit(
+    out.push(hit(
         view,
-        out,
         c,
         Found {
             id: FindingId::ProvisioningFailed,
@@ -204,15 +200,18 @@ pub(crate) fn provisioning_failed<'a>(
             evidence: ev,
             remediation,
         },
-    );
-    true
+    ));
+    Some(out)
 }
 
-pub(crate) fn waiting_for_consumer<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut Vec<Hit>) {
+pub(crate) fn waiting_for_consumer<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Vec<Hit> {
+    let mut out = Vec::new();
     let mut ev = vec![pvc_line(c)];
     let pending: Vec<&Pod> = c.live_pods().filter(|p| is_pending(p)).collect();
-    if pending.is_empty() && consumers_idle(view, c, &mut ev, out) {
-        return;
+    if pending.is_empty()
+        && let Some(idle) = consumers_idle(view, c, &mut ev)
+    {
+        return idle;
     }
     let summary;
     if c.consumers.is_empty() {
@@ -277,9 +276,8 @@ pub(crate) fn waiting_for_consumer<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: 
         None => "Nothing is wrong: the claim binds when the first pod that mounts it is scheduled."
             .to_owned(),
     };
-    hit(
+    out.push(hit(
         view,
-        out,
         c,
         Found {
             id: FindingId::PvcWaitingForConsumer,
@@ -288,20 +286,17 @@ pub(crate) fn waiting_for_consumer<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: 
             evidence: ev,
             remediation,
         },
-    );
+    ));
+    out
 }
 
 /// Every consumer of the claim is idle (a suspended CronJob, a workload scaled to 0): no
 /// pod will mount it, so WaitForFirstConsumer waits forever and the pipeline neither
 /// trains nor serves. True when that is the case and the hit was written.
-fn consumers_idle<'a>(
-    view: &View<'_, 'a>,
-    c: &Claim<'a>,
-    ev: &mut Vec<String>,
-    out: &mut Vec<Hit>,
-) -> bool {
+fn consumers_idle<'a>(view: &View<'_, 'a>, c: &Claim<'a>, ev: &mut Vec<String>) -> Verdict {
+    let mut out = Vec::new();
     if c.consumers.is_empty() || c.consumers.iter().any(|con| con.workload.idle.is_none()) {
-        return false;
+        return None;
     }
     ev.extend(c.consumers.iter().map(|con| workload_line(&con.workload)));
     ev.extend(events(
@@ -364,9 +359,8 @@ fn consumers_idle<'a>(
         &kubectl,
         &confirm,
     );
-    hit(
+    out.push(hit(
         view,
-        out,
         c,
         Found {
             id: FindingId::PvcConsumersIdle,
@@ -379,8 +373,8 @@ fn consumers_idle<'a>(
             evidence: std::mem::take(ev),
             remediation,
         },
-    );
-    true
+    ));
+    Some(out)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use crate::diagnose::engine::evidence::{
 };
 use crate::diagnose::engine::merge::{Found, Hit, grouped_hit, hit};
 use crate::diagnose::engine::remedy::{pin_fixes, template_fix};
+use crate::diagnose::rules::Verdict;
 use crate::k8s::model::Pod;
 use crate::k8s::pod::is_pending;
 use k8s_openapi::api::core::v1::Node;
@@ -29,21 +30,18 @@ pub(crate) struct Parts {
     pub(crate) remediation: String,
 }
 
-/// A claim with no volume yet whose consumer cannot be placed: records the scheduling
-/// finding and returns true (then the claim is not merely waiting for its consumer).
-pub(crate) fn unplaceable_consumer<'a>(
-    view: &View<'_, 'a>,
-    c: &Claim<'a>,
-    out: &mut Vec<Hit>,
-) -> bool {
+/// A claim with no volume yet whose consumer cannot be placed: the scheduling finding (then
+/// the claim is not merely waiting for its consumer).
+pub(crate) fn unplaceable_consumer<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
     if c.volume_name().is_some() {
-        return false;
+        return None;
     }
-    pin_node_unavailable(view, c, out) || insufficient_resources(view, c, out)
+    pin_node_unavailable(view, c).or_else(|| insufficient_resources(view, c))
 }
 
 /// Consumers pinned to nodes none of which can take pods now.
-fn pin_node_unavailable<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut Vec<Hit>) -> bool {
+fn pin_node_unavailable<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
+    let mut out = Vec::new();
     if nodes_known(view) {
         for con in c.consumers.iter().filter(|con| con.workload.idle.is_none()) {
             let spec = con.workload.spec;
@@ -62,16 +60,15 @@ fn pin_node_unavailable<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut Vec<Hi
                 continue;
             }
             let (node, reasons) = &why[0];
-            pin_node_hit(
+            out.extend(pin_node_hit(
                 view,
                 c,
                 meta_name(&node.metadata),
                 Some((node, reasons)),
-                out,
-            );
-            return true;
+            ));
+            return Some(out);
         }
-        return false;
+        return None;
     }
     // No nodes in the snapshot: the scheduler's message says it. Every node is either not
     // the pinned one or unavailable, and at least one is unavailable.
@@ -91,12 +88,12 @@ fn pin_node_unavailable<'a>(view: &View<'_, 'a>, c: &Claim<'a>, out: &mut Vec<Hi
                     })
             })
         });
-    let Some(pod) = stuck else { return false };
+    let pod = stuck?;
     let node = placement::node_selector_value(pod.spec.as_ref(), HOSTNAME_LABEL)
         .unwrap_or("<pinned node>")
         .to_owned();
-    pin_node_hit(view, c, &node, None, out);
-    true
+    out.extend(pin_node_hit(view, c, &node, None));
+    Some(out)
 }
 
 fn pin_node_hit<'a>(
@@ -104,8 +101,8 @@ fn pin_node_hit<'a>(
     c: &Claim<'a>,
     node_name: &str,
     state: Option<(&'a Node, &Vec<Unavailable>)>,
-    out: &mut Vec<Hit>,
-) {
+) -> Vec<Hit> {
+    let mut out = Vec::new();
     let mut ev = vec![pvc_line(c)];
     ev.extend(c.consumers.iter().map(|con| workload_line(&con.workload)));
     let (why, fixes) = match state {
@@ -162,9 +159,8 @@ fn pin_node_hit<'a>(
         ),
         None => String::new(),
     };
-    grouped_hit(
+    out.push(grouped_hit(
         view,
-        out,
         c,
         Found {
             id: FindingId::PinNodeUnavailable,
@@ -179,29 +175,25 @@ fn pin_node_hit<'a>(
         format!(
             "{{n}} claims wait for consumers pinned to node {node_name}, which cannot take pods ({why})"
         ),
-    );
+    ));
+    out
 }
 
 /// Pending consumers the scheduler rejects for resources.
-pub(crate) fn insufficient_resources<'a>(
-    view: &View<'_, 'a>,
-    c: &Claim<'a>,
-    out: &mut Vec<Hit>,
-) -> bool {
+pub(crate) fn insufficient_resources<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
+    let mut out = Vec::new();
     let pods: Vec<&'a Pod> = c
         .consumers
         .iter()
         .flat_map(|con| con.pods.iter().copied())
         .filter(|p| is_pending(p))
         .collect();
-    let mut found = false;
     for pod in pods {
         if let Some(p) = insufficient_parts(view, pod) {
             let mut ev = vec![pvc_line(c)];
             ev.extend(p.evidence);
-            hit(
+            out.push(hit(
                 view,
-                out,
                 c,
                 Found {
                     id: FindingId::InsufficientResources,
@@ -210,11 +202,10 @@ pub(crate) fn insufficient_resources<'a>(
                     evidence: ev,
                     remediation: p.remediation,
                 },
-            );
-            found = true;
+            ));
         }
     }
-    found
+    (!out.is_empty()).then_some(out)
 }
 
 /// `insufficient-resources` for one pending pod: its requests against the free room of the

@@ -69,16 +69,17 @@ fn model_published<'a>(view: &View<'_, 'a>, ns: &str) -> Option<String> {
 }
 
 /// A running pod with a readiness probe that does not pass.
-pub(crate) fn readiness<'a>(view: &View<'_, 'a>, pod: &'a Pod, out: &mut Vec<Hit>) {
+pub(crate) fn readiness<'a>(view: &View<'_, 'a>, pod: &'a Pod) -> Vec<Hit> {
+    let mut out = Vec::new();
     if pod_phase(pod) != "Running" {
-        return;
+        return out;
     }
     let Some(statuses) = pod
         .status
         .as_ref()
         .and_then(|s| s.container_statuses.as_ref())
     else {
-        return;
+        return out;
     };
     let spec = pod.spec.as_ref();
     let probed = |name: &str| {
@@ -91,7 +92,7 @@ pub(crate) fn readiness<'a>(view: &View<'_, 'a>, pod: &'a Pod, out: &mut Vec<Hit
     let Some(cs) = statuses.iter().find(|cs| {
         !cs.ready && cs.state.as_ref().is_some_and(|s| s.running.is_some()) && probed(&cs.name)
     }) else {
-        return;
+        return out;
     };
     let ns = meta_ns(&pod.metadata);
     let mut unhealthy: Vec<String> = view
@@ -113,7 +114,7 @@ pub(crate) fn readiness<'a>(view: &View<'_, 'a>, pod: &'a Pod, out: &mut Vec<Hit
     let upstream = model_published(view, ns);
     if unhealthy.is_empty() && upstream.is_none() {
         // Not Ready and nothing says why yet: it may be starting.
-        return;
+        return out;
     }
     let (kind, wname, _) = owner_of(view, pod);
     let container = spec.and_then(|s| s.containers.iter().find(|c| c.name == cs.name));
@@ -191,9 +192,8 @@ pub(crate) fn readiness<'a>(view: &View<'_, 'a>, pod: &'a Pod, out: &mut Vec<Hit
             );
         }
     }
-    pod_hit(
+    out.push(pod_hit(
         view,
-        out,
         pod,
         "Running, not Ready".to_owned(),
         Found {
@@ -203,7 +203,8 @@ pub(crate) fn readiness<'a>(view: &View<'_, 'a>, pod: &'a Pod, out: &mut Vec<Hit
             evidence: ev,
             remediation: fix,
         },
-    );
+    ));
+    out
 }
 
 #[cfg(test)]

@@ -22,8 +22,8 @@ pub(crate) fn start_failed<'a>(
     pod: &'a Pod,
     f: &Failing<'a>,
     message: &str,
-    out: &mut Vec<Hit>,
-) {
+) -> Vec<Hit> {
+    let mut out = Vec::new();
     let cs = f.status;
     let ns = meta_ns(&pod.metadata);
     let (kind, wname, _) = owner_of(view, pod);
@@ -75,9 +75,8 @@ pub(crate) fn start_failed<'a>(
     let last_line = message
         .rsplit_once("error during container init: ")
         .map_or(message, |(_, m)| m);
-    pod_hit(
+    out.push(pod_hit(
         view,
-        out,
         pod,
         pod_state(pod, cs),
         Found {
@@ -90,7 +89,8 @@ pub(crate) fn start_failed<'a>(
             evidence: ev,
             remediation: fix,
         },
-    );
+    ));
+    out
 }
 
 /// Why the runtime could not start a container, from its message (runc's wordings, as

@@ -3,24 +3,22 @@
 use crate::diagnose::catalogue::FindingId;
 use crate::diagnose::engine::claim::{Claim, sync_wave};
 use crate::diagnose::engine::evidence::{events, pvc_line};
-use crate::diagnose::engine::merge::{Found, Hit, hit};
+use crate::diagnose::engine::merge::{Found, hit};
 use crate::diagnose::engine::remedy::managed_by;
 use crate::diagnose::engine::{SYNC_WAVE, View};
+use crate::diagnose::rules::Verdict;
 use crate::k8s::WorkloadKind;
 use crate::k8s::names::name as meta_name;
 
 /// Argo CD applies the WFFC claim in an earlier wave than all its consumers and waits for it
 /// to be Healthy, which it only becomes once a consumer exists (argo-cd#12840).
-pub(crate) fn sync_wave_deadlock<'a>(
-    view: &View<'_, 'a>,
-    c: &Claim<'a>,
-    out: &mut Vec<Hit>,
-) -> bool {
+pub(crate) fn sync_wave_deadlock<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
+    let mut out = Vec::new();
     // A Bound claim is Healthy for Argo CD: whatever the waves say, the sync got past it
     // (often thanks to a Sync hook consumer in its wave that is deleted afterwards and so
     // invisible here). Judging it anyway would flag the healthy lab.
     if !c.wait_for_first_consumer() || c.phase == "Bound" {
-        return false;
+        return None;
     }
     let mut pvc_wave = sync_wave(&c.pvc.metadata);
     let mut tracked = pvc_wave.is_some();
@@ -122,11 +120,9 @@ pub(crate) fn sync_wave_deadlock<'a>(
         }
     }
     let pvc_wave = pvc_wave.unwrap_or(0);
-    let Some(min) = consumer_waves.iter().map(|(_, w)| *w).min() else {
-        return false;
-    };
+    let min = consumer_waves.iter().map(|(_, w)| *w).min()?;
     if !tracked || pvc_wave >= min || (app_tracks && !app_syncing) {
-        return false;
+        return None;
     }
     let mut ev = vec![format!("{} (sync-wave {pvc_wave})", pvc_line(c))];
     ev.extend(
@@ -157,9 +153,8 @@ pub(crate) fn sync_wave_deadlock<'a>(
         name = c.name,
         ns = c.ns,
     );
-    hit(
+    out.push(hit(
         view,
-        out,
         c,
         Found {
             id: FindingId::SyncWaveDeadlock,
@@ -171,8 +166,8 @@ pub(crate) fn sync_wave_deadlock<'a>(
             evidence: ev,
             remediation,
         },
-    );
-    true
+    ));
+    Some(out)
 }
 
 #[cfg(test)]

@@ -86,12 +86,13 @@ pub(crate) fn job_pods<'a>(view: &View<'_, 'a>, job: &'a Job) -> Vec<&'a Pod> {
 }
 
 /// A later Job of the same CronJob succeeded: this failure is history.
-pub(crate) fn judge_job<'a>(view: &View<'_, 'a>, job: &'a Job, out: &mut Vec<Hit>) {
+pub(crate) fn judge_job<'a>(view: &View<'_, 'a>, job: &'a Job) -> Vec<Hit> {
+    let mut out = Vec::new();
     if !is_trainer_job(job, view.ix, view.config) || superseded(view.ix, job) {
-        return;
+        return out;
     }
     let Some((reason, message)) = crate::k8s::job::failed(job) else {
-        return;
+        return out;
     };
     let ns = meta_ns(&job.metadata);
     let name = meta_name(&job.metadata);
@@ -120,8 +121,8 @@ pub(crate) fn judge_job<'a>(view: &View<'_, 'a>, job: &'a Job, out: &mut Vec<Hit
             .spec
             .as_ref()
             .and_then(|s| s.containers.iter().find(|c| c.name == cs.name));
-        oom_killed(view, pod, &Failing { status: cs, spec }, out);
-        return;
+        out.extend(oom_killed(view, pod, &Failing { status: cs, spec }));
+        return out;
     }
     let owner = view.ix.top_owner(&job.metadata);
     let hook = crate::k8s::job::is_argocd_hook(job);
@@ -196,6 +197,7 @@ pub(crate) fn judge_job<'a>(view: &View<'_, 'a>, job: &'a Job, out: &mut Vec<Hit
         affected,
         remediation: format!("{}; then run it again: {rerun}", capitalise(cause)),
     });
+    out
 }
 
 #[cfg(test)]
