@@ -403,8 +403,7 @@ pub fn application(cp: &ControlPlane) -> Result<Option<Application>> {
     if out.trim().is_empty() {
         return Ok(None);
     }
-    let value: serde_json::Value = serde_json::from_str(&out)?;
-    Ok(Some(Application::from_value(&value)?))
+    Ok(Some(serde_json::from_str(&out)?))
 }
 
 /// One line of what Argo CD says of the Application.
@@ -441,6 +440,20 @@ pub fn refresh(cp: &ControlPlane) -> Result<()> {
         &format!("{REFRESH_ANNOTATION}=normal"),
     ])?;
     Ok(())
+}
+
+/// [`refresh`] when the annotation may still be set from the last one: removed first, so
+/// that setting it is a change Argo CD hears of (setting it to the value it has is none).
+pub fn refresh_again(cp: &ControlPlane) -> Result<()> {
+    let _ = cp.kubectl(&[
+        "-n",
+        ARGOCD_NAMESPACE,
+        "annotate",
+        "application",
+        APP,
+        &format!("{REFRESH_ANNOTATION}-"),
+    ]);
+    refresh(cp)
 }
 
 /// Writes the lab's Application and AppProject into `dir` as a kustomization: the

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use labctl::k8s::application::{Application, REFRESH_ANNOTATION};
+use labctl::k8s::application::Application;
 use serde::{Deserialize, Serialize};
 
 use crate::addons::{self, LOAD_BALANCER_IP};
@@ -74,7 +74,7 @@ impl KeptLab {
     }
 
     /// The kept lab recorded in `dir`, if any; a file this version cannot read is an error
-    /// (naming it), never a lab taken for stopped.
+    /// naming it.
     pub fn read(dir: &Path) -> Result<Option<KeptLab>> {
         let file = Self::file(dir);
         let text = match std::fs::read_to_string(&file) {
@@ -471,15 +471,8 @@ impl Lab {
                 if app.status.sync.revision == head {
                     return Ok(Look::Ready(()));
                 }
-                let _ = self.kubectl(&[
-                    "-n",
-                    gitops::ARGOCD_NAMESPACE,
-                    "annotate",
-                    "application",
-                    gitops::APP,
-                    &format!("{REFRESH_ANNOTATION}-"),
-                ]);
-                gitops::refresh(&self.cp)?;
+                // Best effort, as the next look asks again.
+                let _ = gitops::refresh_again(&self.cp);
                 Ok(Look::NotYet(Some(anyhow::anyhow!(
                     "{}",
                     gitops::describe(&app)

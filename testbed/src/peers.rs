@@ -286,21 +286,13 @@ pub const FAULTS: &[Fault] = &[
 pub const FUZZ_FAULTS: &[Fault] = &[
     Fault {
         scenario: "service-target-port-wrong",
-        objects: &[Obj {
-            kind: "Service",
-            namespace: NAMESPACE,
-            name: "inference",
-        }],
+        objects: &[INFERENCE_SERVICE],
         words: &["9999", "targetport", "target port"],
         breaks: &[PIPELINE],
     },
     Fault {
         scenario: "ingress-class-wrong",
-        objects: &[Obj {
-            kind: "Ingress",
-            namespace: NAMESPACE,
-            name: "inference",
-        }],
+        objects: &[obj("Ingress", NAMESPACE, "inference")],
         words: &["nginx", "ingressclass", "ingress class"],
         breaks: &[PIPELINE],
     },
@@ -1270,12 +1262,13 @@ pub fn unhealthy(lab: &Lab) -> Vec<String> {
 }
 
 pub(crate) fn wait_healthy(lab: &Lab) -> Vec<String> {
+    // What is still unhealthy at the last look: nothing once the lab has healed.
     let mut left = Vec::new();
-    let healed = crate::poll::until("the lab to heal", HEAL, Duration::from_secs(2), || {
+    let _ = crate::poll::until("the lab to heal", HEAL, Duration::from_secs(2), || {
         left = unhealthy(lab);
         Ok(crate::poll::Look::from_bool(left.is_empty()))
     });
-    if healed.is_ok() { Vec::new() } else { left }
+    left
 }
 
 /// Refuses to start beside another lab: only one may run on a machine (they share the

@@ -22,8 +22,8 @@ pub(crate) const NO_PROVISIONER: &str = "kubernetes.io/no-provisioner";
 pub(crate) const EVENTS_PER_REASON: usize = 2;
 
 /// What every rule reads: the snapshot's index and the lab description. A rule is a free
-/// function of it (and of the claim, pod or Job it judges) that writes its hits to the `out`
-/// it is given; nothing in the view changes while the rules run, and it has no methods.
+/// function of it (and of the claim, pod or Job it judges) that returns its hits; nothing in
+/// the view changes while the rules run, and it has no methods.
 pub(crate) struct View<'i, 'a> {
     pub(crate) ix: &'i Index<'a>,
     pub(crate) config: &'i LabConfig,

@@ -77,18 +77,15 @@ pub(crate) fn without_nodes<'a>(view: &View<'_, 'a>, c: &Claim<'a>, b: &Bound<'a
 
 /// `pv-node-missing`: no node holds the volume.
 pub(crate) fn node_missing<'a>(view: &View<'_, 'a>, c: &Claim<'a>, b: &Bound<'a>) -> Verdict {
-    let mut out = Vec::new();
     if !b.nodes.is_empty() {
         return None;
     }
-    out.extend(pv_node_missing(view, c, b.pv));
-    Some(out)
+    Some(pv_node_missing(view, c, b.pv))
 }
 
 /// `pv-node-unavailable`: every node that holds the volume cannot run the claim's consumers
 /// (NotReady, cordoned, tainted against them).
 pub(crate) fn node_unavailable<'a>(view: &View<'_, 'a>, c: &Claim<'a>, b: &Bound<'a>) -> Verdict {
-    let mut out = Vec::new();
     let pv = b.pv;
     let pv_name = meta_name(&pv.metadata);
     let tolerations = tolerations(c);
@@ -113,7 +110,7 @@ pub(crate) fn node_unavailable<'a>(view: &View<'_, 'a>, c: &Claim<'a>, b: &Bound
     ev.extend(pending_pod_evidence(view, c));
     let fixes: Vec<String> = why.iter().map(|w| w.fix(node_name)).collect();
     let why = join(why);
-    out.push(grouped_hit(
+    Some(vec![grouped_hit(
         view,
         c,
         Found {
@@ -132,8 +129,7 @@ pub(crate) fn node_unavailable<'a>(view: &View<'_, 'a>, c: &Claim<'a>, b: &Bound
         format!(
             "Node {node_name} holds the volumes of {{n}} claims and cannot run their consumers: {why}"
         ),
-    ));
-    Some(out)
+    )])
 }
 
 /// Consumers pinned to different nodes: that finding alone is said, no cause after it.
@@ -164,13 +160,11 @@ pub(crate) fn consumers_fit_no_node<'a>(
     c: &Claim<'a>,
     b: &Bound<'a>,
 ) -> Verdict {
-    let mut out = Vec::new();
     let (no_node, _) = misplaced(view, c, b);
     if no_node.is_empty() {
         return None;
     }
-    out.extend(selector_matches_no_node(view, c, &no_node));
-    Some(out)
+    Some(selector_matches_no_node(view, c, &no_node))
 }
 
 /// `pv-node-affinity-conflict`: consumers that fit a node, but none that holds the volume.
@@ -179,7 +173,6 @@ pub(crate) fn consumers_elsewhere<'a>(
     c: &Claim<'a>,
     b: &Bound<'a>,
 ) -> Verdict {
-    let mut out = Vec::new();
     let (_, elsewhere) = misplaced(view, c, b);
     if elsewhere.is_empty() {
         return None;
@@ -211,7 +204,7 @@ pub(crate) fn consumers_elsewhere<'a>(
         ns = c.ns,
         name = c.name,
     );
-    out.push(hit(
+    Some(vec![hit(
         view,
         c,
         Found {
@@ -229,8 +222,7 @@ pub(crate) fn consumers_elsewhere<'a>(
             evidence: ev,
             remediation,
         },
-    ));
-    Some(out)
+    )])
 }
 
 /// State says fine; a pending pod may still say otherwise (e.g. the hostname label changed
@@ -309,7 +301,6 @@ fn bound_from_events<'a>(
 }
 
 fn pv_node_missing<'a>(view: &View<'_, 'a>, c: &Claim<'a>, pv: &'a PersistentVolume) -> Vec<Hit> {
-    let mut out = Vec::new();
     let pv_name = meta_name(&pv.metadata);
     let (k, val) = placement::pv_pin(pv).unwrap_or((HOSTNAME_LABEL, "?"));
     let mut ev = vec![pvc_line(c), pv_line(pv)];
@@ -348,7 +339,7 @@ fn pv_node_missing<'a>(view: &View<'_, 'a>, c: &Claim<'a>, pv: &'a PersistentVol
             rerun = rerun_hint(c),
         ),
     };
-    out.push(grouped_hit(
+    vec![grouped_hit(
         view,
         c,
         Found {
@@ -362,8 +353,7 @@ fn pv_node_missing<'a>(view: &View<'_, 'a>, c: &Claim<'a>, pv: &'a PersistentVol
             remediation,
         },
         format!("{{n}} volumes are pinned to {k}={val}, which matches no node"),
-    ));
-    out
+    )]
 }
 
 #[cfg(test)]

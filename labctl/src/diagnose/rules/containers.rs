@@ -301,7 +301,6 @@ fn image_pull_failed<'a>(
     cs: &ContainerStatus,
     problem: PullProblem,
 ) -> Vec<Hit> {
-    let mut out = Vec::new();
     let ns = meta_ns(&pod.metadata);
     let (kind, wname, wmeta) = owner_of(view, pod);
     let image = &cs.image;
@@ -399,7 +398,7 @@ fn image_pull_failed<'a>(
         &kubectl,
         &confirm,
     );
-    out.push(pod_hit(
+    vec![pod_hit(
         view,
         pod,
         pod_state(pod, cs),
@@ -414,8 +413,7 @@ fn image_pull_failed<'a>(
             evidence: ev,
             remediation: fix,
         },
-    ));
-    out
+    )]
 }
 
 fn platform_mismatch<'a>(
@@ -424,7 +422,6 @@ fn platform_mismatch<'a>(
     cs: &ContainerStatus,
     why: &str,
 ) -> Vec<Hit> {
-    let mut out = Vec::new();
     let ns = meta_ns(&pod.metadata);
     let (kind, wname, wmeta) = owner_of(view, pod);
     let node = pod
@@ -478,7 +475,7 @@ fn platform_mismatch<'a>(
     } else {
         format!("{}. {fix}", capitalise(&build))
     };
-    out.push(pod_hit(
+    vec![pod_hit(
         view,
         pod,
         pod_state(pod, cs),
@@ -489,12 +486,10 @@ fn platform_mismatch<'a>(
             evidence: ev,
             remediation: fix,
         },
-    ));
-    out
+    )]
 }
 
 fn crash_looping<'a>(view: &View<'_, 'a>, pod: &'a Pod, cs: &ContainerStatus) -> Vec<Hit> {
-    let mut out = Vec::new();
     let ns = meta_ns(&pod.metadata);
     let (kind, wname, _) = owner_of(view, pod);
     let mut ev = vec![container_line(pod, cs)];
@@ -532,7 +527,7 @@ fn crash_looping<'a>(view: &View<'_, 'a>, pod: &'a Pod, cs: &ContainerStatus) ->
         ),
         _ => format!("Read why it exits: {logs}; fix the cause in the workload's manifest"),
     };
-    out.push(pod_hit(
+    vec![pod_hit(
         view,
         pod,
         pod_state(pod, cs),
@@ -543,12 +538,10 @@ fn crash_looping<'a>(view: &View<'_, 'a>, pod: &'a Pod, cs: &ContainerStatus) ->
             evidence: ev,
             remediation: fix,
         },
-    ));
-    out
+    )]
 }
 
 pub(crate) fn oom_killed<'a>(view: &View<'_, 'a>, pod: &'a Pod, f: &Failing<'a>) -> Vec<Hit> {
-    let mut out = Vec::new();
     let cs = f.status;
     let ns = meta_ns(&pod.metadata);
     let (kind, wname, wmeta) = owner_of(view, pod);
@@ -600,7 +593,7 @@ pub(crate) fn oom_killed<'a>(view: &View<'_, 'a>, pod: &'a Pod, f: &Failing<'a>)
         &kubectl,
         &confirm,
     );
-    out.push(pod_hit(
+    vec![pod_hit(
         view,
         pod,
         pod_state(pod, cs),
@@ -618,8 +611,7 @@ pub(crate) fn oom_killed<'a>(view: &View<'_, 'a>, pod: &'a Pod, f: &Failing<'a>)
             evidence: ev,
             remediation: fix,
         },
-    ));
-    out
+    )]
 }
 
 fn config_missing<'a>(
@@ -628,7 +620,6 @@ fn config_missing<'a>(
     cs: &ContainerStatus,
     message: &str,
 ) -> Vec<Hit> {
-    let mut out = Vec::new();
     let ns = meta_ns(&pod.metadata);
     let (kind, wname, wmeta) = owner_of(view, pod);
     let (object_kind, name) = missing_config(message).unwrap_or(("ConfigMap", "?".to_owned()));
@@ -659,7 +650,7 @@ fn config_missing<'a>(
         &kubectl,
         &confirm,
     );
-    out.push(pod_hit(
+    vec![pod_hit(
         view,
         pod,
         pod_state(pod, cs),
@@ -673,8 +664,7 @@ fn config_missing<'a>(
             evidence: ev,
             remediation: fix,
         },
-    ));
-    out
+    )]
 }
 
 /// `configmap "x" not found` / `secret "x" not found` / `couldn't find key k in ConfigMap ns/x`.

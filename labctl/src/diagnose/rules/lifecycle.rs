@@ -21,7 +21,6 @@ pub(crate) fn pvc_lost<'a>(
     c: &Claim<'a>,
     missing_pv: Option<&str>,
 ) -> Vec<Hit> {
-    let mut out = Vec::new();
     let mut ev = vec![pvc_line(c)];
     if let Some(pv) = missing_pv {
         ev.push(format!("PersistentVolume {pv}: does not exist"));
@@ -46,7 +45,7 @@ pub(crate) fn pvc_lost<'a>(
         ns = c.ns,
         name = c.name,
     );
-    out.push(hit(
+    vec![hit(
         view,
         c,
         Found {
@@ -59,24 +58,20 @@ pub(crate) fn pvc_lost<'a>(
             evidence: ev,
             remediation,
         },
-    ));
-    out
+    )]
 }
 
 /// A claim the API has lost its volume for: `pvc-lost`, and nothing else is said about it.
 pub(crate) fn lost<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
-    let mut out = Vec::new();
     if c.phase != "Lost" {
         return None;
     }
-    out.extend(pvc_lost(view, c, None));
-    Some(out)
+    Some(pvc_lost(view, c, None))
 }
 
 /// A claim being deleted while pods still use it: `pvc-terminating-in-use`.
 pub(crate) fn terminating_in_use<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
     c.pvc.metadata.deletion_timestamp.as_ref()?;
-    let mut out = Vec::new();
     // The pvc-protection controller keeps the claim while any *scheduled* pod mounts it,
     // whatever its phase (a finished Job pod still holds it until deleted); pending pods
     // do not hold it but fail with `persistentvolumeclaim "…" is being deleted`.
@@ -152,7 +147,7 @@ pub(crate) fn terminating_in_use<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verd
         c.ns, c.name
     ));
     let n = pods.len();
-    out.push(hit(
+    Some(vec![hit(
         view,
         c,
         Found {
@@ -165,8 +160,7 @@ pub(crate) fn terminating_in_use<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verd
             evidence: ev,
             remediation,
         },
-    ));
-    Some(out)
+    )])
 }
 
 pub(crate) fn released_not_rebound<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Vec<Hit> {

@@ -141,7 +141,6 @@ fn selected<'c>(c: &'c Claim<'_>) -> Option<&'c str> {
 
 /// Consumers that fit no node: nothing can ever be scheduled.
 pub(crate) fn consumers_fit_no_node<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
-    let mut out = Vec::new();
     if selected(c).is_some() || !nodes_known(view) {
         return None;
     }
@@ -153,8 +152,7 @@ pub(crate) fn consumers_fit_no_node<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> V
     if none.is_empty() {
         return None;
     }
-    out.extend(selector_matches_no_node(view, c, &none));
-    Some(out)
+    Some(selector_matches_no_node(view, c, &none))
 }
 
 /// Without nodes in the snapshot, the scheduler's events say that a selector matches no node.
@@ -299,12 +297,10 @@ pub(crate) fn provisioner_failed<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verd
 /// A WaitForFirstConsumer claim that has asked for nothing yet: `pvc-waiting-for-consumer`
 /// (or, when its consumers are all idle, `pvc-consumers-idle`).
 pub(crate) fn waiting_for_first_consumer<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
-    let mut out = Vec::new();
     if provisioning_requested(c) {
         return None;
     }
-    out.extend(waiting_for_consumer(view, c));
-    Some(out)
+    Some(waiting_for_consumer(view, c))
 }
 
 #[cfg(test)]

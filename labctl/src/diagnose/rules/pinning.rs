@@ -17,7 +17,6 @@ use crate::k8s::{HOSTNAME_LABEL, placement};
 
 /// Two consumers of a node-local claim that can never be on one node.
 pub(crate) fn consumers_pinned<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
-    let mut out = Vec::new();
     let active: Vec<&Consumer<'a>> = c.consumers.iter().collect();
     if active.len() < 2 || !is_node_local(view, c) {
         return None;
@@ -122,7 +121,7 @@ pub(crate) fn consumers_pinned<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdic
         .iter()
         .map(|con| format!("{} {}", con.workload.kind, con.workload.name))
         .collect();
-    out.push(hit(
+    Some(vec![hit(
         view,
         c,
         Found {
@@ -136,8 +135,7 @@ pub(crate) fn consumers_pinned<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdic
             evidence: ev,
             remediation,
         },
-    ));
-    Some(out)
+    )])
 }
 
 pub(crate) fn selector_matches_no_node<'a>(
@@ -145,7 +143,6 @@ pub(crate) fn selector_matches_no_node<'a>(
     c: &Claim<'a>,
     cons: &[&Consumer<'a>],
 ) -> Vec<Hit> {
-    let mut out = Vec::new();
     let mut ev = vec![pvc_line(c)];
     ev.extend(cons.iter().map(|con| workload_line(&con.workload)));
     ev.extend(pending_pod_evidence(view, c));
@@ -209,7 +206,7 @@ pub(crate) fn selector_matches_no_node<'a>(
         .iter()
         .map(|con| placement::describe_pin(con.workload.spec))
         .collect();
-    out.push(hit(
+    vec![hit(
         view,
         c,
         Found {
@@ -227,14 +224,12 @@ pub(crate) fn selector_matches_no_node<'a>(
                 fixes.join("; ")
             ),
         },
-    ));
-    out
+    )]
 }
 
 /// Without nodes in the snapshot: pending consumers that the scheduler rejected on every
 /// node for their node affinity/selector.
 pub(crate) fn selector_from_events<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
-    let mut out = Vec::new();
     let stuck: Vec<&Consumer<'a>> = c
         .consumers
         .iter()
@@ -249,8 +244,7 @@ pub(crate) fn selector_from_events<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Ve
     if stuck.is_empty() {
         return None;
     }
-    out.extend(selector_matches_no_node(view, c, &stuck));
-    Some(out)
+    Some(selector_matches_no_node(view, c, &stuck))
 }
 
 #[cfg(test)]

@@ -38,12 +38,10 @@ fn owned_by_failed_job(view: &View<'_, '_>, pod: &Pod) -> bool {
 /// A pod not bound to a node is the scheduler's: judged by its reasons (those about storage are
 /// the claims'), and nothing else is said about it.
 pub(super) fn unschedulable<'a>(view: &View<'_, 'a>, pod: &'a Pod) -> Verdict {
-    let mut out = Vec::new();
     if !unscheduled(pod) {
         return None;
     }
-    out.extend(pod_unschedulable(view, pod));
-    Some(out)
+    Some(pod_unschedulable(view, pod))
 }
 
 /// Pending and not bound to a node.

@@ -24,7 +24,6 @@ pub(crate) fn provisioner_not_running<'a>(
     c: &Claim<'a>,
     sc: &'a StorageClass,
 ) -> Verdict {
-    let mut out = Vec::new();
     let meta = &c.pvc.metadata;
     let waiting = has_event(view, "PersistentVolumeClaim", meta, "ExternalProvisioning");
     let started = has_event(view, "PersistentVolumeClaim", meta, "Provisioning")
@@ -119,7 +118,7 @@ pub(crate) fn provisioner_not_running<'a>(
             meta_name(&sc.metadata)
         )
     };
-    out.push(grouped_hit(
+    Some(vec![grouped_hit(
         view,
         c,
         Found {
@@ -136,8 +135,7 @@ pub(crate) fn provisioner_not_running<'a>(
             "{{n}} claims wait for provisioner {}, which is not running",
             sc.provisioner
         ),
-    ));
-    Some(out)
+    )])
 }
 
 pub(crate) fn provisioning_failed<'a>(
@@ -205,7 +203,6 @@ pub(crate) fn provisioning_failed<'a>(
 }
 
 pub(crate) fn waiting_for_consumer<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Vec<Hit> {
-    let mut out = Vec::new();
     let mut ev = vec![pvc_line(c)];
     let pending: Vec<&Pod> = c.live_pods().filter(|p| is_pending(p)).collect();
     if pending.is_empty()
@@ -276,7 +273,7 @@ pub(crate) fn waiting_for_consumer<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Ve
         None => "Nothing is wrong: the claim binds when the first pod that mounts it is scheduled."
             .to_owned(),
     };
-    out.push(hit(
+    vec![hit(
         view,
         c,
         Found {
@@ -286,15 +283,13 @@ pub(crate) fn waiting_for_consumer<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Ve
             evidence: ev,
             remediation,
         },
-    ));
-    out
+    )]
 }
 
 /// Every consumer of the claim is idle (a suspended CronJob, a workload scaled to 0): no
 /// pod will mount it, so WaitForFirstConsumer waits forever and the pipeline neither
 /// trains nor serves. True when that is the case and the hit was written.
 fn consumers_idle<'a>(view: &View<'_, 'a>, c: &Claim<'a>, ev: &mut Vec<String>) -> Verdict {
-    let mut out = Vec::new();
     if c.consumers.is_empty() || c.consumers.iter().any(|con| con.workload.idle.is_none()) {
         return None;
     }
@@ -359,7 +354,7 @@ fn consumers_idle<'a>(view: &View<'_, 'a>, c: &Claim<'a>, ev: &mut Vec<String>) 
         &kubectl,
         &confirm,
     );
-    out.push(hit(
+    Some(vec![hit(
         view,
         c,
         Found {
@@ -373,8 +368,7 @@ fn consumers_idle<'a>(view: &View<'_, 'a>, c: &Claim<'a>, ev: &mut Vec<String>) 
             evidence: std::mem::take(ev),
             remediation,
         },
-    ));
-    Some(out)
+    )])
 }
 
 #[cfg(test)]

@@ -102,7 +102,6 @@ fn pin_node_hit<'a>(
     node_name: &str,
     state: Option<(&'a Node, &Vec<Unavailable>)>,
 ) -> Vec<Hit> {
-    let mut out = Vec::new();
     let mut ev = vec![pvc_line(c)];
     ev.extend(c.consumers.iter().map(|con| workload_line(&con.workload)));
     let (why, fixes) = match state {
@@ -159,7 +158,7 @@ fn pin_node_hit<'a>(
         ),
         None => String::new(),
     };
-    out.push(grouped_hit(
+    vec![grouped_hit(
         view,
         c,
         Found {
@@ -175,8 +174,7 @@ fn pin_node_hit<'a>(
         format!(
             "{{n}} claims wait for consumers pinned to node {node_name}, which cannot take pods ({why})"
         ),
-    ));
-    out
+    )]
 }
 
 /// Pending consumers the scheduler rejects for resources.

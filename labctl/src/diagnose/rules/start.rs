@@ -23,7 +23,6 @@ pub(crate) fn start_failed<'a>(
     f: &Failing<'a>,
     message: &str,
 ) -> Vec<Hit> {
-    let mut out = Vec::new();
     let cs = f.status;
     let ns = meta_ns(&pod.metadata);
     let (kind, wname, _) = owner_of(view, pod);
@@ -75,7 +74,7 @@ pub(crate) fn start_failed<'a>(
     let last_line = message
         .rsplit_once("error during container init: ")
         .map_or(message, |(_, m)| m);
-    out.push(pod_hit(
+    vec![pod_hit(
         view,
         pod,
         pod_state(pod, cs),
@@ -89,8 +88,7 @@ pub(crate) fn start_failed<'a>(
             evidence: ev,
             remediation: fix,
         },
-    ));
-    out
+    )]
 }
 
 /// Why the runtime could not start a container, from its message (runc's wordings, as

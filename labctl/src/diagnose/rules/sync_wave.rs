@@ -13,7 +13,6 @@ use crate::k8s::names::name as meta_name;
 /// Argo CD applies the WFFC claim in an earlier wave than all its consumers and waits for it
 /// to be Healthy, which it only becomes once a consumer exists (argo-cd#12840).
 pub(crate) fn sync_wave_deadlock<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verdict {
-    let mut out = Vec::new();
     // A Bound claim is Healthy for Argo CD: whatever the waves say, the sync got past it
     // (often thanks to a Sync hook consumer in its wave that is deleted afterwards and so
     // invisible here). Judging it anyway would flag the healthy lab.
@@ -153,7 +152,7 @@ pub(crate) fn sync_wave_deadlock<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verd
         name = c.name,
         ns = c.ns,
     );
-    out.push(hit(
+    Some(vec![hit(
         view,
         c,
         Found {
@@ -166,8 +165,7 @@ pub(crate) fn sync_wave_deadlock<'a>(view: &View<'_, 'a>, c: &Claim<'a>) -> Verd
             evidence: ev,
             remediation,
         },
-    ));
-    Some(out)
+    )])
 }
 
 #[cfg(test)]
